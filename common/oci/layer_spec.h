@@ -1,0 +1,55 @@
+// What goes into one layer: entries from disk or memory, at paths inside the image. The layer
+// writer turns a spec into a deterministic tar.gz; the spec itself does no I/O beyond AddTree's
+// directory walk.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace tempa::oci {
+
+struct LayerEntry {
+  enum class Type { kFile, kDirectory, kSymlink, kHardlink };
+
+  // Path inside the image, relative, '/'-separated, no "." or ".." parts: "app/server".
+  std::string path;
+  Type type = Type::kFile;
+  // Permission bits written as given (including setuid/sticky), e.g. 0755, 01777.
+  uint32_t mode = 0644;
+  // kFile: a file on disk whose bytes are copied; empty when `contents` is set.
+  std::string source_path;
+  // kFile: in-memory contents (used when source_path is empty).
+  std::optional<std::string> contents;
+  // kSymlink: the link target as written. kHardlink: the image path of the earlier entry.
+  std::string link_target;
+};
+
+struct TreeOptions {
+  // Names (single path components) skipped wherever they appear, e.g. ".git".
+  std::vector<std::string> exclude_names;
+};
+
+// An unordered set of entries; the writer sorts them. Parent directories that are not added
+// explicitly are written as 0755 directories.
+class LayerSpec {
+ public:
+  // Adds one entry; a later entry with the same path replaces an earlier one.
+  void Add(LayerEntry entry);
+  // Adds the tree under `src_root` at `dest_prefix` ("app" → "app/..."), modes normalised
+  // (directories 0755, files 0755 when any execute bit is set else 0644), hard links kept as hard
+  // links. Symlinks are kept as links but refused with InvalidArgument when absolute or when
+  // they resolve outside `src_root`; sockets, fifos and devices are refused too.
+  absl::Status AddTree(const std::string& src_root, const std::string& dest_prefix,
+                       const TreeOptions& options = {});
+
+  const std::vector<LayerEntry>& entries() const { return entries_; }
+
+ private:
+  std::vector<LayerEntry> entries_;
+};
+
+}  // namespace tempa::oci

@@ -1,0 +1,86 @@
+// The build pipeline: source directory → plan → sandboxed build → cached layers → image → push.
+// The `tempa build` CLI is a thin front over it; the worker daemon will drive the same object.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "buildpacks/build_plan.h"
+#include "buildpacks/buildpack.h"
+#include "buildpacks/detector.h"
+#include "common/cas/action_cache.h"
+#include "common/cas/blob_store.h"
+#include "common/digest.h"
+#include "common/oci/descriptor.h"
+#include "common/registry/image_reference.h"
+#include "common/registry/registry_client.h"
+#include "common/sandbox/sandbox.h"
+
+namespace tempa::worker {
+
+struct BuildRequest {
+  std::string source_dir;
+  registry::ImageReference image;
+  std::map<std::string, std::string> build_env;
+  buildpacks::DetectOptions detect;
+  // SOURCE_DATE_EPOCH from the environment, which wins over the commit time.
+  std::optional<int64_t> source_date_epoch;
+};
+
+struct BuiltLayer {
+  buildpacks::LayerRole role;
+  oci::LayerRecord record;
+  bool reused = false;  // came from the action cache instead of being built
+};
+
+struct BuildOutcome {
+  std::string image;  // HOST[:PORT]/NAME@sha256:...
+  Digest manifest_digest;
+  buildpacks::BuildPlan plan;
+  std::vector<BuiltLayer> layers;
+  std::optional<std::string> revision;
+  int blobs_uploaded = 0;
+  int blobs_skipped = 0;
+};
+
+// Everything external the pipeline uses, injected.
+struct PipelineDeps {
+  cas::BlobStore* blobs = nullptr;
+  cas::ActionCache* actions = nullptr;
+  Sandbox* sandbox = nullptr;
+  buildpacks::Detector* detector = nullptr;
+  registry::RegistryClient* registry = nullptr;
+  // Step progress: name, how long it took, one-line detail. Build log lines go to `log`.
+  std::function<void(absl::string_view step, absl::Duration took, absl::string_view detail)>
+      on_step;
+  std::function<void(absl::string_view line)> log;
+};
+
+struct PipelineOptions {
+  std::string cache_dir;    // per-app tool caches live under cache_dir/apps/<app>/
+  std::string scratch_dir;  // parent of per-build scratch directories
+  int compression_level = 6;
+};
+
+class BuildPipeline {
+ public:
+  BuildPipeline(PipelineDeps deps, PipelineOptions options);
+  // Runs the whole build. Failures carry a BuildFailure (common/build_error.h).
+  absl::StatusOr<BuildOutcome> Build(const BuildRequest& request);
+
+ private:
+  absl::StatusOr<BuiltLayer> ProduceLayer(const buildpacks::PlannedLayer& planned,
+                                          int64_t epoch);
+  void Step(absl::string_view name, absl::Time started, absl::string_view detail);
+
+  PipelineDeps deps_;
+  PipelineOptions options_;
+};
+
+}  // namespace tempa::worker

@@ -1,0 +1,179 @@
+#include "worker/cli/build_command.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <ostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "buildpacks/detector.h"
+#include "common/build_error.h"
+#include "common/cas/local_cas.h"
+#include "common/registry/curl_http_transport.h"
+#include "common/registry/image_reference.h"
+#include "common/registry/registry_client.h"
+#include "nlohmann/json.hpp"
+#include "worker/build_pipeline.h"
+#include "worker/sandbox/bubblewrap_sandbox.h"
+
+namespace tempa::cli {
+namespace {
+
+using nlohmann::json;
+
+std::optional<int64_t> SourceDateEpochFromEnv() {
+  const char* v = std::getenv("SOURCE_DATE_EPOCH");
+  int64_t epoch = 0;
+  if (v == nullptr || !absl::SimpleAtoi(v, &epoch)) return std::nullopt;
+  return epoch;
+}
+
+// Registry credentials from TEMPA_REGISTRY_USERNAME / TEMPA_REGISTRY_PASSWORD, when set.
+std::optional<registry::Credentials> CredentialsFromEnv() {
+  const char* user = std::getenv("TEMPA_REGISTRY_USERNAME");
+  const char* password = std::getenv("TEMPA_REGISTRY_PASSWORD");
+  if (user == nullptr || password == nullptr) return std::nullopt;
+  return registry::Credentials{user, password};
+}
+
+// Prints a failure: the message (and the log tail) on stderr, and with --json the structured
+// error on stdout.
+int ReportFailure(const absl::Status& status, bool as_json, std::ostream& out,
+                  std::ostream& err) {
+  BuildFailure failure = FailureOf(status).value_or(BuildFailure{});
+  err << "tempa: build failed [" << FailureKindName(failure.kind)
+      << (failure.step.empty() ? "" : " in " + failure.step) << "]: " << status.message()
+      << "\n";
+  if (!failure.log_tail.empty()) {
+    err << "--- last lines of the build log ---\n" << failure.log_tail << "\n";
+  }
+  if (as_json) {
+    json error = {{"kind", FailureKindName(failure.kind)},
+                  {"step", failure.step},
+                  {"message", std::string(status.message())},
+                  {"log_tail", failure.log_tail}};
+    out << json{{"error", error}}.dump() << "\n";
+  }
+  return 1;
+}
+
+json LayersJson(const worker::BuildOutcome& outcome) {
+  json layers = json::array();
+  for (const worker::BuiltLayer& layer : outcome.layers) {
+    layers.push_back({{"digest", layer.record.blob.digest.ToString()},
+                      {"diff_id", layer.record.diff_id.ToString()},
+                      {"size", layer.record.blob.size},
+                      {"role", buildpacks::LayerRoleName(layer.role)},
+                      {"reused", layer.reused}});
+  }
+  return layers;
+}
+
+}  // namespace
+
+int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<registry::ImageReference> image = registry::ImageReference::Parse(args.image);
+  if (!image.ok()) {
+    return ReportFailure(WithFailure(image.status(), {FailureKind::kBadInput, "args", ""}),
+                         args.json, out, err);
+  }
+  std::string cache_dir = args.cache_dir.empty() ? DefaultCacheDir() : args.cache_dir;
+  absl::StatusOr<std::unique_ptr<cas::LocalCas>> cas =
+      cas::LocalCas::Open(cache_dir + "/cas", cas::LocalCasOptions{});
+  if (!cas.ok()) {
+    return ReportFailure(WithFailure(cas.status(), {FailureKind::kInternal, "cache", ""}),
+                         args.json, out, err);
+  }
+
+  worker::BubblewrapSandbox sandbox;
+  buildpacks::Detector detector = buildpacks::Detector::WithDefaultBuildpacks();
+  registry::CurlHttpTransport transport;
+  registry::RegistryOptions registry_options;
+  registry_options.insecure = args.insecure_registry;
+  registry_options.credentials = CredentialsFromEnv();
+  registry::RegistryClient client(image->registry(), &transport, registry_options);
+
+  worker::PipelineDeps deps;
+  deps.blobs = &(*cas)->blobs();
+  deps.actions = &(*cas)->actions();
+  deps.sandbox = &sandbox;
+  deps.detector = &detector;
+  deps.registry = &client;
+  deps.on_step = [&err](absl::string_view step, absl::Duration took, absl::string_view detail) {
+    err << absl::StrFormat("tempa: %-12s %7.2fs  %s\n", step, absl::ToDoubleSeconds(took),
+                           detail);
+  };
+  deps.log = [&err](absl::string_view line) { err << "  | " << line << "\n"; };
+  worker::PipelineOptions options;
+  options.cache_dir = cache_dir;
+  options.scratch_dir = cache_dir + "/tmp";
+
+  worker::BuildRequest request;
+  request.source_dir = std::filesystem::absolute(args.source_dir).lexically_normal().string();
+  if (request.source_dir.size() > 1 && request.source_dir.back() == '/') {
+    request.source_dir.pop_back();
+  }
+  request.image = *image;
+  request.build_env = args.build_env;
+  request.detect.main_package = args.go_main;
+  request.source_date_epoch = SourceDateEpochFromEnv();
+
+  absl::Time started = absl::Now();
+  worker::BuildPipeline pipeline(std::move(deps), options);
+  absl::StatusOr<worker::BuildOutcome> outcome = pipeline.Build(request);
+  if (!outcome.ok()) return ReportFailure(outcome.status(), args.json, out, err);
+  err << absl::StrFormat("tempa: built %s in %.2fs\n", outcome->image,
+                         absl::ToDoubleSeconds(absl::Now() - started));
+
+  if (args.json) {
+    registry::RequestCounters counters = client.counters();
+    json result = {{"image", outcome->image},
+                   {"digest", outcome->manifest_digest.ToString()},
+                   {"language", outcome->plan.language},
+                   {"toolchain", outcome->plan.toolchain},
+                   {"app", outcome->plan.app_name},
+                   {"layers", LayersJson(*outcome)},
+                   {"blobs_uploaded", outcome->blobs_uploaded},
+                   {"blobs_skipped", outcome->blobs_skipped},
+                   {"registry_requests", counters.ToJsonMap()}};
+    if (outcome->revision) result["revision"] = *outcome->revision;
+    out << result.dump() << "\n";
+  } else {
+    out << outcome->image << "\n";
+  }
+  return 0;
+}
+
+int RunDetect(const DetectArgs& args, std::ostream& out, std::ostream& err) {
+  buildpacks::Detector detector = buildpacks::Detector::WithDefaultBuildpacks();
+  buildpacks::DetectOptions options;
+  options.main_package = args.go_main;
+  auto detected = detector.Detect(args.source_dir, options);
+  if (!detected.ok()) {
+    FailureKind kind = detected.status().code() == absl::StatusCode::kFailedPrecondition
+                           ? FailureKind::kNoAppDetected
+                           : FailureKind::kBadInput;
+    return ReportFailure(WithFailure(detected.status(), {kind, "detect", ""}), args.json, out,
+                         err);
+  }
+  const buildpacks::BuildPlan& plan = detected->second;
+  if (args.json) {
+    out << json{{"language", plan.language},     {"toolchain", plan.toolchain},
+                {"app", plan.app_name},          {"main_package", plan.main_package},
+                {"vendored", plan.vendored},     {"port", plan.port},
+                {"reasons", plan.reasons}}
+               .dump()
+        << "\n";
+    return 0;
+  }
+  out << "language:  " << plan.language << " (" << plan.toolchain << ")\n"
+      << "app:       " << plan.app_name << "\n";
+  if (!plan.main_package.empty()) out << "main:      " << plan.main_package << "\n";
+  out << "port:      " << plan.port << "\nwhy:\n";
+  for (const std::string& reason : plan.reasons) out << "  - " << reason << "\n";
+  return 0;
+}
+
+}  // namespace tempa::cli

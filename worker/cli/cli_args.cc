@@ -1,0 +1,128 @@
+#include "worker/cli/cli_args.h"
+
+#include <cstdlib>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace tempa::cli {
+
+const char kUsage[] =
+    "usage:\n"
+    "  tempa build DIR --image HOST[:PORT]/NAME[:TAG] [--json] [--cache-dir DIR]\n"
+    "              [--build-env K=V]... [--insecure-registry] [--go-main cmd/NAME]\n"
+    "  tempa detect DIR [--json] [--go-main cmd/NAME]\n";
+
+namespace {
+
+absl::Status Usage(absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(problem, "\n", kUsage));
+}
+
+// Walks args, splitting "--flag=value" and "--flag value"; calls on_flag / on_positional.
+template <typename OnFlag, typename OnPositional>
+absl::Status Walk(const std::vector<std::string>& args, OnFlag on_flag,
+                  OnPositional on_positional) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (!absl::StartsWith(arg, "--")) {
+      if (absl::Status s = on_positional(arg); !s.ok()) return s;
+      continue;
+    }
+    std::string name = arg;
+    std::optional<std::string> value;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    auto next_value = [&]() -> absl::StatusOr<std::string> {
+      if (value) return *value;
+      if (i + 1 >= args.size()) return Usage(absl::StrCat(name, " needs a value"));
+      return args[++i];
+    };
+    if (absl::Status s = on_flag(name, next_value); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<BuildArgs> ParseBuildArgs(const std::vector<std::string>& args) {
+  BuildArgs out;
+  absl::Status status = Walk(
+      args,
+      [&](const std::string& name, auto next_value) -> absl::Status {
+        if (name == "--json") {
+          out.json = true;
+        } else if (name == "--insecure-registry") {
+          out.insecure_registry = true;
+        } else if (name == "--image" || name == "--cache-dir" || name == "--build-env" ||
+                   name == "--go-main") {
+          absl::StatusOr<std::string> v = next_value();
+          if (!v.ok()) return v.status();
+          if (name == "--image") out.image = *v;
+          if (name == "--cache-dir") out.cache_dir = *v;
+          if (name == "--go-main") out.go_main = *v;
+          if (name == "--build-env") {
+            size_t eq = v->find('=');
+            if (eq == std::string::npos || eq == 0) {
+              return Usage(absl::StrCat("--build-env \"", *v, "\" is not KEY=VALUE"));
+            }
+            out.build_env[v->substr(0, eq)] = v->substr(eq + 1);
+          }
+        } else {
+          return Usage(absl::StrCat("unknown flag ", name));
+        }
+        return absl::OkStatus();
+      },
+      [&](const std::string& positional) -> absl::Status {
+        if (!out.source_dir.empty()) {
+          return Usage(absl::StrCat("unexpected argument \"", positional,
+                                    "\": tempa build takes one directory"));
+        }
+        out.source_dir = positional;
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  if (out.source_dir.empty()) return Usage("tempa build needs the app's directory");
+  if (out.image.empty()) {
+    return Usage("tempa build needs --image HOST[:PORT]/NAME[:TAG], e.g. 127.0.0.1:5000/hello");
+  }
+  return out;
+}
+
+absl::StatusOr<DetectArgs> ParseDetectArgs(const std::vector<std::string>& args) {
+  DetectArgs out;
+  absl::Status status = Walk(
+      args,
+      [&](const std::string& name, auto next_value) -> absl::Status {
+        if (name == "--json") {
+          out.json = true;
+        } else if (name == "--go-main") {
+          absl::StatusOr<std::string> v = next_value();
+          if (!v.ok()) return v.status();
+          out.go_main = *v;
+        } else {
+          return Usage(absl::StrCat("unknown flag ", name));
+        }
+        return absl::OkStatus();
+      },
+      [&](const std::string& positional) -> absl::Status {
+        if (!out.source_dir.empty()) return Usage("tempa detect takes one directory");
+        out.source_dir = positional;
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  if (out.source_dir.empty()) return Usage("tempa detect needs the app's directory");
+  return out;
+}
+
+std::string DefaultCacheDir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return absl::StrCat(xdg, "/tempa");
+  }
+  const char* home = std::getenv("HOME");
+  return absl::StrCat(home != nullptr && *home != '\0' ? home : "/tmp", "/.cache/tempa");
+}
+
+}  // namespace tempa::cli

@@ -110,7 +110,8 @@ class FileBlobWriter : public BlobWriter {
     size_ += data.size();
     if (buffer_.size() + data.size() > kWriteBufferSize) {
       RETURN_IF_ERROR(Flush());
-      if (data.size() >= kWriteBufferSize) return WriteAll(fd_, data.data(), data.size(), temp_path_);
+      if (data.size() >= kWriteBufferSize)
+        return WriteAll(fd_, data.data(), data.size(), temp_path_);
     }
     buffer_.append(data.data(), data.size());
     return absl::OkStatus();
@@ -128,8 +129,8 @@ class FileBlobWriter : public BlobWriter {
     if (rc != 0) return ErrnoStatus(errno, "close", temp_path_);
     Digest digest = hasher_.Finish();
     if (expected.has_value() && !(*expected == digest)) {
-      return absl::DataLossError(absl::StrCat("blob content hashes to ", digest.ToString(),
-                                              " but ", expected->ToString(),
+      return absl::DataLossError(absl::StrCat("blob content hashes to ", digest.ToString(), " but ",
+                                              expected->ToString(),
                                               " was expected; nothing was stored"));
     }
     RETURN_IF_ERROR(store_->Publish(temp_path_, digest, size_));
@@ -184,7 +185,9 @@ absl::Status FileBlobStore::Reconcile() {
   // We hold the store's lock, so whatever is in tmp/ belongs to a writer that died.
   for (fs::directory_iterator it(tmp_dir_, ec), end; !ec && it != end; it.increment(ec)) {
     fs::remove_all(it->path(), ec);
-    if (ec) return absl::InternalError(absl::StrCat("remove stale ", it->path().string(), ": ", ec.message()));
+    if (ec)
+      return absl::InternalError(
+          absl::StrCat("remove stale ", it->path().string(), ": ", ec.message()));
   }
   if (ec) return absl::InternalError(absl::StrCat("list ", tmp_dir_, ": ", ec.message()));
 
@@ -287,7 +290,8 @@ absl::StatusOr<uint64_t> FileBlobStore::Size(const Digest& digest) {
 absl::StatusOr<std::string> FileBlobStore::AcquirePath(const Digest& digest) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(bool present, CheckPresentLocked(digest.hex()));
-  if (!present) return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(), " not in store"));
+  if (!present)
+    return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(), " not in store"));
   RETURN_IF_ERROR(index_.Touch(digest.hex(), options_.now()));
   return BlobPath(digest.hex());
 }

@@ -35,6 +35,7 @@ class FileBlobStore : public BlobStore {
                                                              rocksdb::ColumnFamilyHandle* cf,
                                                              FileBlobStoreOptions options);
 
+  // Writers must be destroyed before the store.
   absl::StatusOr<std::unique_ptr<BlobWriter>> NewWriter() override;
   absl::StatusOr<Digest> Put(absl::string_view data) override;
   absl::StatusOr<bool> Contains(const Digest& digest) override;

@@ -1,5 +1,6 @@
 #include "common/cas/local_cas.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <utility>
 
@@ -40,6 +41,7 @@ absl::StatusOr<std::unique_ptr<LocalCas>> LocalCas::Open(const std::string& root
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
+  db_options.keep_log_file_num = 3;  // RocksDB's info logs would otherwise pile up per restart
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kBlobsFamily, rocksdb::ColumnFamilyOptions()},
@@ -50,7 +52,9 @@ absl::StatusOr<std::unique_ptr<LocalCas>> LocalCas::Open(const std::string& root
   const absl::Time deadline = absl::Now() + options.lock_wait;
   while (true) {
     rocksdb::DB* db = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(db_options, root + "/index", families, &cas->handles_, &db);
+    cas->handles_.clear();
+    rocksdb::Status s =
+        rocksdb::DB::Open(db_options, root + "/index", families, &cas->handles_, &db);
     if (s.ok()) {
       cas->db_.reset(db);
       break;
@@ -60,12 +64,13 @@ absl::StatusOr<std::unique_ptr<LocalCas>> LocalCas::Open(const std::string& root
     }
     // Another tempa process (typically a previous worker still shutting down) owns the
     // directory; RocksDB allows one process per DB, so wait for it a bounded time.
-    if (absl::Now() + kLockRetryInterval > deadline) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
       return absl::UnavailableError(absl::StrCat(
           "cache directory ", root,
           " is in use by another tempa process; wait for it or pass a different --cache-dir"));
     }
-    absl::SleepFor(kLockRetryInterval);
+    absl::SleepFor(std::min(left, kLockRetryInterval));
   }
 
   FileBlobStoreOptions blob_options;

@@ -1,0 +1,177 @@
+#include "common/registry/image_pusher.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace tempa::registry {
+namespace {
+
+// Short form for messages: "sha256:ab12cd34ef56…".
+std::string Short(const Digest& d) { return absl::StrCat("sha256:", d.hex().substr(0, 12), "…"); }
+
+enum class Outcome { kSkipped, kMounted, kUploaded };
+
+absl::StatusOr<Outcome> PushOne(RegistryClient& client, const ImageReference& target,
+                                cas::BlobStore& blobs, const oci::Descriptor& blob,
+                                const PushOptions& options) {
+  const std::string& repo = target.repository();
+  ASSIGN_OR_RETURN(bool exists, client.BlobExists(repo, blob.digest));
+  if (exists) return Outcome::kSkipped;
+  std::optional<std::string> session;
+  for (const std::string& from : options.mount_from) {
+    if (from == repo) continue;
+    ASSIGN_OR_RETURN(MountResult mount, client.MountBlob(repo, blob.digest, from));
+    if (mount.mounted) return Outcome::kMounted;
+    // Keep the session the registry opened rather than opening another; earlier ones expire.
+    session = mount.upload_location;
+  }
+  ASSIGN_OR_RETURN(std::string path, blobs.Path(blob.digest));
+  ASSIGN_OR_RETURN(uint64_t size, blobs.Size(blob.digest));
+  if (blob.size >= 0 && static_cast<uint64_t>(blob.size) != size) {
+    return absl::FailedPreconditionError(absl::StrCat("the manifest says ", blob.size,
+                                                      " bytes but the store holds ", size));
+  }
+  RETURN_IF_ERROR(client.PushBlob(repo, blob.digest, size, path, session));
+  return Outcome::kUploaded;
+}
+
+std::string ManifestMediaType(absl::string_view manifest_json) {
+  nlohmann::json json =
+      nlohmann::json::parse(manifest_json.begin(), manifest_json.end(), nullptr, false);
+  if (json.is_object() && json.contains("mediaType") && json["mediaType"].is_string()) {
+    return json["mediaType"].get<std::string>();
+  }
+  return oci::kMediaTypeManifest;
+}
+
+absl::StatusOr<oci::Descriptor> ParseDescriptor(const nlohmann::json& json) {
+  if (!json.is_object() || !json.contains("digest") || !json["digest"].is_string() ||
+      !json.contains("size") || !json["size"].is_number_integer()) {
+    return absl::InvalidArgumentError("descriptor without digest or size");
+  }
+  oci::Descriptor d;
+  ASSIGN_OR_RETURN(d.digest, Digest::Parse(json["digest"].get<std::string>()));
+  d.size = json["size"].get<int64_t>();
+  if (d.size < 0) return absl::InvalidArgumentError("descriptor with a negative size");
+  if (json.contains("mediaType") && json["mediaType"].is_string()) {
+    d.media_type = json["mediaType"].get<std::string>();
+  }
+  return d;
+}
+
+}  // namespace
+
+absl::StatusOr<PushResult> PushImage(RegistryClient& client, const ImageReference& target,
+                                     cas::BlobStore& blobs, const oci::Descriptor& config,
+                                     const std::vector<oci::Descriptor>& layers,
+                                     absl::string_view manifest_json,
+                                     const PushOptions& options) {
+  // Config first: it is small and a registry may want it before the manifest anyway.
+  std::vector<const oci::Descriptor*> todo;
+  absl::flat_hash_set<Digest> seen;
+  for (const oci::Descriptor* d : {&config}) {
+    if (seen.insert(d->digest).second) todo.push_back(d);
+  }
+  for (const oci::Descriptor& d : layers) {
+    if (seen.insert(d.digest).second) todo.push_back(&d);
+  }
+
+  PushResult result;
+  absl::Mutex mu;
+  absl::Status first_error;
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto worker = [&]() {
+    for (size_t i = next++; i < todo.size() && !failed; i = next++) {
+      const oci::Descriptor& blob = *todo[i];
+      absl::StatusOr<Outcome> outcome = PushOne(client, target, blobs, blob, options);
+      absl::MutexLock lock(&mu);
+      if (!outcome.ok()) {
+        if (first_error.ok()) {
+          const char* what = &blob == &config ? "config" : "layer";
+          first_error = Annotate(outcome.status(),
+                                 absl::StrCat("push ", what, " ", Short(blob.digest), " to ",
+                                              target.registry(), "/", target.repository()));
+        }
+        failed = true;
+        continue;
+      }
+      switch (*outcome) {
+        case Outcome::kSkipped: ++result.skipped; break;
+        case Outcome::kMounted: ++result.mounted; break;
+        case Outcome::kUploaded:
+          ++result.uploaded;
+          result.bytes_uploaded += static_cast<uint64_t>(blob.size);
+          break;
+      }
+    }
+  };
+  int threads = std::clamp<int>(options.parallelism, 1, static_cast<int>(todo.size()));
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  RETURN_IF_ERROR(first_error);
+
+  // The manifest goes last: a registry may refuse a manifest whose blobs it does not have, and a
+  // tag must never point at a half-pushed image.
+  absl::StatusOr<Digest> digest = client.PutManifest(
+      target.repository(), target.reference(), ManifestMediaType(manifest_json), manifest_json);
+  if (!digest.ok()) {
+    return Annotate(digest.status(), absl::StrCat("push manifest to ", target.ToString()));
+  }
+  result.manifest_digest = *digest;
+  return result;
+}
+
+absl::StatusOr<PullResult> PullImage(RegistryClient& client, const ImageReference& source,
+                                     cas::BlobStore& blobs) {
+  const std::string context = absl::StrCat("pull ", source.ToString());
+  absl::StatusOr<FetchedManifest> fetched =
+      client.GetManifest(source.repository(), source.reference());
+  if (!fetched.ok()) return Annotate(fetched.status(), context);
+  nlohmann::json json = nlohmann::json::parse(fetched->body, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": manifest is not a JSON object"));
+  }
+  if (json.contains("manifests")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(context, ": is an index (multi-platform image); pull a platform manifest"));
+  }
+  PullResult result;
+  result.manifest_digest = fetched->digest;
+  result.media_type = fetched->media_type;
+  if (!json.contains("config") || !json.contains("layers") || !json["layers"].is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": manifest has no config/layers"));
+  }
+  absl::StatusOr<oci::Descriptor> config = ParseDescriptor(json["config"]);
+  if (!config.ok()) return Annotate(config.status(), absl::StrCat(context, ": config"));
+  result.config = *config;
+  for (const auto& layer : json["layers"]) {
+    absl::StatusOr<oci::Descriptor> d = ParseDescriptor(layer);
+    if (!d.ok()) return Annotate(d.status(), absl::StrCat(context, ": layer"));
+    result.layers.push_back(*d);
+  }
+  std::vector<const oci::Descriptor*> all = {&result.config};
+  for (const auto& d : result.layers) all.push_back(&d);
+  for (const oci::Descriptor* d : all) {
+    ASSIGN_OR_RETURN(bool have, blobs.Contains(d->digest));
+    if (have) continue;
+    ASSIGN_OR_RETURN(std::unique_ptr<cas::BlobWriter> writer, blobs.NewWriter());
+    absl::Status status = client.GetBlob(source.repository(), d->digest, *writer);
+    if (!status.ok()) return Annotate(status, context);
+  }
+  ASSIGN_OR_RETURN(Digest stored, blobs.Put(fetched->body));
+  (void)stored;  // equals manifest_digest: Put hashes what GetManifest already verified
+  result.manifest_json = std::move(fetched->body);
+  return result;
+}
+
+}  // namespace tempa::registry

@@ -1,0 +1,356 @@
+#include "common/registry/registry_client.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/oci/descriptor.h"
+#include "common/registry/image_reference.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace tempa::registry {
+namespace {
+
+constexpr size_t kMaxManifestBytes = 4 << 20;  // distribution's own limit; manifests are untrusted
+
+bool Retryable(int status) { return status >= 500 || status == 429; }
+
+absl::StatusCode CodeForHttp(int status) {
+  switch (status) {
+    case 400: return absl::StatusCode::kInvalidArgument;
+    case 401: return absl::StatusCode::kUnauthenticated;
+    case 403: return absl::StatusCode::kPermissionDenied;
+    case 404: return absl::StatusCode::kNotFound;
+    case 409: return absl::StatusCode::kAlreadyExists;
+    case 412: return absl::StatusCode::kFailedPrecondition;
+    case 416: return absl::StatusCode::kOutOfRange;
+    case 429: return absl::StatusCode::kResourceExhausted;
+    default: return status >= 500 ? absl::StatusCode::kUnavailable : absl::StatusCode::kUnknown;
+  }
+}
+
+// Distribution errors: {"errors":[{"code":"BLOB_UNKNOWN","message":"...","detail":...}]}.
+std::string RegistryErrorText(absl::string_view body) {
+  nlohmann::json json = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  std::vector<std::string> parts;
+  if (!json.is_discarded() && json.is_object() && json.contains("errors") &&
+      json["errors"].is_array()) {
+    for (const auto& e : json["errors"]) {
+      if (!e.is_object()) continue;
+      std::string code = e.value("code", "");
+      std::string message = e.value("message", "");
+      parts.push_back(code.empty() ? message : absl::StrCat(code, ": ", message));
+    }
+  }
+  if (!parts.empty()) return absl::StrJoin(parts, "; ");
+  // Not the registry's JSON (a proxy's page?): show a bounded, single-line excerpt.
+  std::string excerpt(body.substr(0, 200));
+  for (char& c : excerpt) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return std::string(absl::StripAsciiWhitespace(excerpt));
+}
+
+// Path and query of a URL, for error messages ("/v2/app/blobs/uploads/").
+std::string PathOf(absl::string_view url) {
+  size_t scheme = url.find("://");
+  size_t slash = url.find('/', scheme == absl::string_view::npos ? 0 : scheme + 3);
+  if (slash == absl::string_view::npos) return "/";
+  absl::string_view path = url.substr(slash);
+  return std::string(path.substr(0, path.find('?')));
+}
+
+}  // namespace
+
+std::string AppendQuery(absl::string_view url, absl::string_view key, absl::string_view value) {
+  char sep = url.find('?') == absl::string_view::npos ? '?' : '&';
+  return absl::StrCat(url, std::string(1, sep), key, "=", UrlEncode(value));
+}
+
+RegistryClient::RegistryClient(std::string host, HttpTransport* transport,
+                               RegistryClientOptions options)
+    : host_(std::move(host)), transport_(transport), options_(std::move(options)) {
+  bool plain = IsLoopbackHost(host_) || options_.insecure;
+  base_url_ = absl::StrCat(plain ? "http://" : "https://", host_);
+}
+
+std::string RegistryClient::Url(absl::string_view repo, absl::string_view kind,
+                                absl::string_view rest) const {
+  return absl::StrCat(base_url_, "/v2/", repo, "/", kind, "/", rest);
+}
+
+std::string RegistryClient::ResolveLocation(absl::string_view location) const {
+  if (absl::StartsWith(location, "http://") || absl::StartsWith(location, "https://")) {
+    return std::string(location);
+  }
+  if (absl::StartsWith(location, "/")) return absl::StrCat(base_url_, location);
+  return absl::StrCat(base_url_, "/", location);
+}
+
+absl::Status RegistryClient::ErrorFor(const HttpRequest& request,
+                                      const HttpResponse& response) const {
+  std::string text = RegistryErrorText(response.body);
+  return absl::Status(CodeForHttp(response.status),
+                      absl::StrCat("registry ", host_, " answered ", response.status, " to ",
+                                   request.method, " ", PathOf(request.url),
+                                   text.empty() ? "" : ": ", text));
+}
+
+absl::StatusOr<HttpResponse> RegistryClient::SendCounted(const HttpRequest& request) {
+  counters_.Count(request.method);
+  return transport_->Send(request);
+}
+
+void RegistryClient::Backoff(int attempt) {
+  absl::Duration delay = options_.retry.initial_backoff;
+  for (int i = 1; i < attempt && delay < options_.retry.max_backoff; ++i) delay *= 2;
+  delay = std::min(delay, options_.retry.max_backoff);
+  if (options_.sleeper) {
+    options_.sleeper(delay);
+  } else {
+    absl::SleepFor(delay);
+  }
+}
+
+std::optional<std::string> RegistryClient::CachedAuthorization(const Call& call) {
+  absl::MutexLock lock(&mu_);
+  if (use_basic_ && options_.credentials) return BasicAuthorization(*options_.credentials);
+  auto it = tokens_.find(absl::StrJoin(RepositoryScopes(call.repos, call.actions), " "));
+  if (it != tokens_.end()) return absl::StrCat("Bearer ", it->second);
+  return std::nullopt;
+}
+
+absl::Status RegistryClient::Authenticate(const Call& call, const HttpResponse& unauthorized) {
+  std::optional<AuthChallenge> challenge =
+      ParseWwwAuthenticate(unauthorized.Header("www-authenticate"));
+  if (!challenge) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("registry ", host_, " answered 401 without a usable WWW-Authenticate "
+                     "challenge (\"", unauthorized.Header("www-authenticate"), "\")"));
+  }
+  if (challenge->scheme == "basic") {
+    if (!options_.credentials) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("registry ", host_, " requires a username and password (Basic auth)"));
+    }
+    absl::MutexLock lock(&mu_);
+    use_basic_ = true;
+    return absl::OkStatus();
+  }
+  // Bearer: GET realm?service=...&scope=... (Basic credentials when we have them).
+  auto realm = challenge->params.find("realm");
+  if (realm == challenge->params.end() || realm->second.empty()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("registry ", host_, " sent a Bearer challenge without a realm"));
+  }
+  std::vector<std::string> scopes = RepositoryScopes(call.repos, call.actions);
+  std::string key = absl::StrJoin(scopes, " ");
+  auto asked = challenge->params.find("scope");
+  if (asked != challenge->params.end() && !asked->second.empty() && asked->second != key) {
+    scopes.push_back(asked->second);
+  }
+  HttpRequest token_request;
+  token_request.url = realm->second;
+  if (auto service = challenge->params.find("service"); service != challenge->params.end()) {
+    token_request.url = AppendQuery(token_request.url, "service", service->second);
+  }
+  for (const std::string& scope : scopes) {
+    token_request.url = AppendQuery(token_request.url, "scope", scope);
+  }
+  if (options_.credentials) {
+    token_request.headers.emplace_back("Authorization",
+                                       BasicAuthorization(*options_.credentials));
+  }
+  absl::StatusOr<HttpResponse> answer;
+  for (int attempt = 1;; ++attempt) {
+    answer = SendCounted(token_request);
+    bool retry = !answer.ok() ? absl::IsUnavailable(answer.status()) : Retryable(answer->status);
+    if (!retry || attempt >= options_.retry.max_attempts) break;
+    Backoff(attempt);
+  }
+  if (!answer.ok()) return Annotate(answer.status(), "fetch registry token");
+  if (answer->status != 200) {
+    absl::Status error = ErrorFor(token_request, *answer);
+    return absl::Status(error.code(), absl::StrCat("fetch registry token from ", realm->second,
+                                                   ": ", error.message()));
+  }
+  ASSIGN_OR_RETURN(std::string token, ParseTokenResponse(answer->body));
+  absl::MutexLock lock(&mu_);
+  tokens_[key] = token;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<HttpResponse> RegistryClient::SendAuthorized(const Call& call) {
+  HttpRequest request = call.request;
+  std::optional<std::string> auth = CachedAuthorization(call);
+  if (auth) request.headers.emplace_back("Authorization", *auth);
+  ASSIGN_OR_RETURN(HttpResponse response, SendCounted(request));
+  if (response.status != 401) return response;
+  RETURN_IF_ERROR(Authenticate(call, response));
+  std::optional<std::string> fresh = CachedAuthorization(call);
+  if (!fresh) return response;
+  if (call.before_retry && !call.before_retry()) return response;
+  request = call.request;
+  request.headers.emplace_back("Authorization", *fresh);
+  ASSIGN_OR_RETURN(response, SendCounted(request));
+  if (response.status == 401) {
+    absl::Status error = ErrorFor(request, response);
+    return absl::UnauthenticatedError(
+        absl::StrCat(error.message(), " (credentials or token rejected)"));
+  }
+  return response;
+}
+
+absl::StatusOr<HttpResponse> RegistryClient::Do(Call call) {
+  const int max_attempts = call.retry ? std::max(1, options_.retry.max_attempts) : 1;
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<HttpResponse> response = SendAuthorized(call);
+    if (response.ok() && !Retryable(response->status)) return response;
+    if (!response.ok() && !absl::IsUnavailable(response.status())) return response;
+    bool can_repeat = attempt < max_attempts && (!call.before_retry || call.before_retry());
+    if (!can_repeat) {
+      absl::Status last = response.ok() ? ErrorFor(call.request, *response) : response.status();
+      return absl::UnavailableError(absl::StrCat(
+          last.message(), attempt > 1 ? absl::StrCat(" (gave up after ", attempt, " attempts)")
+                                      : ""));
+    }
+    Backoff(attempt);
+  }
+}
+
+absl::StatusOr<bool> RegistryClient::BlobExists(absl::string_view repo, const Digest& digest) {
+  Call call;
+  call.request.method = "HEAD";
+  call.request.url = Url(repo, "blobs", digest.ToString());
+  call.request.follow_redirects = true;
+  call.repos = {std::string(repo)};
+  call.actions = "pull,push";  // the pusher's question; one token serves HEAD and upload
+  ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
+  if (response.status == 200) return true;
+  if (response.status == 404) return false;
+  HttpRequest request{.method = "HEAD", .url = Url(repo, "blobs", digest.ToString())};
+  return ErrorFor(request, response);
+}
+
+absl::StatusOr<Digest> RegistryClient::PutManifest(absl::string_view repo,
+                                                   absl::string_view reference,
+                                                   absl::string_view media_type,
+                                                   absl::string_view manifest) {
+  Call call;
+  call.request.method = "PUT";
+  call.request.url = Url(repo, "manifests", reference);
+  call.request.headers = {{"Content-Type", std::string(media_type)}};
+  call.request.body = std::string(manifest);
+  call.repos = {std::string(repo)};
+  call.actions = "pull,push";
+  HttpRequest request = call.request;
+  ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
+  if (response.status != 201 && response.status != 200) return ErrorFor(request, response);
+  Digest ours = Sha256Of(manifest);
+  std::string reported = response.Header("docker-content-digest");
+  if (!reported.empty() && reported != ours.ToString()) {
+    return absl::DataLossError(absl::StrCat("registry ", host_, " reports manifest digest ",
+                                            reported, " but we sent ", ours.ToString()));
+  }
+  return ours;
+}
+
+absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(absl::string_view repo,
+                                                            absl::string_view reference) {
+  Call call;
+  call.request.url = Url(repo, "manifests", reference);
+  call.request.headers = {
+      {"Accept", absl::StrJoin({oci::kMediaTypeManifest, oci::kMediaTypeIndex,
+                                oci::kMediaTypeDockerManifest, oci::kMediaTypeDockerManifestList},
+                               ", ")}};
+  call.request.follow_redirects = true;
+  call.repos = {std::string(repo)};
+  HttpRequest request = call.request;
+  ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
+  if (response.status != 200) return ErrorFor(request, response);
+  if (response.body.size() > kMaxManifestBytes) {
+    return absl::OutOfRangeError(absl::StrCat("manifest ", repo, ":", reference, " from ", host_,
+                                              " is larger than 4 MiB"));
+  }
+  FetchedManifest out;
+  out.digest = Sha256Of(response.body);
+  out.body = std::move(response.body);
+  std::string type = response.Header("content-type");
+  out.media_type = std::string(absl::StripAsciiWhitespace(type.substr(0, type.find(';'))));
+  std::string reported = response.Header("docker-content-digest");
+  auto want = Digest::Parse(reference);
+  if ((want.ok() && *want != out.digest) ||
+      (!reported.empty() && reported != out.digest.ToString())) {
+    return absl::DataLossError(absl::StrCat("manifest ", repo, "@", reference, " from ", host_,
+                                            " hashes to ", out.digest.ToString()));
+  }
+  return out;
+}
+
+absl::Status RegistryClient::GetBlobTo(absl::string_view repo, const Digest& digest,
+                                       const std::function<absl::Status(absl::string_view)>& sink,
+                                       const std::function<bool()>& reset) {
+  auto hasher = std::make_shared<Sha256>();
+  Call call;
+  call.request.url = Url(repo, "blobs", digest.ToString());
+  call.request.follow_redirects = true;
+  call.request.body_sink = [&sink, &hasher](absl::string_view data) {
+    hasher->Update(data);
+    return sink(data);
+  };
+  call.before_retry = [&]() {
+    if (!reset()) return false;
+    hasher = std::make_shared<Sha256>();
+    return true;
+  };
+  call.repos = {std::string(repo)};
+  HttpRequest request = call.request;
+  ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
+  if (response.status != 200) return ErrorFor(request, response);
+  Digest got = hasher->Finish();
+  if (got != digest) {
+    return absl::DataLossError(absl::StrCat("blob ", digest.ToString(), " from ", host_, "/",
+                                            repo, " hashes to ", got.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RegistryClient::GetBlob(absl::string_view repo, const Digest& digest,
+                                     const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr) return absl::InternalError(absl::StrCat("create ", path));
+  auto sink = [&](absl::string_view data) {
+    if (std::fwrite(data.data(), 1, data.size(), file) != data.size()) {
+      return absl::InternalError(absl::StrCat("write ", path));
+    }
+    return absl::OkStatus();
+  };
+  auto reset = [&]() {
+    file = std::freopen(path.c_str(), "wb", file);  // truncate: the retry starts over
+    return file != nullptr;
+  };
+  absl::Status status = GetBlobTo(repo, digest, sink, reset);
+  if (file != nullptr && std::fclose(file) != 0 && status.ok()) {
+    status = absl::InternalError(absl::StrCat("close ", path));
+  }
+  if (!status.ok()) std::remove(path.c_str());
+  return Annotate(status, absl::StrCat("pull blob ", digest.ToString(), " from ", host_, "/",
+                                       repo));
+}
+
+absl::Status RegistryClient::GetBlob(absl::string_view repo, const Digest& digest,
+                                     cas::BlobWriter& writer) {
+  auto sink = [&](absl::string_view data) { return writer.Append(data); };
+  // A BlobWriter cannot be rewound: retry only when nothing reached it yet.
+  auto reset = [&]() { return writer.size() == 0; };
+  absl::Status status = GetBlobTo(repo, digest, sink, reset);
+  if (status.ok()) status = writer.Commit(digest).status();
+  return Annotate(status, absl::StrCat("pull blob ", digest.ToString(), " from ", host_, "/",
+                                       repo));
+}
+
+}  // namespace tempa::registry

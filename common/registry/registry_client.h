@@ -1,0 +1,155 @@
+// OCI distribution client for one registry host: blob existence, cross-repo mount, monolithic and
+// chunked (resumable) blob upload, manifest put/get, blob download; Basic and Bearer-token auth;
+// retries with backoff on connection errors, 5xx and 429 only. Thread-safe: the image pusher
+// shares one client between its upload threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/cas/blob_store.h"
+#include "common/digest.h"
+#include "common/registry/http_transport.h"
+#include "common/registry/registry_auth.h"
+
+namespace tempa::registry {
+
+struct RetryPolicy {
+  int max_attempts = 5;  // total tries of one request, the first included
+  absl::Duration initial_backoff = absl::Milliseconds(200);
+  absl::Duration max_backoff = absl::Seconds(10);
+};
+
+struct RegistryClientOptions {
+  // Allow plain HTTP to a non-loopback registry. Loopback registries always get HTTP.
+  bool insecure = false;
+  std::optional<RegistryCredentials> credentials;
+  RetryPolicy retry;
+  // Called between retries; tests inject a recorder so nothing sleeps. Default: absl::SleepFor.
+  std::function<void(absl::Duration)> sleeper;
+  // Blobs up to this size go as POST + one PUT; larger ones as PATCH chunks (resumable). On
+  // loopback a single PUT is fastest; chunks bound what a failure costs on a bad link.
+  uint64_t monolithic_limit = 32ull << 20;
+  uint64_t chunk_size = 16ull << 20;
+};
+
+// A manifest (or index) as the registry served it.
+struct FetchedManifest {
+  std::string media_type;
+  std::string body;
+  Digest digest;  // sha256 of `body`, checked against the registry's Docker-Content-Digest
+};
+
+// Outcome of a cross-repo mount attempt. When not mounted the registry opened an upload session
+// instead (202); pass `upload_location` to PushBlob so that session is used, not leaked.
+struct MountResult {
+  bool mounted = false;
+  std::string upload_location;
+};
+
+class RegistryClient {
+ public:
+  // `host` is "HOST[:PORT]" as in an image reference. The transport must outlive the client.
+  RegistryClient(std::string host, HttpTransport* transport, RegistryClientOptions options = {});
+
+  const std::string& host() const { return host_; }
+  // "http://127.0.0.1:5000" or "https://registry.example.com".
+  const std::string& base_url() const { return base_url_; }
+
+  // HEAD /v2/<repo>/blobs/<digest>: true when the repository has the blob.
+  absl::StatusOr<bool> BlobExists(absl::string_view repo, const Digest& digest);
+  // POST /v2/<repo>/blobs/uploads/?mount=<digest>&from=<from_repo>. 201 → mounted; 202 → not
+  // mounted, an upload session is open.
+  absl::StatusOr<MountResult> MountBlob(absl::string_view repo, const Digest& digest,
+                                        absl::string_view from_repo);
+  // Uploads the file at `path` (`size` bytes, expected to hash to `digest`). Uses
+  // `upload_location` when given (from MountBlob), else opens a session. Blobs up to
+  // monolithic_limit go in one PUT; larger ones in chunk_size PATCHes with Content-Range,
+  // resuming from the registry's reported Range after a failed chunk.
+  absl::Status PushBlob(absl::string_view repo, const Digest& digest, uint64_t size,
+                        const std::string& path, std::optional<std::string> upload_location = {});
+  // PUT /v2/<repo>/manifests/<reference> (a tag or a digest). Returns the manifest digest the
+  // registry reported, which must equal sha256(manifest) (DataLoss otherwise).
+  absl::StatusOr<Digest> PutManifest(absl::string_view repo, absl::string_view reference,
+                                     absl::string_view media_type, absl::string_view manifest);
+  // GET /v2/<repo>/manifests/<reference>, accepting OCI and Docker manifests and indexes.
+  // NotFound when the registry has no such manifest.
+  absl::StatusOr<FetchedManifest> GetManifest(absl::string_view repo, absl::string_view reference);
+  // Downloads a blob to `path` (replaced), verifying its digest (DataLoss and no file on
+  // mismatch).
+  absl::Status GetBlob(absl::string_view repo, const Digest& digest, const std::string& path);
+  // Downloads a blob into `writer` and commits it under `digest`.
+  absl::Status GetBlob(absl::string_view repo, const Digest& digest, cas::BlobWriter& writer);
+
+  // Requests this client sent (token fetches included), by method.
+  RequestCounts counts() const { return counters_.Snapshot(); }
+
+ private:
+  struct Call {
+    HttpRequest request;
+    std::vector<std::string> repos;  // for the token scope: target first, mount sources after
+    std::string actions = "pull";    // "pull" or "pull,push"
+    bool retry = true;
+    // Called before a retry; returns false when the request cannot be repeated (a sink that
+    // already consumed bytes).
+    std::function<bool()> before_retry;
+  };
+
+  // Sends with auth and retries. Returns the last response for any non-retryable answer (2xx,
+  // 3xx, 4xx) so the caller decides; exhausted retries are Unavailable naming the last answer.
+  absl::StatusOr<HttpResponse> Do(Call call);
+  // One send with whatever Authorization we already hold; handles a 401 by authenticating
+  // once and resending.
+  absl::StatusOr<HttpResponse> SendAuthorized(const Call& call);
+  absl::Status Authenticate(const Call& call, const HttpResponse& unauthorized);
+  std::optional<std::string> CachedAuthorization(const Call& call);
+  absl::StatusOr<HttpResponse> SendCounted(const HttpRequest& request);
+  void Backoff(int attempt);
+
+  // Upload helpers (registry_upload.cc).
+  absl::StatusOr<std::string> StartUpload(absl::string_view repo);
+  absl::Status PushMonolithic(absl::string_view repo, const Digest& digest, uint64_t size,
+                              const std::string& path, std::optional<std::string> location);
+  absl::Status PushChunked(absl::string_view repo, const Digest& digest, uint64_t size,
+                           const std::string& path, std::optional<std::string> location);
+  absl::Status FinishUpload(absl::string_view repo, const Digest& digest,
+                            const std::string& location, std::optional<FileRange> body);
+  absl::Status GetBlobTo(absl::string_view repo, const Digest& digest,
+                         const std::function<absl::Status(absl::string_view)>& sink,
+                         const std::function<bool()>& reset);
+
+  std::string Url(absl::string_view repo, absl::string_view kind, absl::string_view rest) const;
+  // Makes a Location header absolute and appends a query parameter to it.
+  std::string ResolveLocation(absl::string_view location) const;
+  // "registry answered 404 Not Found to HEAD /v2/...: BLOB_UNKNOWN: blob unknown", with the
+  // status mapped to an absl code (404 NotFound, 401 Unauthenticated, 403 PermissionDenied...).
+  absl::Status ErrorFor(const HttpRequest& request, const HttpResponse& response) const;
+
+  const std::string host_;
+  std::string base_url_;
+  HttpTransport* const transport_;
+  const RegistryClientOptions options_;
+  RequestCounters counters_;
+
+  absl::Mutex mu_;
+  // Authorization values learned from challenges: "basic" once Basic was asked for; otherwise
+  // bearer tokens keyed by the scope string they were issued for.
+  bool use_basic_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, std::string> tokens_ ABSL_GUARDED_BY(mu_);
+};
+
+// Appends `key=value` to a URL that may already have a query.
+std::string AppendQuery(absl::string_view url, absl::string_view key, absl::string_view value);
+
+}  // namespace tempa::registry

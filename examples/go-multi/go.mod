@@ -1,0 +1,3 @@
+module example.com/go-multi
+
+go 1.22

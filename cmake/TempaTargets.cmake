@@ -16,7 +16,11 @@ function(tempa_test name)
   add_executable(${name} ${ARG_SRCS})
   target_compile_options(${name} PRIVATE ${TEMPA_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
-  set(props ENVIRONMENT "TEMPA_SOURCE_DIR=${PROJECT_SOURCE_DIR};TEMPA_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  # Paths tests need, both compiled in and (for scripts the tests run) in the environment.
+  target_compile_definitions(${name} PRIVATE TEMPA_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    TEMPA_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  # gtest_discover_tests cannot pass a list-valued ENVIRONMENT: one variable goes there.
+  set(props ENVIRONMENT "TEMPA_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
   if(ARG_LABELS)
     list(APPEND props LABELS "${ARG_LABELS}")
   endif()

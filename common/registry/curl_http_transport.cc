@@ -3,14 +3,14 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <mutex>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
 namespace tempa::registry {
@@ -154,8 +154,8 @@ absl::StatusOr<HttpResponse> CurlHttpTransport::Send(const HttpRequest& request)
     t.file = std::fopen(request.body_file->path.c_str(), "rb");
     if (t.file == nullptr) {
       Release(curl);
-      return absl::NotFoundError(absl::StrCat("open ", request.body_file->path, ": ",
-                                              std::strerror(errno)));
+      return absl::NotFoundError(
+          absl::StrCat("open ", request.body_file->path, ": ", std::strerror(errno)));
     }
     if (fseeko(t.file, static_cast<off_t>(request.body_file->offset), SEEK_SET) != 0) {
       std::fclose(t.file);

@@ -61,12 +61,18 @@ struct RequestCounts {
 class RequestCounters {
  public:
   void Count(absl::string_view method) {
-    if (method == "HEAD") ++head_;
-    else if (method == "GET") ++get_;
-    else if (method == "POST") ++post_;
-    else if (method == "PUT") ++put_;
-    else if (method == "PATCH") ++patch_;
-    else ++other_;
+    if (method == "HEAD")
+      ++head_;
+    else if (method == "GET")
+      ++get_;
+    else if (method == "POST")
+      ++post_;
+    else if (method == "PUT")
+      ++put_;
+    else if (method == "PATCH")
+      ++patch_;
+    else
+      ++other_;
   }
   RequestCounts Snapshot() const {
     return {head_.load(), get_.load(), post_.load(), put_.load(), patch_.load(), other_.load()};

@@ -35,8 +35,8 @@ absl::StatusOr<Outcome> PushOne(RegistryClient& client, const ImageReference& ta
   ASSIGN_OR_RETURN(std::string path, blobs.Path(blob.digest));
   ASSIGN_OR_RETURN(uint64_t size, blobs.Size(blob.digest));
   if (blob.size >= 0 && static_cast<uint64_t>(blob.size) != size) {
-    return absl::FailedPreconditionError(absl::StrCat("the manifest says ", blob.size,
-                                                      " bytes but the store holds ", size));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the manifest says ", blob.size, " bytes but the store holds ", size));
   }
   RETURN_IF_ERROR(client.PushBlob(repo, blob.digest, size, path, session));
   return Outcome::kUploaded;
@@ -71,8 +71,7 @@ absl::StatusOr<oci::Descriptor> ParseDescriptor(const nlohmann::json& json) {
 absl::StatusOr<PushResult> PushImage(RegistryClient& client, const ImageReference& target,
                                      cas::BlobStore& blobs, const oci::Descriptor& config,
                                      const std::vector<oci::Descriptor>& layers,
-                                     absl::string_view manifest_json,
-                                     const PushOptions& options) {
+                                     absl::string_view manifest_json, const PushOptions& options) {
   // Config first: it is small and a registry may want it before the manifest anyway.
   std::vector<const oci::Descriptor*> todo;
   absl::flat_hash_set<Digest> seen;
@@ -104,8 +103,12 @@ absl::StatusOr<PushResult> PushImage(RegistryClient& client, const ImageReferenc
         continue;
       }
       switch (*outcome) {
-        case Outcome::kSkipped: ++result.skipped; break;
-        case Outcome::kMounted: ++result.mounted; break;
+        case Outcome::kSkipped:
+          ++result.skipped;
+          break;
+        case Outcome::kMounted:
+          ++result.mounted;
+          break;
         case Outcome::kUploaded:
           ++result.uploaded;
           result.bytes_uploaded += static_cast<uint64_t>(blob.size);

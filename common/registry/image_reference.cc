@@ -139,7 +139,8 @@ absl::StatusOr<ImageReference> ImageReference::Parse(absl::string_view text) {
                                       "\" is not a registry host (a host has a '.', a ':port' "
                                       "or is localhost)"));
   }
-  if (!IsValidHost(host)) return BadName(text, absl::StrCat("invalid registry host \"", host, "\""));
+  if (!IsValidHost(host))
+    return BadName(text, absl::StrCat("invalid registry host \"", host, "\""));
   ref.registry_ = std::string(host);
   rest = rest.substr(slash + 1);
 

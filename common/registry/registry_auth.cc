@@ -43,9 +43,8 @@ std::optional<AuthChallenge> ParseWwwAuthenticate(absl::string_view header) {
 }
 
 std::string BasicAuthorization(const RegistryCredentials& credentials) {
-  return absl::StrCat("Basic ",
-                      absl::Base64Escape(absl::StrCat(credentials.username, ":",
-                                                      credentials.password)));
+  return absl::StrCat(
+      "Basic ", absl::Base64Escape(absl::StrCat(credentials.username, ":", credentials.password)));
 }
 
 absl::StatusOr<std::string> ParseTokenResponse(absl::string_view body) {

@@ -19,7 +19,7 @@ struct RegistryCredentials {
 
 // One challenge: `Bearer realm="https://auth/token",service="registry",scope="repository:a:pull"`.
 struct AuthChallenge {
-  std::string scheme;  // lowercased: "basic" or "bearer"
+  std::string scheme;                         // lowercased: "basic" or "bearer"
   std::map<std::string, std::string> params;  // keys lowercased, values unquoted
 };
 

@@ -21,15 +21,24 @@ bool Retryable(int status) { return status >= 500 || status == 429; }
 
 absl::StatusCode CodeForHttp(int status) {
   switch (status) {
-    case 400: return absl::StatusCode::kInvalidArgument;
-    case 401: return absl::StatusCode::kUnauthenticated;
-    case 403: return absl::StatusCode::kPermissionDenied;
-    case 404: return absl::StatusCode::kNotFound;
-    case 409: return absl::StatusCode::kAlreadyExists;
-    case 412: return absl::StatusCode::kFailedPrecondition;
-    case 416: return absl::StatusCode::kOutOfRange;
-    case 429: return absl::StatusCode::kResourceExhausted;
-    default: return status >= 500 ? absl::StatusCode::kUnavailable : absl::StatusCode::kUnknown;
+    case 400:
+      return absl::StatusCode::kInvalidArgument;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kNotFound;
+    case 409:
+      return absl::StatusCode::kAlreadyExists;
+    case 412:
+      return absl::StatusCode::kFailedPrecondition;
+    case 416:
+      return absl::StatusCode::kOutOfRange;
+    case 429:
+      return absl::StatusCode::kResourceExhausted;
+    default:
+      return status >= 500 ? absl::StatusCode::kUnavailable : absl::StatusCode::kUnknown;
   }
 }
 
@@ -94,10 +103,10 @@ std::string RegistryClient::ResolveLocation(absl::string_view location) const {
 absl::Status RegistryClient::ErrorFor(const HttpRequest& request,
                                       const HttpResponse& response) const {
   std::string text = RegistryErrorText(response.body);
-  return absl::Status(CodeForHttp(response.status),
-                      absl::StrCat("registry ", host_, " answered ", response.status, " to ",
-                                   request.method, " ", PathOf(request.url),
-                                   text.empty() ? "" : ": ", text));
+  return absl::Status(
+      CodeForHttp(response.status),
+      absl::StrCat("registry ", host_, " answered ", response.status, " to ", request.method, " ",
+                   PathOf(request.url), text.empty() ? "" : ": ", text));
 }
 
 absl::StatusOr<HttpResponse> RegistryClient::SendCounted(const HttpRequest& request) {
@@ -129,8 +138,10 @@ absl::Status RegistryClient::Authenticate(const Call& call, const HttpResponse& 
       ParseWwwAuthenticate(unauthorized.Header("www-authenticate"));
   if (!challenge) {
     return absl::UnauthenticatedError(
-        absl::StrCat("registry ", host_, " answered 401 without a usable WWW-Authenticate "
-                     "challenge (\"", unauthorized.Header("www-authenticate"), "\")"));
+        absl::StrCat("registry ", host_,
+                     " answered 401 without a usable WWW-Authenticate "
+                     "challenge (\"",
+                     unauthorized.Header("www-authenticate"), "\")"));
   }
   if (challenge->scheme == "basic") {
     if (!options_.credentials) {
@@ -162,8 +173,7 @@ absl::Status RegistryClient::Authenticate(const Call& call, const HttpResponse& 
     token_request.url = AppendQuery(token_request.url, "scope", scope);
   }
   if (options_.credentials) {
-    token_request.headers.emplace_back("Authorization",
-                                       BasicAuthorization(*options_.credentials));
+    token_request.headers.emplace_back("Authorization", BasicAuthorization(*options_.credentials));
   }
   absl::StatusOr<HttpResponse> answer;
   for (int attempt = 1;; ++attempt) {
@@ -214,9 +224,9 @@ absl::StatusOr<HttpResponse> RegistryClient::Do(Call call) {
     bool can_repeat = attempt < max_attempts && (!call.before_retry || call.before_retry());
     if (!can_repeat) {
       absl::Status last = response.ok() ? ErrorFor(call.request, *response) : response.status();
-      return absl::UnavailableError(absl::StrCat(
-          last.message(), attempt > 1 ? absl::StrCat(" (gave up after ", attempt, " attempts)")
-                                      : ""));
+      return absl::UnavailableError(
+          absl::StrCat(last.message(),
+                       attempt > 1 ? absl::StrCat(" (gave up after ", attempt, " attempts)") : ""));
     }
     Backoff(attempt);
   }
@@ -273,8 +283,8 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(absl::string_view re
   ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
   if (response.status != 200) return ErrorFor(request, response);
   if (response.body.size() > kMaxManifestBytes) {
-    return absl::OutOfRangeError(absl::StrCat("manifest ", repo, ":", reference, " from ", host_,
-                                              " is larger than 4 MiB"));
+    return absl::OutOfRangeError(
+        absl::StrCat("manifest ", repo, ":", reference, " from ", host_, " is larger than 4 MiB"));
   }
   FetchedManifest out;
   out.digest = Sha256Of(response.body);
@@ -313,8 +323,8 @@ absl::Status RegistryClient::GetBlobTo(absl::string_view repo, const Digest& dig
   if (response.status != 200) return ErrorFor(request, response);
   Digest got = hasher->Finish();
   if (got != digest) {
-    return absl::DataLossError(absl::StrCat("blob ", digest.ToString(), " from ", host_, "/",
-                                            repo, " hashes to ", got.ToString()));
+    return absl::DataLossError(absl::StrCat("blob ", digest.ToString(), " from ", host_, "/", repo,
+                                            " hashes to ", got.ToString()));
   }
   return absl::OkStatus();
 }
@@ -338,8 +348,8 @@ absl::Status RegistryClient::GetBlob(absl::string_view repo, const Digest& diges
     status = absl::InternalError(absl::StrCat("close ", path));
   }
   if (!status.ok()) std::remove(path.c_str());
-  return Annotate(status, absl::StrCat("pull blob ", digest.ToString(), " from ", host_, "/",
-                                       repo));
+  return Annotate(status,
+                  absl::StrCat("pull blob ", digest.ToString(), " from ", host_, "/", repo));
 }
 
 absl::Status RegistryClient::GetBlob(absl::string_view repo, const Digest& digest,
@@ -349,8 +359,8 @@ absl::Status RegistryClient::GetBlob(absl::string_view repo, const Digest& diges
   auto reset = [&]() { return writer.size() == 0; };
   absl::Status status = GetBlobTo(repo, digest, sink, reset);
   if (status.ok()) status = writer.Commit(digest).status();
-  return Annotate(status, absl::StrCat("pull blob ", digest.ToString(), " from ", host_, "/",
-                                       repo));
+  return Annotate(status,
+                  absl::StrCat("pull blob ", digest.ToString(), " from ", host_, "/", repo));
 }
 
 }  // namespace tempa::registry

@@ -45,8 +45,7 @@ absl::StatusOr<std::string> RegistryClient::StartUpload(absl::string_view repo) 
   return ResolveLocation(location);
 }
 
-absl::StatusOr<MountResult> RegistryClient::MountBlob(absl::string_view repo,
-                                                      const Digest& digest,
+absl::StatusOr<MountResult> RegistryClient::MountBlob(absl::string_view repo, const Digest& digest,
                                                       absl::string_view from_repo) {
   Call call;
   call.request.method = "POST";
@@ -157,8 +156,8 @@ absl::Status RegistryClient::PushChunked(absl::string_view repo, const Digest& d
     if (!retryable) return response.ok() ? ErrorFor(request, *response) : response.status();
     last_failure = response.ok() ? ErrorFor(request, *response) : response.status();
     if (++failures >= options_.retry.max_attempts) {
-      return absl::UnavailableError(absl::StrCat(last_failure.message(), " (gave up after ",
-                                                 failures, " failed chunks)"));
+      return absl::UnavailableError(
+          absl::StrCat(last_failure.message(), " (gave up after ", failures, " failed chunks)"));
     }
     Backoff(failures);
     // Ask the registry how much it kept: GET <location> → 204 with Range: 0-<last>.

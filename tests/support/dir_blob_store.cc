@@ -37,8 +37,8 @@ class DirBlobWriter : public cas::BlobWriter {
     if (!out_.good()) return absl::InternalError(absl::StrCat("close ", temp_));
     Digest digest = hasher_.Finish();
     if (expected && *expected != digest) {
-      return absl::DataLossError(absl::StrCat("blob hashes to ", digest.ToString(),
-                                              ", expected ", expected->ToString()));
+      return absl::DataLossError(
+          absl::StrCat("blob hashes to ", digest.ToString(), ", expected ", expected->ToString()));
     }
     std::error_code ec;
     fs::rename(temp_, store_->BlobPath(digest), ec);

@@ -90,9 +90,8 @@ void FakeRegistry::Route() {
       }
     } else if (options_.auth == Auth::kBearer) {
       if (!absl::StartsWith(auth, "Bearer ") || tokens_.count(auth.substr(7)) == 0) {
-        res.set_header("WWW-Authenticate",
-                       absl::StrCat("Bearer realm=\"http://127.0.0.1:", port_,
-                                    "/token\",service=\"fake-registry\""));
+        res.set_header("WWW-Authenticate", absl::StrCat("Bearer realm=\"http://127.0.0.1:", port_,
+                                                        "/token\",service=\"fake-registry\""));
         Error(res, 401, "UNAUTHORIZED", "authentication required");
         return httplib::Server::HandlerResponse::Handled;
       }
@@ -157,28 +156,28 @@ void FakeRegistry::Route() {
     res.set_header("Range", absl::StrCat("0-", up.data.empty() ? 0 : up.data.size() - 1));
   };
 
-  server_->Patch(R"(/v2/(.+)/blobs/uploads/([a-z0-9]+))",
-                 [this, session_headers](const httplib::Request& req, httplib::Response& res) {
-                   absl::MutexLock lock(&mu_);
-                   std::string repo = req.matches[1], uuid = req.matches[2];
-                   auto it = uploads_.find(uuid);
-                   if (it == uploads_.end()) return Error(res, 404, "BLOB_UPLOAD_UNKNOWN", uuid);
-                   Upload& up = it->second;
-                   std::string range = req.get_header_value("Content-Range");
-                   uint64_t start = 0;
-                   if (!range.empty() &&
-                       (!absl::SimpleAtoi(range.substr(0, range.find('-')), &start) ||
-                        start != up.data.size())) {
-                     return Error(res, 416, "BLOB_UPLOAD_INVALID", "bad Content-Range " + range);
-                   }
-                   if (++patches_ == options_.fail_patch_number) {
-                     up.data += req.body.substr(0, req.body.size() / 2);
-                     return Error(res, 500, "UNKNOWN", "backend write failed");
-                   }
-                   up.data += req.body;
-                   res.status = 202;
-                   session_headers(res, repo, uuid, up);
-                 });
+  server_->Patch(
+      R"(/v2/(.+)/blobs/uploads/([a-z0-9]+))",
+      [this, session_headers](const httplib::Request& req, httplib::Response& res) {
+        absl::MutexLock lock(&mu_);
+        std::string repo = req.matches[1], uuid = req.matches[2];
+        auto it = uploads_.find(uuid);
+        if (it == uploads_.end()) return Error(res, 404, "BLOB_UPLOAD_UNKNOWN", uuid);
+        Upload& up = it->second;
+        std::string range = req.get_header_value("Content-Range");
+        uint64_t start = 0;
+        if (!range.empty() && (!absl::SimpleAtoi(range.substr(0, range.find('-')), &start) ||
+                               start != up.data.size())) {
+          return Error(res, 416, "BLOB_UPLOAD_INVALID", "bad Content-Range " + range);
+        }
+        if (++patches_ == options_.fail_patch_number) {
+          up.data += req.body.substr(0, req.body.size() / 2);
+          return Error(res, 500, "UNKNOWN", "backend write failed");
+        }
+        up.data += req.body;
+        res.status = 202;
+        session_headers(res, repo, uuid, up);
+      });
 
   server_->Get(R"(/v2/(.+)/blobs/uploads/([a-z0-9]+))",
                [this, session_headers](const httplib::Request& req, httplib::Response& res) {

@@ -71,9 +71,9 @@ class FakeRegistry {
   int next_upload_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> token_scopes_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> tokens_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> blobs_ ABSL_GUARDED_BY(mu_);  // digest → bytes
+  std::map<std::string, std::string> blobs_ ABSL_GUARDED_BY(mu_);             // digest → bytes
   std::set<std::pair<std::string, std::string>> links_ ABSL_GUARDED_BY(mu_);  // (repo, digest)
-  std::map<std::string, Upload> uploads_ ABSL_GUARDED_BY(mu_);      // uuid → session
+  std::map<std::string, Upload> uploads_ ABSL_GUARDED_BY(mu_);                // uuid → session
   // (repo, tag or digest) → (media type, body)
   std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> manifests_
       ABSL_GUARDED_BY(mu_);

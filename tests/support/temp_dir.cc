@@ -16,8 +16,8 @@ namespace tempa::testing {
 
 TempDir::TempDir(const std::string& prefix) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" +
-                        prefix + "XXXXXX";
+  std::string pattern =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   TEMPA_CHECK(mkdtemp(buf.data()) != nullptr, "mkdtemp failed");
@@ -38,8 +38,7 @@ int PickFreePort() {
   addr.sin_port = 0;
   TEMPA_CHECK(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0, "bind failed");
   socklen_t len = sizeof(addr);
-  TEMPA_CHECK(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0,
-              "getsockname failed");
+  TEMPA_CHECK(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0, "getsockname failed");
   close(fd);
   return ntohs(addr.sin_port);
 }

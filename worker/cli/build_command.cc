@@ -31,11 +31,11 @@ std::optional<int64_t> SourceDateEpochFromEnv() {
 }
 
 // Registry credentials from TEMPA_REGISTRY_USERNAME / TEMPA_REGISTRY_PASSWORD, when set.
-std::optional<registry::Credentials> CredentialsFromEnv() {
+std::optional<registry::RegistryCredentials> CredentialsFromEnv() {
   const char* user = std::getenv("TEMPA_REGISTRY_USERNAME");
   const char* password = std::getenv("TEMPA_REGISTRY_PASSWORD");
   if (user == nullptr || password == nullptr) return std::nullopt;
-  return registry::Credentials{user, password};
+  return registry::RegistryCredentials{user, password};
 }
 
 // Prints a failure: the message (and the log tail) on stderr, and with --json the structured
@@ -90,7 +90,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   worker::BubblewrapSandbox sandbox;
   buildpacks::Detector detector = buildpacks::Detector::WithDefaultBuildpacks();
   registry::CurlHttpTransport transport;
-  registry::RegistryOptions registry_options;
+  registry::RegistryClientOptions registry_options;
   registry_options.insecure = args.insecure_registry;
   registry_options.credentials = CredentialsFromEnv();
   registry::RegistryClient client(image->registry(), &transport, registry_options);
@@ -128,7 +128,9 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
                          absl::ToDoubleSeconds(absl::Now() - started));
 
   if (args.json) {
-    registry::RequestCounters counters = client.counters();
+    registry::RequestCounts counts = client.counts();
+    json requests = {{"HEAD", counts.head}, {"GET", counts.get},     {"POST", counts.post},
+                     {"PUT", counts.put},   {"PATCH", counts.patch}, {"other", counts.other}};
     json result = {{"image", outcome->image},
                    {"digest", outcome->manifest_digest.ToString()},
                    {"language", outcome->plan.language},
@@ -137,7 +139,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
                    {"layers", LayersJson(*outcome)},
                    {"blobs_uploaded", outcome->blobs_uploaded},
                    {"blobs_skipped", outcome->blobs_skipped},
-                   {"registry_requests", counters.ToJsonMap()}};
+                   {"registry_requests", requests}};
     if (outcome->revision) result["revision"] = *outcome->revision;
     out << result.dump() << "\n";
   } else {

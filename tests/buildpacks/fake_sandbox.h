@@ -1,0 +1,38 @@
+// A scripted Sandbox: records the command, replays output lines, optionally leaves a file in a
+// writable mount (the "binary"), and returns the configured result.
+#pragma once
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/sandbox/sandbox.h"
+
+namespace tempa::buildpacks::test_support {
+
+class FakeSandbox : public Sandbox {
+ public:
+  absl::StatusOr<SandboxResult> Run(const SandboxCommand& command) override {
+    commands.push_back(command);
+    for (const std::string& line : output) {
+      if (command.on_output) command.on_output(line);
+    }
+    if (!write_file.empty()) {
+      // write_file is a sandbox path: map it through the mounts.
+      for (const SandboxMount& m : command.mounts) {
+        if (write_file.rfind(m.sandbox_path + "/", 0) == 0 && m.writable) {
+          std::ofstream(m.host_path + write_file.substr(m.sandbox_path.size())) << file_contents;
+        }
+      }
+    }
+    return result;
+  }
+
+  std::vector<SandboxCommand> commands;
+  std::vector<std::string> output;
+  std::string write_file;  // e.g. "/out/app"
+  std::string file_contents = "\x7f" "ELF fake binary";
+  SandboxResult result;
+};
+
+}  // namespace tempa::buildpacks::test_support

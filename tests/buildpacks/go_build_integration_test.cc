@@ -1,0 +1,187 @@
+// The Go buildpack end to end with the real toolchain and the real bubblewrap sandbox: the
+// example app builds offline, runs and answers HTTP, rebuilds bit for bit, and a compile error
+// comes back with the compiler's words.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "buildpacks/detector.h"
+#include "buildpacks/go/go_buildpack.h"
+#include "common/build_error.h"
+#include "common/digest.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "temp_tree.h"
+#include "worker/sandbox/bubblewrap_sandbox.h"
+
+namespace tempa::buildpacks {
+namespace {
+
+using ::testing::HasSubstr;
+using test_support::TempTree;
+
+std::string Example(const std::string& name) {
+  const char* root = std::getenv("TEMPA_SOURCE_DIR");
+  return std::string(root ? root : ".") + "/examples/" + name;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// One plain HTTP/1.0 GET on loopback; "" when nothing answers.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) response.append(buf, n);
+    }
+  }
+  close(fd);
+  return response;
+}
+
+class GoBuildIntegrationTest : public ::testing::Test {
+ protected:
+  // One Go build cache for the suite, as a worker keeps per app: a cold cache compiles the
+  // standard library (tens of seconds), which only the reproducibility test needs to pay again.
+  static void SetUpTestSuite() { shared_cache_ = new TempTree(); }
+  static void TearDownTestSuite() {
+    delete shared_cache_;
+    shared_cache_ = nullptr;
+  }
+
+  void SetUp() override {
+    auto toolchain = HostGoToolchainLocator().Locate();
+    if (!toolchain.ok()) GTEST_SKIP() << toolchain.status();
+    if (access("/usr/bin/bwrap", X_OK) != 0) GTEST_SKIP() << "bubblewrap not installed";
+    buildpack_ = std::make_unique<GoBuildpack>(std::make_shared<HostGoToolchainLocator>());
+  }
+
+  // Detects and builds `source`, returning the app layer (the base layer is checked too).
+  absl::StatusOr<LayerOutput> Build(const std::string& source, const TempTree& scratch,
+                                    const TempTree* cache = nullptr) {
+    auto plan = buildpack_->Detect(source, {});
+    if (!plan.ok()) return plan.status();
+    EXPECT_TRUE(plan->has_value());
+    BuildContext context;
+    context.source_dir = source;
+    context.scratch_dir = scratch.path();
+    context.cache_dir = (cache ? *cache : *shared_cache_).path();
+    context.sandbox = &sandbox_;
+    context.log = [this](absl::string_view line) { log_ += std::string(line) + "\n"; };
+    auto recipe = buildpack_->Prepare(**plan, context);
+    if (!recipe.ok()) return recipe.status();
+    EXPECT_EQ(recipe->layers.size(), 2u);
+    return recipe->layers.back().produce();
+  }
+
+  std::unique_ptr<GoBuildpack> buildpack_;
+  BubblewrapSandbox sandbox_;
+  std::string log_;
+  static TempTree* shared_cache_;
+};
+
+TempTree* GoBuildIntegrationTest::shared_cache_ = nullptr;
+
+TEST_F(GoBuildIntegrationTest, ExampleAppBuildsOfflineAndServesHttp) {
+  TempTree scratch;
+  auto app = Build(Example("go-hello"), scratch);
+  ASSERT_TRUE(app.ok()) << app.status() << "\n" << log_;
+  std::string binary = scratch / "go-out/go-hello";
+  ASSERT_EQ(access(binary.c_str(), X_OK), 0);
+  ASSERT_EQ(app->spec.entries().size(), 2u);
+
+  int port = FreePort();
+  std::string port_env = "PORT=" + std::to_string(port);
+  char* argv[] = {binary.data(), nullptr};
+  char* envp[] = {port_env.data(), nullptr};
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv, envp), 0);
+  std::string root, health;
+  for (int i = 0; i < 100 && root.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    root = HttpGet(port, "/");
+  }
+  health = HttpGet(port, "/healthz");
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  EXPECT_THAT(root, HasSubstr("200 OK"));
+  EXPECT_THAT(root, HasSubstr("hello from tempa (go)"));
+  EXPECT_THAT(health, HasSubstr("\r\n\r\nok\n"));
+}
+
+TEST_F(GoBuildIntegrationTest, RebuildingTheSameSourceGivesTheSameBinary) {
+  TempTree first, second, cold_cache;
+  auto a = Build(Example("go-hello"), first);
+  ASSERT_TRUE(a.ok()) << a.status() << "\n" << log_;
+  // A cold cache the second time: the binary must not depend on what was cached.
+  auto b = Build(Example("go-hello"), second, &cold_cache);
+  ASSERT_TRUE(b.ok()) << b.status() << "\n" << log_;
+  EXPECT_EQ(*Sha256OfFile(first / "go-out/go-hello"), *Sha256OfFile(second / "go-out/go-hello"));
+  EXPECT_EQ(a->content_key, b->content_key);
+}
+
+TEST_F(GoBuildIntegrationTest, ACompileErrorReturnsTheCompilerMessage) {
+  TempTree source, scratch;
+  source.Write("go.mod", "module example.com/broken\n\ngo 1.21\n");
+  source.Write("main.go", "package main\n\nfunc main() {\n\tprintln(nope)\n}\n");
+  auto app = Build(source.path(), scratch);
+  ASSERT_FALSE(app.ok());
+  EXPECT_THAT(std::string(app.status().message()),
+              ::testing::StartsWith("go build failed (exit 1):"));
+  EXPECT_THAT(std::string(app.status().message()), HasSubstr("undefined: nope"));
+  EXPECT_EQ(FailureOf(app.status())->kind, FailureKind::kCompile);
+}
+
+TEST_F(GoBuildIntegrationTest, AMissingModuleFailsOfflineAsADependencyError) {
+  TempTree source, scratch;
+  source.Write("go.mod", "module example.com/needs\n\ngo 1.21\n");
+  source.Write("main.go", "package main\n\nimport \"example.com/missing\"\n\n"
+                          "func main() { missing.Do() }\n");
+  auto app = Build(source.path(), scratch);
+  ASSERT_FALSE(app.ok());
+  EXPECT_THAT(std::string(app.status().message()), HasSubstr("example.com/missing"));
+  EXPECT_EQ(FailureOf(app.status())->kind, FailureKind::kDependencyResolution);
+}
+
+TEST_F(GoBuildIntegrationTest, ABareMainGoBuildsAndRuns) {
+  TempTree source, scratch;
+  source.Write("main.go", "package main\n\nimport \"fmt\"\n\n"
+                          "func main() { fmt.Println(\"single file\") }\n");
+  auto app = Build(source.path(), scratch);
+  ASSERT_TRUE(app.ok()) << app.status() << "\n" << log_;
+  std::string binary = scratch / "go-out/app";
+  FILE* out = popen(binary.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  char buf[64] = {};
+  size_t n = fread(buf, 1, sizeof buf - 1, out);
+  pclose(out);
+  EXPECT_EQ(std::string(buf, n), "single file\n");
+}
+
+}  // namespace
+}  // namespace tempa::buildpacks

@@ -137,7 +137,12 @@ class ScopedUtf8Locale {
 };
 
 struct ArchiveDeleter {
-  void operator()(struct archive* a) const { archive_write_free(a); }
+  // archive_write_fail first: on an error path archive_write_free would otherwise "close" the
+  // archive, pushing end blocks through the callback into a sink that already failed.
+  void operator()(struct archive* a) const {
+    archive_write_fail(a);
+    archive_write_free(a);
+  }
 };
 struct EntryDeleter {
   void operator()(struct archive_entry* e) const { archive_entry_free(e); }

@@ -66,12 +66,20 @@ std::string HttpGet(int port, const std::string& path) {
 
 class GoBuildIntegrationTest : public ::testing::Test {
  protected:
-  // One Go build cache for the suite, as a worker keeps per app: a cold cache compiles the
-  // standard library (tens of seconds), which only the reproducibility test needs to pay again.
-  static void SetUpTestSuite() { shared_cache_ = new TempTree(); }
+  // One Go build cache shared by these tests, as a worker keeps one per app: a cold cache
+  // compiles the standard library (tens of seconds), which only the reproducibility test needs
+  // to pay again. ctest runs each test in its own process, so under ctest the cache lives in the
+  // build tree and outlives the process.
+  static void SetUpTestSuite() {
+    owned_cache_ = new TempTree();
+    const char* binary_dir = std::getenv("TEMPA_BINARY_DIR");
+    shared_cache_dir_ = binary_dir ? std::string(binary_dir) + "/tests/buildpacks/go-test-cache"
+                                   : owned_cache_->path();
+    std::filesystem::create_directories(shared_cache_dir_);
+  }
   static void TearDownTestSuite() {
-    delete shared_cache_;
-    shared_cache_ = nullptr;
+    delete owned_cache_;
+    owned_cache_ = nullptr;
   }
 
   void SetUp() override {
@@ -90,7 +98,7 @@ class GoBuildIntegrationTest : public ::testing::Test {
     BuildContext context;
     context.source_dir = source;
     context.scratch_dir = scratch.path();
-    context.cache_dir = (cache ? *cache : *shared_cache_).path();
+    context.cache_dir = cache ? cache->path() : shared_cache_dir_;
     context.sandbox = &sandbox_;
     context.log = [this](absl::string_view line) { log_ += std::string(line) + "\n"; };
     auto recipe = buildpack_->Prepare(**plan, context);
@@ -102,10 +110,12 @@ class GoBuildIntegrationTest : public ::testing::Test {
   std::unique_ptr<GoBuildpack> buildpack_;
   BubblewrapSandbox sandbox_;
   std::string log_;
-  static TempTree* shared_cache_;
+  static TempTree* owned_cache_;
+  static std::string shared_cache_dir_;
 };
 
-TempTree* GoBuildIntegrationTest::shared_cache_ = nullptr;
+TempTree* GoBuildIntegrationTest::owned_cache_ = nullptr;
+std::string GoBuildIntegrationTest::shared_cache_dir_;
 
 TEST_F(GoBuildIntegrationTest, ExampleAppBuildsOfflineAndServesHttp) {
   TempTree scratch;

@@ -87,7 +87,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
                          args.json, out, err);
   }
 
-  worker::BubblewrapSandbox sandbox;
+  BubblewrapSandbox sandbox;
   buildpacks::Detector detector = buildpacks::Detector::WithDefaultBuildpacks();
   registry::CurlHttpTransport transport;
   registry::RegistryClientOptions registry_options;

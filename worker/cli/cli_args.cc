@@ -1,6 +1,7 @@
 #include "worker/cli/cli_args.h"
 
 #include <cstdlib>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"

@@ -23,13 +23,13 @@ namespace fs = std::filesystem;
 // Layers keyed by their inputs (base, deps) are written with this fixed mtime rather than the
 // commit time, so that a new commit with the same inputs reuses them byte for byte.
 constexpr int64_t kInputKeyedLayerEpoch = 0;
-// Bump when the layer writer's output for the same spec would change.
-constexpr char kLayerFormatVersion[] = "tempa-layer-v1";
-
-std::string ActionKey(buildpacks::LayerRole role, absl::string_view key, int64_t mtime,
-                      int level) {
-  return Sha256Of(absl::StrCat(kLayerFormatVersion, "\n", buildpacks::LayerRoleName(role), "\n",
-                               key, "\nmtime=", mtime, "\ngzip=", level))
+// Everything besides the layer's own inputs that changes the bytes written: the writer's
+// format, libdeflate's version, the gzip member size and level, and the mtime.
+std::string ActionKey(buildpacks::LayerRole role, absl::string_view key,
+                      const oci::LayerWriteOptions& options) {
+  return Sha256Of(absl::StrCat(oci::LayerWriterVersion(options), "\n",
+                               buildpacks::LayerRoleName(role), "\n", key,
+                               "\nmtime=", options.mtime, "\ngzip=", options.compression_level))
       .ToString();
 }
 
@@ -94,24 +94,21 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
     return true;
   };
 
-  int level = options_.compression_level;
+  oci::LayerWriteOptions write_options;
+  write_options.mtime = planned.input_key.empty() ? commit_epoch : kInputKeyedLayerEpoch;
+  write_options.compression_level = options_.compression_level;
   std::string key;
-  int64_t mtime = commit_epoch;
   if (!planned.input_key.empty()) {
-    mtime = kInputKeyedLayerEpoch;
-    key = ActionKey(planned.role, planned.input_key, mtime, level);
+    key = ActionKey(planned.role, planned.input_key, write_options);
     ASSIGN_OR_RETURN(bool hit, cached(key));
     if (hit) return built;
   }
   ASSIGN_OR_RETURN(buildpacks::LayerOutput output, planned.produce());
   if (key.empty() && !output.content_key.empty()) {
-    key = ActionKey(planned.role, output.content_key, mtime, level);
+    key = ActionKey(planned.role, output.content_key, write_options);
     ASSIGN_OR_RETURN(bool hit, cached(key));
     if (hit) return built;
   }
-  oci::LayerWriteOptions write_options;
-  write_options.mtime = mtime;
-  write_options.compression_level = level;
   ASSIGN_OR_RETURN(built.record, oci::WriteLayer(output.spec, write_options, *deps_.blobs));
   if (!key.empty()) RETURN_IF_ERROR(deps_.actions->Put(key, built.record));
   return built;
@@ -152,6 +149,17 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   Step("detect", started,
        absl::StrCat(plan.language, " (", plan.toolchain, "), ", plan.app_name,
                     plan.main_package.empty() ? "" : " from " + plan.main_package));
+
+  // A registry that is down or refuses us fails the build now, not after the compile.
+  started = absl::Now();
+  if (absl::Status reachable = deps_.registry->CheckReachable(request.image.repository());
+      !reachable.ok()) {
+    return fail(FailureKind::kPush, "registry",
+                Annotate(reachable, absl::StrCat("registry ", request.image.registry(),
+                                                 " is not usable for ", request.image.ToString(),
+                                                 " (is it running, and is --image right?)")));
+  }
+  Step("registry", started, absl::StrCat(request.image.registry(), " answers"));
 
   started = absl::Now();
   absl::StatusOr<ScratchDir> scratch = ScratchDir::Create(options_.scratch_dir);

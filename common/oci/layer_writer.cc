@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <locale.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -266,6 +267,11 @@ class TarWriter {
 };
 
 }  // namespace
+
+std::string LayerWriterVersion(const LayerWriteOptions& options) {
+  return absl::StrCat("pax1/libdeflate-", LIBDEFLATE_VERSION_STRING, "/members-",
+                      options.chunk_bytes);
+}
 
 absl::StatusOr<LayerWriteResult> WriteLayerTo(const LayerSpec& spec,
                                               const LayerWriteOptions& options, ByteSink& sink,

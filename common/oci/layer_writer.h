@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "common/cas/blob_store.h"
@@ -40,6 +41,11 @@ struct LayerWriteResult {
   int64_t tar_size = 0;   // uncompressed tar bytes
   int64_t entries = 0;    // tar entries written, implicit parent directories included
 };
+
+// Identifies everything besides the spec and options that the output bytes depend on (tar
+// format, gzip member size, libdeflate version), e.g. "pax1/libdeflate-1.14/members-1048576".
+// Put it in action-cache keys so an upgrade of libdeflate cannot serve stale digests.
+std::string LayerWriterVersion(const LayerWriteOptions& options);
 
 // Writes the layer's gzip stream to `sink`. Invalid specs (bad paths, a parent that is not a
 // directory, a hard link to a missing or later entry, an unreadable or non-regular source file,

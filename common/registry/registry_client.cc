@@ -232,6 +232,18 @@ absl::StatusOr<HttpResponse> RegistryClient::Do(Call call) {
   }
 }
 
+absl::Status RegistryClient::CheckReachable(absl::string_view repo) {
+  Call call;
+  call.request.method = "GET";
+  call.request.url = base_url_ + "/v2/";
+  call.repos = {std::string(repo)};
+  call.actions = "pull,push";
+  HttpRequest request = call.request;
+  ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
+  if (response.status == 200) return absl::OkStatus();
+  return ErrorFor(request, response);
+}
+
 absl::StatusOr<bool> RegistryClient::BlobExists(absl::string_view repo, const Digest& digest) {
   Call call;
   call.request.method = "HEAD";

@@ -67,6 +67,10 @@ class RegistryClient {
   // "http://127.0.0.1:5000" or "https://registry.example.com".
   const std::string& base_url() const { return base_url_; }
 
+  // GET /v2/ (the API version check), authenticated for pushing to `repo`: OK when the
+  // registry answers and accepts our credentials. Lets a build fail before it compiles
+  // anything when the registry is down, refuses us, or is not a registry at all.
+  absl::Status CheckReachable(absl::string_view repo);
   // HEAD /v2/<repo>/blobs/<digest>: true when the repository has the blob.
   absl::StatusOr<bool> BlobExists(absl::string_view repo, const Digest& digest);
   // POST /v2/<repo>/blobs/uploads/?mount=<digest>&from=<from_repo>. 201 → mounted; 202 → not

@@ -72,10 +72,10 @@ class GoBuildIntegrationTest : public ::testing::Test {
   // build tree and outlives the process.
   static void SetUpTestSuite() {
     owned_cache_ = new TempTree();
-    const char* binary_dir = std::getenv("TEMPA_BINARY_DIR");
-    shared_cache_dir_ = binary_dir ? std::string(binary_dir) + "/tests/buildpacks/go-test-cache"
-                                   : owned_cache_->path();
-    std::filesystem::create_directories(shared_cache_dir_);
+    std::error_code ec;
+    std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    shared_cache_dir_ = ec ? owned_cache_->path() : (self.parent_path() / "go-test-cache").string();
+    std::filesystem::create_directories(shared_cache_dir_, ec);
   }
   static void TearDownTestSuite() {
     delete owned_cache_;

@@ -79,6 +79,10 @@ TEST(LayerWriterTest, GoldenDigestOfATinyTree) {
   MaybeDump("golden.tar.gz", w.bytes);
 }
 
+TEST(LayerWriterTest, VersionNamesTheCompressorAndMemberSize) {
+  EXPECT_EQ(LayerWriterVersion(Options()), "pax1/libdeflate-1.14/members-1048576");
+}
+
 TEST(LayerWriterTest, ReadsBackWithSortedEntriesFixedOwnersAndOneMtime) {
   Written w = Write(TinySpec(), Options());
   std::vector<ReadEntry> entries = ReadLayer(w.bytes);

@@ -1,0 +1,41 @@
+// Shared setup for end-to-end tests: the `tempa` binary, copies of the examples, a real
+// registry, and helpers to run images the way a user would (skopeo + umoci + runc).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/e2e/subprocess.h"
+#include "tests/support/registry_server.h"
+#include "tests/support/temp_dir.h"
+
+namespace tempa::testing {
+
+class TempaE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  // Copies examples/NAME into a fresh directory under the test's temp dir (outside any git
+  // repository) and returns its path.
+  std::string CopyExample(const std::string& name, const std::string& as);
+  // Runs `tempa ARGS...` with SOURCE_DATE_EPOCH pinned unless `env` says otherwise.
+  CommandResult Tempa(const std::vector<std::string>& args,
+                      std::map<std::string, std::string> env = {});
+  // Runs `tempa build DIR --image IMAGE --cache-dir CACHE --json` and parses stdout.
+  nlohmann::json BuildJson(const std::string& dir, const std::string& image,
+                           const std::string& cache, CommandResult* result = nullptr);
+
+  std::string registry() const { return registry_->host_port(); }
+
+  TempDir tmp_{"tempa-e2e-"};
+  std::unique_ptr<RegistryServer> registry_;
+};
+
+// Every file under `dir`, relative, that is not a directory.
+std::vector<std::string> ListFiles(const std::string& dir);
+
+}  // namespace tempa::testing

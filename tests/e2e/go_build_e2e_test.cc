@@ -1,0 +1,135 @@
+// `tempa build` on the Go example, driven through the real binary as a user would: real
+// registry, real sandboxed go build, image pulled back with skopeo, unpacked with umoci, run
+// with runc.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "tests/e2e/e2e_fixture.h"
+#include "tests/support/temp_dir.h"
+
+namespace tempa::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Pulls `image` into an OCI layout, unpacks it and starts it with runc on the host network
+// with PORT=port. Returns the container id ("" and a test failure when it cannot).
+std::string RunImage(const std::string& image, const std::string& work, int port) {
+  std::string layout = work + "/layout";
+  std::string bundle = work + "/bundle";
+  CommandResult copy = RunCommand({"skopeo", "copy", "--quiet", "--src-tls-verify=false",
+                                   "docker://" + image, "oci:" + layout + ":run"});
+  EXPECT_EQ(copy.exit_code, 0) << copy.err;
+  CommandResult unpack = RunCommand({"umoci", "unpack", "--image", layout + ":run", bundle});
+  EXPECT_EQ(unpack.exit_code, 0) << unpack.err;
+  if (copy.exit_code != 0 || unpack.exit_code != 0) return "";
+
+  std::ifstream in(bundle + "/config.json");
+  json config = json::parse(in);
+  config["process"]["terminal"] = false;
+  config["process"]["env"].push_back(absl::StrCat("PORT=", port));
+  json namespaces = json::array();
+  for (const json& ns : config["linux"]["namespaces"]) {
+    if (ns["type"] != "network") namespaces.push_back(ns);  // answer on the host's loopback
+  }
+  config["linux"]["namespaces"] = namespaces;
+  std::ofstream(bundle + "/config.json") << config.dump();
+
+  std::string id = absl::StrCat("tempa-e2e-", getpid());
+  CommandResult run = RunCommand({"runc", "run", "--detach", id}, {}, bundle);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  return run.exit_code == 0 ? id : "";
+}
+
+// GETs http://127.0.0.1:port/path, retrying while the app starts (bounded: ~10 s).
+std::string HttpGet(int port, const std::string& path) {
+  for (int i = 0; i < 100; ++i) {
+    CommandResult r =
+        RunCommand({"curl", "-fsS", "--max-time", "2", absl::StrCat("http://127.0.0.1:", port, path)});
+    if (r.exit_code == 0) return r.out;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return "";
+}
+
+TEST_F(TempaE2eTest, GoAppWithVendoredDependencyRunsFromTheRegistryAndAnswersHttp) {
+  if (geteuid() != 0) GTEST_SKIP() << "running images with runc needs root";
+  std::string src = CopyExample("go-hello", "app");
+  std::string image = registry() + "/go-hello:v1";
+  CommandResult result;
+  json out = BuildJson(src, image, tmp_.Join("cache"), &result);
+  ASSERT_EQ(result.exit_code, 0);
+
+  EXPECT_EQ(out["language"], "go");
+  EXPECT_TRUE(absl::StartsWith(out["image"].get<std::string>(), registry() + "/go-hello@sha256:"))
+      << out.dump();
+  EXPECT_EQ(out["image"].get<std::string>(), registry() + "/go-hello@" + out["digest"].get<std::string>());
+  ASSERT_EQ(out["layers"].size(), 2u);
+  EXPECT_EQ(out["layers"][0]["role"], "base");
+  EXPECT_EQ(out["layers"][1]["role"], "app");
+  for (const json& layer : out["layers"]) EXPECT_FALSE(layer["reused"].get<bool>());
+  // One progress line per step, with its duration, on stderr.
+  EXPECT_TRUE(absl::StrContains(result.err, "tempa: detect")) << result.err;
+  EXPECT_TRUE(absl::StrContains(result.err, "tempa: push")) << result.err;
+
+  // The config says how the image runs: non-root, PORT, the exposed port.
+  CommandResult inspect = RunCommand({"skopeo", "inspect", "--config", "--tls-verify=false",
+                                      "docker://" + image});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  json config = json::parse(inspect.out);
+  EXPECT_EQ(config["config"]["User"], "65532:65532");
+  EXPECT_TRUE(config["config"]["ExposedPorts"].contains("8080/tcp")) << inspect.out;
+  EXPECT_EQ(config["created"], "2023-11-14T22:13:20Z");  // SOURCE_DATE_EPOCH=1700000000
+
+  int port = PickFreePort();
+  std::string id = RunImage(out["image"], tmp_.Join("run"), port);
+  ASSERT_FALSE(id.empty());
+  std::string body = HttpGet(port, "/");
+  std::string health = HttpGet(port, "/healthz");
+  RunCommand({"runc", "delete", "-f", id});
+  EXPECT_EQ(body, "hello from tempa (go)\n");
+  EXPECT_EQ(health, "ok\n");
+}
+
+TEST_F(TempaE2eTest, SameSourceGivesTheSameDigestFromOtherDirsMtimesAndCaches) {
+  std::string a = CopyExample("go-hello", "a");
+  std::string b = CopyExample("go-hello", "b");
+  // Different mtimes and modes-irrelevant metadata in the second copy.
+  for (const std::string& f : ListFiles(b)) {
+    fs::last_write_time(fs::path(b) / f, fs::file_time_type::clock::now() - std::chrono::hours(48));
+  }
+  std::string image = registry() + "/repro:v1";
+  json cold = BuildJson(a, image, tmp_.Join("cache1"));
+  json warm = BuildJson(b, image, tmp_.Join("cache1"));
+  json other_cold = BuildJson(b, image, tmp_.Join("cache2"));
+  ASSERT_TRUE(cold.contains("digest"));
+  EXPECT_EQ(cold["digest"], warm["digest"]);
+  EXPECT_EQ(cold["digest"], other_cold["digest"]);
+  EXPECT_TRUE(warm["layers"][0]["reused"].get<bool>());
+  EXPECT_FALSE(other_cold["layers"][0]["reused"].get<bool>());
+}
+
+TEST_F(TempaE2eTest, RepushOfAnUnchangedImageUploadsNoBlob) {
+  std::string src = CopyExample("go-hello", "app");
+  std::string image = registry() + "/repush:v1";
+  json first = BuildJson(src, image, tmp_.Join("cache"));
+  json second = BuildJson(src, image, tmp_.Join("cache"));
+  EXPECT_EQ(first["digest"], second["digest"]);
+  EXPECT_EQ(first["blobs_uploaded"], 3);  // base, app, config
+  EXPECT_EQ(second["blobs_uploaded"], 0);
+  for (const json& layer : second["layers"]) EXPECT_TRUE(layer["reused"].get<bool>());
+  const json& requests = second["registry_requests"];
+  EXPECT_EQ(requests["POST"], 0) << requests.dump();
+  EXPECT_EQ(requests["PATCH"], 0) << requests.dump();
+  EXPECT_EQ(requests["PUT"], 1) << requests.dump();  // the manifest, last
+}
+
+}  // namespace
+}  // namespace tempa::testing

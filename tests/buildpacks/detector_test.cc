@@ -11,17 +11,18 @@
 namespace tempa::buildpacks {
 namespace {
 
+using test_support::TempTree;
 using ::testing::Contains;
 using ::testing::HasSubstr;
-using test_support::TempTree;
 
 constexpr char kLookedFor[] =
     "looked for go.mod, go.work or main.go (Go), Cargo.toml (Rust), requirements.txt, "
     "pyproject.toml, Pipfile, setup.py, main.py or app.py (Python)";
 
 std::string Example(const std::string& name) {
+  // ctest sets TEMPA_SOURCE_DIR; the compiled-in path serves a test binary run by hand.
   const char* root = std::getenv("TEMPA_SOURCE_DIR");
-  return std::string(root ? root : ".") + "/examples/" + name;
+  return std::string(root ? root : TEMPA_SOURCE_ROOT) + "/examples/" + name;
 }
 
 std::shared_ptr<GoToolchainLocator> FakeGo(std::string version = "go1.23.5") {
@@ -165,7 +166,8 @@ TEST_F(DetectorTest, NothingDetectedNamesEveryFileLookedFor) {
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr(kLookedFor));
-  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("no app detected in " + tree_.path()));
+  EXPECT_THAT(std::string(plan.status().message()),
+              HasSubstr("no app detected in " + tree_.path()));
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr("Fix:"));
   EXPECT_EQ(FailureOf(plan.status())->kind, FailureKind::kNoAppDetected);
 }
@@ -189,15 +191,22 @@ TEST_F(DetectorTest, FirstMatchWins) {
 }
 
 TEST_F(DetectorTest, MissingGoToolchainGivesTheInstallHint) {
-  go_ = std::make_shared<FixedGoToolchainLocator>(
-      absl::FailedPreconditionError(std::string("no Go toolchain: nothing found; ") +
-                                    std::string(kInstallGoHint)));
+  go_ = std::make_shared<FixedGoToolchainLocator>(absl::FailedPreconditionError(
+      std::string("no Go toolchain: nothing found; ") + std::string(kInstallGoHint)));
   tree_.Write("go.mod", "module example.com/x\n");
   tree_.Write("main.go", "package main\n");
   auto plan = DetectPlan(tree_.path());
   ASSERT_FALSE(plan.ok());
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr("golang-1.23-go"));
   EXPECT_EQ(FailureOf(plan.status())->kind, FailureKind::kInternal);
+}
+
+TEST_F(DetectorTest, ASymlinkedGoModIsRefusedNotFollowed) {
+  tree_.Symlink("/etc/passwd", "go.mod");
+  tree_.Write("main.go", "package main\n");
+  auto plan = DetectPlan(tree_.path());
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("go.mod is a symlink"));
 }
 
 TEST_F(DetectorTest, AMissingSourceDirectoryIsBadInput) {

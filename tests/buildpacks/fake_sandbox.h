@@ -31,7 +31,9 @@ class FakeSandbox : public Sandbox {
   std::vector<SandboxCommand> commands;
   std::vector<std::string> output;
   std::string write_file;  // e.g. "/out/app"
-  std::string file_contents = "\x7f" "ELF fake binary";
+  std::string file_contents =
+      "\x7f"
+      "ELF fake binary";
   SandboxResult result;
 };
 

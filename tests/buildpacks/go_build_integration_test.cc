@@ -25,12 +25,13 @@
 namespace tempa::buildpacks {
 namespace {
 
-using ::testing::HasSubstr;
 using test_support::TempTree;
+using ::testing::HasSubstr;
 
 std::string Example(const std::string& name) {
+  // ctest sets TEMPA_SOURCE_DIR; the compiled-in path serves a test binary run by hand.
   const char* root = std::getenv("TEMPA_SOURCE_DIR");
-  return std::string(root ? root : ".") + "/examples/" + name;
+  return std::string(root ? root : TEMPA_SOURCE_ROOT) + "/examples/" + name;
 }
 
 int FreePort() {
@@ -170,8 +171,9 @@ TEST_F(GoBuildIntegrationTest, ACompileErrorReturnsTheCompilerMessage) {
 TEST_F(GoBuildIntegrationTest, AMissingModuleFailsOfflineAsADependencyError) {
   TempTree source, scratch;
   source.Write("go.mod", "module example.com/needs\n\ngo 1.21\n");
-  source.Write("main.go", "package main\n\nimport \"example.com/missing\"\n\n"
-                          "func main() { missing.Do() }\n");
+  source.Write("main.go",
+               "package main\n\nimport \"example.com/missing\"\n\n"
+               "func main() { missing.Do() }\n");
   auto app = Build(source.path(), scratch);
   ASSERT_FALSE(app.ok());
   EXPECT_THAT(std::string(app.status().message()), HasSubstr("example.com/missing"));
@@ -180,8 +182,9 @@ TEST_F(GoBuildIntegrationTest, AMissingModuleFailsOfflineAsADependencyError) {
 
 TEST_F(GoBuildIntegrationTest, ABareMainGoBuildsAndRuns) {
   TempTree source, scratch;
-  source.Write("main.go", "package main\n\nimport \"fmt\"\n\n"
-                          "func main() { fmt.Println(\"single file\") }\n");
+  source.Write("main.go",
+               "package main\n\nimport \"fmt\"\n\n"
+               "func main() { fmt.Println(\"single file\") }\n");
   auto app = Build(source.path(), scratch);
   ASSERT_TRUE(app.ok()) << app.status() << "\n" << log_;
   std::string binary = scratch / "go-out/app";

@@ -13,11 +13,11 @@
 namespace tempa::buildpacks::go {
 namespace {
 
+using test_support::FakeSandbox;
+using test_support::TempTree;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
-using test_support::FakeSandbox;
-using test_support::TempTree;
 
 const GoToolchain kToolchain{"/usr/lib/go-1.23/bin/go", "/usr/lib/go-1.23", "go1.23.5"};
 
@@ -165,8 +165,7 @@ TEST_F(GoBuildTest, ABareMainGoIsBuiltFromACopyWithAGeneratedGoMod) {
   ASSERT_TRUE(RunGoBuild(params_, context_).ok());
   const SandboxCommand& command = sandbox_.commands.back();
   EXPECT_EQ(command.mounts[0].host_path, scratch_ / "go-src");
-  EXPECT_EQ(test_support::ReadFileOrEmpty(scratch_ / "go-src/go.mod"),
-            "module app\n\ngo 1.23\n");
+  EXPECT_EQ(test_support::ReadFileOrEmpty(scratch_ / "go-src/go.mod"), "module app\n\ngo 1.23\n");
   EXPECT_TRUE(std::filesystem::exists(scratch_ / "go-src/util.go"));
   EXPECT_FALSE(std::filesystem::exists(scratch_ / "go-src/README.md"));
   EXPECT_EQ(command.env.at("GOWORK"), "off");

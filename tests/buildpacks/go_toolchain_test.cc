@@ -9,8 +9,8 @@
 namespace tempa::buildpacks {
 namespace {
 
-using ::testing::HasSubstr;
 using test_support::TempTree;
+using ::testing::HasSubstr;
 
 // A fake GOROOT: bin/go plus the VERSION file Go distributions ship.
 void FakeGoroot(const TempTree& tree, const std::string& dir, const std::string& version) {

@@ -12,8 +12,8 @@
 namespace tempa::buildpacks::runbase {
 namespace {
 
-using ::testing::HasSubstr;
 using test_support::TempTree;
+using ::testing::HasSubstr;
 
 // A host root with the inputs the base reads, small enough to reason about.
 void FakeHost(const TempTree& root) {

@@ -24,6 +24,7 @@ using nlohmann::json;
 std::string RunImage(const std::string& image, const std::string& work, int port) {
   std::string layout = work + "/layout";
   std::string bundle = work + "/bundle";
+  fs::create_directories(work);
   CommandResult copy = RunCommand({"skopeo", "copy", "--quiet", "--src-tls-verify=false",
                                    "docker://" + image, "oci:" + layout + ":run"});
   EXPECT_EQ(copy.exit_code, 0) << copy.err;

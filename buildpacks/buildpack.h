@@ -1,0 +1,81 @@
+// A buildpack detects one language and says how to turn a source tree into image layers. The
+// worker's pipeline drives it: it checks the action cache with each layer's key before asking
+// the buildpack to produce the layer, so a layer whose inputs did not change is never rebuilt.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "buildpacks/build_plan.h"
+#include "common/oci/layer_spec.h"
+#include "common/sandbox/sandbox.h"
+
+namespace tempa::buildpacks {
+
+enum class LayerRole { kBase, kDeps, kApp };
+absl::string_view LayerRoleName(LayerRole role);  // "base", "deps", "app"
+
+// What a produced layer contains, plus a cheap key of its content when one is known
+// (e.g. the binary's digest), so an identical artifact reuses the cached layer.
+struct LayerOutput {
+  oci::LayerSpec spec;
+  std::string content_key;  // empty: always write the layer
+};
+
+struct PlannedLayer {
+  LayerRole role;
+  // Key of everything that goes into the layer, known before building (base: runtime
+  // version; deps: lockfile + toolchain + index settings). Empty when keyed by output.
+  std::string input_key;
+  // Builds the layer's files (running sandboxed steps as needed).
+  std::function<absl::StatusOr<LayerOutput>()> produce;
+};
+
+// The runtime part of the image config.
+struct ImageConfigSpec {
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
+  std::map<std::string, std::string> env;
+  std::string working_dir;
+  std::string user;  // "uid:gid"
+  int port = 8080;
+  std::map<std::string, std::string> labels;
+};
+
+struct BuildContext {
+  std::string source_dir;   // read-only input
+  std::string scratch_dir;  // empty, writable, removed after the build
+  std::string cache_dir;    // per-app tool caches (persisted, never in the image)
+  std::map<std::string, std::string> build_env;  // user's --build-env
+  Sandbox* sandbox = nullptr;
+  std::function<void(absl::string_view line)> log;  // build log, one line per call
+};
+
+// A buildpack's product: the layers in image order (base first) and the runtime config.
+struct BuildRecipe {
+  std::vector<PlannedLayer> layers;
+  ImageConfigSpec config;
+};
+
+class Buildpack {
+ public:
+  virtual ~Buildpack() = default;
+  virtual absl::string_view language() const = 0;
+  // nullopt when this buildpack does not apply. An error when the tree is recognisably this
+  // language but cannot be built as is (e.g. several cmd/* mains and none chosen), with the fix.
+  virtual absl::StatusOr<std::optional<BuildPlan>> Detect(const std::string& source_dir,
+                                                          const DetectOptions& options) = 0;
+  // Prepares the layers for `plan`. Layers are produced lazily by the pipeline.
+  virtual absl::StatusOr<BuildRecipe> Prepare(const BuildPlan& plan,
+                                              const BuildContext& context) = 0;
+};
+
+using BuildpackPtr = std::unique_ptr<Buildpack>;
+
+}  // namespace tempa::buildpacks

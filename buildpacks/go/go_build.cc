@@ -1,0 +1,206 @@
+#include "buildpacks/go/go_build.h"
+
+#include <cstdio>
+#include <deque>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "buildpacks/go/go_source.h"
+#include "buildpacks/internal/fs_util.h"
+#include "common/build_error.h"
+#include "common/check.h"
+#include "common/digest.h"
+#include "common/status_macros.h"
+
+namespace tempa::buildpacks::go {
+namespace {
+
+constexpr size_t kTailLines = 20;
+// Bump when the app layer's layout (path, mode) changes, so old cached layers are not reused.
+constexpr char kAppLayerVersion[] = "go-app-v1";
+
+// go's own messages when a module cannot be found or is inconsistent with go.mod/vendor, as
+// opposed to a compile error in the user's code.
+constexpr absl::string_view kDependencyMarkers[] = {
+    "no required module provides package",
+    "cannot find module providing package",
+    "module lookup disabled by GOPROXY=off",
+    "missing go.sum entry",
+    "inconsistent vendoring",
+    "updates to go.mod needed",
+    "is not in std",
+    "reading go.mod",
+};
+
+FailureKind KindOfExit(absl::string_view tail) {
+  for (absl::string_view marker : kDependencyMarkers) {
+    if (absl::StrContains(tail, marker)) return FailureKind::kDependencyResolution;
+  }
+  return FailureKind::kCompile;
+}
+
+absl::Status Failed(const SandboxResult& result, const std::string& tail,
+                    const SandboxLimits& limits) {
+  absl::Status status;
+  FailureKind kind = FailureKind::kCompile;
+  std::string sep = tail.empty() ? "" : ":\n";
+  switch (result.outcome) {
+    case SandboxResult::Outcome::kExited:
+      kind = KindOfExit(tail);
+      status = absl::InvalidArgumentError(
+          absl::StrCat("go build failed (exit ", result.exit_code, ")", sep, tail));
+      break;
+    case SandboxResult::Outcome::kTimedOut:
+      kind = FailureKind::kTimeout;
+      status = absl::DeadlineExceededError(absl::StrCat(
+          "go build timed out after ", absl::FormatDuration(limits.wall_time), sep, tail));
+      break;
+    case SandboxResult::Outcome::kOutOfMemory:
+      kind = FailureKind::kOutOfMemory;
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          "go build ran out of memory (limit ", limits.memory_bytes >> 20, " MiB)", sep, tail));
+      break;
+    case SandboxResult::Outcome::kOutputTooLarge:
+      kind = FailureKind::kOutputTooLarge;
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          "go build printed more than ", limits.output_bytes, " bytes and was stopped", sep, tail));
+      break;
+    case SandboxResult::Outcome::kKilled:
+      kind = FailureKind::kInternal;
+      status = absl::AbortedError(absl::StrCat("go build was killed", sep, tail));
+      break;
+  }
+  return WithFailure(status, BuildFailure{kind, "build", tail});
+}
+
+// Bare main.go: a copy of the root's .go files with a generated go.mod, so the build runs in
+// module mode (GOPATH mode is gone) without writing into the read-only source tree.
+absl::StatusOr<std::string> PrepareSingleFileSource(const GoBuildParams& params,
+                                                    const BuildContext& context) {
+  std::string dir = context.scratch_dir + "/go-src";
+  RETURN_IF_ERROR(internal::MakeDirs(dir, 0755));
+  ASSIGN_OR_RETURN(std::vector<std::string> names, internal::ListDir(context.source_dir));
+  for (const std::string& name : names) {
+    std::string from = context.source_dir + "/" + name;
+    if (!absl::EndsWith(name, ".go") || !internal::IsRegularFile(from)) continue;
+    RETURN_IF_ERROR(internal::CopyFile(from, dir + "/" + name, 0644));
+  }
+  std::string go_mod =
+      absl::StrCat("module ", params.app_name, "\n\ngo ", params.toolchain.LanguageVersion(), "\n");
+  FILE* f = fopen((dir + "/go.mod").c_str(), "we");
+  if (f == nullptr) return absl::InternalError("create generated go.mod in " + dir);
+  bool ok = fwrite(go_mod.data(), 1, go_mod.size(), f) == go_mod.size();
+  ok = fclose(f) == 0 && ok;
+  if (!ok) return absl::InternalError("write generated go.mod in " + dir);
+  return dir;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> GoBuildEnv(const GoBuildParams& params,
+                                              const std::map<std::string, std::string>& user) {
+  std::map<std::string, std::string> env = {
+      // Static binaries run on the static base (no libc there).
+      {"CGO_ENABLED", "0"},
+      {"GOCACHE", absl::StrCat(kSandboxCache, "/go-build")},
+      {"GOMODCACHE", absl::StrCat(kSandboxCache, "/go-mod")},
+      {"GOPATH", absl::StrCat(kSandboxCache, "/gopath")},
+      {"GOROOT", params.toolchain.goroot},
+      {"HOME", "/tmp"},
+      {"PATH", absl::StrCat(params.toolchain.BinDir(), ":/usr/bin:/bin")},
+      // No silent toolchain download, and modules only from vendor/ or the cache unless the
+      // user names a proxy.
+      {"GOTOOLCHAIN", "local"},
+      {"GOPROXY", "off"},
+  };
+  if (params.vendored) env["GOFLAGS"] = "-mod=vendor";
+  if (params.single_file) env["GOWORK"] = "off";
+  for (const auto& [key, value] : user) env[key] = value;
+  return env;
+}
+
+bool GoBuildNeedsNetwork(const GoBuildParams& params,
+                         const std::map<std::string, std::string>& user) {
+  auto proxy = user.find("GOPROXY");
+  return !params.vendored && proxy != user.end() && !proxy->second.empty() &&
+         proxy->second != "off";
+}
+
+SandboxCommand MakeGoBuildCommand(const GoBuildParams& params, const BuildContext& context,
+                                  const std::string& src_host, const std::string& out_host,
+                                  const std::string& cache_host) {
+  SandboxCommand command;
+  command.argv = {params.toolchain.go_binary,
+                  "build",
+                  "-trimpath",
+                  "-buildvcs=false",
+                  "-ldflags=-s -w -buildid=",
+                  "-o",
+                  absl::StrCat(kSandboxOut, "/", params.app_name),
+                  params.main_package};
+  command.env = GoBuildEnv(params, context.build_env);
+  command.cwd = kSandboxSrc;
+  command.mounts = {{src_host, kSandboxSrc, false},
+                    {out_host, kSandboxOut, true},
+                    {cache_host, kSandboxCache, true}};
+  // The sandbox maps /usr read-only already; a toolchain elsewhere (TEMPA_GO=/opt/go/bin/go)
+  // is mounted at its own path so GOROOT stays valid inside.
+  if (!absl::StartsWith(params.toolchain.goroot, "/usr/")) {
+    command.mounts.push_back({params.toolchain.goroot, params.toolchain.goroot, false});
+  }
+  command.network = GoBuildNeedsNetwork(params, context.build_env);
+  return command;
+}
+
+absl::StatusOr<LayerOutput> RunGoBuild(const GoBuildParams& params, const BuildContext& context) {
+  TEMPA_CHECK(context.sandbox != nullptr, "BuildContext.sandbox must be set");
+  auto internal_error = [](absl::Status status) {
+    return WithFailure(Annotate(status, "go build"), {FailureKind::kInternal, "build", ""});
+  };
+  // The sandbox may run as another user: its writable mounts are world-writable.
+  std::string out_host = context.scratch_dir + "/go-out";
+  std::string cache_host =
+      context.cache_dir.empty() ? context.scratch_dir + "/go-cache" : context.cache_dir + "/go";
+  if (absl::Status s = internal::MakeDirs(out_host, 0777); !s.ok()) return internal_error(s);
+  if (absl::Status s = internal::MakeDirs(cache_host, 0777); !s.ok()) return internal_error(s);
+  std::string src_host = context.source_dir;
+  if (params.single_file) {
+    absl::StatusOr<std::string> dir = PrepareSingleFileSource(params, context);
+    if (!dir.ok()) return internal_error(dir.status());
+    src_host = *dir;
+  }
+
+  SandboxCommand command = MakeGoBuildCommand(params, context, src_host, out_host, cache_host);
+  std::deque<std::string> tail;
+  command.on_output = [&](absl::string_view line) {
+    if (context.log) context.log(line);
+    tail.emplace_back(line);
+    if (tail.size() > kTailLines) tail.pop_front();
+  };
+  if (context.log) {
+    context.log(absl::StrCat("$ go build -trimpath -buildvcs=false -o /out/", params.app_name, " ",
+                             params.main_package, command.network ? "" : " (offline)"));
+  }
+  absl::StatusOr<SandboxResult> result = context.sandbox->Run(command);
+  if (!result.ok()) return internal_error(result.status());
+  std::string tail_text = absl::StrJoin(tail, "\n");
+  if (tail_text.empty()) tail_text = result->log_tail;
+  if (!result->ok()) return Failed(*result, tail_text, command.limits);
+
+  std::string binary = absl::StrCat(out_host, "/", params.app_name);
+  absl::StatusOr<Digest> digest = Sha256OfFile(binary);
+  if (!digest.ok()) {
+    return internal_error(Annotate(digest.status(), "go build exited 0 but left no binary"));
+  }
+  std::string image_path = absl::StrCat("app/", params.app_name);
+  LayerOutput output;
+  output.spec.Add({"app", oci::LayerEntry::Type::kDirectory, 0755, "", std::nullopt, ""});
+  output.spec.Add({image_path, oci::LayerEntry::Type::kFile, 0755, binary, std::nullopt, ""});
+  output.content_key =
+      Sha256Of(absl::StrCat(kAppLayerVersion, "\n", image_path, "\n", digest->ToString()))
+          .ToString();
+  return output;
+}
+
+}  // namespace tempa::buildpacks::go

@@ -1,0 +1,147 @@
+#include "buildpacks/internal/fs_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+
+namespace tempa::buildpacks::internal {
+namespace {
+
+absl::Status Errno(absl::string_view what, const std::string& path) {
+  int err = errno;
+  std::string message = absl::StrCat(what, " ", path, ": ", strerror(err));
+  if (err == ENOENT) return absl::NotFoundError(message);
+  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
+  return absl::InternalError(message);
+}
+
+// Opens a regular file without following a final symlink.
+absl::StatusOr<int> OpenRegular(const std::string& path, struct stat* st) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ELOOP) {
+      return absl::InvalidArgumentError(absl::StrCat(path, " is a symlink; expected a file"));
+    }
+    return Errno("open", path);
+  }
+  if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+    close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not a regular file"));
+  }
+  return fd;
+}
+
+absl::StatusOr<std::string> ReadFd(int fd, const std::string& path, size_t max_bytes) {
+  std::string out;
+  char buf[16384];
+  while (out.size() < max_bytes) {
+    ssize_t n = read(fd, buf, std::min(sizeof buf, max_bytes - out.size()));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status status = Errno("read", path);
+      close(fd);
+      return status;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+}  // namespace
+
+bool IsRegularFile(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
+  struct stat st;
+  absl::StatusOr<int> fd = OpenRegular(path, &st);
+  if (!fd.ok()) return fd.status();
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    close(*fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is ", st.st_size, " bytes; at most ", max_bytes, " expected"));
+  }
+  return ReadFd(*fd, path, max_bytes);
+}
+
+absl::StatusOr<std::string> ReadPrefix(const std::string& path, size_t max_bytes) {
+  struct stat st;
+  absl::StatusOr<int> fd = OpenRegular(path, &st);
+  if (!fd.ok()) return fd.status();
+  return ReadFd(*fd, path, max_bytes);
+}
+
+absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return Errno("list directory", dir);
+  std::vector<std::string> names;
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    names.emplace_back(e->d_name);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::Status MakeDirs(const std::string& path, unsigned mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create directory ", path, ": ", ec.message()));
+  if (chmod(path.c_str(), mode) != 0) return Errno("chmod", path);
+  return absl::OkStatus();
+}
+
+absl::Status CopyFile(const std::string& from, const std::string& to, unsigned mode) {
+  struct stat st;
+  absl::StatusOr<int> in = OpenRegular(from, &st);
+  if (!in.ok()) return in.status();
+  int out = open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (out < 0) {
+    close(*in);
+    return Errno("create", to);
+  }
+  char buf[65536];
+  absl::Status status;
+  for (;;) {
+    ssize_t n = read(*in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      status = Errno("read", from);
+      break;
+    }
+    if (n == 0) break;
+    if (write(out, buf, static_cast<size_t>(n)) != n) {
+      status = Errno("write", to);
+      break;
+    }
+  }
+  close(*in);
+  if (close(out) != 0 && status.ok()) status = Errno("close", to);
+  return status;
+}
+
+}  // namespace tempa::buildpacks::internal

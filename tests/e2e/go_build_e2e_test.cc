@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tests/e2e/e2e_fixture.h"
@@ -44,7 +45,10 @@ std::string RunImage(const std::string& image, const std::string& work, int port
   std::ofstream(bundle + "/config.json") << config.dump();
 
   std::string id = absl::StrCat("tempa-e2e-", getpid());
-  CommandResult run = RunCommand({"runc", "run", "--detach", id}, {}, bundle);
+  // The detached container keeps its stdio open: give it a file, not our pipes.
+  CommandResult run = RunCommand(
+      {"sh", "-c", absl::StrCat("exec runc run --detach ", id, " >", work, "/runc.log 2>&1")}, {},
+      bundle);
   EXPECT_EQ(run.exit_code, 0) << run.err;
   return run.exit_code == 0 ? id : "";
 }
@@ -92,9 +96,9 @@ TEST_F(TempaE2eTest, GoAppWithVendoredDependencyRunsFromTheRegistryAndAnswersHtt
   int port = PickFreePort();
   std::string id = RunImage(out["image"], tmp_.Join("run"), port);
   ASSERT_FALSE(id.empty());
+  absl::Cleanup stop = [&] { RunCommand({"runc", "delete", "-f", id}); };
   std::string body = HttpGet(port, "/");
   std::string health = HttpGet(port, "/healthz");
-  RunCommand({"runc", "delete", "-f", id});
   EXPECT_EQ(body, "hello from tempa (go)\n");
   EXPECT_EQ(health, "ok\n");
 }

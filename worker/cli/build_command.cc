@@ -157,8 +157,8 @@ int RunDetect(const DetectArgs& args, std::ostream& out, std::ostream& err) {
     FailureKind kind = detected.status().code() == absl::StatusCode::kFailedPrecondition
                            ? FailureKind::kNoAppDetected
                            : FailureKind::kBadInput;
-    return ReportFailure(WithFailure(detected.status(), {kind, "detect", ""}), args.json, out,
-                         err);
+    BuildFailure failure = FailureOf(detected.status()).value_or(BuildFailure{kind, "detect", ""});
+    return ReportFailure(WithFailure(detected.status(), failure), args.json, out, err);
   }
   const buildpacks::BuildPlan& plan = detected->second;
   if (args.json) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,12 @@ namespace tempa::buildpacks {
 
 struct DetectOptions {
   std::string main_package;  // Go: the cmd/* (or path) to build when there are several
+  // tempa.toml / Procfile of the app, already loaded (see app_config.h); empty when absent.
+  std::string start;          // start command override (shell form)
+  std::string start_source;   // where `start` came from, for reasons
+  std::optional<int> port;    // port override
+  std::string rust_bin;       // Rust: which binary of a workspace
+  std::string python_module;  // Python: WSGI/ASGI object, e.g. "app:app"
 };
 
 struct BuildPlan {
@@ -19,6 +26,11 @@ struct BuildPlan {
   bool vendored = false;    // dependencies come from vendor/
   int port = 8080;
   std::vector<std::string> reasons;  // why this plan, in order, for `tempa detect`
+  // The command the image starts (exec form), when the buildpack decided one.
+  std::vector<std::string> start_command;
+  // Language-specific facts the buildpack's Prepare needs again (e.g. Python's dependency
+  // manifest kind, Rust's binary target); also printed by `tempa detect --json`.
+  std::map<std::string, std::string> details;
 };
 
 }  // namespace tempa::buildpacks

@@ -54,6 +54,8 @@ struct BuildContext {
   std::string cache_dir;    // per-app tool caches (persisted, never in the image)
   std::map<std::string, std::string> build_env;  // user's --build-env
   Sandbox* sandbox = nullptr;
+  // Limits for every sandboxed step of this build (memory, processes, time, output).
+  SandboxLimits limits;
   std::function<void(absl::string_view line)> log;  // build log, one line per call
 };
 

@@ -4,6 +4,8 @@
 #include "absl/strings/str_join.h"
 #include "buildpacks/go/go_buildpack.h"
 #include "buildpacks/internal/fs_util.h"
+#include "buildpacks/python/python_buildpack.h"
+#include "buildpacks/rust/rust_buildpack.h"
 #include "common/build_error.h"
 
 namespace tempa::buildpacks {
@@ -24,11 +26,15 @@ std::vector<DetectorEntry> DefaultDetectorEntries(const DefaultBuildpackOptions&
   entries.push_back({"Go",
                      {"go.mod", "go.work", "main.go"},
                      std::make_unique<GoBuildpack>(go, options.static_base)});
-  entries.push_back({"Rust", {"Cargo.toml"}, nullptr});
+  entries.push_back({"Rust",
+                     {"Cargo.toml"},
+                     std::make_unique<RustBuildpack>(std::make_shared<HostRustToolchainLocator>(),
+                                                     RustBuildpackOptions{options.static_base})});
   entries.push_back(
       {"Python",
        {"requirements.txt", "pyproject.toml", "Pipfile", "setup.py", "main.py", "app.py"},
-       nullptr});
+       std::make_unique<PythonBuildpack>(
+           PythonBuildpackOptions{nullptr, {options.static_base, ""}, PythonRuntimeBaseLayer})});
   return entries;
 }
 

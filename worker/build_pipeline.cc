@@ -9,10 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/build_error.h"
-#include "common/oci/image_model.h"
 #include "common/oci/layer_writer.h"
 #include "common/registry/image_pusher.h"
 #include "common/status_macros.h"
+#include "worker/app_source.h"
+#include "worker/image_assembly.h"
+#include "worker/run_image.h"
 #include "worker/source_info.h"
 
 namespace tempa::worker {
@@ -70,6 +72,37 @@ std::string CacheDirName(absl::string_view repository) {
     out.push_back(safe ? c : '_');
   }
   return out.empty() ? "app" : out;
+}
+
+// Copies the app's tree (without .git) keeping symlinks as links and mtimes as they were, so
+// tools that compare mtimes (cargo) see an unchanged tree as unchanged.
+absl::StatusOr<std::string> CopySourceTree(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->path().filename() == ".git") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    fs::path dest = fs::path(to) / fs::relative(it->path(), from, ec);
+    if (ec) break;
+    if (it->is_symlink()) {
+      fs::copy_symlink(it->path(), dest, ec);
+    } else if (it->is_directory()) {
+      fs::create_directory(dest, ec);
+    } else if (it->is_regular_file()) {
+      fs::copy_file(it->path(), dest, ec);
+    }
+    if (ec) break;
+    if (!it->is_symlink()) fs::last_write_time(dest, fs::last_write_time(it->path()), ec);
+    if (ec) break;
+  }
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("copy the source ", from, " for the sandbox: ", ec.message()));
+  }
+  return to;
 }
 
 }  // namespace
@@ -136,8 +169,11 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
       ReadSourceInfo(request.source_dir, request.source_date_epoch);
   if (!source.ok()) return fail(FailureKind::kBadInput, "detect", source.status());
   outcome.revision = source->revision;
+  absl::StatusOr<ResolvedApp> app =
+      ResolveApp(request.source_dir, request.detect, request.build_env);
+  if (!app.ok()) return fail(FailureKind::kBadInput, "config", app.status());
 
-  auto detected = deps_.detector->Detect(request.source_dir, request.detect);
+  auto detected = deps_.detector->Detect(app->app_dir, app->detect);
   if (!detected.ok()) {
     FailureKind kind = detected.status().code() == absl::StatusCode::kFailedPrecondition
                            ? FailureKind::kNoAppDetected
@@ -146,9 +182,10 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   }
   auto [buildpack, plan] = *std::move(detected);
   outcome.plan = plan;
+  std::string notes = app->notes.empty() ? "" : " [" + absl::StrJoin(app->notes, "; ") + "]";
   Step("detect", started,
        absl::StrCat(plan.language, " (", plan.toolchain, "), ", plan.app_name,
-                    plan.main_package.empty() ? "" : " from " + plan.main_package));
+                    plan.main_package.empty() ? "" : " from " + plan.main_package, notes));
 
   // A registry that is down or refuses us fails the build now, not after the compile.
   started = absl::Now();
@@ -160,6 +197,18 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
                                                  " (is it running, and is --image right?)")));
   }
   Step("registry", started, absl::StrCat(request.image.registry(), " answers"));
+
+  std::optional<RunImageBase> run_base;
+  if (request.run_image) {
+    started = absl::Now();
+    registry::RegistryClient* client =
+        deps_.run_image_registry != nullptr ? deps_.run_image_registry : deps_.registry;
+    absl::StatusOr<RunImageBase> pulled = PullRunImage(*client, *request.run_image, *deps_.blobs);
+    if (!pulled.ok()) return fail(FailureKind::kBadInput, "run-image", pulled.status());
+    run_base = *std::move(pulled);
+    outcome.run_image = run_base->reference;
+    Step("run image", started, run_base->reference);
+  }
 
   started = absl::Now();
   absl::StatusOr<ScratchDir> scratch = ScratchDir::Create(options_.scratch_dir);
@@ -173,19 +222,46 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
                 absl::InternalError(absl::StrCat("create cache directory ", app_cache, ": ",
                                                  ec.message())));
   }
-  chmod(app_cache.c_str(), 0777);
+  if (deps_.prepare_writable_dir) {
+    for (const std::string& dir : {scratch->path(), app_cache}) {
+      if (absl::Status s = deps_.prepare_writable_dir(dir); !s.ok()) {
+        return fail(FailureKind::kInternal, "build", s);
+      }
+    }
+  }
+
+  // A source the build user cannot reach (say under root's private home) is built from a
+  // copy, the way a worker builds from a fresh checkout.
+  std::string build_source = app->app_dir;
+  if (deps_.source_reachable && !deps_.source_reachable(build_source).ok()) {
+    absl::StatusOr<std::string> copy = CopySourceTree(build_source, scratch->path() + "/src");
+    if (!copy.ok()) return fail(FailureKind::kInternal, "build", copy.status());
+    if (deps_.prepare_writable_dir) {
+      if (absl::Status s = deps_.prepare_writable_dir(*copy); !s.ok()) {
+        return fail(FailureKind::kInternal, "build", s);
+      }
+    }
+    build_source = *copy;
+  }
 
   buildpacks::BuildContext context;
-  context.source_dir = request.source_dir;
+  context.source_dir = build_source;
   context.scratch_dir = scratch->path();
   context.cache_dir = app_cache;
-  context.build_env = request.build_env;
+  context.build_env = app->build_env;
   context.sandbox = deps_.sandbox;
+  context.limits = request.limits;
   context.log = deps_.log;
   absl::StatusOr<buildpacks::BuildRecipe> recipe = buildpack->Prepare(plan, context);
   if (!recipe.ok()) return fail(FailureKind::kBadInput, "build", recipe.status());
 
+  if (run_base) {
+    for (const oci::LayerRecord& layer : run_base->layers) {
+      outcome.layers.push_back({buildpacks::LayerRole::kBase, layer, true});
+    }
+  }
   for (const buildpacks::PlannedLayer& planned : recipe->layers) {
+    if (run_base && planned.role == buildpacks::LayerRole::kBase) continue;  // replaced
     absl::Time layer_started = absl::Now();
     absl::StatusOr<BuiltLayer> layer = ProduceLayer(planned, source->source_date_epoch);
     std::string step = absl::StrCat("layer ", buildpacks::LayerRoleName(planned.role));
@@ -195,51 +271,27 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
                       layer->record.blob.size, " bytes", layer->reused ? " (reused)" : ""));
     outcome.layers.push_back(*std::move(layer));
   }
-  (void)started;
 
-  // Image config and manifest, both deterministic functions of the layers and the recipe.
   started = absl::Now();
-  oci::ImageConfig config;
-  const buildpacks::ImageConfigSpec& spec = recipe->config;
-  config.created_epoch = source->source_date_epoch;
-  config.entrypoint = spec.entrypoint;
-  config.cmd = spec.cmd;
-  for (const auto& [k, v] : spec.env) config.env.push_back(absl::StrCat(k, "=", v));
-  config.working_dir = spec.working_dir;
-  config.user = spec.user;
-  config.exposed_ports.push_back(absl::StrCat(spec.port, "/tcp"));
-  config.labels = spec.labels;
-  std::map<std::string, std::string> annotations;
-  if (source->revision) {
-    config.labels["org.opencontainers.image.revision"] = *source->revision;
-    annotations["org.opencontainers.image.revision"] = *source->revision;
-  }
-  std::vector<oci::Descriptor> layer_descriptors;
-  for (const BuiltLayer& layer : outcome.layers) {
-    config.diff_ids.push_back(layer.record.diff_id);
-    layer_descriptors.push_back(layer.record.blob);
-  }
-  std::string config_json = oci::SerializeConfig(config);
-  absl::StatusOr<Digest> config_digest = deps_.blobs->Put(config_json);
-  if (!config_digest.ok()) return fail(FailureKind::kInternal, "image", config_digest.status());
-  oci::Descriptor config_descriptor{oci::kMediaTypeConfig, *config_digest,
-                                    static_cast<int64_t>(config_json.size()), {}};
-  oci::Manifest manifest;
-  manifest.config = config_descriptor;
-  manifest.layers = layer_descriptors;
-  manifest.annotations = annotations;
-  std::string manifest_json = oci::SerializeManifest(manifest);
-  absl::StatusOr<Digest> manifest_digest = deps_.blobs->Put(manifest_json);
-  if (!manifest_digest.ok()) {
-    return fail(FailureKind::kInternal, "image", manifest_digest.status());
-  }
-  Step("image", started, manifest_digest->ToString());
+  ImageInputs inputs;
+  inputs.spec = recipe->config;
+  if (run_base) inputs.base_config = run_base->config;
+  for (const BuiltLayer& layer : outcome.layers) inputs.layers.push_back(layer.record);
+  inputs.created_epoch = source->source_date_epoch;
+  inputs.revision = source->revision;
+  absl::StatusOr<AssembledImage> image = AssembleImage(inputs, *deps_.blobs);
+  if (!image.ok()) return fail(FailureKind::kInternal, "image", image.status());
+  Step("image", started, image->manifest_digest.ToString());
 
   started = absl::Now();
   registry::PushOptions push_options;
+  if (request.run_image && request.run_image->registry() == request.image.registry() &&
+      request.run_image->repository() != request.image.repository()) {
+    push_options.mount_from.push_back(request.run_image->repository());
+  }
   absl::StatusOr<registry::PushResult> pushed =
-      registry::PushImage(*deps_.registry, request.image, *deps_.blobs, config_descriptor,
-                          layer_descriptors, manifest_json, push_options);
+      registry::PushImage(*deps_.registry, request.image, *deps_.blobs, image->config,
+                          image->layers, image->manifest_json, push_options);
   if (!pushed.ok()) return fail(FailureKind::kPush, "push", pushed.status());
   outcome.manifest_digest = pushed->manifest_digest;
   outcome.image = request.image.WithDigest(pushed->manifest_digest);
@@ -247,7 +299,8 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   outcome.blobs_skipped = pushed->skipped;
   Step("push", started,
        absl::StrCat(pushed->uploaded, " blobs uploaded, ", pushed->skipped,
-                    " already there, ", pushed->bytes_uploaded, " bytes"));
+                    " already there, ", pushed->mounted, " mounted, ", pushed->bytes_uploaded,
+                    " bytes"));
   return outcome;
 }
 

@@ -31,6 +31,10 @@ struct BuildRequest {
   buildpacks::DetectOptions detect;
   // SOURCE_DATE_EPOCH from the environment, which wins over the commit time.
   std::optional<int64_t> source_date_epoch;
+  // Limits for every sandboxed build step.
+  SandboxLimits limits;
+  // A base image to build onto instead of the buildpack's own run base.
+  std::optional<registry::ImageReference> run_image;
 };
 
 struct BuiltLayer {
@@ -45,6 +49,7 @@ struct BuildOutcome {
   buildpacks::BuildPlan plan;
   std::vector<BuiltLayer> layers;
   std::optional<std::string> revision;
+  std::string run_image;  // the pinned run image reference, when one was used
   int blobs_uploaded = 0;
   int blobs_skipped = 0;
 };
@@ -56,6 +61,13 @@ struct PipelineDeps {
   Sandbox* sandbox = nullptr;
   buildpacks::Detector* detector = nullptr;
   registry::RegistryClient* registry = nullptr;
+  // Client for the run image's registry; null when it is the same as `registry`.
+  registry::RegistryClient* run_image_registry = nullptr;
+  // Makes a directory writable by the sandbox's build user (the sandbox's own rule).
+  std::function<absl::Status(const std::string& dir)> prepare_writable_dir;
+  // OK when the sandbox's build user can reach `dir` to mount it; otherwise the source is
+  // copied into the build's scratch directory first.
+  std::function<absl::Status(const std::string& dir)> source_reachable;
   // Step progress: name, how long it took, one-line detail. Build log lines go to `log`.
   std::function<void(absl::string_view step, absl::Duration took, absl::string_view detail)>
       on_step;

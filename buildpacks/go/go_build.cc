@@ -140,6 +140,7 @@ SandboxCommand MakeGoBuildCommand(const GoBuildParams& params, const BuildContex
                   absl::StrCat(kSandboxOut, "/", params.app_name),
                   params.main_package};
   command.env = GoBuildEnv(params, context.build_env);
+  command.limits = context.limits;
   command.cwd = kSandboxSrc;
   command.mounts = {{src_host, kSandboxSrc, false},
                     {out_host, kSandboxOut, true},

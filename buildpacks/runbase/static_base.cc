@@ -42,6 +42,15 @@ class Assembler {
     spec_.Add(LayerEntry{path, LayerEntry::Type::kDirectory, mode, "", std::nullopt, ""});
   }
 
+  // A directory owned by `uid` (group = uid), e.g. the non-root user's home.
+  void OwnedDir(const std::string& path, uint32_t mode, int uid) {
+    Record(path, absl::StrCat("dir owner=", uid), mode, "");
+    LayerEntry entry{path, LayerEntry::Type::kDirectory, mode, "", std::nullopt, ""};
+    entry.uid = uid;
+    entry.gid = uid;
+    spec_.Add(std::move(entry));
+  }
+
   void Contents(const std::string& path, std::string contents, uint32_t mode = 0644) {
     Record(path, "file", mode, Sha256Of(contents).ToString());
     spec_.Add(LayerEntry{path, LayerEntry::Type::kFile, mode, "", std::move(contents), ""});
@@ -151,9 +160,7 @@ absl::StatusOr<StaticBase> BuildStaticBase(const StaticBaseOptions& options) {
   a.Dir("etc/ssl/certs", 0755);
   RETURN_IF_ERROR(a.HostFile(kCaBundlePath));
   a.Dir("home", 0755);
-  // LayerEntry has no owner field (every entry is 0:0), so the non-root user's home is
-  // world-writable with the sticky bit, like /tmp, rather than unusable.
-  a.Dir("home/nonroot", 01777);
+  a.OwnedDir("home/nonroot", 0700, kNonRootUid);
   a.Dir("tmp", 01777);
   a.Dir("usr", 0755);
   a.Dir("usr/share", 0755);

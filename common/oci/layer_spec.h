@@ -27,6 +27,9 @@ struct LayerEntry {
   std::optional<std::string> contents;
   // kSymlink: the link target as written. kHardlink: the image path of the earlier entry.
   std::string link_target;
+  // Owner written for this entry; unset: the writer's default (LayerWriteOptions uid/gid).
+  std::optional<int> uid;
+  std::optional<int> gid;
 };
 
 struct TreeOptions {

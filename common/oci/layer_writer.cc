@@ -171,8 +171,8 @@ class TarWriter {
     archive_entry_copy_pathname(entry.get(), e.path.c_str());
     archive_entry_set_perm(entry.get(), e.mode & 07777);
     archive_entry_set_mtime(entry.get(), options.mtime, 0);
-    archive_entry_set_uid(entry.get(), options.uid);
-    archive_entry_set_gid(entry.get(), options.gid);
+    archive_entry_set_uid(entry.get(), e.uid.value_or(options.uid));
+    archive_entry_set_gid(entry.get(), e.gid.value_or(options.gid));
     Fd file;
     int64_t size = 0;
     switch (e.type) {

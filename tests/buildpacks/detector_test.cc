@@ -173,12 +173,15 @@ TEST_F(DetectorTest, NothingDetectedNamesEveryFileLookedFor) {
 }
 
 TEST_F(DetectorTest, ALanguageWithoutABuildpackYetIsNamed) {
-  tree_.Write("Cargo.toml", "[package]\nname = \"x\"\n");
-  auto plan = DetectPlan(tree_.path());
+  tree_.Write("build.zig", "// zig\n");
+  std::vector<DetectorEntry> entries;
+  entries.push_back({"Zig", {"build.zig"}, nullptr});
+  Detector detector(std::move(entries));
+  auto plan = detector.Detect(tree_.path(), DetectOptions{});
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("found Cargo.toml"));
-  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("cannot build Rust yet"));
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("found build.zig"));
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("cannot build Zig yet"));
 }
 
 TEST_F(DetectorTest, FirstMatchWins) {

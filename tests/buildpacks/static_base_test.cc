@@ -72,6 +72,8 @@ TEST(StaticBase, HoldsCertsZonesUsersAndTmp) {
   EXPECT_EQ(entries["tmp"].type, oci::LayerEntry::Type::kDirectory);
   EXPECT_EQ(entries["tmp"].mode, 01777u);
   EXPECT_EQ(entries["home/nonroot"].type, oci::LayerEntry::Type::kDirectory);
+  EXPECT_EQ(entries["home/nonroot"].uid, 65532);  // the non-root user owns its home
+  EXPECT_EQ(entries["home/nonroot"].mode, 0700u);
   EXPECT_EQ(base->file_count, 5);
 }
 

@@ -20,6 +20,7 @@ class TempTree {
     const char* tmp = getenv("TEST_TMPDIR");
     std::string pattern = std::string(tmp ? tmp : "/tmp") + "/tempa-bp-XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+    chmod(pattern.c_str(), 0755);  // the sandbox's build user mounts paths below it
     path_ = pattern;
   }
   ~TempTree() {

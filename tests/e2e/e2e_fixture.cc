@@ -1,6 +1,13 @@
 #include "tests/e2e/e2e_fixture.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
 
 namespace tempa::testing {
 
@@ -45,6 +52,49 @@ std::vector<std::string> ListFiles(const std::string& dir) {
     if (!it->is_directory()) out.push_back(fs::relative(it->path(), dir).string());
   }
   return out;
+}
+
+std::string RunImageWithRunc(const std::string& image, const std::string& work, int port) {
+  std::string layout = work + "/layout";
+  std::string bundle = work + "/bundle";
+  fs::create_directories(work);
+  CommandResult copy = RunCommand({"skopeo", "copy", "--quiet", "--src-tls-verify=false",
+                                   "docker://" + image, "oci:" + layout + ":run"});
+  EXPECT_EQ(copy.exit_code, 0) << copy.err;
+  CommandResult unpack = RunCommand({"umoci", "unpack", "--image", layout + ":run", bundle});
+  EXPECT_EQ(unpack.exit_code, 0) << unpack.err;
+  if (copy.exit_code != 0 || unpack.exit_code != 0) return "";
+
+  std::ifstream in(bundle + "/config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  config["process"]["terminal"] = false;
+  config["process"]["env"].push_back(absl::StrCat("PORT=", port));
+  nlohmann::json namespaces = nlohmann::json::array();
+  for (const nlohmann::json& ns : config["linux"]["namespaces"]) {
+    if (ns["type"] != "network") namespaces.push_back(ns);  // answer on the host's loopback
+  }
+  config["linux"]["namespaces"] = namespaces;
+  std::ofstream(bundle + "/config.json") << config.dump();
+
+  // Unique per call: a test may run several containers.
+  static int counter = 0;
+  std::string id = absl::StrCat("tempa-e2e-", getpid(), "-", ++counter);
+  // The detached container keeps its stdio open: give it a file, not our pipes.
+  CommandResult run = RunCommand(
+      {"sh", "-c", absl::StrCat("exec runc run --detach ", id, " >", work, "/runc.log 2>&1")}, {},
+      bundle);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  return run.exit_code == 0 ? id : "";
+}
+
+std::string HttpGetRetrying(int port, const std::string& path, int tries) {
+  for (int i = 0; i < tries; ++i) {
+    CommandResult r = RunCommand(
+        {"curl", "-fsS", "--max-time", "2", absl::StrCat("http://127.0.0.1:", port, path)});
+    if (r.exit_code == 0) return r.out;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return "";
 }
 
 }  // namespace tempa::testing

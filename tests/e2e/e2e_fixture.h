@@ -38,4 +38,13 @@ class TempaE2eTest : public ::testing::Test {
 // Every file under `dir`, relative, that is not a directory.
 std::vector<std::string> ListFiles(const std::string& dir);
 
+// Pulls `image` into an OCI layout under `work` (skopeo), unpacks it (umoci) and starts it
+// detached with runc on the host network with PORT=port. Returns the container id ("" and a
+// test failure when it cannot); the caller deletes it (runc delete -f ID). Needs root.
+std::string RunImageWithRunc(const std::string& image, const std::string& work, int port);
+
+// GETs http://127.0.0.1:port/path with curl, retrying while the app starts (about `tries` ×
+// 100 ms); "" when it never answers.
+std::string HttpGetRetrying(int port, const std::string& path, int tries = 100);
+
 }  // namespace tempa::testing

@@ -136,5 +136,31 @@ TEST_F(TempaE2eTest, RepushOfAnUnchangedImageUploadsNoBlob) {
   EXPECT_EQ(requests["PUT"], 1) << requests.dump();  // the manifest, last
 }
 
+TEST_F(TempaE2eTest, RunImageFromTheRegistryReplacesTheBuiltInBase) {
+  std::string src = CopyExample("go-hello", "app");
+  json base = BuildJson(src, registry() + "/base:v1", tmp_.Join("cache"));
+  ASSERT_TRUE(base.contains("layers")) << base.dump();
+
+  CommandResult r = Tempa({"build", src, "--image", registry() + "/onbase:v1", "--cache-dir",
+                           tmp_.Join("cache"), "--json", "--run-image", registry() + "/base:v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json out = json::parse(LastLine(r.out));
+  // Pinned by digest, whatever tag was asked for.
+  EXPECT_EQ(out["run_image"], base["image"]);
+  // The run image's two layers, then our app layer.
+  ASSERT_EQ(out["layers"].size(), 3u) << out.dump();
+  EXPECT_EQ(out["layers"][0]["digest"], base["layers"][0]["digest"]);
+  EXPECT_EQ(out["layers"][1]["digest"], base["layers"][1]["digest"]);
+  EXPECT_EQ(out["layers"][0]["role"], "base");
+  EXPECT_EQ(out["layers"][2]["role"], "app");
+  // Same registry: the base's blobs are mounted or already there, never uploaded again.
+  EXPECT_LE(out["blobs_uploaded"].get<int>(), 1) << out.dump();  // the new config at most
+
+  CommandResult missing = Tempa({"build", src, "--image", registry() + "/x:v1", "--cache-dir",
+                                 tmp_.Join("cache"), "--run-image", registry() + "/nope:v1"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(missing.err, "nope")) << missing.err;
+}
+
 }  // namespace
 }  // namespace tempa::testing

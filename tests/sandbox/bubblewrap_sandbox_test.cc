@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/sandbox/sandbox_fixture.h"
 
 namespace tempa {
 namespace {
@@ -24,33 +25,7 @@ using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 using Outcome = SandboxResult::Outcome;
 
-class BubblewrapSandboxTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "sandbox_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  SandboxCommand Shell(const std::string& script) {
-    SandboxCommand c;
-    c.argv = {"/bin/sh", "-c", script};
-    c.env = {{"PATH", "/usr/bin:/bin"}};
-    c.cwd = "/tmp";
-    c.on_output = [this](absl::string_view line) { lines_.emplace_back(line); };
-    return c;
-  }
-  SandboxResult RunOk(const SandboxCommand& c) {
-    auto result = sandbox_.Run(c);
-    EXPECT_TRUE(result.ok()) << result.status();
-    return result.ok() ? *result : SandboxResult{};
-  }
-
-  std::string dir_;
-  BubblewrapSandbox sandbox_;
-  std::vector<std::string> lines_;
-};
+using BubblewrapSandboxTest = SandboxFixture;
 
 TEST_F(BubblewrapSandboxTest, RunsCommandAndStreamsLines) {
   SandboxResult r = RunOk(Shell("echo one; echo two >&2; printf three"));
@@ -116,6 +91,7 @@ TEST_F(BubblewrapSandboxTest, OnlyMountedPathsAreVisible) {
   fs::create_directories(dir_ + "/ro");
   std::ofstream(dir_ + "/secret/token") << "hunter2";
   std::ofstream(dir_ + "/ro/input") << "source";
+  Prepare();
 
   SandboxCommand c = Shell("test -e " + dir_ +
                            "/secret/token && echo secret-visible;"

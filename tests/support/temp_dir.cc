@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 #include "tests/support/temp_dir.h"
 
 #include <arpa/inet.h>
@@ -21,6 +22,8 @@ TempDir::TempDir(const std::string& prefix) {
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   TEMPA_CHECK(mkdtemp(buf.data()) != nullptr, "mkdtemp failed");
+  // Searchable by the sandbox's unprivileged build user, which mounts paths below it.
+  chmod(buf.data(), 0755);
   path_ = buf.data();
 }
 

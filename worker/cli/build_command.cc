@@ -14,6 +14,7 @@
 #include "common/registry/curl_http_transport.h"
 #include "common/registry/image_reference.h"
 #include "common/registry/registry_client.h"
+#include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "worker/build_pipeline.h"
 #include "worker/sandbox/bubblewrap_sandbox.h"
@@ -79,6 +80,17 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
     return ReportFailure(WithFailure(image.status(), {FailureKind::kBadInput, "args", ""}),
                          args.json, out, err);
   }
+  std::optional<registry::ImageReference> run_image;
+  if (!args.run_image.empty()) {
+    absl::StatusOr<registry::ImageReference> parsed =
+        registry::ImageReference::Parse(args.run_image);
+    if (!parsed.ok()) {
+      return ReportFailure(
+          WithFailure(Annotate(parsed.status(), "--run-image"), {FailureKind::kBadInput, "args", ""}),
+          args.json, out, err);
+    }
+    run_image = *parsed;
+  }
   std::string cache_dir = args.cache_dir.empty() ? DefaultCacheDir() : args.cache_dir;
   absl::StatusOr<std::unique_ptr<cas::LocalCas>> cas =
       cas::LocalCas::Open(cache_dir + "/cas", cas::LocalCasOptions{});
@@ -87,20 +99,33 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
                          args.json, out, err);
   }
 
-  BubblewrapSandbox sandbox;
+  BubblewrapSandboxOptions sandbox_options;
+  BubblewrapSandbox sandbox(sandbox_options);
   buildpacks::Detector detector = buildpacks::Detector::WithDefaultBuildpacks();
   registry::CurlHttpTransport transport;
   registry::RegistryClientOptions registry_options;
   registry_options.insecure = args.insecure_registry;
   registry_options.credentials = CredentialsFromEnv();
   registry::RegistryClient client(image->registry(), &transport, registry_options);
+  std::optional<registry::RegistryClient> run_image_client;
+  if (run_image && run_image->registry() != image->registry()) {
+    run_image_client.emplace(run_image->registry(), &transport, registry_options);
+  }
 
   worker::PipelineDeps deps;
   deps.blobs = &(*cas)->blobs();
   deps.actions = &(*cas)->actions();
   deps.sandbox = &sandbox;
+  deps.prepare_writable_dir = [&sandbox_options](const std::string& dir) {
+    return PrepareForSandbox(dir, sandbox_options);
+  };
+  deps.source_reachable = [&sandbox, &sandbox_options](const std::string& dir) {
+    if (!sandbox.drops_privileges()) return absl::OkStatus();
+    return CheckReachableBy(dir, sandbox_options.build_uid, sandbox_options.build_gid);
+  };
   deps.detector = &detector;
   deps.registry = &client;
+  deps.run_image_registry = run_image_client ? &*run_image_client : nullptr;
   deps.on_step = [&err](absl::string_view step, absl::Duration took, absl::string_view detail) {
     err << absl::StrFormat("tempa: %-12s %7.2fs  %s\n", step, absl::ToDoubleSeconds(took),
                            detail);
@@ -119,6 +144,11 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   request.build_env = args.build_env;
   request.detect.main_package = args.go_main;
   request.source_date_epoch = SourceDateEpochFromEnv();
+  request.run_image = run_image;
+  if (args.memory_bytes > 0) request.limits.memory_bytes = args.memory_bytes;
+  if (args.timeout > absl::ZeroDuration()) request.limits.wall_time = args.timeout;
+  if (args.max_processes > 0) request.limits.max_processes = args.max_processes;
+  if (args.max_output_bytes > 0) request.limits.output_bytes = args.max_output_bytes;
 
   absl::Time started = absl::Now();
   worker::BuildPipeline pipeline(std::move(deps), options);
@@ -141,6 +171,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
                    {"blobs_skipped", outcome->blobs_skipped},
                    {"registry_requests", requests}};
     if (outcome->revision) result["revision"] = *outcome->revision;
+    if (!outcome->run_image.empty()) result["run_image"] = outcome->run_image;
     out << result.dump() << "\n";
   } else {
     out << outcome->image << "\n";

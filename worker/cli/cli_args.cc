@@ -1,9 +1,13 @@
 #include "worker/cli/cli_args.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace tempa::cli {
@@ -12,6 +16,8 @@ const char kUsage[] =
     "usage:\n"
     "  tempa build DIR --image HOST[:PORT]/NAME[:TAG] [--json] [--cache-dir DIR]\n"
     "              [--build-env K=V]... [--insecure-registry] [--go-main cmd/NAME]\n"
+    "              [--run-image REF] [--memory SIZE] [--timeout DURATION]\n"
+    "              [--max-processes N] [--max-output SIZE]\n"
     "  tempa detect DIR [--json] [--go-main cmd/NAME]\n";
 
 namespace {
@@ -58,9 +64,24 @@ absl::StatusOr<BuildArgs> ParseBuildArgs(const std::vector<std::string>& args) {
         } else if (name == "--insecure-registry") {
           out.insecure_registry = true;
         } else if (name == "--image" || name == "--cache-dir" || name == "--build-env" ||
-                   name == "--go-main") {
+                   name == "--go-main" || name == "--run-image" || name == "--memory" ||
+                   name == "--timeout" || name == "--max-processes" || name == "--max-output") {
           absl::StatusOr<std::string> v = next_value();
           if (!v.ok()) return v.status();
+          if (name == "--run-image") out.run_image = *v;
+          if (name == "--memory" || name == "--max-output") {
+            absl::StatusOr<uint64_t> bytes = ParseByteSize(*v);
+            if (!bytes.ok()) return Usage(absl::StrCat(name, ": ", bytes.status().message()));
+            (name == "--memory" ? out.memory_bytes : out.max_output_bytes) = *bytes;
+          }
+          if (name == "--timeout" &&
+              (!absl::ParseDuration(*v, &out.timeout) || out.timeout <= absl::ZeroDuration())) {
+            return Usage(absl::StrCat("--timeout \"", *v, "\" is not a duration like 90s or 10m"));
+          }
+          if (name == "--max-processes" &&
+              (!absl::SimpleAtoi(*v, &out.max_processes) || out.max_processes <= 0)) {
+            return Usage(absl::StrCat("--max-processes \"", *v, "\" is not a positive number"));
+          }
           if (name == "--image") out.image = *v;
           if (name == "--cache-dir") out.cache_dir = *v;
           if (name == "--go-main") out.go_main = *v;
@@ -118,10 +139,34 @@ absl::StatusOr<DetectArgs> ParseDetectArgs(const std::vector<std::string>& args)
   return out;
 }
 
+absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
+  std::string s = absl::AsciiStrToLower(text);
+  uint64_t unit = 1;
+  if (!s.empty() && (s.back() == 'b')) s.pop_back();
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'k': unit = 1ull << 10; break;
+      case 'm': unit = 1ull << 20; break;
+      case 'g': unit = 1ull << 30; break;
+      default: break;
+    }
+    if (unit != 1) s.pop_back();
+  }
+  uint64_t value = 0;
+  if (!absl::SimpleAtoi(s, &value) || value == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" is not a size like 512m or 2g"));
+  }
+  return value * unit;
+}
+
 std::string DefaultCacheDir() {
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
     return absl::StrCat(xdg, "/tempa");
   }
+  // Root's home is private (0700), and builds run as an unprivileged user who must reach the
+  // cache's tool caches: root gets the system cache directory instead.
+  if (geteuid() == 0) return "/var/cache/tempa";
   const char* home = std::getenv("HOME");
   return absl::StrCat(home != nullptr && *home != '\0' ? home : "/tmp", "/.cache/tempa");
 }

@@ -1,11 +1,13 @@
 // Command-line parsing for the `tempa` CLI. Kept apart from main so tests can drive it.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace tempa::cli {
 
@@ -17,6 +19,12 @@ struct BuildArgs {
   std::map<std::string, std::string> build_env;
   bool insecure_registry = false;
   std::string go_main;
+  std::string run_image;  // base image to build onto instead of the buildpack's run base
+  // Sandbox limits for the build steps; 0 / zero duration = the default.
+  uint64_t memory_bytes = 0;
+  absl::Duration timeout = absl::ZeroDuration();
+  int max_processes = 0;
+  uint64_t max_output_bytes = 0;
 };
 
 struct DetectArgs {
@@ -31,7 +39,10 @@ extern const char kUsage[];
 absl::StatusOr<BuildArgs> ParseBuildArgs(const std::vector<std::string>& args);
 absl::StatusOr<DetectArgs> ParseDetectArgs(const std::vector<std::string>& args);
 
-// $XDG_CACHE_HOME/tempa, else $HOME/.cache/tempa.
+// "512m", "2g", "1048576" → bytes (k, m, g are powers of 1024).
+absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);
+
+// $XDG_CACHE_HOME/tempa, else /var/cache/tempa for root, else $HOME/.cache/tempa.
 std::string DefaultCacheDir();
 
 }  // namespace tempa::cli

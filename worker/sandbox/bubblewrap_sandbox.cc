@@ -5,14 +5,17 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -21,11 +24,22 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "worker/sandbox/output_collector.h"
+#include "worker/sandbox/sandbox_child.h"
 
 namespace tempa {
 namespace {
 
+using sandbox_internal::ChildFailure;
+using sandbox_internal::ChildPlan;
+using sandbox_internal::kStageExec;
+using sandbox_internal::RunChild;
+using sandbox_internal::StageName;
+
 constexpr char kNobodyId[] = "65534";
+// bwrap's monitor process and the PID namespace's init, counted by pids.max with the build.
+constexpr int kBwrapTasks = 2;
+// How often the cgroup counters (CPU time, refused forks) are read while a build runs.
+constexpr absl::Duration kMonitorEvery = absl::Milliseconds(100);
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -72,6 +86,12 @@ std::string ResolveProgram(const std::string& program) {
 }
 
 absl::Status CannotStart(const std::string& bwrap, int err) {
+  if (err == EAGAIN) {
+    // RLIMIT_NPROC counts every process of the build uid on the host, not just this build's.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot start the build sandbox: ", bwrap, ": ", std::strerror(err),
+        ": the build user already has as many processes as the process limit allows"));
+  }
   return absl::FailedPreconditionError(absl::StrCat(
       "cannot start the build sandbox: ", bwrap, ": ", std::strerror(err),
       "; install bubblewrap (apt-get install bubblewrap) or point the worker at its bwrap binary"));
@@ -80,6 +100,21 @@ absl::Status CannotStart(const std::string& bwrap, int err) {
 void CloseFd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
+}
+
+// Without a memory cgroup: RLIMIT_AS makes allocations fail rather than killing, so look for the
+// usual messages, and for SIGKILL (bwrap reports a signalled child as 128 + signal).
+bool LooksOutOfMemory(const SandboxResult& result) {
+  std::string tail = absl::AsciiStrToLower(result.log_tail);
+  return result.exit_code == 128 + SIGKILL || absl::StrContains(tail, "out of memory") ||
+         absl::StrContains(tail, "cannot allocate memory");
+}
+
+// Without a pids cgroup: what shells, make and runtimes print when RLIMIT_NPROC refuses a fork.
+bool LooksLikeForkFailure(const std::string& log_tail) {
+  std::string tail = absl::AsciiStrToLower(log_tail);
+  return absl::StrContains(tail, "cannot fork") || absl::StrContains(tail, "fork: retry") ||
+         absl::StrContains(tail, "resource temporarily unavailable");
 }
 
 }  // namespace
@@ -102,7 +137,9 @@ std::vector<std::string> BubblewrapSandboxOptions::DefaultHostReadOnlyPaths() {
 
 BubblewrapSandbox::BubblewrapSandbox(BubblewrapSandboxOptions options)
     : options_(std::move(options)),
-      run_as_nobody_(options_.run_as_nobody.value_or(::geteuid() == 0)) {}
+      run_as_nobody_(options_.run_as_nobody.value_or(::geteuid() == 0)),
+      drop_privileges_(::geteuid() == 0),
+      cgroup_parents_(options_.cgroup_parents.value_or(DetectCgroupParents())) {}
 
 std::vector<std::string> BubblewrapSandbox::BwrapArgv(const SandboxCommand& command) const {
   std::vector<std::string> args = {options_.bwrap_path, "--unshare-all"};
@@ -111,11 +148,11 @@ std::vector<std::string> BubblewrapSandbox::BwrapArgv(const SandboxCommand& comm
   // input into the worker's terminal (TIOCSTI).
   args.insert(args.end(), {"--die-with-parent", "--new-session"});
   if (run_as_nobody_) {
-    // A root daemon runs the build as nobody inside a user namespace, so the build holds no
-    // capabilities. The bwrap process itself still starts as host root and the namespace's
-    // nobody maps to host uid 0 for file ownership; dropping host root for bwrap and cgroup
-    // limits (memory, pids, cpu) come with the sandbox-limits issue.
-    args.insert(args.end(), {"--unshare-user", "--uid", kNobodyId, "--gid", kNobodyId});
+    // The build runs as nobody inside a user namespace, so it holds no capabilities; on the host
+    // it is the unprivileged build uid (see Run). --disable-userns: it cannot make a nested
+    // namespace to get capabilities back over its own mounts.
+    args.insert(args.end(),
+                {"--unshare-user", "--disable-userns", "--uid", kNobodyId, "--gid", kNobodyId});
   }
   args.push_back("--clearenv");
   for (const auto& [key, value] : command.env) args.insert(args.end(), {"--setenv", key, value});
@@ -163,87 +200,123 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
       return absl::InvalidArgumentError(
           absl::StrCat("sandbox mount target ", m.sandbox_path, " is not an absolute path"));
     }
+    if (drop_privileges_) {
+      absl::Status reachable =
+          CheckReachableBy(m.host_path, options_.build_uid, options_.build_gid);
+      if (!reachable.ok()) return reachable;
+    }
   }
 
   const std::string bwrap = ResolveProgram(options_.bwrap_path);
   if (::access(bwrap.c_str(), X_OK) != 0) return CannotStart(bwrap, errno);
+  const SandboxLimits& limits = command.limits;
+
+  // Per-build cgroups; bwrap's own processes (its monitor, the namespace's init) count against
+  // pids.max too, hence the slack.
+  std::unique_ptr<BuildCgroup> cgroup;
+  if (!cgroup_parents_.memory.empty() || !cgroup_parents_.pids.empty() ||
+      !cgroup_parents_.cpuacct.empty()) {
+    static std::atomic<uint64_t> serial{0};
+    CgroupLimits cg_limits;
+    cg_limits.memory_bytes = limits.memory_bytes;
+    if (limits.max_processes > 0) cg_limits.max_tasks = limits.max_processes + kBwrapTasks;
+    absl::StatusOr<std::unique_ptr<BuildCgroup>> made = BuildCgroup::Create(
+        cgroup_parents_, absl::StrCat("tempa-sandbox-", ::getpid(), "-", serial++), cg_limits);
+    if (!made.ok()) {
+      return absl::InternalError(
+          absl::StrCat("cannot set up the build's limits: ", made.status().message()));
+    }
+    cgroup = *std::move(made);
+  }
+
   std::vector<std::string> args = BwrapArgv(command);
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  ChildPlan plan;
+  plan.bwrap = bwrap.c_str();
+  plan.argv = argv.data();
+  if (cgroup) plan.cgroup_fds = cgroup->procs_fds();
+  if (limits.memory_bytes > 0 && !(cgroup && cgroup->limits_memory())) {
+    plan.address_space = limits.memory_bytes;
+  }
+  if (limits.max_processes > 0 && !(cgroup && cgroup->limits_tasks())) {
+    plan.processes = static_cast<rlim_t>(limits.max_processes);
+  }
+  if (options_.cpu_time > absl::ZeroDuration()) {
+    plan.cpu_seconds = static_cast<rlim_t>(absl::ToInt64Seconds(options_.cpu_time) + 1);
+  }
+  plan.drop_privileges = drop_privileges_;
+  plan.uid = options_.build_uid;
+  plan.gid = options_.build_gid;
+
   int out[2] = {-1, -1};
-  int exec_err[2] = {-1, -1};  // carries errno when exec fails; closed by exec when it works
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(exec_err, O_CLOEXEC) != 0) {
+  int child_err[2] = {-1, -1};  // carries a ChildFailure; closed by exec when it works
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(child_err, O_CLOEXEC) != 0) {
     int err = errno;
-    for (int* fd : {&out[0], &out[1], &exec_err[0], &exec_err[1]}) CloseFd(*fd);
+    for (int* fd : {&out[0], &out[1], &child_err[0], &child_err[1]}) CloseFd(*fd);
     return absl::InternalError(absl::StrCat("sandbox: pipe: ", std::strerror(err)));
   }
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const SandboxLimits& limits = command.limits;
+  plan.stdin_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  plan.output_fd = out[1];
+  plan.error_fd = child_err[1];
   const absl::Time start = absl::Now();
 
   pid_t pid = ::fork();
-  if (pid == 0) {
-    // Child: async-signal-safe calls only (the worker is multithreaded).
-    ::setpgid(0, 0);  // own process group, so a limit kills bwrap and everything it started
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (limits.memory_bytes > 0) {
-      rlimit rl{limits.memory_bytes, limits.memory_bytes};
-      ::setrlimit(RLIMIT_AS, &rl);
-    }
-    if (limits.max_processes > 0) {
-      // Counted per real uid, so it is loose when the daemon's user runs other processes, and
-      // root ignores it; the pids cgroup comes with the sandbox-limits issue.
-      rlim_t n = static_cast<rlim_t>(limits.max_processes);
-      rlimit rl{n, n};
-      ::setrlimit(RLIMIT_NPROC, &rl);
-    }
-    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(out[1], STDERR_FILENO);
-    ::execv(bwrap.c_str(), argv.data());
-    int err = errno;
-    ssize_t ignored = ::write(exec_err[1], &err, sizeof(err));
-    (void)ignored;
-    ::_exit(127);
-  }
+  if (pid == 0) RunChild(plan);
   int fork_errno = errno;
   CloseFd(out[1]);
-  CloseFd(exec_err[1]);
-  CloseFd(devnull);
+  CloseFd(child_err[1]);
+  CloseFd(plan.stdin_fd);
   if (pid < 0) {
     CloseFd(out[0]);
-    CloseFd(exec_err[0]);
+    CloseFd(child_err[0]);
     return absl::InternalError(absl::StrCat("sandbox: fork: ", std::strerror(fork_errno)));
   }
   ::setpgid(pid, pid);  // also from the parent, so the group exists before any kill below
 
-  int child_errno = 0;
+  ChildFailure failure;
   ssize_t got;
   do {
-    got = ::read(exec_err[0], &child_errno, sizeof(child_errno));
+    got = ::read(child_err[0], &failure, sizeof(failure));
   } while (got < 0 && errno == EINTR);
-  CloseFd(exec_err[0]);
-  if (got == static_cast<ssize_t>(sizeof(child_errno))) {
+  CloseFd(child_err[0]);
+  if (got == static_cast<ssize_t>(sizeof(failure))) {
     CloseFd(out[0]);
     ::waitpid(pid, nullptr, 0);
-    return CannotStart(bwrap, child_errno);
+    if (failure.stage == kStageExec) return CannotStart(bwrap, failure.err);
+    return absl::InternalError(
+        absl::StrCat("cannot start the build sandbox: ", StageName(failure.stage), ": ",
+                     std::strerror(failure.err)));
   }
 
   SandboxResult result;
   OutputCollector output(command.on_output, options_.log_tail_lines);
   const absl::Time deadline = start + limits.wall_time;
   bool killed = false;
+  std::vector<std::string> notes;  // tempa's own lines, appended after the command's output
   auto kill_group = [&](SandboxResult::Outcome why) {
     // SIGKILL to bwrap's group. The build itself sits in bwrap's PID namespace (and its own
     // session): when bwrap dies, --die-with-parent kills the namespace's init and with it
-    // every process of the build.
+    // every process of the build. The cgroup is emptied below as well.
     ::kill(-pid, SIGKILL);
     result.outcome = why;
     killed = true;
+  };
+  // Limits only the kernel's counters show, checked every kMonitorEvery while the build runs.
+  bool hit_process_limit = false;
+  auto monitor = [&] {
+    if (!cgroup || killed) return;
+    CgroupUsage usage = cgroup->Usage();
+    if (options_.cpu_time > absl::ZeroDuration() && usage.cpu_time > options_.cpu_time) {
+      notes.push_back(absl::StrCat("tempa: the build used more than ",
+                                   absl::FormatDuration(options_.cpu_time), " of CPU time"));
+      kill_group(SandboxResult::Outcome::kTimedOut);
+    } else if (usage.task_limit_hits >= options_.fork_failures_before_kill) {
+      hit_process_limit = true;
+      kill_group(SandboxResult::Outcome::kExited);  // a failure of the build, not of Tempa
+    }
   };
   char buf[1 << 16];
   while (!killed) {
@@ -253,15 +326,16 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
       break;
     }
     pollfd pfd{out[0], POLLIN, 0};
-    int timeout_ms =
-        static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, INT_MAX));
+    int timeout_ms = static_cast<int>(
+        std::min<int64_t>(absl::ToInt64Milliseconds(std::min(left, kMonitorEvery)) + 1, INT_MAX));
     int ready = ::poll(&pfd, 1, timeout_ms);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) {
       kill_group(SandboxResult::Outcome::kKilled);
       break;
     }
-    if (ready == 0) continue;  // the deadline check above fires
+    if (absl::Now() - start > kMonitorEvery) monitor();
+    if (ready == 0 || killed) continue;
     ssize_t n = ::read(out[0], buf, sizeof(buf));
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) break;  // EOF: bwrap and everything holding the pipe are gone
@@ -273,13 +347,15 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
   CloseFd(out[0]);
 
   // The output can close before bwrap exits (a build that redirects its output away), so the
-  // wall-time limit still applies while waiting.
+  // limits still apply while waiting.
   int status = 0;
   while (true) {
     pid_t done = ::waitpid(pid, &status, killed ? 0 : WNOHANG);
     if (done == pid || (done < 0 && errno != EINTR)) break;
     if (done == 0) {
       absl::Duration left = deadline - absl::Now();
+      monitor();
+      if (killed) continue;
       if (left <= absl::ZeroDuration()) {
         kill_group(SandboxResult::Outcome::kTimedOut);
       } else {
@@ -288,6 +364,11 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
     }
   }
   result.elapsed = absl::Now() - start;
+  CgroupUsage usage;
+  if (cgroup) {
+    cgroup->KillAll();  // nothing of the build outlives its run
+    usage = cgroup->Usage();
+  }
   result.log_tail = output.Tail();
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);  // bwrap passes on the command's exit code
@@ -295,14 +376,31 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
     result.exit_code = 128 + WTERMSIG(status);
     if (!killed) result.outcome = SandboxResult::Outcome::kKilled;
   }
-  if (!killed && limits.memory_bytes > 0 && result.exit_code != 0) {
-    // Best effort: RLIMIT_AS makes allocations fail rather than killing, so look for the usual
-    // messages, and for SIGKILL (bwrap reports a signalled child as 128 + signal).
-    std::string tail = absl::AsciiStrToLower(result.log_tail);
-    if (result.exit_code == 128 + SIGKILL || absl::StrContains(tail, "out of memory") ||
-        absl::StrContains(tail, "cannot allocate memory")) {
+  const bool failed = result.exit_code != 0 || result.outcome != SandboxResult::Outcome::kExited;
+  if (!killed && failed && limits.memory_bytes > 0) {
+    if (cgroup && cgroup->limits_memory()) {
+      if (usage.oom_killed) result.outcome = SandboxResult::Outcome::kOutOfMemory;
+    } else if (LooksOutOfMemory(result)) {
       result.outcome = SandboxResult::Outcome::kOutOfMemory;
     }
+  }
+  if (!killed && failed && options_.cpu_time > absl::ZeroDuration() &&
+      result.exit_code == 128 + SIGXCPU) {
+    result.outcome = SandboxResult::Outcome::kTimedOut;  // RLIMIT_CPU, without cpuacct
+    notes.push_back(absl::StrCat("tempa: a build process used more than ",
+                                 absl::FormatDuration(options_.cpu_time), " of CPU time"));
+  }
+  if (failed && limits.max_processes > 0 && !hit_process_limit) {
+    hit_process_limit = cgroup && cgroup->limits_tasks() ? usage.task_limit_hits > 0
+                                                         : LooksLikeForkFailure(result.log_tail);
+  }
+  if (hit_process_limit) {
+    notes.push_back(absl::StrCat("tempa: the build hit the process limit (", limits.max_processes,
+                                 " processes and threads)"));
+  }
+  for (const std::string& note : notes) {
+    if (command.on_output) command.on_output(note);
+    absl::StrAppend(&result.log_tail, result.log_tail.empty() ? "" : "\n", note);
   }
   return result;
 }

@@ -1,14 +1,27 @@
 // BubblewrapSandbox: the Sandbox on bubblewrap (bwrap) namespaces — only the listed host paths
-// and the command's mounts are visible, network is off unless asked, and limits are enforced.
+// and the command's mounts are visible, network is off unless asked, the build never runs as
+// host root, and limits hold for its whole process tree.
+//
+// Limits: with per-build cgroup v1 groups (the default when the daemon may create them under its
+// own groups) memory is memory.limit_in_bytes (+ memsw), processes are pids.max, CPU time is
+// cpuacct.usage, and an OOM kill or a refused fork is read from the kernel's counters. Without
+// them the fallbacks are per-process rlimits: RLIMIT_AS (virtual memory, so toolchains that
+// reserve address space fail early, and OOM is guessed from the output), RLIMIT_NPROC (counted
+// per uid across all builds sharing it) and RLIMIT_CPU (per process).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/sandbox/sandbox.h"
+#include "worker/sandbox/build_cgroup.h"
 
 namespace tempa {
 
@@ -21,6 +34,20 @@ struct BubblewrapSandboxOptions {
   std::vector<std::string> masked_paths = {"/etc/ssl/private"};
   // Run the build as uid/gid 65534 in a user namespace. Unset: when the daemon runs as root.
   std::optional<bool> run_as_nobody;
+  // When the daemon is root, the bwrap process drops to this host uid/gid before it starts, so
+  // no process of the build is host root and files it writes belong to this uid. Builds share
+  // it yet stay apart: each sees only its own mounts, processes and cgroups. Writable mounts
+  // must belong to it: see PrepareForSandbox.
+  uid_t build_uid = 65534;
+  gid_t build_gid = 65534;
+  // Where per-build cgroups are created. Unset: DetectCgroupParents(). A controller left empty
+  // falls back to its rlimit.
+  std::optional<CgroupParents> cgroup_parents;
+  // CPU time (user + system) the whole build may use; zero: no limit. Exceeding it is a timeout.
+  absl::Duration cpu_time = absl::ZeroDuration();
+  // A build whose forks the process limit refused this many times is stopped: a fork bomb
+  // would otherwise spin on every core until the wall-time limit.
+  uint64_t fork_failures_before_kill = 1000;
   // How many trailing output lines SandboxResult::log_tail keeps.
   size_t log_tail_lines = 40;
 
@@ -32,15 +59,37 @@ class BubblewrapSandbox : public Sandbox {
   explicit BubblewrapSandbox(BubblewrapSandboxOptions options = {});
 
   // Errors: InvalidArgument for a malformed command (empty argv, missing mount source),
-  // FailedPrecondition when bwrap cannot be started.
+  // FailedPrecondition when bwrap cannot be started or cannot set the sandbox up (a mount the
+  // build user cannot reach), Internal when the build's cgroups cannot be made.
+  //
+  // A command stopped by a limit has outcome kOutOfMemory, kTimedOut (wall or CPU time) or
+  // kOutputTooLarge. A build that hit the process limit and failed (or was stopped for retrying
+  // forks) keeps outcome kExited with a non-zero code; the last line of its output and log_tail
+  // is "tempa: the build hit the process limit (N processes and threads)".
   absl::StatusOr<SandboxResult> Run(const SandboxCommand& command) override;
 
   // The full bwrap argv for `command` (exposed for tests and for logging what ran).
   std::vector<std::string> BwrapArgv(const SandboxCommand& command) const;
 
+  // Whether builds run as options.build_uid on the host (the daemon is root).
+  bool drops_privileges() const { return drop_privileges_; }
+
  private:
   BubblewrapSandboxOptions options_;
   bool run_as_nobody_;
+  bool drop_privileges_;
+  CgroupParents cgroup_parents_;
 };
+
+// Makes `dir`, a directory tree the daemon created for one build (scratch dir, the app's cache
+// dir), writable by the build: when the daemon is root, every entry is chowned to the build
+// uid/gid (symlinks themselves, never their targets; other file systems are not entered). Fails
+// with FailedPrecondition when an ancestor of `dir` cannot be searched by the build uid, since
+// bwrap could not mount it. A no-op when the daemon is not root (builds run as the daemon's uid).
+absl::Status PrepareForSandbox(const std::string& dir, const BubblewrapSandboxOptions& options);
+
+// FailedPrecondition naming the culprit when some ancestor directory of `path` cannot be
+// searched by uid/gid (bwrap, running as that uid, could not mount `path`).
+absl::Status CheckReachableBy(const std::string& path, uid_t uid, gid_t gid);
 
 }  // namespace tempa

@@ -1,0 +1,199 @@
+#include "buildpacks/python/python_buildpack.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "buildpacks/python/python_install.h"
+#include "buildpacks/python/python_manifest.h"
+#include "buildpacks/python/python_start.h"
+#include "buildpacks/runbase/static_base.h"
+#include "common/build_error.h"
+#include "common/check.h"
+#include "common/digest.h"
+#include "common/status_macros.h"
+
+namespace tempa::buildpacks {
+namespace {
+
+// Bump when the app layer's layout changes, so old cached layers are not reused.
+constexpr char kAppLayerVersion[] = "python-app-v1";
+constexpr int kDefaultPort = 8080;
+
+// A name fit for labels: letters, digits, "-", "_", "."; "app" when nothing is left.
+std::string SanitizeName(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    if (ok) out.push_back(c);
+  }
+  return out.empty() ? "app" : out;
+}
+
+absl::Status Internal(absl::Status status, absl::string_view step) {
+  return WithFailure(status, {FailureKind::kInternal, std::string(step), ""});
+}
+
+}  // namespace
+
+namespace python {
+
+absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir) {
+  oci::LayerSpec tree;
+  oci::TreeOptions options;
+  options.exclude_names = {".git", "__pycache__", ".venv", "venv"};
+  RETURN_IF_ERROR(tree.AddTree(source_dir, "app", options));
+  LayerOutput output;
+  std::string manifest = absl::StrCat(kAppLayerVersion, "\n");
+  for (const oci::LayerEntry& entry : tree.entries()) {
+    // Bytecode is the interpreter's cache, not source: it would differ between checkouts.
+    if (absl::EndsWith(entry.path, ".pyc") ||
+        (entry.type == oci::LayerEntry::Type::kHardlink && absl::EndsWith(entry.link_target, ".pyc"))) {
+      continue;
+    }
+    std::string content;
+    if (entry.type == oci::LayerEntry::Type::kFile) {
+      ASSIGN_OR_RETURN(Digest digest, Sha256OfFile(entry.source_path));
+      content = digest.ToString();
+    } else {
+      content = entry.link_target;
+    }
+    absl::StrAppend(&manifest, entry.path, "\t", static_cast<int>(entry.type), "\t", entry.mode,
+                    "\t", content, "\n");
+    output.spec.Add(entry);
+  }
+  output.content_key = Sha256Of(manifest).ToString();
+  return output;
+}
+
+}  // namespace python
+
+PythonBuildpack::PythonBuildpack(PythonBuildpackOptions options) : options_(std::move(options)) {
+  if (options_.interpreter == nullptr) options_.interpreter = std::make_shared<HostPythonLocator>();
+}
+
+absl::StatusOr<std::optional<BuildPlan>> PythonBuildpack::Detect(const std::string& source_dir,
+                                                                 const DetectOptions& options) {
+  std::string root = source_dir;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  absl::StatusOr<std::optional<python::DependencySource>> found =
+      python::FindDependencySource(root);
+  if (!found.ok()) {
+    return WithFailure(found.status(), {FailureKind::kBadInput, "detect", ""});
+  }
+  if (!found->has_value()) return std::nullopt;
+  const python::DependencySource& deps = **found;
+
+  BuildPlan plan;
+  plan.language = "python";
+  plan.reasons.push_back(
+      deps.kind == "none"
+          ? "Python app: main.py / app.py at the root"
+          : absl::StrCat(deps.kind, " found: ", deps.names.size(), " package(s) listed"));
+  plan.reasons.insert(plan.reasons.end(), deps.notes.begin(), deps.notes.end());
+
+  absl::StatusOr<PythonInterpreter> interpreter = options_.interpreter->Locate();
+  if (!interpreter.ok()) {
+    return Internal(Annotate(interpreter.status(), "Python app detected"), "detect");
+  }
+  plan.toolchain = "python" + interpreter->version;
+  plan.reasons.push_back(absl::StrCat("interpreter: ", interpreter->path, ", ",
+                                      interpreter->Describe(), " (the run base ships the same)"));
+
+  ASSIGN_OR_RETURN(python::StartDecision start, python::DecideStart(root, options, deps));
+  plan.start_command = start.command;
+  plan.reasons.push_back(start.reason);
+  plan.app_name = SanitizeName(deps.project_name.empty() ? "app" : deps.project_name);
+  plan.port = options.port.value_or(kDefaultPort);
+  plan.reasons.push_back(
+      "dependencies: a venv at /opt/venv from `pip install`, network only when the build env "
+      "names an index (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS)");
+  plan.reasons.push_back(absl::StrCat("port: ", plan.port, " (the app reads $PORT)"));
+  plan.details = {{"dependency_source", deps.kind},
+                  {"dependency_files", absl::StrJoin(deps.files, ",")},
+                  {"framework", start.framework},
+                  {"module", start.module},
+                  {"interpreter", interpreter->Describe()}};
+  return plan;
+}
+
+absl::StatusOr<BuildRecipe> PythonBuildpack::Prepare(const BuildPlan& plan,
+                                                     const BuildContext& context) {
+  absl::StatusOr<PythonInterpreter> interpreter = options_.interpreter->Locate();
+  if (!interpreter.ok()) return Internal(interpreter.status(), "build");
+  // The tree is read again rather than trusting the plan's details, which may have travelled.
+  absl::StatusOr<std::optional<python::DependencySource>> source =
+      python::FindDependencySource(context.source_dir);
+  if (!source.ok()) return WithFailure(source.status(), {FailureKind::kBadInput, "build", ""});
+  if (!source->has_value()) {
+    return WithFailure(absl::FailedPreconditionError(absl::StrCat(
+                           "no Python manifest in ", context.source_dir, " any more")),
+                       {FailureKind::kBadInput, "build", ""});
+  }
+  auto detail = plan.details.find("dependency_source");
+  if (detail != plan.details.end() && detail->second != (*source)->kind && context.log) {
+    context.log(absl::StrCat("note: planned with ", detail->second, ", building from ",
+                             (*source)->kind));
+  }
+  python::PythonDepsParams params;
+  params.interpreter = *interpreter;
+  params.source = **std::move(source);
+  if (absl::Status s = python::HashDependencyFiles(context.source_dir, params); !s.ok()) {
+    return Internal(s, "build");
+  }
+
+  BuildRecipe recipe;
+  runbase::DebianBaseOptions base = options_.base;
+  if (base.deb_cache_dir.empty() && !context.cache_dir.empty()) {
+    base.deb_cache_dir = context.cache_dir + "/debs";
+  }
+  TEMPA_CHECK(options_.base_layer != nullptr, "PythonBuildpackOptions.base_layer must be set");
+  absl::StatusOr<PlannedLayer> base_layer = options_.base_layer(base);
+  if (!base_layer.ok()) return Internal(base_layer.status(), "build");
+  recipe.layers.push_back(*std::move(base_layer));
+
+  PlannedLayer deps;
+  deps.role = LayerRole::kDeps;
+  deps.input_key = python::PythonDepsInputKey(params, context.build_env);
+  deps.produce = [params, context]() { return python::RunPythonDepsInstall(params, context); };
+  recipe.layers.push_back(std::move(deps));
+
+  PlannedLayer app;
+  app.role = LayerRole::kApp;
+  app.produce = [dir = context.source_dir]() -> absl::StatusOr<LayerOutput> {
+    absl::StatusOr<LayerOutput> out = python::PythonAppLayer(dir);
+    if (!out.ok()) return WithFailure(out.status(), {FailureKind::kBadInput, "build", ""});
+    return out;
+  };
+  recipe.layers.push_back(std::move(app));
+
+  ImageConfigSpec& config = recipe.config;
+  config.entrypoint = plan.start_command;
+  if (config.entrypoint.empty()) {
+    return WithFailure(absl::InvalidArgumentError("build plan has no start command"),
+                       {FailureKind::kBadInput, "build", ""});
+  }
+  config.port = plan.port;
+  config.env = {
+      {"PATH", absl::StrCat(python::kVenvDir, "/bin:/usr/bin:/bin")},
+      {"VIRTUAL_ENV", python::kVenvDir},
+      {"PYTHONUNBUFFERED", "1"},
+      {"PYTHONDONTWRITEBYTECODE", "1"},
+      {"PORT", absl::StrCat(plan.port)},
+      {"SSL_CERT_FILE", absl::StrCat("/", runbase::kCaBundlePath)},
+  };
+  config.working_dir = "/app";
+  config.user = absl::StrCat(runbase::kNonRootUid, ":", runbase::kNonRootUid);
+  config.labels = {
+      {"org.opencontainers.image.title", plan.app_name},
+      {"dev.tempa.language", "python"},
+      {"dev.tempa.toolchain", interpreter->Describe()},
+      {"dev.tempa.dependency-source", params.source.kind},
+  };
+  if (auto framework = plan.details.find("framework"); framework != plan.details.end()) {
+    config.labels["dev.tempa.framework"] = framework->second;
+  }
+  return recipe;
+}
+
+}  // namespace tempa::buildpacks

@@ -1,0 +1,271 @@
+#include "buildpacks/python/python_install.h"
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "buildpacks/internal/fs_util.h"
+#include "common/build_error.h"
+#include "common/check.h"
+#include "common/digest.h"
+#include "common/status_macros.h"
+
+namespace tempa::buildpacks::python {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+constexpr size_t kTailLines = 25;
+// Bump when the layer's layout or the pip invocation changes, so old cached layers are not
+// reused.
+constexpr char kDepsLayerVersion[] = "python-deps-v1";
+constexpr const char* kIndexVariables[] = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
+                                           "PIP_FIND_LINKS"};
+constexpr char kIndexHint[] =
+    "no package index is configured, so the build is offline: set PIP_INDEX_URL (tempa build "
+    "--build-env PIP_INDEX_URL=https://pypi.org/simple, or [build] env in tempa.toml)";
+
+std::map<std::string, std::string> BaseEnv(const std::map<std::string, std::string>& user) {
+  std::map<std::string, std::string> env = {
+      {"PATH", "/usr/bin:/bin"},
+      {"HOME", "/tmp"},
+      {"LC_ALL", "C.UTF-8"},
+      // Nothing compiled into the layer (pip's --no-compile covers what it installs; this
+      // covers setup scripts of packages built from source).
+      {"PYTHONDONTWRITEBYTECODE", "1"},
+      // Wheels built from sdists get fixed zip timestamps.
+      {"SOURCE_DATE_EPOCH", "315532800"},
+      {"PIP_DISABLE_PIP_VERSION_CHECK", "1"},
+      {"PIP_NO_INPUT", "1"},
+  };
+  for (const auto& [key, value] : user) env[key] = value;
+  return env;
+}
+
+// The package pip names in "No matching distribution found for flask==9.9", or "".
+std::string MissingPackage(const std::string& tail) {
+  for (const std::string marker : {"No matching distribution found for ",
+                                   "Could not find a version that satisfies the requirement "}) {
+    size_t at = tail.find(marker);
+    if (at == std::string::npos) continue;
+    size_t start = at + marker.size();
+    size_t end = tail.find_first_of(" \n(", start);
+    return tail.substr(start, end == std::string::npos ? end : end - start);
+  }
+  return "";
+}
+
+absl::Status Failed(absl::string_view what, const SandboxResult& result, const std::string& tail,
+                    const SandboxLimits& limits, FailureKind exit_kind, std::string exit_detail) {
+  std::string sep = tail.empty() ? "" : ":\n";
+  absl::Status status;
+  FailureKind kind = exit_kind;
+  switch (result.outcome) {
+    case SandboxResult::Outcome::kExited:
+      status = absl::InvalidArgumentError(
+          absl::StrCat(what, " failed (exit ", result.exit_code, ")", exit_detail, sep, tail));
+      break;
+    case SandboxResult::Outcome::kTimedOut:
+      kind = FailureKind::kTimeout;
+      status = absl::DeadlineExceededError(absl::StrCat(
+          what, " timed out after ", absl::FormatDuration(limits.wall_time), sep, tail));
+      break;
+    case SandboxResult::Outcome::kOutOfMemory:
+      kind = FailureKind::kOutOfMemory;
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          what, " ran out of memory (limit ", limits.memory_bytes >> 20, " MiB)", sep, tail));
+      break;
+    case SandboxResult::Outcome::kOutputTooLarge:
+      kind = FailureKind::kOutputTooLarge;
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          what, " printed more than ", limits.output_bytes, " bytes and was stopped", sep, tail));
+      break;
+    case SandboxResult::Outcome::kKilled:
+      kind = FailureKind::kInternal;
+      status = absl::AbortedError(absl::StrCat(what, " was killed", sep, tail));
+      break;
+  }
+  return WithFailure(status, BuildFailure{kind, "build", tail});
+}
+
+// Runs `command`, streaming to the build log; the result and the output's last lines.
+absl::StatusOr<std::pair<SandboxResult, std::string>> RunLogged(SandboxCommand command,
+                                                                 const BuildContext& context) {
+  std::deque<std::string> tail;
+  command.on_output = [&](absl::string_view line) {
+    if (context.log) context.log(line);
+    tail.emplace_back(line);
+    if (tail.size() > kTailLines) tail.pop_front();
+  };
+  ASSIGN_OR_RETURN(SandboxResult result, context.sandbox->Run(command));
+  std::string text = absl::StrJoin(tail, "\n");
+  return std::make_pair(result, text.empty() ? result.log_tail : text);
+}
+
+// Drops bytecode pip or a setup script left behind despite --no-compile, and takes out the
+// absolute symlinks (bin/python3.11 → /usr/bin/python3.11), which LayerSpec::AddTree refuses
+// because they leave the tree: they are returned to be added as link entries of their own (in
+// the image they point at the run base's interpreter, as intended).
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> CleanVenv(
+    const std::string& venv) {
+  std::vector<stdfs::path> remove;
+  std::vector<std::pair<std::string, std::string>> links;
+  std::error_code ec;
+  for (auto it = stdfs::recursive_directory_iterator(venv, ec);
+       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
+    const stdfs::path& path = it->path();
+    if (it->is_symlink(ec)) {
+      stdfs::path target = stdfs::read_symlink(path, ec);
+      if (!ec && target.is_absolute()) {
+        links.emplace_back(path.lexically_relative(venv).string(), target.string());
+        remove.push_back(path);
+      }
+    } else if (path.filename() == "__pycache__" || path.extension() == ".pyc") {
+      remove.push_back(path);
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+    }
+  }
+  if (ec) return absl::InternalError(absl::StrCat("walk ", venv, ": ", ec.message()));
+  for (const stdfs::path& path : remove) {
+    stdfs::remove_all(path, ec);
+    if (ec) return absl::InternalError(absl::StrCat("remove ", path.string(), ": ", ec.message()));
+  }
+  return links;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> PipSettings(const std::map<std::string, std::string>& env) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, value] : env) {
+    if (absl::StartsWith(key, "PIP_")) out[key] = value;
+  }
+  return out;
+}
+
+bool PipNeedsNetwork(const std::map<std::string, std::string>& env) {
+  for (const char* name : kIndexVariables) {
+    auto it = env.find(name);
+    if (it != env.end() && !it->second.empty()) return true;
+  }
+  return false;
+}
+
+std::string PythonDepsInputKey(const PythonDepsParams& params,
+                               const std::map<std::string, std::string>& env) {
+  std::string text = absl::StrCat(kDepsLayerVersion, "\ninterpreter=", params.interpreter.path,
+                                   " ", params.interpreter.Describe(),
+                                   "\npip=", params.interpreter.pip_package_version,
+                                   "\nsource=", params.source.kind, "\n");
+  for (const auto& [path, digest] : params.file_digests) absl::StrAppend(&text, path, " ", digest, "\n");
+  absl::StrAppend(&text, "requirements=", Sha256Of(params.source.requirements).ToString(), "\n");
+  for (const auto& [key, value] : PipSettings(env)) absl::StrAppend(&text, key, "=", value, "\n");
+  return Sha256Of(text).ToString();
+}
+
+absl::Status HashDependencyFiles(const std::string& root, PythonDepsParams& params) {
+  for (const std::string& rel : params.source.files) {
+    ASSIGN_OR_RETURN(std::string text,
+                     buildpacks::internal::ReadSmallFile(root + "/" + rel, kMaxManifestBytes));
+    params.file_digests[rel] = Sha256Of(text).ToString();
+  }
+  return absl::OkStatus();
+}
+
+SandboxCommand MakePipCommand(const PythonDepsParams& params, const BuildContext& context,
+                              const std::string& venv_host, const std::string& req_host,
+                              const std::string& cache_host) {
+  SandboxCommand command;
+  command.argv = {params.interpreter.path, "-m", "pip", "--python",
+                  absl::StrCat(kVenvDir, "/bin/python"), "install", "--no-compile",
+                  "--no-warn-script-location", "--progress-bar", "off", "--cache-dir",
+                  absl::StrCat(kSandboxCache, "/pip")};
+  command.network = PipNeedsNetwork(context.build_env);
+  if (!command.network) command.argv.push_back("--no-index");
+  command.argv.insert(command.argv.end(),
+                      {"-r", absl::StrCat(kSandboxReqDir, "/requirements.txt")});
+  command.env = BaseEnv(context.build_env);
+  command.cwd = "/tmp";
+  command.mounts = {{venv_host, kVenvDir, true},
+                    {req_host, kSandboxReqDir, false},
+                    {cache_host, kSandboxCache, true}};
+  command.limits = context.limits;
+  return command;
+}
+
+absl::StatusOr<LayerOutput> RunPythonDepsInstall(const PythonDepsParams& params,
+                                                 const BuildContext& context) {
+  TEMPA_CHECK(context.sandbox != nullptr, "BuildContext.sandbox must be set");
+  auto internal_error = [](absl::Status status) {
+    return WithFailure(Annotate(status, "python dependencies"),
+                       {FailureKind::kInternal, "build", ""});
+  };
+  // The sandbox may run as another user: its writable mounts are world-writable.
+  std::string venv_host = context.scratch_dir + "/venv";
+  std::string req_host = context.scratch_dir + "/python-req";
+  std::string cache_host =
+      context.cache_dir.empty() ? context.scratch_dir + "/py-cache" : context.cache_dir + "/python";
+  for (auto [dir, mode] : {std::pair{venv_host, 0777u}, {req_host, 0755u}, {cache_host, 0777u}}) {
+    if (absl::Status s = buildpacks::internal::MakeDirs(dir, mode); !s.ok()) return internal_error(s);
+  }
+  std::ofstream(req_host + "/requirements.txt", std::ios::trunc) << params.source.requirements;
+
+  SandboxCommand venv;
+  venv.argv = {params.interpreter.path, "-m", "venv", "--without-pip", kVenvDir};
+  venv.env = BaseEnv({});
+  venv.cwd = "/tmp";
+  venv.mounts = {{venv_host, kVenvDir, true}};
+  venv.limits = context.limits;
+  if (context.log) context.log(absl::StrCat("$ python3.11 -m venv --without-pip ", kVenvDir));
+  absl::StatusOr<std::pair<SandboxResult, std::string>> ran = RunLogged(venv, context);
+  if (!ran.ok()) return internal_error(ran.status());
+  if (!ran->first.ok()) {
+    return Failed("python3.11 -m venv", ran->first, ran->second, venv.limits,
+                  FailureKind::kCompile, "");
+  }
+
+  if (params.source.requirements.empty()) {
+    if (context.log) context.log("no dependencies to install: empty venv");
+  } else {
+    SandboxCommand pip = MakePipCommand(params, context, venv_host, req_host, cache_host);
+    if (context.log) {
+      context.log(absl::StrCat("$ pip install --no-compile -r requirements.txt (from ",
+                               params.source.kind, ", ", params.source.names.size(),
+                               " package(s))", pip.network ? "" : " (offline: --no-index)"));
+    }
+    ran = RunLogged(pip, context);
+    if (!ran.ok()) return internal_error(ran.status());
+    if (!ran->first.ok()) {
+      std::string detail;
+      if (std::string missing = MissingPackage(ran->second); !missing.empty()) {
+        detail = absl::StrCat(": no distribution of ", missing, " was found",
+                              pip.network ? " in the configured index (PIP_INDEX_URL)"
+                                          : absl::StrCat("; ", kIndexHint));
+      } else if (!pip.network) {
+        detail = absl::StrCat("; note: ", kIndexHint);
+      }
+      return Failed(absl::StrCat("pip install (", params.source.kind, ")"), ran->first,
+                    ran->second, pip.limits, FailureKind::kDependencyResolution, detail);
+    }
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> links = CleanVenv(venv_host);
+  if (!links.ok()) return internal_error(links.status());
+  LayerOutput output;
+  std::string prefix(kVenvDir + 1);  // "opt/venv"
+  if (absl::Status s = output.spec.AddTree(venv_host, prefix); !s.ok()) return internal_error(s);
+  for (const auto& [path, target] : *links) {
+    output.spec.Add({absl::StrCat(prefix, "/", path), oci::LayerEntry::Type::kSymlink, 0777, "",
+                     std::nullopt, target});
+    // Put the link back so the scratch venv stays usable (tests run it in the sandbox).
+    std::error_code ec;
+    stdfs::create_symlink(target, stdfs::path(venv_host) / path, ec);
+  }
+  return output;
+}
+
+}  // namespace tempa::buildpacks::python

@@ -1,0 +1,241 @@
+#include "buildpacks/rust/rust_build.h"
+
+#include <deque>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "buildpacks/internal/fs_util.h"
+#include "common/build_error.h"
+#include "common/check.h"
+#include "common/digest.h"
+#include "common/status_macros.h"
+
+namespace tempa::buildpacks::rust {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kTailLines = 20;
+// Bump when the app layer's layout (path, mode) changes, so old cached layers are not reused.
+constexpr char kAppLayerVersion[] = "rust-app-v1";
+
+// Source paths are remapped to where the image would keep them, registry sources to /cargo:
+// panic messages stay useful and the binary carries no worker path.
+constexpr char kRustFlags[] =
+    "--remap-path-prefix=/src=/app/src --remap-path-prefix=/cache/cargo-home=/cargo "
+    "-C strip=debuginfo";
+
+// cargo's own messages when a dependency cannot be resolved or fetched, as opposed to a compile
+// error in the user's code.
+constexpr absl::string_view kDependencyMarkers[] = {
+    "failed to select a version",
+    "no matching package named",
+    "failed to load source for dependency",
+    "failed to get `",
+    "failed to download",
+    "--offline was specified",
+    "needs to be updated but --locked was passed",
+    "cannot update the lock file",
+    "failed to read `",
+    "failed to load manifest for",
+    "unable to update registry",
+};
+
+FailureKind KindOfExit(absl::string_view tail) {
+  for (absl::string_view marker : kDependencyMarkers) {
+    if (absl::StrContains(tail, marker)) return FailureKind::kDependencyResolution;
+  }
+  return FailureKind::kCompile;
+}
+
+absl::Status Failed(const SandboxResult& result, const std::string& tail,
+                    const SandboxLimits& limits) {
+  absl::Status status;
+  FailureKind kind = FailureKind::kCompile;
+  std::string sep = tail.empty() ? "" : ":\n";
+  switch (result.outcome) {
+    case SandboxResult::Outcome::kExited:
+      kind = KindOfExit(tail);
+      status = absl::InvalidArgumentError(
+          absl::StrCat("cargo build failed (exit ", result.exit_code, ")", sep, tail));
+      break;
+    case SandboxResult::Outcome::kTimedOut:
+      kind = FailureKind::kTimeout;
+      status = absl::DeadlineExceededError(absl::StrCat(
+          "cargo build timed out after ", absl::FormatDuration(limits.wall_time), sep, tail));
+      break;
+    case SandboxResult::Outcome::kOutOfMemory:
+      kind = FailureKind::kOutOfMemory;
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          "cargo build ran out of memory (limit ", limits.memory_bytes >> 20, " MiB)", sep, tail));
+      break;
+    case SandboxResult::Outcome::kOutputTooLarge:
+      kind = FailureKind::kOutputTooLarge;
+      status = absl::ResourceExhaustedError(absl::StrCat("cargo build printed more than ",
+                                                         limits.output_bytes,
+                                                         " bytes and was stopped", sep, tail));
+      break;
+    case SandboxResult::Outcome::kKilled:
+      kind = FailureKind::kInternal;
+      status = absl::AbortedError(absl::StrCat("cargo build was killed", sep, tail));
+      break;
+  }
+  return WithFailure(status, BuildFailure{kind, "build", tail});
+}
+
+// A writable copy of the source for a build without Cargo.lock (cargo writes one). Symlinks are
+// copied as links, not followed; target/ and .git/ are left out.
+absl::StatusOr<std::string> WritableSourceCopy(const BuildContext& context) {
+  std::string dir = context.scratch_dir + "/rust-src";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  for (const fs::directory_entry& entry : fs::directory_iterator(context.source_dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name == "target" || name == ".git") continue;
+    fs::copy(entry.path(), fs::path(dir) / name,
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) break;
+  }
+  if (ec) return absl::InternalError(absl::StrCat("copy source to ", dir, ": ", ec.message()));
+  fs::permissions(dir, fs::perms::all, ec);  // the sandbox user writes Cargo.lock here
+  return dir;
+}
+
+// Old toolchains' caches are dead weight: a toolchain change never reads them again.
+void RemoveOtherToolchainCaches(const std::string& keep) {
+  std::error_code ec;
+  fs::path parent = fs::path(keep).parent_path();
+  for (const fs::directory_entry& entry : fs::directory_iterator(parent, ec)) {
+    if (entry.path() != fs::path(keep)) fs::remove_all(entry.path(), ec);
+  }
+}
+
+}  // namespace
+
+std::map<std::string, std::string> CargoBuildEnv(const CargoBuildParams& params,
+                                                 const std::map<std::string, std::string>& user) {
+  std::map<std::string, std::string> env = {
+      {"CARGO_HOME", absl::StrCat(kSandboxCache, "/cargo-home")},
+      {"CARGO_TARGET_DIR", absl::StrCat(kSandboxCache, "/target")},
+      // Release builds gain nothing from incremental state, and it costs reproducibility.
+      {"CARGO_INCREMENTAL", "0"},
+      {"CARGO_TERM_COLOR", "never"},
+      {"HOME", "/tmp"},
+      {"PATH", "/usr/bin:/bin"},
+      {"RUSTC", params.toolchain.rustc},
+      {"RUSTFLAGS", kRustFlags},
+  };
+  if (!CargoBuildNeedsNetwork(user)) env["CARGO_NET_OFFLINE"] = "true";
+  for (const auto& [key, value] : user) {
+    env[key] = key == "RUSTFLAGS" ? absl::StrCat(kRustFlags, " ", value) : value;
+  }
+  return env;
+}
+
+bool CargoBuildNeedsNetwork(const std::map<std::string, std::string>& user) {
+  for (const auto& [key, value] : user) {
+    if (key == "CARGO_NET_OFFLINE") return value == "false" || value == "0";
+    if (absl::StartsWith(key, "CARGO_REGISTRIES_") || absl::StartsWith(key, "CARGO_REGISTRY_") ||
+        absl::StartsWith(key, "CARGO_SOURCE_")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string CargoCacheDir(const BuildContext& context, const RustToolchain& toolchain) {
+  std::string base =
+      context.cache_dir.empty() ? context.scratch_dir + "/rust-cache" : context.cache_dir + "/rust";
+  return absl::StrCat(base, "/", toolchain.CacheKey());
+}
+
+SandboxCommand MakeCargoBuildCommand(const CargoBuildParams& params, const BuildContext& context,
+                                     const std::string& src_host, const std::string& cache_host) {
+  SandboxCommand command;
+  command.argv = {params.toolchain.cargo, "build", "--release"};
+  if (params.locked) command.argv.push_back("--locked");
+  if (!params.package.empty()) command.argv.insert(command.argv.end(), {"-p", params.package});
+  command.argv.insert(command.argv.end(), {"--bin", params.bin});
+  command.env = CargoBuildEnv(params, context.build_env);
+  command.cwd = kSandboxSrc;
+  command.mounts = {{src_host, kSandboxSrc, !params.locked}, {cache_host, kSandboxCache, true}};
+  // The sandbox maps /usr read-only already; a toolchain elsewhere (TEMPA_CARGO) is mounted at
+  // its own path.
+  for (const std::string& tool : {params.toolchain.cargo, params.toolchain.rustc}) {
+    std::string dir = fs::path(tool).parent_path().parent_path().string();
+    if (!absl::StartsWith(tool, "/usr/") && !dir.empty() && dir != "/") {
+      bool mounted = false;
+      for (const SandboxMount& m : command.mounts) mounted |= m.host_path == dir;
+      if (!mounted) command.mounts.push_back({dir, dir, false});
+    }
+  }
+  command.network = CargoBuildNeedsNetwork(context.build_env);
+  command.limits = context.limits;
+  return command;
+}
+
+absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
+                                               const BuildContext& context) {
+  TEMPA_CHECK(context.sandbox != nullptr, "BuildContext.sandbox must be set");
+  auto internal_error = [](absl::Status status) {
+    return WithFailure(Annotate(status, "cargo build"), {FailureKind::kInternal, "build", ""});
+  };
+  // The sandbox may run as another user: its writable mounts are world-writable.
+  std::string cache_host = CargoCacheDir(context, params.toolchain);
+  std::string out_host = context.scratch_dir + "/rust-out";
+  for (const std::string& dir : {cache_host, out_host}) {
+    if (absl::Status s = internal::MakeDirs(dir, 0777); !s.ok()) return internal_error(s);
+  }
+  RemoveOtherToolchainCaches(cache_host);
+  std::string src_host = context.source_dir;
+  if (!params.locked) {
+    absl::StatusOr<std::string> copy = WritableSourceCopy(context);
+    if (!copy.ok()) return internal_error(copy.status());
+    src_host = *copy;
+  }
+
+  SandboxCommand command = MakeCargoBuildCommand(params, context, src_host, cache_host);
+  std::deque<std::string> tail;
+  command.on_output = [&](absl::string_view line) {
+    if (context.log) context.log(line);
+    tail.emplace_back(line);
+    if (tail.size() > kTailLines) tail.pop_front();
+  };
+  if (context.log) {
+    context.log(absl::StrCat("$ ", absl::StrJoin(command.argv.begin() + 1, command.argv.end(), " "),
+                             command.network ? "" : " (offline)"));
+  }
+  absl::Time started = absl::Now();
+  absl::StatusOr<SandboxResult> result = context.sandbox->Run(command);
+  if (!result.ok()) return internal_error(result.status());
+  std::string tail_text = absl::StrJoin(tail, "\n");
+  if (tail_text.empty()) tail_text = result->log_tail;
+  if (!result->ok()) return Failed(*result, tail_text, command.limits);
+  if (context.log) {
+    context.log(absl::StrCat("cargo build took ", absl::FormatDuration(absl::Now() - started)));
+  }
+
+  // Copied out of the target dir, which the next build of this app overwrites.
+  CargoBuildOutput output;
+  output.binary = absl::StrCat(out_host, "/", params.bin);
+  std::string built = absl::StrCat(cache_host, "/target/release/", params.bin);
+  if (absl::Status s = internal::CopyFile(built, output.binary, 0755); !s.ok()) {
+    return internal_error(Annotate(s, "cargo build exited 0 but left no binary"));
+  }
+  absl::StatusOr<Digest> digest = Sha256OfFile(output.binary);
+  if (!digest.ok()) return internal_error(digest.status());
+  std::string image_path = absl::StrCat("app/", params.bin);
+  output.app.spec.Add({"app", oci::LayerEntry::Type::kDirectory, 0755, "", std::nullopt, ""});
+  output.app.spec.Add(
+      {image_path, oci::LayerEntry::Type::kFile, 0755, output.binary, std::nullopt, ""});
+  output.app.content_key =
+      Sha256Of(absl::StrCat(kAppLayerVersion, "\n", image_path, "\n", digest->ToString()))
+          .ToString();
+  return output;
+}
+
+}  // namespace tempa::buildpacks::rust

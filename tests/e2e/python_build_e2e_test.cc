@@ -1,0 +1,150 @@
+// `tempa build` on the Flask example through the real binary: dependencies from a PEP 503 index
+// on loopback (Flask + gunicorn repackaged from Debian), pushed to a real registry, pulled back
+// and run with runc. Then the caching contract: a code-only change reuses the base and deps
+// layers without running pip, a requirements change rebuilds deps, and two clean checkouts give
+// the same image digest.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "tests/e2e/e2e_fixture.h"
+#include "tests/support/pypi_index.h"
+#include "tests/support/temp_dir.h"
+
+namespace tempa::testing {
+namespace {
+
+using nlohmann::json;
+
+class PythonE2eTest : public TempaE2eTest {
+ protected:
+  // The Debian-made wheels are cached in the build tree: only the first run downloads .debs.
+  static void SetUpTestSuite() {
+    std::string cache = std::string(TEMPA_BINARY_DIR) + "/tests/e2e/python-wheels";
+    auto wheels = MakeDebianWheels(cache, FlaskAndGunicornSpecs());
+    if (!wheels.ok()) {
+      setup_error_ = new std::string(wheels.status().ToString());
+      return;
+    }
+    index_root_ = new TempDir("tempa-pypi-");
+    auto index = PypiIndex::Start(index_root_->path(), *wheels);
+    if (!index.ok()) {
+      setup_error_ = new std::string(index.status().ToString());
+      return;
+    }
+    index_ = index->release();
+  }
+  static void TearDownTestSuite() {
+    delete index_;
+    delete index_root_;
+    delete setup_error_;
+  }
+
+  void SetUp() override {
+    TempaE2eTest::SetUp();
+    if (IsSkipped()) return;
+    if (access("/usr/bin/python3.11", X_OK) != 0) GTEST_SKIP() << "python3.11 not installed";
+    ASSERT_EQ(setup_error_, nullptr) << *setup_error_;
+  }
+
+  // `tempa build DIR --image IMAGE --cache-dir CACHE --json --build-env PIP_INDEX_URL=...`.
+  json Build(const std::string& dir, const std::string& image, const std::string& cache,
+             CommandResult* result = nullptr) {
+    auto started = std::chrono::steady_clock::now();
+    CommandResult r = Tempa({"build", dir, "--image", image, "--cache-dir", cache, "--json",
+                             "--build-env", "PIP_INDEX_URL=" + index_->url()});
+    last_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (result != nullptr) *result = r;
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    json parsed = json::parse(LastLine(r.out), nullptr, false);
+    EXPECT_FALSE(parsed.is_discarded()) << "stdout is not JSON: " << r.out << r.err;
+    return parsed;
+  }
+
+  static std::string* setup_error_;
+  static TempDir* index_root_;
+  static PypiIndex* index_;
+  double last_seconds_ = 0;
+};
+
+std::string* PythonE2eTest::setup_error_ = nullptr;
+TempDir* PythonE2eTest::index_root_ = nullptr;
+PypiIndex* PythonE2eTest::index_ = nullptr;
+
+TEST_F(PythonE2eTest, FlaskAppBuildsRunsUnderGunicornAndRebuildsOnlyWhatChanged) {
+  std::string src = CopyExample("python-flask", "app");
+  std::string image = registry() + "/python-flask:v1";
+  std::string cache = tmp_.Join("cache");
+  CommandResult cold_run;
+  json cold = Build(src, image, cache, &cold_run);
+  double cold_seconds = last_seconds_;
+  ASSERT_EQ(cold_run.exit_code, 0);
+  EXPECT_EQ(cold["language"], "python");
+  ASSERT_EQ(cold["layers"].size(), 3u) << cold.dump();
+  EXPECT_EQ(cold["layers"][0]["role"], "base");
+  EXPECT_EQ(cold["layers"][1]["role"], "deps");
+  EXPECT_EQ(cold["layers"][2]["role"], "app");
+  EXPECT_TRUE(absl::StrContains(cold_run.err, "$ pip install")) << cold_run.err;
+  EXPECT_TRUE(absl::StrContains(cold_run.err, "Successfully installed")) << cold_run.err;
+
+  CommandResult inspect = RunCommand({"skopeo", "inspect", "--config", "--tls-verify=false",
+                                      "docker://" + image});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  json config = json::parse(inspect.out)["config"];
+  EXPECT_EQ(config["User"], "65532:65532");
+  EXPECT_EQ(config["WorkingDir"], "/app");
+  EXPECT_EQ(config["Entrypoint"][2], "exec gunicorn 'app:app' --bind 0.0.0.0:$PORT");
+
+  if (geteuid() == 0) {
+    int port = PickFreePort();
+    std::string id = RunImageWithRunc(cold["image"], tmp_.Join("run"), port);
+    ASSERT_FALSE(id.empty());
+    absl::Cleanup stop = [&] { RunCommand({"runc", "delete", "-f", id}); };
+    EXPECT_EQ(HttpGetRetrying(port, "/", 150), "hello from tempa (python)\n")
+        << std::ifstream(tmp_.Join("run/runc.log")).rdbuf();
+    EXPECT_EQ(HttpGetRetrying(port, "/healthz"), "ok\n");
+  }
+
+  // A code-only change: base and deps come from the cache, pip does not run.
+  std::ofstream(src + "/app.py", std::ios::app) << "\n# a comment is a code change\n";
+  CommandResult warm_run;
+  json warm = Build(src, image, cache, &warm_run);
+  double warm_seconds = last_seconds_;
+  for (int i : {0, 1}) {
+    EXPECT_EQ(warm["layers"][i]["digest"], cold["layers"][i]["digest"]) << i;
+    EXPECT_TRUE(warm["layers"][i]["reused"].get<bool>()) << i;
+  }
+  EXPECT_NE(warm["layers"][2]["digest"], cold["layers"][2]["digest"]);
+  EXPECT_FALSE(absl::StrContains(warm_run.err, "pip install")) << warm_run.err;
+
+  // A requirements change: a new deps layer.
+  std::ofstream(src + "/requirements.txt", std::ios::app) << "blinker==1.5\n";
+  CommandResult deps_run;
+  json deps = Build(src, image, cache, &deps_run);
+  EXPECT_TRUE(deps["layers"][0]["reused"].get<bool>());
+  EXPECT_FALSE(deps["layers"][1]["reused"].get<bool>());
+  EXPECT_NE(deps["layers"][1]["digest"], cold["layers"][1]["digest"]);
+  EXPECT_TRUE(absl::StrContains(deps_run.err, "$ pip install")) << deps_run.err;
+  std::printf("python e2e timings: cold build %.1fs, code-only rebuild %.1fs\n", cold_seconds,
+              warm_seconds);
+}
+
+TEST_F(PythonE2eTest, TwoCleanCheckoutsGiveTheSameImageDigest) {
+  std::string a = CopyExample("python-flask", "a");
+  std::string b = CopyExample("python-flask", "b");
+  std::filesystem::create_directories(b + "/__pycache__");
+  std::ofstream(b + "/__pycache__/app.cpython-311.pyc") << "stale bytecode";
+  json first = Build(a, registry() + "/repro-py:v1", tmp_.Join("cache1"));
+  json second = Build(b, registry() + "/repro-py:v1", tmp_.Join("cache2"));
+  ASSERT_TRUE(first.contains("digest")) << first.dump();
+  EXPECT_EQ(first["digest"], second["digest"]);
+  EXPECT_FALSE(second["layers"][1]["reused"].get<bool>());  // really built twice
+}
+
+}  // namespace
+}  // namespace tempa::testing

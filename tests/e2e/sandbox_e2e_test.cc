@@ -1,0 +1,85 @@
+// The build's limits and isolation through the real `tempa` CLI: a Go build past a small limit
+// fails with the failure kind a user can act on, and a root-run build leaves nothing root-owned
+// in the app's cache. Uses the CLI's --timeout / --memory / --max-processes flags.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "tests/e2e/e2e_fixture.h"
+
+namespace tempa::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json ErrorOf(const CommandResult& r) {
+  json parsed = json::parse(LastLine(r.out), nullptr, false);
+  return parsed.is_discarded() || !parsed.contains("error") ? json() : parsed["error"];
+}
+
+class SandboxE2eTest : public TempaE2eTest {
+ protected:
+  // `tempa build` of go-hello with a cold cache (so the compiler has real work) and `flags`.
+  CommandResult BuildWith(const std::vector<std::string>& flags) {
+    std::string src = CopyExample("go-hello", "app");
+    std::vector<std::string> args = {
+        "build", src, "--image", registry() + "/limited", "--cache-dir", tmp_.Join("cache"),
+        "--json"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    return Tempa(args);
+  }
+};
+
+TEST_F(SandboxE2eTest, BuildPastTheTimeLimitFailsAsTimeout) {
+  CommandResult r = BuildWith({"--timeout", "1s"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(ErrorOf(r)["kind"], "timeout") << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "timed out")) << r.err;
+}
+
+TEST_F(SandboxE2eTest, BuildPastTheMemoryLimitFailsAsOutOfMemory) {
+  CommandResult r = BuildWith({"--memory", "24m"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(ErrorOf(r)["kind"], "out_of_memory") << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "out of memory")) << r.err;
+}
+
+TEST_F(SandboxE2eTest, BuildPastTheProcessLimitSaysSo) {
+  // The go command and the compiler are multithreaded: 4 tasks cannot hold them.
+  CommandResult r = BuildWith({"--max-processes", "4"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  json error = ErrorOf(r);
+  EXPECT_EQ(error["kind"], "compile") << r.out << r.err;
+  EXPECT_TRUE(
+      absl::StrContains(error["log_tail"].get<std::string>(), "the build hit the process limit (4"))
+      << r.out;
+}
+
+TEST_F(SandboxE2eTest, GenerousLimitsBuildFine) {
+  CommandResult r = BuildWith({"--timeout", "10m", "--memory", "2g", "--max-processes", "4096"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(SandboxE2eTest, ARootRunBuildWritesNothingAsRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the privilege drop applies when tempa runs as root";
+  CommandResult r = BuildWith({});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Everything the compiler wrote into the app's tool cache belongs to the build user.
+  std::string apps = tmp_.Join("cache") + "/apps";
+  int files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(apps)) {
+    if (!entry.is_regular_file()) continue;
+    struct stat st;
+    ASSERT_EQ(::lstat(entry.path().c_str(), &st), 0);
+    EXPECT_NE(st.st_uid, 0u) << entry.path();
+    ++files;
+  }
+  EXPECT_GT(files, 0);
+}
+
+}  // namespace
+}  // namespace tempa::testing

@@ -1,0 +1,157 @@
+// Limits against the real bwrap and the machine's cgroups: memory, processes (a bounded fork
+// bomb), CPU time, and that nothing of a build outlives its run.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/sandbox/sandbox_fixture.h"
+#include "worker/sandbox/build_cgroup.h"
+
+namespace tempa {
+namespace {
+
+using ::testing::HasSubstr;
+using Outcome = SandboxResult::Outcome;
+
+// A fork bomb, bounded by the process limit and a short wall time. dash does not accept ":" as a
+// function name, hence "b".
+constexpr char kForkBomb[] = "b() { b | b & }; b; sleep 60";
+
+// This process's leftover per-build groups under `parent` (there should be none after a run).
+std::vector<std::string> LeftoverGroups(const std::string& parent) {
+  std::vector<std::string> found;
+  if (parent.empty()) return found;
+  std::string prefix = absl::StrCat("tempa-sandbox-", ::getpid(), "-");
+  if (DIR* d = ::opendir(parent.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (absl::StartsWith(e->d_name, prefix)) found.push_back(e->d_name);
+    }
+    ::closedir(d);
+  }
+  return found;
+}
+
+class SandboxLimitsTest : public SandboxFixture {
+ protected:
+  bool HaveCgroups() const {
+    CgroupParents p = DetectCgroupParents();
+    return !p.memory.empty() && !p.pids.empty() && !p.cpuacct.empty();
+  }
+};
+
+TEST_F(SandboxLimitsTest, AllocatingPastTheMemoryLimitIsOutOfMemory) {
+  if (!HaveCgroups()) GTEST_SKIP() << "needs writable cgroup v1 memory/pids/cpuacct groups";
+  // 400 MB touched page by page against a 128 MiB limit: the kernel's OOM killer ends it.
+  SandboxCommand c =
+      Shell("python3 -c 'b = bytearray(400 * 1000 * 1000); print(len(b))'; echo exit=$?");
+  c.limits.memory_bytes = 128ull << 20;
+  SandboxResult r = RunOk(c);
+  // The shell survives (its child was killed) and exits 0: that is the build's own business.
+  EXPECT_TRUE(r.ok()) << r.log_tail;
+  EXPECT_THAT(r.log_tail, HasSubstr("exit=137"));
+
+  lines_.clear();
+  SandboxCommand direct = Shell("exec python3 -c 'b = bytearray(400 * 1000 * 1000)'");
+  direct.limits.memory_bytes = 128ull << 20;
+  SandboxResult oom = RunOk(direct);
+  EXPECT_EQ(oom.outcome, Outcome::kOutOfMemory) << oom.log_tail;
+  EXPECT_FALSE(oom.ok());
+}
+
+TEST_F(SandboxLimitsTest, MemoryUnderTheLimitIsFine) {
+  SandboxCommand c = Shell("python3 -c 'b = bytearray(30 * 1000 * 1000); print(len(b))'");
+  c.limits.memory_bytes = 256ull << 20;
+  SandboxResult r = RunOk(c);
+  EXPECT_TRUE(r.ok()) << r.log_tail;
+}
+
+TEST_F(SandboxLimitsTest, ForkBombIsStoppedAndTheNextBuildRuns) {
+  SandboxCommand c = Shell(kForkBomb);
+  c.limits.max_processes = 64;
+  c.limits.wall_time = absl::Seconds(20);
+  SandboxResult r = RunOk(c);
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.log_tail, HasSubstr("tempa: the build hit the process limit (64 processes"));
+  if (HaveCgroups()) {
+    // Stopped for its refused forks, long before the wall time.
+    EXPECT_EQ(r.outcome, Outcome::kExited);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_LT(r.elapsed, absl::Seconds(10));
+    EXPECT_THAT(LeftoverGroups(DetectCgroupParents().pids), ::testing::IsEmpty());
+  }
+
+  lines_.clear();
+  BubblewrapSandbox fresh;
+  SandboxCommand next = Shell("for i in 1 2 3 4 5 6 7 8; do (echo $i) & done; wait; echo fine");
+  next.limits.max_processes = 64;
+  SandboxResult after = RunOk(fresh, next);
+  EXPECT_TRUE(after.ok()) << after.log_tail;
+  EXPECT_EQ(lines_.back(), "fine");
+}
+
+TEST_F(SandboxLimitsTest, ForkBombWithoutCgroupsIsBoundByRlimitAndWallTime) {
+  BubblewrapSandboxOptions options;
+  options.cgroup_parents = CgroupParents{};  // the fallback: RLIMIT_NPROC as the build uid
+  // RLIMIT_NPROC counts all of a uid's processes on the host: a uid of its own keeps builds
+  // that other tests run meanwhile out of the count.
+  options.build_uid = 64999;
+  options.build_gid = 64999;
+  BubblewrapSandbox sandbox(options);
+  SandboxCommand c = Shell(kForkBomb);
+  c.limits.max_processes = 64;
+  c.limits.wall_time = absl::Seconds(3);
+  SandboxResult r = RunOk(sandbox, c);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.outcome, Outcome::kTimedOut);
+
+  lines_.clear();
+  SandboxResult after = RunOk(sandbox, Shell("echo fine"));
+  EXPECT_TRUE(after.ok()) << after.log_tail;
+}
+
+TEST_F(SandboxLimitsTest, CpuTimeLimitStopsABusyBuild) {
+  if (!HaveCgroups()) GTEST_SKIP() << "needs a writable cpuacct cgroup";
+  BubblewrapSandboxOptions options;
+  options.cpu_time = absl::Seconds(1);
+  BubblewrapSandbox sandbox(options);
+  SandboxCommand c = Shell("while :; do :; done");
+  c.limits.wall_time = absl::Seconds(30);
+  SandboxResult r = RunOk(sandbox, c);
+  EXPECT_EQ(r.outcome, Outcome::kTimedOut);
+  EXPECT_LT(r.elapsed, absl::Seconds(10));
+  EXPECT_THAT(r.log_tail, HasSubstr("of CPU time"));
+}
+
+TEST_F(SandboxLimitsTest, BackgroundProcessesDoNotOutliveTheRun) {
+  if (!HaveCgroups()) GTEST_SKIP() << "needs writable cgroups";
+  // setsid + closed output: the daemonised sleeper is still killed with the run.
+  SandboxResult r = RunOk(Shell("setsid sh -c 'sleep 300' >/dev/null 2>&1 & echo started"));
+  EXPECT_TRUE(r.ok()) << r.log_tail;
+  CgroupParents parents = DetectCgroupParents();
+  EXPECT_THAT(LeftoverGroups(parents.pids), ::testing::IsEmpty());
+  EXPECT_THAT(LeftoverGroups(parents.memory), ::testing::IsEmpty());
+  EXPECT_THAT(LeftoverGroups(parents.cpuacct), ::testing::IsEmpty());
+}
+
+TEST_F(SandboxLimitsTest, CgroupCountsAndLimitsTasks) {
+  CgroupParents parents = DetectCgroupParents();
+  if (parents.pids.empty()) GTEST_SKIP() << "needs a writable pids cgroup";
+  CgroupLimits limits;
+  limits.max_tasks = 5;
+  auto group = BuildCgroup::Create(CgroupParents{"", parents.pids, ""}, "tempa-unit-test", limits);
+  ASSERT_TRUE(group.ok()) << group.status();
+  EXPECT_TRUE((*group)->limits_tasks());
+  EXPECT_FALSE((*group)->limits_memory());
+  EXPECT_EQ((*group)->Usage().task_limit_hits, 0u);
+  group->reset();
+  EXPECT_FALSE(std::filesystem::exists(parents.pids + "/tempa-unit-test"));
+}
+
+}  // namespace
+}  // namespace tempa

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "buildpacks/go/go_source.h"
 #include "buildpacks/internal/fs_util.h"
+#include "buildpacks/internal/step_failure.h"
 #include "common/build_error.h"
 #include "common/check.h"
 #include "common/digest.h"
@@ -42,36 +43,7 @@ FailureKind KindOfExit(absl::string_view tail) {
 
 absl::Status Failed(const SandboxResult& result, const std::string& tail,
                     const SandboxLimits& limits) {
-  absl::Status status;
-  FailureKind kind = FailureKind::kCompile;
-  std::string sep = tail.empty() ? "" : ":\n";
-  switch (result.outcome) {
-    case SandboxResult::Outcome::kExited:
-      kind = KindOfExit(tail);
-      status = absl::InvalidArgumentError(
-          absl::StrCat("go build failed (exit ", result.exit_code, ")", sep, tail));
-      break;
-    case SandboxResult::Outcome::kTimedOut:
-      kind = FailureKind::kTimeout;
-      status = absl::DeadlineExceededError(absl::StrCat(
-          "go build timed out after ", absl::FormatDuration(limits.wall_time), sep, tail));
-      break;
-    case SandboxResult::Outcome::kOutOfMemory:
-      kind = FailureKind::kOutOfMemory;
-      status = absl::ResourceExhaustedError(absl::StrCat(
-          "go build ran out of memory (limit ", limits.memory_bytes >> 20, " MiB)", sep, tail));
-      break;
-    case SandboxResult::Outcome::kOutputTooLarge:
-      kind = FailureKind::kOutputTooLarge;
-      status = absl::ResourceExhaustedError(absl::StrCat(
-          "go build printed more than ", limits.output_bytes, " bytes and was stopped", sep, tail));
-      break;
-    case SandboxResult::Outcome::kKilled:
-      kind = FailureKind::kInternal;
-      status = absl::AbortedError(absl::StrCat("go build was killed", sep, tail));
-      break;
-  }
-  return WithFailure(status, BuildFailure{kind, "build", tail});
+  return internal::StepFailed("go build", result, tail, limits, KindOfExit(tail));
 }
 
 // Bare main.go: a copy of the root's .go files with a generated go.mod, so the build runs in

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "buildpacks/internal/fs_util.h"
+#include "buildpacks/internal/step_failure.h"
 #include "common/build_error.h"
 #include "common/check.h"
 #include "common/digest.h"
@@ -61,35 +62,7 @@ std::string MissingPackage(const std::string& tail) {
 
 absl::Status Failed(absl::string_view what, const SandboxResult& result, const std::string& tail,
                     const SandboxLimits& limits, FailureKind exit_kind, std::string exit_detail) {
-  std::string sep = tail.empty() ? "" : ":\n";
-  absl::Status status;
-  FailureKind kind = exit_kind;
-  switch (result.outcome) {
-    case SandboxResult::Outcome::kExited:
-      status = absl::InvalidArgumentError(
-          absl::StrCat(what, " failed (exit ", result.exit_code, ")", exit_detail, sep, tail));
-      break;
-    case SandboxResult::Outcome::kTimedOut:
-      kind = FailureKind::kTimeout;
-      status = absl::DeadlineExceededError(absl::StrCat(
-          what, " timed out after ", absl::FormatDuration(limits.wall_time), sep, tail));
-      break;
-    case SandboxResult::Outcome::kOutOfMemory:
-      kind = FailureKind::kOutOfMemory;
-      status = absl::ResourceExhaustedError(absl::StrCat(
-          what, " ran out of memory (limit ", limits.memory_bytes >> 20, " MiB)", sep, tail));
-      break;
-    case SandboxResult::Outcome::kOutputTooLarge:
-      kind = FailureKind::kOutputTooLarge;
-      status = absl::ResourceExhaustedError(absl::StrCat(
-          what, " printed more than ", limits.output_bytes, " bytes and was stopped", sep, tail));
-      break;
-    case SandboxResult::Outcome::kKilled:
-      kind = FailureKind::kInternal;
-      status = absl::AbortedError(absl::StrCat(what, " was killed", sep, tail));
-      break;
-  }
-  return WithFailure(status, BuildFailure{kind, "build", tail});
+  return buildpacks::internal::StepFailed(what, result, tail, limits, exit_kind, exit_detail);
 }
 
 // Runs `command`, streaming to the build log; the result and the output's last lines.

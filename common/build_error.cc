@@ -18,6 +18,7 @@ constexpr std::pair<FailureKind, absl::string_view> kNames[] = {
     {FailureKind::kTimeout, "timeout"},
     {FailureKind::kOutOfMemory, "out_of_memory"},
     {FailureKind::kOutputTooLarge, "output_too_large"},
+    {FailureKind::kProcessLimit, "process_limit"},
     {FailureKind::kPush, "push"},
     {FailureKind::kBadInput, "bad_input"},
     {FailureKind::kInternal, "internal"},

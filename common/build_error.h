@@ -18,6 +18,7 @@ enum class FailureKind {
   kTimeout,
   kOutOfMemory,
   kOutputTooLarge,
+  kProcessLimit,  // forked past the process limit (a fork bomb, or a limit set too low)
   kPush,
   kBadInput,   // bad flags, image names, config
   kInternal,   // Tempa itself or the machine (disk, sandbox) failed

@@ -31,6 +31,12 @@ absl::Status StepFailed(absl::string_view what, const SandboxResult& result,
       status = absl::ResourceExhaustedError(absl::StrCat(
           what, " printed more than ", limits.output_bytes, " bytes and was stopped", sep, tail));
       break;
+    case SandboxResult::Outcome::kProcessLimit:
+      kind = FailureKind::kProcessLimit;
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          what, " hit the process limit (", limits.max_processes,
+          " processes and threads); raise it with --max-processes", sep, tail));
+      break;
     case SandboxResult::Outcome::kKilled:
       kind = FailureKind::kInternal;
       status = absl::AbortedError(absl::StrCat(what, " was killed", sep, tail));

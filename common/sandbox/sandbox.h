@@ -39,7 +39,7 @@ struct SandboxCommand {
 };
 
 struct SandboxResult {
-  enum class Outcome { kExited, kTimedOut, kOutOfMemory, kOutputTooLarge, kKilled };
+  enum class Outcome { kExited, kTimedOut, kOutOfMemory, kOutputTooLarge, kProcessLimit, kKilled };
   Outcome outcome = Outcome::kExited;
   int exit_code = 0;
   std::string log_tail;  // last lines of output, for error messages

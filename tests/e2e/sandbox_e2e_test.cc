@@ -53,10 +53,19 @@ TEST_F(SandboxE2eTest, BuildPastTheProcessLimitSaysSo) {
   CommandResult r = BuildWith({"--max-processes", "4"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   json error = ErrorOf(r);
-  EXPECT_EQ(error["kind"], "compile") << r.out << r.err;
+  EXPECT_EQ(error["kind"], "process_limit") << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "--max-processes")) << r.err;
   EXPECT_TRUE(
       absl::StrContains(error["log_tail"].get<std::string>(), "the build hit the process limit (4"))
       << r.out;
+}
+
+TEST_F(SandboxE2eTest, BuildPrintingPastTheOutputLimitFailsAsOutputTooLarge) {
+  // `go build -x` prints every command it runs: kilobytes on a cold cache.
+  CommandResult r = BuildWith({"--build-env", "GOFLAGS=-x", "--max-output", "2k"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(ErrorOf(r)["kind"], "output_too_large") << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "printed more than 2048 bytes")) << r.err;
 }
 
 TEST_F(SandboxE2eTest, GenerousLimitsBuildFine) {

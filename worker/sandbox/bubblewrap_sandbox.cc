@@ -315,7 +315,7 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
       kill_group(SandboxResult::Outcome::kTimedOut);
     } else if (usage.task_limit_hits >= options_.fork_failures_before_kill) {
       hit_process_limit = true;
-      kill_group(SandboxResult::Outcome::kExited);  // a failure of the build, not of Tempa
+      kill_group(SandboxResult::Outcome::kProcessLimit);
     }
   };
   char buf[1 << 16];
@@ -395,6 +395,10 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
                                                          : LooksLikeForkFailure(result.log_tail);
   }
   if (hit_process_limit) {
+    // Another limit that stopped the build (memory, time) is the better explanation.
+    if (result.outcome == SandboxResult::Outcome::kExited) {
+      result.outcome = SandboxResult::Outcome::kProcessLimit;
+    }
     notes.push_back(absl::StrCat("tempa: the build hit the process limit (", limits.max_processes,
                                  " processes and threads)"));
   }

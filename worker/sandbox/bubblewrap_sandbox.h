@@ -64,8 +64,8 @@ class BubblewrapSandbox : public Sandbox {
   //
   // A command stopped by a limit has outcome kOutOfMemory, kTimedOut (wall or CPU time) or
   // kOutputTooLarge. A build that hit the process limit and failed (or was stopped for retrying
-  // forks) keeps outcome kExited with a non-zero code; the last line of its output and log_tail
-  // is "tempa: the build hit the process limit (N processes and threads)".
+  // forks) has outcome kProcessLimit; the last line of its output and log_tail is
+  // "tempa: the build hit the process limit (N processes and threads)".
   absl::StatusOr<SandboxResult> Run(const SandboxCommand& command) override;
 
   // The full bwrap argv for `command` (exposed for tests and for logging what ran).

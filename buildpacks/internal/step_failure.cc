@@ -29,7 +29,13 @@ absl::Status StepFailed(absl::string_view what, const SandboxResult& result,
     case SandboxResult::Outcome::kOutputTooLarge:
       kind = FailureKind::kOutputTooLarge;
       status = absl::ResourceExhaustedError(absl::StrCat(
-          what, " printed more than ", limits.output_bytes, " bytes and was stopped", sep, tail));
+          what, " printed more than ", limits.output_bytes, " bytes and was stopped; raise the limit with --max-output", sep, tail));
+      break;
+    case SandboxResult::Outcome::kFileTooLarge:
+      kind = FailureKind::kOutputTooLarge;
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          what, " tried to write a file larger than ", limits.file_bytes,
+          " bytes; raise the limit with --max-file-size", sep, tail));
       break;
     case SandboxResult::Outcome::kProcessLimit:
       kind = FailureKind::kProcessLimit;

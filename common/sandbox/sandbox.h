@@ -25,6 +25,9 @@ struct SandboxLimits {
   uint64_t memory_bytes = 0;    // 0: no limit
   int max_processes = 0;        // 0: no limit
   uint64_t output_bytes = 64ull << 20;  // log output kept/streamed before the command is killed
+  // The largest file any process of the build may write (RLIMIT_FSIZE): a build cannot fill the
+  // worker's disk with one runaway file. 0: no limit.
+  uint64_t file_bytes = 8ull << 30;
 };
 
 struct SandboxCommand {
@@ -39,7 +42,8 @@ struct SandboxCommand {
 };
 
 struct SandboxResult {
-  enum class Outcome { kExited, kTimedOut, kOutOfMemory, kOutputTooLarge, kProcessLimit, kKilled };
+  enum class Outcome { kExited, kTimedOut, kOutOfMemory, kOutputTooLarge, kFileTooLarge, kProcessLimit,
+                       kKilled };
   Outcome outcome = Outcome::kExited;
   int exit_code = 0;
   std::string log_tail;  // last lines of output, for error messages

@@ -68,6 +68,21 @@ TEST_F(SandboxE2eTest, BuildPrintingPastTheOutputLimitFailsAsOutputTooLarge) {
   EXPECT_TRUE(absl::StrContains(r.err, "printed more than 2048 bytes")) << r.err;
 }
 
+TEST_F(SandboxE2eTest, BuildWritingPastTheFileLimitFailsAsOutputTooLarge) {
+  // The linker writes a ~2 MB binary, and the compiled standard library is larger still.
+  CommandResult r = BuildWith({"--max-file-size", "1m"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(ErrorOf(r)["kind"], "output_too_large") << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "larger than 1048576 bytes")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "--max-file-size")) << r.err;
+  // Nothing of the size the limit refused was left behind in the app's caches.
+  for (const auto& entry : fs::recursive_directory_iterator(tmp_.Join("cache"))) {
+    if (entry.is_regular_file()) {
+      EXPECT_LE(entry.file_size(), 1u << 20) << entry.path();
+    }
+  }
+}
+
 TEST_F(SandboxE2eTest, GenerousLimitsBuildFine) {
   CommandResult r = BuildWith({"--timeout", "10m", "--memory", "2g", "--max-processes", "4096"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -149,6 +149,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   if (args.timeout > absl::ZeroDuration()) request.limits.wall_time = args.timeout;
   if (args.max_processes > 0) request.limits.max_processes = args.max_processes;
   if (args.max_output_bytes > 0) request.limits.output_bytes = args.max_output_bytes;
+  if (args.max_file_bytes > 0) request.limits.file_bytes = args.max_file_bytes;
 
   absl::Time started = absl::Now();
   worker::BuildPipeline pipeline(std::move(deps), options);

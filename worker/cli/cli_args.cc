@@ -17,7 +17,7 @@ const char kUsage[] =
     "  tempa build DIR --image HOST[:PORT]/NAME[:TAG] [--json] [--cache-dir DIR]\n"
     "              [--build-env K=V]... [--insecure-registry] [--go-main cmd/NAME]\n"
     "              [--run-image REF] [--memory SIZE] [--timeout DURATION]\n"
-    "              [--max-processes N] [--max-output SIZE]\n"
+    "              [--max-processes N] [--max-output SIZE] [--max-file-size SIZE]\n"
     "  tempa detect DIR [--json] [--go-main cmd/NAME]\n";
 
 namespace {
@@ -65,14 +65,17 @@ absl::StatusOr<BuildArgs> ParseBuildArgs(const std::vector<std::string>& args) {
           out.insecure_registry = true;
         } else if (name == "--image" || name == "--cache-dir" || name == "--build-env" ||
                    name == "--go-main" || name == "--run-image" || name == "--memory" ||
-                   name == "--timeout" || name == "--max-processes" || name == "--max-output") {
+                   name == "--timeout" || name == "--max-processes" || name == "--max-output" ||
+                   name == "--max-file-size") {
           absl::StatusOr<std::string> v = next_value();
           if (!v.ok()) return v.status();
           if (name == "--run-image") out.run_image = *v;
-          if (name == "--memory" || name == "--max-output") {
+          if (name == "--memory" || name == "--max-output" || name == "--max-file-size") {
             absl::StatusOr<uint64_t> bytes = ParseByteSize(*v);
             if (!bytes.ok()) return Usage(absl::StrCat(name, ": ", bytes.status().message()));
-            (name == "--memory" ? out.memory_bytes : out.max_output_bytes) = *bytes;
+            (name == "--memory"       ? out.memory_bytes
+             : name == "--max-output" ? out.max_output_bytes
+                                      : out.max_file_bytes) = *bytes;
           }
           if (name == "--timeout" &&
               (!absl::ParseDuration(*v, &out.timeout) || out.timeout <= absl::ZeroDuration())) {

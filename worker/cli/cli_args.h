@@ -25,6 +25,7 @@ struct BuildArgs {
   absl::Duration timeout = absl::ZeroDuration();
   int max_processes = 0;
   uint64_t max_output_bytes = 0;
+  uint64_t max_file_bytes = 0;
 };
 
 struct DetectArgs {

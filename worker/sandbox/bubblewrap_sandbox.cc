@@ -117,6 +117,14 @@ bool LooksLikeForkFailure(const std::string& log_tail) {
          absl::StrContains(tail, "resource temporarily unavailable");
 }
 
+// RLIMIT_FSIZE kills a writer with SIGXFSZ; runtimes that ignore the signal (Go, Python) see
+// EFBIG and print it.
+bool LooksLikeFileTooLarge(const SandboxResult& result) {
+  std::string tail = absl::AsciiStrToLower(result.log_tail);
+  return result.exit_code == 128 + SIGXFSZ || absl::StrContains(tail, "file size limit exceeded") ||
+         absl::StrContains(tail, "file too large");
+}
+
 }  // namespace
 
 std::vector<std::string> BubblewrapSandboxOptions::DefaultHostReadOnlyPaths() {
@@ -247,6 +255,7 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
   if (options_.cpu_time > absl::ZeroDuration()) {
     plan.cpu_seconds = static_cast<rlim_t>(absl::ToInt64Seconds(options_.cpu_time) + 1);
   }
+  plan.file_bytes = static_cast<rlim_t>(limits.file_bytes);
   plan.drop_privileges = drop_privileges_;
   plan.uid = options_.build_uid;
   plan.gid = options_.build_gid;
@@ -389,6 +398,12 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
     result.outcome = SandboxResult::Outcome::kTimedOut;  // RLIMIT_CPU, without cpuacct
     notes.push_back(absl::StrCat("tempa: a build process used more than ",
                                  absl::FormatDuration(options_.cpu_time), " of CPU time"));
+  }
+  if (!killed && failed && limits.file_bytes > 0 &&
+      result.outcome == SandboxResult::Outcome::kExited && LooksLikeFileTooLarge(result)) {
+    result.outcome = SandboxResult::Outcome::kFileTooLarge;
+    notes.push_back(absl::StrCat("tempa: a build process tried to write a file larger than ",
+                                 limits.file_bytes, " bytes"));
   }
   if (failed && limits.max_processes > 0 && !hit_process_limit) {
     hit_process_limit = cgroup && cgroup->limits_tasks() ? usage.task_limit_hits > 0

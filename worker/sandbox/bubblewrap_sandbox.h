@@ -63,7 +63,8 @@ class BubblewrapSandbox : public Sandbox {
   // build user cannot reach), Internal when the build's cgroups cannot be made.
   //
   // A command stopped by a limit has outcome kOutOfMemory, kTimedOut (wall or CPU time) or
-  // kOutputTooLarge. A build that hit the process limit and failed (or was stopped for retrying
+  // kOutputTooLarge (log output), or kFileTooLarge (a write past limits.file_bytes, seen as
+  // SIGXFSZ or EFBIG in the output). A build that hit the process limit and failed (or was stopped for retrying
   // forks) has outcome kProcessLimit; the last line of its output and log_tail is
   // "tempa: the build hit the process limit (N processes and threads)".
   absl::StatusOr<SandboxResult> Run(const SandboxCommand& command) override;

@@ -58,6 +58,11 @@ const char* StageName(int stage) {
   if (plan.cpu_seconds > 0 && !SetLimit(RLIMIT_CPU, plan.cpu_seconds, plan.cpu_seconds + 5)) {
     ChildFail(plan, kStageLimits);
   }
+  // SIGXFSZ (or EFBIG where it is ignored) for a write past the size; also bounds bwrap's own
+  // writes, which are tiny.
+  if (plan.file_bytes > 0 && !SetLimit(RLIMIT_FSIZE, plan.file_bytes, plan.file_bytes)) {
+    ChildFail(plan, kStageLimits);
+  }
   if (plan.drop_privileges) {
     // Raw syscalls: this thread is the only one, and glibc's wrappers would try to signal the
     // parent's other threads. Groups first, while we may still change them.

@@ -21,6 +21,7 @@ struct ChildPlan {
   rlim_t address_space = 0;  // RLIMIT_AS; 0: unset
   rlim_t processes = 0;      // RLIMIT_NPROC; 0: unset
   rlim_t cpu_seconds = 0;    // RLIMIT_CPU; 0: unset
+  rlim_t file_bytes = 0;     // RLIMIT_FSIZE; 0: unset
   bool drop_privileges = false;
   uid_t uid = 0;
   gid_t gid = 0;

@@ -1,0 +1,43 @@
+# A PEP 503 package index on loopback with wheels made from Debian's packages (no PyPI here):
+# Flask, gunicorn and what they need. Source this file; call
+#   start_pypi_index STATE_DIR PORT   serves STATE_DIR/index on 127.0.0.1:PORT (pid in STATE_DIR)
+#   stop_pypi_index STATE_DIR
+# Run from the repository root.
+start_pypi_index() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  python3 tests/support/pypi/wheels.py debian "$dir/wheels" \
+    "python3-flask@Werkzeug>=2.2.2,Jinja2>=3.0,itsdangerous>=2.0,click>=8.0" \
+    "python3-werkzeug@MarkupSafe>=2.1.1" "python3-jinja2@MarkupSafe>=2.0" python3-markupsafe \
+    python3-itsdangerous python3-click python3-blinker "python3-gunicorn@setuptools>=3.0" \
+    "python3-setuptools+python3-pkg-resources" >/dev/null
+  python3 - "$dir/wheels" "$dir/index" <<'PY'
+import os, re, shutil, sys
+wheels, index = sys.argv[1], sys.argv[2]
+shutil.rmtree(index, ignore_errors=True)
+for wheel in sorted(os.listdir(wheels)):
+    if not wheel.endswith(".whl"):
+        continue
+    project = re.sub(r"[-_.]+", "-", wheel.split("-")[0]).lower()
+    os.makedirs(f"{index}/simple/{project}", exist_ok=True)
+    shutil.copy(f"{wheels}/{wheel}", f"{index}/simple/{project}/{wheel}")
+    with open(f"{index}/simple/{project}/index.html", "a") as page:
+        page.write(f'<a href="{wheel}">{wheel}</a>\n')
+PY
+  (cd "$dir/index" && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
+  echo $! >"$dir/index.pid"
+  for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:$port/simple/flask/" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "package index on 127.0.0.1:$port did not start" >&2
+  return 1
+}
+
+stop_pypi_index() {
+  local dir=$1
+  if [ -f "$dir/index.pid" ]; then
+    kill "$(cat "$dir/index.pid")" 2>/dev/null || true
+    rm -f "$dir/index.pid"
+  fi
+}

@@ -32,7 +32,8 @@ std::vector<DetectorEntry> DefaultDetectorEntries(const DefaultBuildpackOptions&
                                                      RustBuildpackOptions{options.static_base})});
   entries.push_back(
       {"Python",
-       {"requirements.txt", "pyproject.toml", "Pipfile", "setup.py", "main.py", "app.py"},
+       {"requirements.txt", "pyproject.toml", "Pipfile", "Pipfile.lock", "uv.lock", "setup.py",
+        "main.py", "app.py"},
        std::make_unique<PythonBuildpack>(
            PythonBuildpackOptions{nullptr, {options.static_base, ""}, PythonRuntimeBaseLayer})});
   return entries;

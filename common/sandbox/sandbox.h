@@ -20,6 +20,13 @@ struct SandboxMount {
   bool writable = false;
 };
 
+// A host:port a sandboxed command may connect to (an index, a module proxy, a registry).
+struct NetworkTarget {
+  std::string host;  // a name or an IP literal, as the build env wrote it
+  int port = 0;
+  bool operator==(const NetworkTarget&) const = default;
+};
+
 struct SandboxLimits {
   absl::Duration wall_time = absl::Minutes(30);
   uint64_t memory_bytes = 0;    // 0: no limit
@@ -35,6 +42,10 @@ struct SandboxCommand {
   std::map<std::string, std::string> env;  // the whole environment; nothing is inherited
   std::string cwd;                         // inside the sandbox
   std::vector<SandboxMount> mounts;
+  // Egress: none by default. `egress` lets the command reach exactly those targets (through a
+  // proxy the sandbox provides; other connections are refused and reported); `network` opens
+  // the host's whole network instead.
+  std::vector<NetworkTarget> egress;
   bool network = false;
   SandboxLimits limits;
   // Called with each line of combined stdout/stderr, without the newline.

@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "worker/sandbox/output_collector.h"
+#include "worker/sandbox/sandbox_egress.h"
 #include "worker/sandbox/sandbox_child.h"
 
 namespace tempa {
@@ -38,6 +39,8 @@ using sandbox_internal::StageName;
 constexpr char kNobodyId[] = "65534";
 // bwrap's monitor process and the PID namespace's init, counted by pids.max with the build.
 constexpr int kBwrapTasks = 2;
+// tempa-netbridge: its process and a thread per listener and open connection.
+constexpr int kEgressTasks = 32;
 // How often the cgroup counters (CPU time, refused forks) are read while a build runs.
 constexpr absl::Duration kMonitorEvery = absl::Milliseconds(100);
 
@@ -191,6 +194,25 @@ std::vector<std::string> BubblewrapSandbox::BwrapArgv(const SandboxCommand& comm
 }
 
 absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& command) {
+  if (command.egress.empty() || command.network) return RunDirect(command, 0);
+  absl::StatusOr<std::unique_ptr<sandbox_internal::EgressSession>> egress =
+      sandbox_internal::EgressSession::Start(
+          command,
+          options_.netbridge_path.empty() ? sandbox_internal::DefaultNetbridgePath()
+                                          : options_.netbridge_path,
+          options_.runtime_dir);
+  if (!egress.ok()) return egress.status();
+  absl::StatusOr<SandboxResult> result = RunDirect((*egress)->command(), kEgressTasks);
+  if (!result.ok()) return result;
+  for (const std::string& note : (*egress)->Notes()) {
+    if (command.on_output) command.on_output(note);
+    absl::StrAppend(&result->log_tail, result->log_tail.empty() ? "" : "\n", note);
+  }
+  return result;
+}
+
+absl::StatusOr<SandboxResult> BubblewrapSandbox::RunDirect(const SandboxCommand& command,
+                                                          int extra_tasks) {
   if (command.argv.empty()) return absl::InvalidArgumentError("sandbox command has no argv");
   for (const auto& [key, value] : command.env) {
     if (key.empty() || key.find('=') != std::string::npos) {
@@ -227,7 +249,9 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
     static std::atomic<uint64_t> serial{0};
     CgroupLimits cg_limits;
     cg_limits.memory_bytes = limits.memory_bytes;
-    if (limits.max_processes > 0) cg_limits.max_tasks = limits.max_processes + kBwrapTasks;
+    if (limits.max_processes > 0) {
+      cg_limits.max_tasks = limits.max_processes + kBwrapTasks + extra_tasks;
+    }
     absl::StatusOr<std::unique_ptr<BuildCgroup>> made = BuildCgroup::Create(
         cgroup_parents_, absl::StrCat("tempa-sandbox-", ::getpid(), "-", serial++), cg_limits);
     if (!made.ok()) {

@@ -48,6 +48,11 @@ struct BubblewrapSandboxOptions {
   // A build whose forks the process limit refused this many times is stopped: a fork bomb
   // would otherwise spin on every core until the wall-time limit.
   uint64_t fork_failures_before_kill = 1000;
+  // tempa-netbridge, for commands with an egress list. Empty: next to the running executable,
+  // else /usr/lib/tempa/.
+  std::string netbridge_path;
+  // Where a command with an egress list gets its proxy socket (a fresh directory each time).
+  std::string runtime_dir = "/tmp";
   // How many trailing output lines SandboxResult::log_tail keeps.
   size_t log_tail_lines = 40;
 
@@ -67,6 +72,9 @@ class BubblewrapSandbox : public Sandbox {
   // SIGXFSZ or EFBIG in the output). A build that hit the process limit and failed (or was stopped for retrying
   // forks) has outcome kProcessLimit; the last line of its output and log_tail is
   // "tempa: the build hit the process limit (N processes and threads)".
+  //
+  // A command with an egress list runs in its own network namespace behind an EgressProxy (see
+  // sandbox_egress.h); the targets it was refused are listed at the end of its output.
   absl::StatusOr<SandboxResult> Run(const SandboxCommand& command) override;
 
   // The full bwrap argv for `command` (exposed for tests and for logging what ran).
@@ -76,6 +84,9 @@ class BubblewrapSandbox : public Sandbox {
   bool drops_privileges() const { return drop_privileges_; }
 
  private:
+  // Run without the egress wrapping; `extra_tasks` is slack on the process limit for it.
+  absl::StatusOr<SandboxResult> RunDirect(const SandboxCommand& command, int extra_tasks);
+
   BubblewrapSandboxOptions options_;
   bool run_as_nobody_;
   bool drop_privileges_;

@@ -1,0 +1,58 @@
+// EgressProxy: the only way out of a sandbox whose command may reach a few named hosts. It
+// listens on a Unix socket (bind-mounted into the sandbox, whose own network namespace has only
+// loopback) and speaks just enough of an HTTP proxy: CONNECT host:port tunnels, and requests in
+// absolute form (GET http://host/...) forwarded as origin-form with "Connection: close". A
+// target not on the allow list gets a 403 naming it and the hosts the step may reach, and is
+// recorded so the build's log can say what was refused.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/sandbox/sandbox.h"
+
+namespace tempa {
+
+class EgressProxy {
+ public:
+  // Listens on a new socket at `socket_path` (mode 0666: the build user connects to it).
+  static absl::StatusOr<std::unique_ptr<EgressProxy>> Start(const std::string& socket_path,
+                                                            std::vector<NetworkTarget> allowed);
+  // Stops listening, cuts open tunnels and waits for their threads.
+  ~EgressProxy();
+  EgressProxy(const EgressProxy&) = delete;
+  EgressProxy& operator=(const EgressProxy&) = delete;
+
+  // "host:port" of every refused target, sorted, once each.
+  std::vector<std::string> Refused() const;
+  // Targets that were allowed but could not be connected to ("host:port: reason").
+  std::vector<std::string> Unreachable() const;
+
+ private:
+  EgressProxy(int listen_fd, int stop_fd[2], std::vector<NetworkTarget> allowed);
+  void AcceptLoop();
+  void Serve(int client);
+  bool Allowed(const std::string& host, int port) const;
+  std::string AllowedList() const;
+
+  const int listen_fd_;
+  const int stop_read_;
+  const int stop_write_;
+  const std::vector<NetworkTarget> allowed_;
+  std::thread acceptor_;
+
+  mutable std::mutex mu_;
+  std::vector<std::thread> workers_;
+  std::set<int> open_fds_;  // client and upstream sockets, shut down on stop
+  std::set<std::string> refused_;
+  std::set<std::string> unreachable_;
+  bool stopping_ = false;
+};
+
+}  // namespace tempa

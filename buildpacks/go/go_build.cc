@@ -1,14 +1,14 @@
 #include "buildpacks/go/go_build.h"
 
 #include <cstdio>
-#include <deque>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "buildpacks/go/go_source.h"
+#include "buildpacks/internal/build_step.h"
+#include "buildpacks/internal/egress_targets.h"
 #include "buildpacks/internal/fs_util.h"
-#include "buildpacks/internal/step_failure.h"
 #include "common/build_error.h"
 #include "common/check.h"
 #include "common/digest.h"
@@ -17,7 +17,6 @@
 namespace tempa::buildpacks::go {
 namespace {
 
-constexpr size_t kTailLines = 20;
 // Bump when the app layer's layout (path, mode) changes, so old cached layers are not reused.
 constexpr char kAppLayerVersion[] = "go-app-v1";
 
@@ -33,18 +32,6 @@ constexpr absl::string_view kDependencyMarkers[] = {
     "is not in std",
     "reading go.mod",
 };
-
-FailureKind KindOfExit(absl::string_view tail) {
-  for (absl::string_view marker : kDependencyMarkers) {
-    if (absl::StrContains(tail, marker)) return FailureKind::kDependencyResolution;
-  }
-  return FailureKind::kCompile;
-}
-
-absl::Status Failed(const SandboxResult& result, const std::string& tail,
-                    const SandboxLimits& limits) {
-  return internal::StepFailed("go build", result, tail, limits, KindOfExit(tail));
-}
 
 // Bare main.go: a copy of the root's .go files with a generated go.mod, so the build runs in
 // module mode (GOPATH mode is gone) without writing into the read-only source tree.
@@ -92,16 +79,11 @@ std::map<std::string, std::string> GoBuildEnv(const GoBuildParams& params,
   return env;
 }
 
-bool GoBuildNeedsNetwork(const GoBuildParams& params,
-                         const std::map<std::string, std::string>& user) {
-  auto proxy = user.find("GOPROXY");
-  return !params.vendored && proxy != user.end() && !proxy->second.empty() &&
-         proxy->second != "off";
-}
-
-SandboxCommand MakeGoBuildCommand(const GoBuildParams& params, const BuildContext& context,
-                                  const std::string& src_host, const std::string& out_host,
-                                  const std::string& cache_host) {
+absl::StatusOr<SandboxCommand> MakeGoBuildCommand(const GoBuildParams& params,
+                                                  const BuildContext& context,
+                                                  const std::string& src_host,
+                                                  const std::string& out_host,
+                                                  const std::string& cache_host) {
   SandboxCommand command;
   command.argv = {params.toolchain.go_binary,
                   "build",
@@ -122,7 +104,10 @@ SandboxCommand MakeGoBuildCommand(const GoBuildParams& params, const BuildContex
   if (!absl::StartsWith(params.toolchain.goroot, "/usr/")) {
     command.mounts.push_back({params.toolchain.goroot, params.toolchain.goroot, false});
   }
-  command.network = GoBuildNeedsNetwork(params, context.build_env);
+  // Vendored: nothing to download, so no network even with a proxy named.
+  if (!params.vendored) {
+    ASSIGN_OR_RETURN(command.egress, internal::GoEgress(context.build_env));
+  }
   return command;
 }
 
@@ -144,22 +129,18 @@ absl::StatusOr<LayerOutput> RunGoBuild(const GoBuildParams& params, const BuildC
     src_host = *dir;
   }
 
-  SandboxCommand command = MakeGoBuildCommand(params, context, src_host, out_host, cache_host);
-  std::deque<std::string> tail;
-  command.on_output = [&](absl::string_view line) {
-    if (context.log) context.log(line);
-    tail.emplace_back(line);
-    if (tail.size() > kTailLines) tail.pop_front();
-  };
+  absl::StatusOr<SandboxCommand> made =
+      MakeGoBuildCommand(params, context, src_host, out_host, cache_host);
+  if (!made.ok()) {
+    return WithFailure(Annotate(made.status(), "build env"), {FailureKind::kBadInput, "build", ""});
+  }
+  SandboxCommand& command = *made;
   if (context.log) {
     context.log(absl::StrCat("$ go build -trimpath -buildvcs=false -o /out/", params.app_name, " ",
-                             params.main_package, command.network ? "" : " (offline)"));
+                             params.main_package, command.egress.empty() ? " (offline)" : ""));
   }
-  absl::StatusOr<SandboxResult> result = context.sandbox->Run(command);
-  if (!result.ok()) return internal_error(result.status());
-  std::string tail_text = absl::StrJoin(tail, "\n");
-  if (tail_text.empty()) tail_text = result->log_tail;
-  if (!result->ok()) return Failed(*result, tail_text, command.limits);
+  RETURN_IF_ERROR(
+      internal::RunBuildStep("go build", std::move(command), context, kDependencyMarkers));
 
   std::string binary = absl::StrCat(out_host, "/", params.app_name);
   absl::StatusOr<Digest> digest = Sha256OfFile(binary);

@@ -33,15 +33,15 @@ inline constexpr char kSandboxCache[] = "/cache";
 std::map<std::string, std::string> GoBuildEnv(const GoBuildParams& params,
                                               const std::map<std::string, std::string>& user);
 
-// True when the build may reach the network: not vendored and the user named a GOPROXY.
-bool GoBuildNeedsNetwork(const GoBuildParams& params,
-                         const std::map<std::string, std::string>& user);
-
 // The whole sandbox command, with `src_host` mounted at /src, `out_host` at /out and
-// `cache_host` at /cache.
-SandboxCommand MakeGoBuildCommand(const GoBuildParams& params, const BuildContext& context,
-                                  const std::string& src_host, const std::string& out_host,
-                                  const std::string& cache_host);
+// `cache_host` at /cache. Offline unless the build is not vendored and the build env names a
+// GOPROXY: then it may reach that proxy (and GOSUMDB) only. A malformed GOPROXY/GOSUMDB URL is
+// InvalidArgument.
+absl::StatusOr<SandboxCommand> MakeGoBuildCommand(const GoBuildParams& params,
+                                                  const BuildContext& context,
+                                                  const std::string& src_host,
+                                                  const std::string& out_host,
+                                                  const std::string& cache_host);
 
 // Runs the build and returns the app layer: app/APP (0755), content_key = sha256 over the
 // binary's digest and its image path. A failed build is an error whose message is

@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "buildpacks/go/go_build.h"
 #include "buildpacks/go/go_source.h"
+#include "buildpacks/internal/binary_app_config.h"
 #include "buildpacks/internal/fs_util.h"
 #include "common/build_error.h"
 #include "common/status_macros.h"
@@ -220,23 +221,9 @@ absl::StatusOr<BuildRecipe> GoBuildpack::Prepare(const BuildPlan& plan,
   app.produce = [params, context]() { return go::RunGoBuild(params, context); };
   recipe.layers.push_back(std::move(app));
 
-  ImageConfigSpec& config = recipe.config;
-  std::string binary = "/app/" + params.app_name;
-  config.entrypoint = {binary};
-  config.port = plan.port;
-  config.env = {
-      {"PORT", absl::StrCat(plan.port)},
-      {"PATH", "/app:/usr/bin:/bin"},
-      {"SSL_CERT_FILE", absl::StrCat("/", runbase::kCaBundlePath)},
-  };
-  config.working_dir = "/app";
-  config.user = absl::StrCat(runbase::kNonRootUid, ":", runbase::kNonRootUid);
-  config.labels = {
-      {"org.opencontainers.image.title", params.app_name},
-      {"dev.tempa.language", "go"},
-      {"dev.tempa.toolchain", toolchain->version},
-      {"dev.tempa.main-package", params.main_package},
-  };
+  recipe.config = internal::BinaryAppConfig({"/app/" + params.app_name}, plan.port, params.app_name,
+                                            "go", toolchain->version);
+  recipe.config.labels["dev.tempa.main-package"] = params.main_package;
   return recipe;
 }
 

@@ -1,15 +1,9 @@
 #include "buildpacks/go/go_toolchain.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
-#include <cstring>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -19,8 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "buildpacks/internal/fs_util.h"
-
-extern char** environ;
+#include "buildpacks/internal/toolchain_locator.h"
 
 namespace tempa::buildpacks {
 namespace {
@@ -32,64 +25,28 @@ std::string Dirname(const std::string& path) {
   return path.substr(0, slash);
 }
 
-absl::Status Missing(absl::string_view detail) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("no Go toolchain: ", detail, "; ", kInstallGoHint));
-}
+constexpr internal::ToolchainNames kGo = {"Go", "TEMPA_GO", kInstallGoHint};
 
 // Runs `go env GOROOT GOVERSION` with a minimal environment (no GOTOOLCHAIN download, no
 // inherited GOFLAGS) and returns its two lines.
 absl::StatusOr<std::pair<std::string, std::string>> GoEnv(const std::string& go) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  absl::StatusOr<std::string> out = internal::RunToolchainProbe(
+      kGo, {go, "env", "GOROOT", "GOVERSION"},
+      {"HOME=/tmp", "GOTOOLCHAIN=local", "GOFLAGS=", "PATH=/usr/bin:/bin"}, 65536);
+  if (!out.ok()) return out.status();
+  std::vector<std::string> lines = absl::StrSplit(*out, '\n', absl::SkipEmpty());
+  if (lines.size() < 2) {
+    return kGo.Missing(absl::StrCat("`", go, " env` printed no GOROOT/GOVERSION"));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  std::vector<std::string> argv_s = {go, "env", "GOROOT", "GOVERSION"};
-  std::vector<std::string> env_s = {"HOME=/tmp", "GOTOOLCHAIN=local",
-                                    "GOFLAGS=", "PATH=/usr/bin:/bin"};
-  std::vector<char*> argv, envp;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  for (auto& s : env_s) envp.push_back(s.data());
-  argv.push_back(nullptr);
-  envp.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawn(&pid, go.c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    return Missing(absl::StrCat("cannot run ", go, ": ", strerror(rc)));
-  }
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || out.size() > 65536) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-    return Missing(absl::StrCat("`", go, " env GOROOT GOVERSION` failed"));
-  }
-  std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
-  if (lines.size() < 2) return Missing(absl::StrCat("`", go, " env` printed no GOROOT/GOVERSION"));
   return std::make_pair(lines[0], lines[1]);
 }
 
 // Resolves one candidate binary into a toolchain.
 absl::StatusOr<GoToolchain> Inspect(const std::string& candidate) {
-  char resolved[PATH_MAX];
-  if (realpath(candidate.c_str(), resolved) == nullptr || access(resolved, X_OK) != 0) {
-    return Missing(absl::StrCat(candidate, " is not an executable file"));
-  }
+  absl::StatusOr<std::string> resolved = internal::ResolveExecutable(kGo, candidate);
+  if (!resolved.ok()) return resolved.status();
   GoToolchain toolchain;
-  toolchain.go_binary = resolved;
+  toolchain.go_binary = *resolved;
   // The standard layout is GOROOT/bin/go with GOROOT/VERSION holding "go1.23.5\ntime ...".
   std::string goroot = Dirname(Dirname(toolchain.go_binary));
   absl::StatusOr<std::string> version = internal::ReadSmallFile(goroot + "/VERSION", 4096);
@@ -104,7 +61,7 @@ absl::StatusOr<GoToolchain> Inspect(const std::string& candidate) {
   toolchain.goroot = env->first;
   toolchain.version = env->second;
   if (!absl::StartsWith(toolchain.version, "go")) {
-    return Missing(absl::StrCat(candidate, " reports version \"", toolchain.version, "\""));
+    return kGo.Missing(absl::StrCat(candidate, " reports version \"", toolchain.version, "\""));
   }
   return toolchain;
 }
@@ -127,38 +84,21 @@ HostGoToolchainLocator::HostGoToolchainLocator(HostGoToolchainOptions options)
     : options_(std::move(options)) {}
 
 absl::StatusOr<GoToolchain> HostGoToolchainLocator::Locate() {
-  // An explicit choice is never silently replaced by another Go.
-  if (!options_.go_binary.empty()) return Inspect(options_.go_binary);
-  std::string tempa_go;
-  if (options_.tempa_go_env) {
-    tempa_go = *options_.tempa_go_env;
-  } else if (const char* v = getenv("TEMPA_GO")) {
-    tempa_go = v;
-  }
-  if (!tempa_go.empty()) {
-    absl::StatusOr<GoToolchain> toolchain = Inspect(tempa_go);
-    if (!toolchain.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("TEMPA_GO=", tempa_go, ": ", toolchain.status().message()));
-    }
-    return toolchain;
-  }
-  for (const std::string& path : options_.default_paths) {
-    if (internal::Exists(path)) return Inspect(path);
-  }
-  std::string path_env;
-  if (options_.path_env) {
-    path_env = *options_.path_env;
-  } else if (const char* v = getenv("PATH")) {
-    path_env = v;
-  }
-  for (absl::string_view dir : absl::StrSplit(path_env, ':', absl::SkipEmpty())) {
-    std::string candidate = absl::StrCat(dir, "/go");
-    if (access(candidate.c_str(), X_OK) == 0) return Inspect(candidate);
-  }
-  std::string looked;
-  for (const std::string& path : options_.default_paths) absl::StrAppend(&looked, path, ", ");
-  return Missing(absl::StrCat("looked at TEMPA_GO, ", looked, "and go on PATH"));
+  return internal::LocateInOrder<GoToolchain>(
+      kGo, options_.go_binary, options_.tempa_go_env, Inspect,
+      [this]() -> absl::StatusOr<GoToolchain> {
+        for (const std::string& path : options_.default_paths) {
+          if (internal::Exists(path)) return Inspect(path);
+        }
+        std::string path_env = internal::EnvOr(options_.path_env, "PATH");
+        for (absl::string_view dir : absl::StrSplit(path_env, ':', absl::SkipEmpty())) {
+          std::string candidate = absl::StrCat(dir, "/go");
+          if (access(candidate.c_str(), X_OK) == 0) return Inspect(candidate);
+        }
+        std::string looked;
+        for (const std::string& path : options_.default_paths) absl::StrAppend(&looked, path, ", ");
+        return kGo.Missing(absl::StrCat("looked at TEMPA_GO, ", looked, "and go on PATH"));
+      });
 }
 
 int CompareGoVersions(absl::string_view a, absl::string_view b) {

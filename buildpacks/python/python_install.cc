@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "buildpacks/internal/egress_targets.h"
 #include "buildpacks/internal/fs_util.h"
 #include "buildpacks/internal/step_failure.h"
 #include "common/build_error.h"
@@ -48,6 +49,17 @@ std::map<std::string, std::string> BaseEnv(const std::map<std::string, std::stri
 }
 
 // The package pip names in "No matching distribution found for flask==9.9", or "".
+// pip's words when an index could not be reached (the sandbox refuses hosts the build env does
+// not name: a connection refused for loopback, the proxy's 403 for others).
+bool LooksLikeUnreachableIndex(const std::string& tail) {
+  return absl::StrContains(tail, "Connection refused") || absl::StrContains(tail, "ProxyError") ||
+         absl::StrContains(tail, "tempa: refused connections");
+}
+
+constexpr char kEgressHint[] =
+    "; a build step reaches only the indexes its build env names (PIP_INDEX_URL, "
+    "PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS): name any other index there, not in requirements.txt";
+
 std::string MissingPackage(const std::string& tail) {
   for (const std::string marker : {"No matching distribution found for ",
                                    "Could not find a version that satisfies the requirement "}) {
@@ -149,16 +161,19 @@ absl::Status HashDependencyFiles(const std::string& root, PythonDepsParams& para
   return absl::OkStatus();
 }
 
-SandboxCommand MakePipCommand(const PythonDepsParams& params, const BuildContext& context,
-                              const std::string& venv_host, const std::string& req_host,
-                              const std::string& cache_host) {
+absl::StatusOr<SandboxCommand> MakePipCommand(const PythonDepsParams& params,
+                                             const BuildContext& context,
+                                             const std::string& venv_host,
+                                             const std::string& req_host,
+                                             const std::string& cache_host) {
   SandboxCommand command;
   command.argv = {params.interpreter.path, "-m", "pip", "--python",
                   absl::StrCat(kVenvDir, "/bin/python"), "install", "--no-compile",
                   "--no-warn-script-location", "--progress-bar", "off", "--cache-dir",
                   absl::StrCat(kSandboxCache, "/pip")};
-  command.network = PipNeedsNetwork(context.build_env);
-  if (!command.network) command.argv.push_back("--no-index");
+  // Only the indexes the build env names are reachable, and only from this step.
+  ASSIGN_OR_RETURN(command.egress, buildpacks::internal::PipEgress(context.build_env));
+  if (!PipNeedsNetwork(context.build_env)) command.argv.push_back("--no-index");
   command.argv.insert(command.argv.end(),
                       {"-r", absl::StrCat(kSandboxReqDir, "/requirements.txt")});
   command.env = BaseEnv(context.build_env);
@@ -204,11 +219,18 @@ absl::StatusOr<LayerOutput> RunPythonDepsInstall(const PythonDepsParams& params,
   if (params.source.requirements.empty()) {
     if (context.log) context.log("no dependencies to install: empty venv");
   } else {
-    SandboxCommand pip = MakePipCommand(params, context, venv_host, req_host, cache_host);
+    absl::StatusOr<SandboxCommand> made =
+        MakePipCommand(params, context, venv_host, req_host, cache_host);
+    if (!made.ok()) {
+      return WithFailure(Annotate(made.status(), "build env"),
+                         {FailureKind::kBadInput, "build", ""});
+    }
+    SandboxCommand& pip = *made;
+    const bool online = !pip.egress.empty();
     if (context.log) {
       context.log(absl::StrCat("$ pip install --no-compile -r requirements.txt (from ",
                                params.source.kind, ", ", params.source.names.size(),
-                               " package(s))", pip.network ? "" : " (offline: --no-index)"));
+                               " package(s))", online ? "" : " (offline: --no-index)"));
     }
     ran = RunLogged(pip, context);
     if (!ran.ok()) return internal_error(ran.status());
@@ -216,11 +238,12 @@ absl::StatusOr<LayerOutput> RunPythonDepsInstall(const PythonDepsParams& params,
       std::string detail;
       if (std::string missing = MissingPackage(ran->second); !missing.empty()) {
         detail = absl::StrCat(": no distribution of ", missing, " was found",
-                              pip.network ? " in the configured index (PIP_INDEX_URL)"
+                              online ? " in the configured index (PIP_INDEX_URL)"
                                           : absl::StrCat("; ", kIndexHint));
-      } else if (!pip.network) {
+      } else if (!online) {
         detail = absl::StrCat("; note: ", kIndexHint);
       }
+      if (online && LooksLikeUnreachableIndex(ran->second)) absl::StrAppend(&detail, kEgressHint);
       return Failed(absl::StrCat("pip install (", params.source.kind, ")"), ran->first,
                     ran->second, pip.limits, FailureKind::kDependencyResolution, detail);
     }

@@ -44,9 +44,12 @@ std::string PythonDepsInputKey(const PythonDepsParams& params,
 absl::Status HashDependencyFiles(const std::string& root, PythonDepsParams& params);
 
 // The pip command: python3.11 -m pip --python /opt/venv/bin/python install --no-compile ...
-SandboxCommand MakePipCommand(const PythonDepsParams& params, const BuildContext& context,
-                              const std::string& venv_host, const std::string& req_host,
-                              const std::string& cache_host);
+// Its egress is the indexes the build env names; a malformed index URL is InvalidArgument.
+absl::StatusOr<SandboxCommand> MakePipCommand(const PythonDepsParams& params,
+                                             const BuildContext& context,
+                                             const std::string& venv_host,
+                                             const std::string& req_host,
+                                             const std::string& cache_host);
 
 // Creates the venv and installs the dependencies; returns the layer with opt/venv (no .pyc,
 // no __pycache__). Failures carry a BuildFailure: dependency_resolution for pip (the message

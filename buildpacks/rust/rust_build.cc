@@ -1,15 +1,16 @@
 #include "buildpacks/rust/rust_build.h"
 
-#include <deque>
 #include <filesystem>
 #include <system_error>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "buildpacks/internal/build_step.h"
+#include "buildpacks/internal/egress_targets.h"
 #include "buildpacks/internal/fs_util.h"
-#include "buildpacks/internal/step_failure.h"
 #include "common/build_error.h"
 #include "common/check.h"
 #include "common/digest.h"
@@ -20,7 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t kTailLines = 20;
 // Bump when the app layer's layout (path, mode) changes, so old cached layers are not reused.
 constexpr char kAppLayerVersion[] = "rust-app-v1";
 
@@ -45,18 +45,6 @@ constexpr absl::string_view kDependencyMarkers[] = {
     "failed to load manifest for",
     "unable to update registry",
 };
-
-FailureKind KindOfExit(absl::string_view tail) {
-  for (absl::string_view marker : kDependencyMarkers) {
-    if (absl::StrContains(tail, marker)) return FailureKind::kDependencyResolution;
-  }
-  return FailureKind::kCompile;
-}
-
-absl::Status Failed(const SandboxResult& result, const std::string& tail,
-                    const SandboxLimits& limits) {
-  return internal::StepFailed("cargo build", result, tail, limits, KindOfExit(tail));
-}
 
 // A writable copy of the source for a build without Cargo.lock (cargo writes one). Symlinks are
 // copied as links, not followed; target/ and .git/ are left out.
@@ -124,8 +112,10 @@ std::string CargoCacheDir(const BuildContext& context, const RustToolchain& tool
   return absl::StrCat(base, "/", toolchain.CacheKey());
 }
 
-SandboxCommand MakeCargoBuildCommand(const CargoBuildParams& params, const BuildContext& context,
-                                     const std::string& src_host, const std::string& cache_host) {
+absl::StatusOr<SandboxCommand> MakeCargoBuildCommand(const CargoBuildParams& params,
+                                                     const BuildContext& context,
+                                                     const std::string& src_host,
+                                                     const std::string& cache_host) {
   SandboxCommand command;
   command.argv = {params.toolchain.cargo, "build", "--release"};
   if (params.locked) command.argv.push_back("--locked");
@@ -144,7 +134,7 @@ SandboxCommand MakeCargoBuildCommand(const CargoBuildParams& params, const Build
       if (!mounted) command.mounts.push_back({dir, dir, false});
     }
   }
-  command.network = CargoBuildNeedsNetwork(context.build_env);
+  ASSIGN_OR_RETURN(command.egress, internal::CargoEgress(context.build_env));
   command.limits = context.limits;
   return command;
 }
@@ -169,23 +159,18 @@ absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
     src_host = *copy;
   }
 
-  SandboxCommand command = MakeCargoBuildCommand(params, context, src_host, cache_host);
-  std::deque<std::string> tail;
-  command.on_output = [&](absl::string_view line) {
-    if (context.log) context.log(line);
-    tail.emplace_back(line);
-    if (tail.size() > kTailLines) tail.pop_front();
-  };
+  absl::StatusOr<SandboxCommand> made = MakeCargoBuildCommand(params, context, src_host, cache_host);
+  if (!made.ok()) {
+    return WithFailure(Annotate(made.status(), "build env"), {FailureKind::kBadInput, "build", ""});
+  }
+  SandboxCommand& command = *made;
   if (context.log) {
     context.log(absl::StrCat("$ ", absl::StrJoin(command.argv.begin() + 1, command.argv.end(), " "),
-                             command.network ? "" : " (offline)"));
+                             command.egress.empty() ? " (offline)" : ""));
   }
   absl::Time started = absl::Now();
-  absl::StatusOr<SandboxResult> result = context.sandbox->Run(command);
-  if (!result.ok()) return internal_error(result.status());
-  std::string tail_text = absl::StrJoin(tail, "\n");
-  if (tail_text.empty()) tail_text = result->log_tail;
-  if (!result->ok()) return Failed(*result, tail_text, command.limits);
+  RETURN_IF_ERROR(
+      internal::RunBuildStep("cargo build", std::move(command), context, kDependencyMarkers));
   if (context.log) {
     context.log(absl::StrCat("cargo build took ", absl::FormatDuration(absl::Now() - started)));
   }

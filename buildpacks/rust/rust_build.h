@@ -40,8 +40,12 @@ bool CargoBuildNeedsNetwork(const std::map<std::string, std::string>& user);
 std::string CargoCacheDir(const BuildContext& context, const RustToolchain& toolchain);
 
 // The whole sandbox command, with `src_host` mounted at /src and `cache_host` at /cache.
-SandboxCommand MakeCargoBuildCommand(const CargoBuildParams& params, const BuildContext& context,
-                                     const std::string& src_host, const std::string& cache_host);
+// Offline unless the build env names registries; then it may reach those only. A malformed
+// registry URL is InvalidArgument.
+absl::StatusOr<SandboxCommand> MakeCargoBuildCommand(const CargoBuildParams& params,
+                                                     const BuildContext& context,
+                                                     const std::string& src_host,
+                                                     const std::string& cache_host);
 
 struct CargoBuildOutput {
   std::string binary;  // host path of the built binary, copied out of the cache into scratch

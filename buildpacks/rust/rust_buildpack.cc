@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "buildpacks/internal/binary_app_config.h"
 #include "buildpacks/internal/fs_util.h"
 #include "buildpacks/rust/rust_build.h"
 #include "buildpacks/rust/rust_source.h"
@@ -207,23 +208,11 @@ absl::StatusOr<BuildRecipe> RustBuildpack::Prepare(const BuildPlan& plan,
   app.produce = [layer = built.app]() -> absl::StatusOr<LayerOutput> { return layer; };
   recipe.layers.push_back(std::move(app));
 
-  ImageConfigSpec& config = recipe.config;
-  config.entrypoint = plan.start_command.empty() ? std::vector<std::string>{"/app/" + params.bin}
-                                                 : plan.start_command;
-  config.port = plan.port;
-  config.env = {
-      {"PORT", absl::StrCat(plan.port)},
-      {"PATH", "/app:/usr/bin:/bin"},
-      {"SSL_CERT_FILE", absl::StrCat("/", runbase::kCaBundlePath)},
-  };
-  config.working_dir = "/app";
-  config.user = absl::StrCat(runbase::kNonRootUid, ":", runbase::kNonRootUid);
-  config.labels = {
-      {"org.opencontainers.image.title", params.bin},
-      {"dev.tempa.language", "rust"},
-      {"dev.tempa.toolchain", toolchain->Short()},
-      {"dev.tempa.rust-bin", params.bin},
-  };
+  std::vector<std::string> entrypoint = plan.start_command;
+  if (entrypoint.empty()) entrypoint = {"/app/" + params.bin};
+  recipe.config = internal::BinaryAppConfig(std::move(entrypoint), plan.port, params.bin, "rust",
+                                            toolchain->Short());
+  recipe.config.labels["dev.tempa.rust-bin"] = params.bin;
   return recipe;
 }
 

@@ -1,86 +1,39 @@
 #include "buildpacks/rust/rust_toolchain.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <climits>
-#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "buildpacks/internal/toolchain_locator.h"
 
 namespace tempa::buildpacks {
 namespace {
 
-absl::Status Missing(absl::string_view detail) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("no Rust toolchain: ", detail, "; ", kInstallRustHint));
-}
+constexpr internal::ToolchainNames kRust = {"Rust", "TEMPA_CARGO", kInstallRustHint};
 
 // Runs `binary -V` with an empty environment (no RUSTUP_TOOLCHAIN or RUSTFLAGS leaking in) and
 // returns its first line of stdout.
 absl::StatusOr<std::string> VersionLine(const std::string& binary) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  std::string arg0 = binary, arg1 = "-V", path = "PATH=/usr/bin:/bin";
-  char* argv[] = {arg0.data(), arg1.data(), nullptr};
-  char* envp[] = {path.data(), nullptr};
-  pid_t pid;
-  int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv, envp);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    return Missing(absl::StrCat("cannot run ", binary, ": ", strerror(rc)));
-  }
-  std::string out;
-  char buf[1024];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || out.size() > 4096) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-    return Missing(absl::StrCat("`", binary, " -V` failed"));
-  }
-  return std::string(absl::StripAsciiWhitespace(out.substr(0, out.find('\n'))));
-}
-
-absl::StatusOr<std::string> Resolve(const std::string& candidate) {
-  char resolved[PATH_MAX];
-  if (realpath(candidate.c_str(), resolved) == nullptr || access(resolved, X_OK) != 0) {
-    return Missing(absl::StrCat(candidate, " is not an executable file"));
-  }
-  return std::string(resolved);
+  absl::StatusOr<std::string> out =
+      internal::RunToolchainProbe(kRust, {binary, "-V"}, {"PATH=/usr/bin:/bin"}, 4096);
+  if (!out.ok()) return out.status();
+  return std::string(absl::StripAsciiWhitespace(out->substr(0, out->find('\n'))));
 }
 
 absl::StatusOr<RustToolchain> Inspect(const std::string& cargo, const std::string& rustc) {
   RustToolchain toolchain;
-  absl::StatusOr<std::string> path = Resolve(cargo);
+  absl::StatusOr<std::string> path = internal::ResolveExecutable(kRust, cargo);
   if (!path.ok()) return path.status();
   toolchain.cargo = *path;
-  path = Resolve(rustc);
+  path = internal::ResolveExecutable(kRust, rustc);
   if (!path.ok()) return path.status();
   toolchain.rustc = *path;
   absl::StatusOr<std::string> version = VersionLine(toolchain.rustc);
   if (!version.ok()) return version.status();
   if (!absl::StartsWith(*version, "rustc ")) {
-    return Missing(absl::StrCat(rustc, " reports version \"", *version, "\""));
+    return kRust.Missing(absl::StrCat(rustc, " reports version \"", *version, "\""));
   }
   toolchain.version = *version;
   return toolchain;
@@ -122,32 +75,21 @@ HostRustToolchainLocator::HostRustToolchainLocator(HostRustToolchainOptions opti
     : options_(std::move(options)) {}
 
 absl::StatusOr<RustToolchain> HostRustToolchainLocator::Locate() {
-  // An explicit choice is never silently replaced by another Rust.
-  if (!options_.cargo.empty()) {
-    return Inspect(options_.cargo, Beside(options_.cargo, "rustc"));
-  }
-  std::string tempa_cargo;
-  if (options_.tempa_cargo_env) {
-    tempa_cargo = *options_.tempa_cargo_env;
-  } else if (const char* v = getenv("TEMPA_CARGO")) {
-    tempa_cargo = v;
-  }
-  if (!tempa_cargo.empty()) {
-    absl::StatusOr<RustToolchain> toolchain = Inspect(tempa_cargo, Beside(tempa_cargo, "rustc"));
-    if (!toolchain.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("TEMPA_CARGO=", tempa_cargo, ": ", toolchain.status().message()));
-    }
-    return toolchain;
-  }
-  std::string looked;
-  for (const auto& [cargo, rustc] : options_.default_paths) {
-    if (access(cargo.c_str(), X_OK) == 0 && access(rustc.c_str(), X_OK) == 0) {
-      return Inspect(cargo, rustc);
-    }
-    absl::StrAppend(&looked, cargo, ", ");
-  }
-  return Missing(absl::StrCat("looked at TEMPA_CARGO, ", looked, "and found no cargo"));
+  auto inspect_with_rustc_beside = [](const std::string& cargo) {
+    return Inspect(cargo, Beside(cargo, "rustc"));
+  };
+  return internal::LocateInOrder<RustToolchain>(
+      kRust, options_.cargo, options_.tempa_cargo_env, inspect_with_rustc_beside,
+      [this]() -> absl::StatusOr<RustToolchain> {
+        std::string looked;
+        for (const auto& [cargo, rustc] : options_.default_paths) {
+          if (access(cargo.c_str(), X_OK) == 0 && access(rustc.c_str(), X_OK) == 0) {
+            return Inspect(cargo, rustc);
+          }
+          absl::StrAppend(&looked, cargo, ", ");
+        }
+        return kRust.Missing(absl::StrCat("looked at TEMPA_CARGO, ", looked, "and found no cargo"));
+      });
 }
 
 }  // namespace tempa::buildpacks

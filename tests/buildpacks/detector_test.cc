@@ -17,7 +17,7 @@ using ::testing::HasSubstr;
 
 constexpr char kLookedFor[] =
     "looked for go.mod, go.work or main.go (Go), Cargo.toml (Rust), requirements.txt, "
-    "pyproject.toml, Pipfile, setup.py, main.py or app.py (Python)";
+    "pyproject.toml, Pipfile, Pipfile.lock, uv.lock, setup.py, main.py or app.py (Python)";
 
 std::string Example(const std::string& name) {
   // ctest sets TEMPA_SOURCE_DIR; the compiled-in path serves a test binary run by hand.

@@ -1,17 +1,9 @@
 // The Go buildpack end to end with the real toolchain and the real bubblewrap sandbox: the
 // example app builds offline, runs and answers HTTP, rebuilds bit for bit, and a compile error
 // comes back with the compiler's words.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdlib>
-#include <thread>
 
 #include "buildpacks/detector.h"
 #include "buildpacks/go/go_buildpack.h"
@@ -20,11 +12,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "temp_tree.h"
-#include "worker/sandbox/bubblewrap_sandbox.h"
+#include "tests/support/buildpack_integration_test.h"
+#include "tests/support/loopback_app.h"
 
 namespace tempa::buildpacks {
 namespace {
 
+using tempa::testing::AppAnswers;
+using tempa::testing::RunAppAndGet;
 using test_support::TempTree;
 using ::testing::HasSubstr;
 
@@ -34,38 +29,7 @@ std::string Example(const std::string& name) {
   return std::string(root ? root : TEMPA_SOURCE_ROOT) + "/examples/" + name;
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// One plain HTTP/1.0 GET on loopback; "" when nothing answers.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[4096];
-      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) response.append(buf, n);
-    }
-  }
-  close(fd);
-  return response;
-}
-
-class GoBuildIntegrationTest : public ::testing::Test {
+class GoBuildIntegrationTest : public tempa::testing::BuildpackIntegrationTest {
  protected:
   // One Go build cache shared by these tests, as a worker keeps one per app: a cold cache
   // compiles the standard library (tens of seconds), which only the reproducibility test needs
@@ -86,31 +50,19 @@ class GoBuildIntegrationTest : public ::testing::Test {
   void SetUp() override {
     auto toolchain = HostGoToolchainLocator().Locate();
     if (!toolchain.ok()) GTEST_SKIP() << toolchain.status();
-    if (access("/usr/bin/bwrap", X_OK) != 0) GTEST_SKIP() << "bubblewrap not installed";
+    BuildpackIntegrationTest::SetUp();
+    if (IsSkipped()) return;
     buildpack_ = std::make_unique<GoBuildpack>(std::make_shared<HostGoToolchainLocator>());
   }
 
   // Detects and builds `source`, returning the app layer (the base layer is checked too).
   absl::StatusOr<LayerOutput> Build(const std::string& source, const TempTree& scratch,
                                     const TempTree* cache = nullptr) {
-    auto plan = buildpack_->Detect(source, {});
-    if (!plan.ok()) return plan.status();
-    EXPECT_TRUE(plan->has_value());
-    BuildContext context;
-    context.source_dir = source;
-    context.scratch_dir = scratch.path();
-    context.cache_dir = cache ? cache->path() : shared_cache_dir_;
-    context.sandbox = &sandbox_;
-    context.log = [this](absl::string_view line) { log_ += std::string(line) + "\n"; };
-    auto recipe = buildpack_->Prepare(**plan, context);
-    if (!recipe.ok()) return recipe.status();
-    EXPECT_EQ(recipe->layers.size(), 2u);
-    return recipe->layers.back().produce();
+    return DetectAndBuild(*buildpack_, source, scratch.path(),
+                          cache ? cache->path() : shared_cache_dir_);
   }
 
   std::unique_ptr<GoBuildpack> buildpack_;
-  BubblewrapSandbox sandbox_;
-  std::string log_;
   static TempTree* owned_cache_;
   static std::string shared_cache_dir_;
 };
@@ -126,23 +78,11 @@ TEST_F(GoBuildIntegrationTest, ExampleAppBuildsOfflineAndServesHttp) {
   ASSERT_EQ(access(binary.c_str(), X_OK), 0);
   ASSERT_EQ(app->spec.entries().size(), 2u);
 
-  int port = FreePort();
-  std::string port_env = "PORT=" + std::to_string(port);
-  char* argv[] = {binary.data(), nullptr};
-  char* envp[] = {port_env.data(), nullptr};
-  pid_t pid;
-  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv, envp), 0);
-  std::string root, health;
-  for (int i = 0; i < 100 && root.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    root = HttpGet(port, "/");
-  }
-  health = HttpGet(port, "/healthz");
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
-  EXPECT_THAT(root, HasSubstr("200 OK"));
-  EXPECT_THAT(root, HasSubstr("hello from tempa (go)"));
-  EXPECT_THAT(health, HasSubstr("\r\n\r\nok\n"));
+  absl::StatusOr<AppAnswers> answers = RunAppAndGet(binary);
+  ASSERT_TRUE(answers.ok()) << answers.status();
+  EXPECT_THAT(answers->root, HasSubstr("200 OK"));
+  EXPECT_THAT(answers->root, HasSubstr("hello from tempa (go)"));
+  EXPECT_THAT(answers->health, HasSubstr("\r\n\r\nok\n"));
 }
 
 TEST_F(GoBuildIntegrationTest, RebuildingTheSameSourceGivesTheSameBinary) {

@@ -44,12 +44,14 @@ class GoBuildTest : public ::testing::Test {
 };
 
 TEST_F(GoBuildTest, CommandIsReproducibleAndOffline) {
-  SandboxCommand command = MakeGoBuildCommand(params_, context_, "/h/src", "/h/out", "/h/cache");
+  SandboxCommand command =
+      MakeGoBuildCommand(params_, context_, "/h/src", "/h/out", "/h/cache").value();
   EXPECT_THAT(command.argv,
               ElementsAre("/usr/lib/go-1.23/bin/go", "build", "-trimpath", "-buildvcs=false",
                           "-ldflags=-s -w -buildid=", "-o", "/out/hello", "."));
   EXPECT_EQ(command.cwd, "/src");
   EXPECT_FALSE(command.network);
+  EXPECT_TRUE(command.egress.empty());
   EXPECT_THAT(command.env, ::testing::IsSupersetOf({
                                Pair("CGO_ENABLED", "0"),
                                Pair("GOCACHE", "/cache/go-build"),
@@ -77,22 +79,28 @@ TEST_F(GoBuildTest, VendoredBuildsUseModVendor) {
   EXPECT_EQ(GoBuildEnv(params_, {}).at("GOFLAGS"), "-mod=vendor");
 }
 
-TEST_F(GoBuildTest, TheUserBuildEnvWinsAndAProxyOpensTheNetwork) {
+TEST_F(GoBuildTest, TheUserBuildEnvWinsAndAProxyIsTheOnlyWayOut) {
   context_.build_env = {{"CGO_ENABLED", "1"}, {"GOPROXY", "https://proxy.example"}};
-  SandboxCommand command = MakeGoBuildCommand(params_, context_, "/s", "/o", "/c");
+  SandboxCommand command = MakeGoBuildCommand(params_, context_, "/s", "/o", "/c").value();
   EXPECT_EQ(command.env.at("CGO_ENABLED"), "1");
   EXPECT_EQ(command.env.at("GOPROXY"), "https://proxy.example");
-  EXPECT_TRUE(command.network);
+  EXPECT_FALSE(command.network);  // never the whole network: the proxy and the checksum db
+  EXPECT_THAT(command.egress, testing::ElementsAre(NetworkTarget{"proxy.example", 443},
+                                                   NetworkTarget{"sum.golang.org", 443}));
   params_.vendored = true;  // vendored: nothing to download, so no network even with a proxy
-  EXPECT_FALSE(MakeGoBuildCommand(params_, context_, "/s", "/o", "/c").network);
+  EXPECT_TRUE(MakeGoBuildCommand(params_, context_, "/s", "/o", "/c")->egress.empty());
   context_.build_env = {{"GOPROXY", "off"}};
   params_.vendored = false;
-  EXPECT_FALSE(MakeGoBuildCommand(params_, context_, "/s", "/o", "/c").network);
+  EXPECT_TRUE(MakeGoBuildCommand(params_, context_, "/s", "/o", "/c")->egress.empty());
+  context_.build_env = {{"GOPROXY", "proxy.example"}};  // no scheme: Go would not use it either
+  auto bad = MakeGoBuildCommand(params_, context_, "/s", "/o", "/c");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), testing::HasSubstr("GOPROXY"));
 }
 
 TEST_F(GoBuildTest, AToolchainOutsideUsrIsMounted) {
   params_.toolchain = {"/opt/go/bin/go", "/opt/go", "go1.23.5"};
-  SandboxCommand command = MakeGoBuildCommand(params_, context_, "/s", "/o", "/c");
+  SandboxCommand command = MakeGoBuildCommand(params_, context_, "/s", "/o", "/c").value();
   ASSERT_EQ(command.mounts.size(), 4u);
   EXPECT_EQ(command.mounts[3].host_path, "/opt/go");
   EXPECT_EQ(command.mounts[3].sandbox_path, "/opt/go");

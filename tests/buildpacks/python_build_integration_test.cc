@@ -76,8 +76,15 @@ class PythonBuildIntegrationTest : public ::testing::Test {
   static TempTree* wheels_;
   static TempTree* index_dir_;
   static testing::PypiIndex* index_;
+  static BubblewrapSandboxOptions SandboxOptions() {
+    BubblewrapSandboxOptions options;
+    // pip's egress runs through tempa-netbridge, built next to the tempa binary.
+    options.netbridge_path = TEMPA_BINARY_DIR "/worker/tempa-netbridge";
+    return options;
+  }
+
   TempTree src_, cache_;
-  BubblewrapSandbox sandbox_;
+  BubblewrapSandbox sandbox_{SandboxOptions()};
   std::string log_;
 };
 

@@ -119,10 +119,12 @@ TEST_F(PythonBuildTest, PipRunsOfflineWithNoIndexUnlessTheBuildEnvNamesOne) {
   EXPECT_THAT(venv.argv, testing::ElementsAre("/usr/bin/python3.11", "-m", "venv",
                                               "--without-pip", "/opt/venv"));
   EXPECT_FALSE(venv.network);
+  EXPECT_TRUE(venv.egress.empty());
   const SandboxCommand& pip = scripted_.commands[1];
   EXPECT_THAT(pip.argv, Contains("--no-index"));
   EXPECT_THAT(pip.argv, Contains("--no-compile"));
   EXPECT_FALSE(pip.network);
+  EXPECT_TRUE(pip.egress.empty());
   EXPECT_EQ(pip.mounts[0].sandbox_path, "/opt/venv");
   EXPECT_TRUE(pip.mounts[0].writable);
   EXPECT_THAT(log_, HasSubstr("$ pip install"));
@@ -133,7 +135,9 @@ TEST_F(PythonBuildTest, PipRunsOfflineWithNoIndexUnlessTheBuildEnvNamesOne) {
   ASSERT_TRUE(recipe->layers[1].produce().ok());
   const SandboxCommand& online = scripted_.commands[1];
   EXPECT_THAT(online.argv, Not(Contains("--no-index")));
-  EXPECT_TRUE(online.network);
+  // Only the named index, never the whole network.
+  EXPECT_FALSE(online.network);
+  EXPECT_THAT(online.egress, testing::ElementsAre(NetworkTarget{"127.0.0.1", 9}));
   EXPECT_EQ(online.env.at("PIP_INDEX_URL"), "http://127.0.0.1:9/simple");
 }
 

@@ -2,20 +2,13 @@
 // builds offline and serves HTTP, rebuilds bit for bit from another directory with a cold cache,
 // a code-only change recompiles only the app crate, and a compile error comes back with rustc's
 // words. The run base is faked here (its own tests cover it); the e2e test uses the real one.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
@@ -25,12 +18,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "temp_tree.h"
+#include "tests/support/buildpack_integration_test.h"
+#include "tests/support/loopback_app.h"
 #include "worker/sandbox/bubblewrap_sandbox.h"
 
 namespace tempa::buildpacks {
 namespace {
 
 namespace fs = std::filesystem;
+using tempa::testing::AppAnswers;
+using tempa::testing::RunAppAndGet;
 using test_support::TempTree;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -47,43 +44,13 @@ std::string CopyExample(const TempTree& tree, const std::string& as) {
   return tree / as;
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// One plain HTTP/1.0 GET on loopback; "" when nothing answers.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[4096];
-      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) response.append(buf, n);
-    }
-  }
-  close(fd);
-  return response;
-}
-
-class RustBuildIntegrationTest : public ::testing::Test {
+class RustBuildIntegrationTest : public tempa::testing::BuildpackIntegrationTest {
  protected:
   void SetUp() override {
     auto toolchain = HostRustToolchainLocator().Locate();
     if (!toolchain.ok()) GTEST_SKIP() << toolchain.status();
-    if (access("/usr/bin/bwrap", X_OK) != 0) GTEST_SKIP() << "bubblewrap not installed";
+    BuildpackIntegrationTest::SetUp();
+    if (IsSkipped()) return;
     RustBuildpackOptions options;
     options.run_base = [this](const rust::ElfDependencies& binary,
                               const BuildContext&) -> absl::StatusOr<PlannedLayer> {
@@ -105,26 +72,14 @@ class RustBuildIntegrationTest : public ::testing::Test {
       absl::Status s = PrepareForSandbox(dir->path(), {});
       if (!s.ok()) return s;
     }
-    auto plan = buildpack_->Detect(source, {});
-    if (!plan.ok()) return plan.status();
-    EXPECT_TRUE(plan->has_value());
-    BuildContext context;
-    context.source_dir = source;
-    context.scratch_dir = scratch.path();
-    context.cache_dir = cache.path();
-    context.sandbox = &sandbox_;
-    context.log = [this](absl::string_view line) { log_ += std::string(line) + "\n"; };
     absl::Time started = absl::Now();
-    auto recipe = buildpack_->Prepare(**plan, context);
+    absl::StatusOr<LayerOutput> app =
+        DetectAndBuild(*buildpack_, source, scratch.path(), cache.path());
     took_ = absl::Now() - started;
-    if (!recipe.ok()) return recipe.status();
-    EXPECT_EQ(recipe->layers.size(), 2u);
-    return recipe->layers.back().produce();
+    return app;
   }
 
   std::unique_ptr<RustBuildpack> buildpack_;
-  BubblewrapSandbox sandbox_;
-  std::string log_;
   absl::Duration took_;
   std::vector<std::string> needed_;
 };
@@ -137,23 +92,11 @@ TEST_F(RustBuildIntegrationTest, ExampleWorkspaceBuildsOfflineAndServesHttp) {
   std::string binary = scratch / "rust-out/rust-hello";
   ASSERT_EQ(access(binary.c_str(), X_OK), 0);
 
-  int port = FreePort();
-  std::string port_env = "PORT=" + std::to_string(port);
-  char* argv[] = {binary.data(), nullptr};
-  char* envp[] = {port_env.data(), nullptr};
-  pid_t pid;
-  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv, envp), 0);
-  std::string root;
-  for (int i = 0; i < 100 && root.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    root = HttpGet(port, "/");
-  }
-  std::string health = HttpGet(port, "/healthz");
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
-  EXPECT_THAT(root, HasSubstr("200 OK"));
-  EXPECT_THAT(root, HasSubstr("hello from tempa (rust)"));
-  EXPECT_THAT(health, HasSubstr("\r\n\r\nok\n"));
+  absl::StatusOr<AppAnswers> answers = RunAppAndGet(binary);
+  ASSERT_TRUE(answers.ok()) << answers.status();
+  EXPECT_THAT(answers->root, HasSubstr("200 OK"));
+  EXPECT_THAT(answers->root, HasSubstr("hello from tempa (rust)"));
+  EXPECT_THAT(answers->health, HasSubstr("\r\n\r\nok\n"));
 }
 
 TEST_F(RustBuildIntegrationTest, TwoCleanSourceDirsGiveTheSameBinary) {

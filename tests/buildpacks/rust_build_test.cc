@@ -75,11 +75,12 @@ class RustBuildTest : public ::testing::Test {
 TEST_F(RustBuildTest, CargoRunsReleaseLockedOfflineWithCachesUnderTheToolchainKey) {
   rust::CargoBuildParams params{kToolchain, "api", "api-server", true};
   SandboxCommand command =
-      rust::MakeCargoBuildCommand(params, context_, "/host/src", "/host/cache");
+      rust::MakeCargoBuildCommand(params, context_, "/host/src", "/host/cache").value();
   EXPECT_THAT(command.argv, ElementsAre("/usr/bin/cargo", "build", "--release", "--locked", "-p",
                                         "api-server", "--bin", "api"));
   EXPECT_EQ(command.cwd, "/src");
   EXPECT_FALSE(command.network);
+  EXPECT_TRUE(command.egress.empty());
   EXPECT_THAT(command.env, Contains(Pair("CARGO_HOME", "/cache/cargo-home")));
   EXPECT_THAT(command.env, Contains(Pair("CARGO_TARGET_DIR", "/cache/target")));
   EXPECT_THAT(command.env, Contains(Pair("CARGO_NET_OFFLINE", "true")));
@@ -98,10 +99,11 @@ TEST_F(RustBuildTest, UserRustflagsAddToTempasAndARegistryTurnsTheNetworkOn) {
   context_.build_env = {{"RUSTFLAGS", "-C target-cpu=native"},
                         {"CARGO_REGISTRIES_CORP_INDEX", "sparse+https://crates.corp/"}};
   rust::CargoBuildParams params{kToolchain, "api", "", true};
-  SandboxCommand command = rust::MakeCargoBuildCommand(params, context_, "/s", "/c");
+  SandboxCommand command = rust::MakeCargoBuildCommand(params, context_, "/s", "/c").value();
   EXPECT_THAT(command.env.at("RUSTFLAGS"), HasSubstr("--remap-path-prefix=/src=/app/src"));
   EXPECT_THAT(command.env.at("RUSTFLAGS"), HasSubstr("-C target-cpu=native"));
-  EXPECT_TRUE(command.network);
+  EXPECT_FALSE(command.network);  // only the named registry
+  EXPECT_THAT(command.egress, ElementsAre(NetworkTarget{"crates.corp", 443}));
   EXPECT_EQ(command.env.count("CARGO_NET_OFFLINE"), 0u);
   EXPECT_THAT(command.argv, Not(Contains("-p")));
 }

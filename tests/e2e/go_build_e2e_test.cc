@@ -5,8 +5,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -19,50 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// Pulls `image` into an OCI layout, unpacks it and starts it with runc on the host network
-// with PORT=port. Returns the container id ("" and a test failure when it cannot).
-std::string RunImage(const std::string& image, const std::string& work, int port) {
-  std::string layout = work + "/layout";
-  std::string bundle = work + "/bundle";
-  fs::create_directories(work);
-  CommandResult copy = RunCommand({"skopeo", "copy", "--quiet", "--src-tls-verify=false",
-                                   "docker://" + image, "oci:" + layout + ":run"});
-  EXPECT_EQ(copy.exit_code, 0) << copy.err;
-  CommandResult unpack = RunCommand({"umoci", "unpack", "--image", layout + ":run", bundle});
-  EXPECT_EQ(unpack.exit_code, 0) << unpack.err;
-  if (copy.exit_code != 0 || unpack.exit_code != 0) return "";
-
-  std::ifstream in(bundle + "/config.json");
-  json config = json::parse(in);
-  config["process"]["terminal"] = false;
-  config["process"]["env"].push_back(absl::StrCat("PORT=", port));
-  json namespaces = json::array();
-  for (const json& ns : config["linux"]["namespaces"]) {
-    if (ns["type"] != "network") namespaces.push_back(ns);  // answer on the host's loopback
-  }
-  config["linux"]["namespaces"] = namespaces;
-  std::ofstream(bundle + "/config.json") << config.dump();
-
-  std::string id = absl::StrCat("tempa-e2e-", getpid());
-  // The detached container keeps its stdio open: give it a file, not our pipes.
-  CommandResult run = RunCommand(
-      {"sh", "-c", absl::StrCat("exec runc run --detach ", id, " >", work, "/runc.log 2>&1")}, {},
-      bundle);
-  EXPECT_EQ(run.exit_code, 0) << run.err;
-  return run.exit_code == 0 ? id : "";
-}
-
-// GETs http://127.0.0.1:port/path, retrying while the app starts (bounded: ~10 s).
-std::string HttpGet(int port, const std::string& path) {
-  for (int i = 0; i < 100; ++i) {
-    CommandResult r =
-        RunCommand({"curl", "-fsS", "--max-time", "2", absl::StrCat("http://127.0.0.1:", port, path)});
-    if (r.exit_code == 0) return r.out;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return "";
-}
 
 TEST_F(TempaE2eTest, GoAppWithVendoredDependencyRunsFromTheRegistryAndAnswersHttp) {
   if (geteuid() != 0) GTEST_SKIP() << "running images with runc needs root";
@@ -94,11 +48,11 @@ TEST_F(TempaE2eTest, GoAppWithVendoredDependencyRunsFromTheRegistryAndAnswersHtt
   EXPECT_EQ(config["created"], "2023-11-14T22:13:20Z");  // SOURCE_DATE_EPOCH=1700000000
 
   int port = PickFreePort();
-  std::string id = RunImage(out["image"], tmp_.Join("run"), port);
+  std::string id = RunImageWithRunc(out["image"], tmp_.Join("run"), port);
   ASSERT_FALSE(id.empty());
   absl::Cleanup stop = [&] { RunCommand({"runc", "delete", "-f", id}); };
-  std::string body = HttpGet(port, "/");
-  std::string health = HttpGet(port, "/healthz");
+  std::string body = HttpGetRetrying(port, "/");
+  std::string health = HttpGetRetrying(port, "/healthz");
   EXPECT_EQ(body, "hello from tempa (go)\n");
   EXPECT_EQ(health, "ok\n");
 }

@@ -146,5 +146,39 @@ TEST_F(PythonE2eTest, TwoCleanCheckoutsGiveTheSameImageDigest) {
   EXPECT_FALSE(second["layers"][1]["reused"].get<bool>());  // really built twice
 }
 
+// Egress: pip reaches the indexes the build env names and nothing else, even when the
+// requirements file itself points at another index.
+TEST_F(PythonE2eTest, ARequirementsFileCannotReachAnIndexTheBuildEnvDoesNotName) {
+  TempDir other_root("tempa-pypi-other-");
+  auto wheel = MakePureWheel(other_root.Join("wheels"), "sneaky", "1.0");
+  ASSERT_TRUE(wheel.ok()) << wheel.status();
+  auto other = PypiIndex::Start(other_root.Join("index"), {*wheel});
+  ASSERT_TRUE(other.ok()) << other.status();
+
+  std::string src = tmp_.Join("app");
+  std::filesystem::create_directories(src);
+  std::ofstream(src + "/app.py") << "import sneaky\nprint(sneaky.hello())\n";
+  std::ofstream(src + "/requirements.txt")
+      << "--extra-index-url " << (*other)->url() << "\nsneaky==1.0\n";
+  std::vector<std::string> args = {"build", src, "--image", registry() + "/sneaky", "--cache-dir",
+                                   tmp_.Join("cache"), "--json", "--build-env",
+                                   "PIP_INDEX_URL=" + index_->url()};
+  CommandResult refused = Tempa(args);
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  json error = json::parse(LastLine(refused.out), nullptr, false);
+  ASSERT_TRUE(error.contains("error")) << refused.out;
+  EXPECT_EQ(error["error"]["kind"], "dependency_resolution") << refused.out;
+  EXPECT_TRUE(absl::StrContains(refused.err, "sneaky")) << refused.err;
+  EXPECT_TRUE(absl::StrContains(error["error"]["message"].get<std::string>(),
+                                "reaches only the indexes its build env names"))
+      << refused.out;
+
+  // The same index, named in the build env, is reachable: the refusal above was the sandbox's.
+  args.insert(args.end(), {"--build-env", "PIP_EXTRA_INDEX_URL=" + (*other)->url()});
+  CommandResult allowed = Tempa(args);
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
+  EXPECT_TRUE(absl::StrContains(allowed.err, "Successfully installed sneaky-1.0")) << allowed.err;
+}
+
 }  // namespace
 }  // namespace tempa::testing

@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/oci/dir_blob_store.h"
 #include "tests/oci/test_util.h"
+#include "tests/support/dir_blob_store.h"
 
 namespace tempa::oci {
 namespace {
@@ -287,7 +287,7 @@ TEST(LayerWriterTest, SinkErrorsAreReturned) {
 
 TEST(LayerWriterTest, WriteLayerStoresTheBlobAndDescribesIt) {
   TempDir dir;
-  testing::DirBlobStore store(dir.path());
+  tempa::testing::DirBlobStore store(dir.path());
   absl::StatusOr<LayerRecord> record = WriteLayer(TinySpec(), Options(), store);
   ASSERT_TRUE(record.ok()) << record.status();
   Written w = Write(TinySpec(), Options());

@@ -7,8 +7,8 @@
 #include "common/oci/layer_writer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/oci/dir_blob_store.h"
 #include "tests/oci/test_util.h"
+#include "tests/support/dir_blob_store.h"
 
 namespace tempa::oci {
 namespace {
@@ -55,7 +55,7 @@ class OciLayoutTest : public ::testing::Test {
 
   TempDir store_dir_;
   TempDir out_;
-  testing::DirBlobStore store_;
+  tempa::testing::DirBlobStore store_;
   std::vector<Descriptor> layers_;
 };
 

@@ -1,6 +1,6 @@
 // A minimal cas::BlobStore over a directory laid out like an OCI image layout
-// (<root>/blobs/sha256/<hex>), for registry tests and the push bench. No index, no eviction: the
-// real store is tempa_cas's LocalCas.
+// (<root>/blobs/sha256/<hex>), for the OCI and registry tests and the push bench. No index, no
+// eviction: the real store is tempa_cas's LocalCas.
 #pragma once
 
 #include <memory>

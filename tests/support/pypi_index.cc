@@ -19,6 +19,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "tests/support/temp_dir.h"
 
 namespace tempa::testing {
 namespace {
@@ -54,18 +55,6 @@ absl::Status Run(const std::vector<std::string>& argv, std::string* out) {
     return absl::InternalError(absl::StrCat(argv[0], " ", argv[1], " failed: ", *out));
   }
   return absl::OkStatus();
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 bool Answers(int port) {
@@ -152,7 +141,7 @@ absl::StatusOr<std::unique_ptr<PypiIndex>> PypiIndex::Start(
 
   // The port is picked then handed over, which can race: retry a few times.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    int port = FreePort();
+    int port = PickFreePort();
     std::string port_text = absl::StrCat(port);
     std::string log = root + "/server.log";
     pid_t pid = fork();

@@ -1,0 +1,48 @@
+#include "buildpacks/internal/build_step.h"
+
+#include <deque>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "buildpacks/internal/step_failure.h"
+#include "common/status_macros.h"
+
+namespace tempa::buildpacks::internal {
+namespace {
+
+// How much of the output a failure carries: enough for a compiler's error and its context.
+constexpr size_t kTailLines = 20;
+
+}  // namespace
+
+FailureKind KindOfExit(absl::string_view tail,
+                       std::span<const absl::string_view> dependency_markers) {
+  for (absl::string_view marker : dependency_markers) {
+    if (absl::StrContains(tail, marker)) return FailureKind::kDependencyResolution;
+  }
+  return FailureKind::kCompile;
+}
+
+absl::Status RunBuildStep(absl::string_view what, SandboxCommand command,
+                          const BuildContext& context,
+                          std::span<const absl::string_view> dependency_markers) {
+  std::deque<std::string> tail;
+  command.on_output = [&](absl::string_view line) {
+    if (context.log) context.log(line);
+    tail.emplace_back(line);
+    if (tail.size() > kTailLines) tail.pop_front();
+  };
+  absl::StatusOr<SandboxResult> result = context.sandbox->Run(command);
+  if (!result.ok()) {
+    return WithFailure(Annotate(result.status(), what), {FailureKind::kInternal, "build", ""});
+  }
+  if (result->ok()) return absl::OkStatus();
+  std::string tail_text = absl::StrJoin(tail, "\n");
+  if (tail_text.empty()) tail_text = result->log_tail;
+  return StepFailed(what, *result, tail_text, command.limits,
+                    KindOfExit(tail_text, dependency_markers));
+}
+
+}  // namespace tempa::buildpacks::internal

@@ -1,0 +1,29 @@
+#include "tests/support/buildpack_integration_test.h"
+
+#include <unistd.h>
+
+namespace tempa::testing {
+
+void BuildpackIntegrationTest::SetUp() {
+  if (access("/usr/bin/bwrap", X_OK) != 0) GTEST_SKIP() << "bubblewrap not installed";
+}
+
+absl::StatusOr<buildpacks::LayerOutput> BuildpackIntegrationTest::DetectAndBuild(
+    buildpacks::Buildpack& buildpack, const std::string& source, const std::string& scratch_dir,
+    const std::string& cache_dir) {
+  auto plan = buildpack.Detect(source, {});
+  if (!plan.ok()) return plan.status();
+  EXPECT_TRUE(plan->has_value());
+  buildpacks::BuildContext context;
+  context.source_dir = source;
+  context.scratch_dir = scratch_dir;
+  context.cache_dir = cache_dir;
+  context.sandbox = &sandbox_;
+  context.log = [this](absl::string_view line) { log_ += std::string(line) + "\n"; };
+  auto recipe = buildpack.Prepare(**plan, context);
+  if (!recipe.ok()) return recipe.status();
+  EXPECT_EQ(recipe->layers.size(), 2u);
+  return recipe->layers.back().produce();
+}
+
+}  // namespace tempa::testing

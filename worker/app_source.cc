@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "buildpacks/app_config.h"
+#include "buildpacks/internal/egress_targets.h"
 #include "common/status_macros.h"
 
 namespace tempa::worker {
@@ -45,6 +46,14 @@ absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
     Prefer(config.python_module, inner.python_module);
   }
 
+  for (const auto& [k, v] : config.build_env) {
+    if (buildpacks::internal::IsEgressVariable(k) && !cli_env.count(k)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tempa.toml [build] env sets ", k,
+          ", which opens the build's network; only the operator grants network access: pass it "
+          "with --build-env ", k, "=... instead"));
+    }
+  }
   app.build_env = config.build_env;
   for (const auto& [k, v] : cli_env) app.build_env[k] = v;
 

@@ -14,6 +14,7 @@ namespace tempa::buildpacks::internal {
 namespace {
 
 constexpr char kAllowHosts[] = "TEMPA_ALLOW_HOSTS";
+constexpr char kSpaces[] = " \t\r\n";
 
 void AddUnique(std::vector<NetworkTarget>& out, const NetworkTarget& t) {
   if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
@@ -26,7 +27,10 @@ absl::Status AddUrls(const BuildEnv& env, const std::string& name, absl::string_
   for (absl::string_view item : absl::StrSplit(it->second, absl::ByAnyChar(separators),
                                                absl::SkipWhitespace())) {
     item = absl::StripAsciiWhitespace(item);
-    if (skip_paths && !absl::StrContains(item, "://")) continue;  // a local directory
+    // A local directory or file:// URL needs no network.
+    if (absl::StartsWithIgnoreCase(item, "file:") || (skip_paths && !absl::StrContains(item, "://"))) {
+      continue;
+    }
     absl::StatusOr<NetworkTarget> t = TargetOfUrl(std::string(item));
     if (!t.ok()) return Annotate(t.status(), name);
     AddUnique(out, *t);
@@ -43,7 +47,7 @@ absl::Status AddAllowHosts(const BuildEnv& env, std::vector<NetworkTarget>& out)
     std::string text(item);
     if (!absl::StrContains(text, "://")) text = "tcp://" + text;
     absl::StatusOr<NetworkTarget> t = TargetOfUrl(text);
-    if (!t.ok() || t->port == 0) {
+    if (!t.ok() || t->port == 0) {  // tcp://host without a port
       return absl::InvalidArgumentError(absl::StrCat(
           kAllowHosts, ": \"", item, "\" is not HOST:PORT or a URL (e.g. git.example.com:443)"));
     }
@@ -53,6 +57,15 @@ absl::Status AddAllowHosts(const BuildEnv& env, std::vector<NetworkTarget>& out)
 }
 
 }  // namespace
+
+bool IsEgressVariable(absl::string_view key) {
+  for (absl::string_view name : {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
+                                 "GOPROXY", "GOSUMDB", "CARGO_NET_OFFLINE", kAllowHosts}) {
+    if (key == name) return true;
+  }
+  return (absl::StartsWith(key, "CARGO_REGISTRIES_") && absl::EndsWith(key, "_INDEX")) ||
+         (absl::StartsWith(key, "CARGO_SOURCE_") && absl::EndsWith(key, "_REGISTRY"));
+}
 
 absl::StatusOr<NetworkTarget> TargetOfUrl(const std::string& url) {
   auto bad = [&](absl::string_view why) {
@@ -92,15 +105,17 @@ absl::StatusOr<NetworkTarget> TargetOfUrl(const std::string& url) {
     t.port = 443;
   } else if (scheme == "ssh") {
     t.port = 22;
+  } else if (scheme != "tcp") {
+    return bad(absl::StrCat("no port, and none is implied by ", scheme, "://"));
   }
   return t;
 }
 
 absl::StatusOr<std::vector<NetworkTarget>> PipEgress(const BuildEnv& env) {
   std::vector<NetworkTarget> out;
-  RETURN_IF_ERROR(AddUrls(env, "PIP_INDEX_URL", " ", false, out));
-  RETURN_IF_ERROR(AddUrls(env, "PIP_EXTRA_INDEX_URL", " ", false, out));
-  RETURN_IF_ERROR(AddUrls(env, "PIP_FIND_LINKS", " ", true, out));
+  RETURN_IF_ERROR(AddUrls(env, "PIP_INDEX_URL", kSpaces, false, out));
+  RETURN_IF_ERROR(AddUrls(env, "PIP_EXTRA_INDEX_URL", kSpaces, false, out));
+  RETURN_IF_ERROR(AddUrls(env, "PIP_FIND_LINKS", kSpaces, true, out));
   if (!out.empty()) RETURN_IF_ERROR(AddAllowHosts(env, out));
   return out;
 }
@@ -111,7 +126,7 @@ absl::StatusOr<std::vector<NetworkTarget>> GoEgress(const BuildEnv& env) {
   if (proxy == env.end()) return out;
   for (absl::string_view item : absl::StrSplit(proxy->second, absl::ByAnyChar(",|"),
                                                absl::SkipWhitespace())) {
-    if (item == "direct" || item == "off") continue;
+    if (item == "direct" || item == "off" || absl::StartsWithIgnoreCase(item, "file:")) continue;
     absl::StatusOr<NetworkTarget> t = TargetOfUrl(std::string(item));
     if (!t.ok()) return Annotate(t.status(), "GOPROXY");
     AddUnique(out, *t);

@@ -22,6 +22,11 @@ absl::StatusOr<std::vector<NetworkTarget>> GoEgress(const BuildEnv& env);
 // CARGO_NET_OFFLINE is false/0.
 absl::StatusOr<std::vector<NetworkTarget>> CargoEgress(const BuildEnv& env);
 
+// Whether `key` can widen what a build step reaches (the variables above, GOSUMDB,
+// CARGO_NET_OFFLINE, TEMPA_ALLOW_HOSTS). Only the operator may set these: a repository's
+// tempa.toml may not, or a hostile repository could open the worker's own network to itself.
+bool IsEgressVariable(absl::string_view key);
+
 // The host and port of a URL ("https://user@host:8443/simple" → host:8443; scheme defaults:
 // http 80, https 443; "sparse+" and "git+" prefixes are dropped). InvalidArgument otherwise.
 absl::StatusOr<NetworkTarget> TargetOfUrl(const std::string& url);

@@ -104,7 +104,7 @@ TEST_F(SandboxEgressTest, NamedHostsGoThroughTheProxyAndOthersAreRefusedAndRepor
 
 TEST_F(SandboxEgressTest, TheStepSeesOnlyLoopbackAndItsExitCodeIsKept) {
   SandboxCommand c = Shell("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; exit 3");
-  c.egress = {{"127.0.0.1", 9}};
+  c.egress = {{"127.0.0.1", 40999}};
   SandboxResult r = RunOk(sandbox_with_bridge_, c);
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_THAT(lines_, ::testing::ElementsAre("lo"));
@@ -115,11 +115,20 @@ TEST_F(SandboxEgressTest, AMissingNetbridgeIsAnErrorNamingIt) {
   options.netbridge_path = dir_ + "/no-such-netbridge";
   BubblewrapSandbox sandbox(options);
   SandboxCommand c = Shell("true");
-  c.egress = {{"127.0.0.1", 9}};
+  c.egress = {{"127.0.0.1", 40999}};
   absl::StatusOr<SandboxResult> r = sandbox.Run(c);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("no-such-netbridge"));
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("tempa-netbridge"));
+}
+
+TEST_F(SandboxEgressTest, ALoopbackTargetOnAPrivilegedPortIsRefusedWithTheFix) {
+  SandboxCommand c = Shell("true");
+  c.egress = {{"localhost", 80}};
+  absl::StatusOr<SandboxResult> r = sandbox_with_bridge_.Run(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("localhost:80"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("ports 1024 and up"));
 }
 
 }  // namespace

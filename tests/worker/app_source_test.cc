@@ -60,5 +60,24 @@ TEST_F(AppSourceTest, AMissingSubdirectoryIsAClearError) {
   EXPECT_TRUE(absl::StrContains(app.status().message(), "tempa.toml")) << app.status();
 }
 
+TEST_F(AppSourceTest, TheRepositoryCannotOpenTheBuildsNetwork) {
+  // A hostile repository naming the worker's own services (or a metadata endpoint) as its
+  // "index" would otherwise be let through to them.
+  for (const std::string key : {"PIP_INDEX_URL", "GOPROXY", "TEMPA_ALLOW_HOSTS",
+                                 "CARGO_REGISTRIES_EVIL_INDEX"}) {
+    Write("tempa.toml", "[build]\nenv = { " + key + " = \"http://169.254.169.254:80/\" }\n");
+    auto app = ResolveApp(dir_.path(), {}, {});
+    ASSERT_FALSE(app.ok()) << key;
+    EXPECT_TRUE(absl::StrContains(app.status().message(), key)) << app.status();
+    EXPECT_TRUE(absl::StrContains(app.status().message(), "--build-env " + key)) << app.status();
+  }
+  // The operator's own setting replaces the repository's, and other variables stay allowed.
+  Write("tempa.toml", "[build]\nenv = { PIP_INDEX_URL = \"http://x/\", PIP_NO_BINARY = \":all:\" }\n");
+  auto app = ResolveApp(dir_.path(), {}, {{"PIP_INDEX_URL", "https://mirror.example/simple"}});
+  ASSERT_TRUE(app.ok()) << app.status();
+  EXPECT_EQ(app->build_env.at("PIP_INDEX_URL"), "https://mirror.example/simple");
+  EXPECT_EQ(app->build_env.at("PIP_NO_BINARY"), ":all:");
+}
+
 }  // namespace
 }  // namespace tempa::worker

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -60,19 +61,19 @@ std::string Reply(int code, absl::string_view reason, absl::string_view body) {
                       body.size(), "\r\n\r\n", body);
 }
 
-// The request head re-addressed to the origin server: origin-form target, no hop-by-hop
-// proxy headers, and one request per connection so a kept-alive connection cannot carry a
-// request for another host.
+// The request head re-addressed to the origin server: origin-form target, the target's Host,
+// no hop-by-hop proxy headers, and "Connection: close": the server answers this one request.
 std::string OriginHead(absl::string_view method, absl::string_view path, absl::string_view version,
-                       absl::string_view head) {
+                       absl::string_view authority, absl::string_view head) {
   std::vector<absl::string_view> lines = absl::StrSplit(head, "\r\n");
-  std::string out = absl::StrCat(method, " ", path, " ", version, "\r\n");
+  std::string out = absl::StrCat(method, " ", path, " ", version, "\r\nHost: ", authority, "\r\n");
   for (size_t i = 1; i < lines.size(); ++i) {
     absl::string_view line = lines[i];
     if (line.empty()) continue;
     std::string name = absl::AsciiStrToLower(line.substr(0, line.find(':')));
-    if (name == "connection" || name == "proxy-connection" || name == "proxy-authorization" ||
-        name == "keep-alive") {
+    // Host is the target's (a build cannot reach another virtual host of the same server).
+    if (name == "host" || name == "connection" || name == "proxy-connection" ||
+        name == "proxy-authorization" || name == "keep-alive") {
       continue;
     }
     absl::StrAppend(&out, line, "\r\n");
@@ -124,12 +125,11 @@ EgressProxy::~EgressProxy() {
   }
   (void)::write(stop_write_, "x", 1);
   acceptor_.join();
-  std::vector<std::thread> workers;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    workers.swap(workers_);
+    // Connection threads are detached; each signals when it is done with `this`.
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return active_ == 0; });
   }
-  for (std::thread& t : workers) t.join();
   ::close(listen_fd_);
   ::close(stop_read_);
   ::close(stop_write_);
@@ -144,14 +144,41 @@ void EgressProxy::AcceptLoop() {
     }
     if (fds[1].revents != 0) return;
     int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) {
-      ::close(client);
-      return;
+    if (client < 0) {
+      // Out of fds (EMFILE) and the like: wait a little rather than spin, but stop promptly.
+      if (errno != EINTR && errno != ECONNABORTED) {
+        pollfd stop{stop_read_, POLLIN, 0};
+        if (::poll(&stop, 1, 50) > 0) return;
+      }
+      continue;
     }
-    open_fds_.insert(client);
-    workers_.emplace_back([this, client] { Serve(client); });
+    bool busy = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) {
+        ::close(client);
+        return;
+      }
+      busy = active_ >= kMaxConnections;
+      if (!busy) {
+        ++active_;
+        open_fds_.insert(client);
+      }
+    }
+    if (busy) {
+      WriteAll(client, Reply(503, "Service Unavailable",
+                             "tempa egress proxy: too many connections from this build step\n"));
+      ::close(client);
+      continue;
+    }
+    try {
+      std::thread([this, client] { Serve(client); }).detach();
+    } catch (const std::system_error&) {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_fds_.erase(client);
+      ::close(client);
+      if (--active_ == 0) idle_.notify_all();
+    }
   }
 }
 
@@ -168,23 +195,31 @@ std::string EgressProxy::AllowedList() const {
   });
 }
 
+void EgressProxy::Record(std::set<std::string>& set, std::string item) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (set.size() < kMaxRecorded) set.insert(std::move(item));
+}
+
 void EgressProxy::Serve(int client) {
   int upstream = -1;
-  auto finish = [&] {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int fd : {client, upstream}) {
-      if (fd < 0) continue;
-      open_fds_.erase(fd);
-      ::close(fd);
-    }
-  };
+  Handle(client, upstream);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int fd : {client, upstream}) {
+    if (fd < 0) continue;
+    open_fds_.erase(fd);
+    ::close(fd);
+  }
+  if (--active_ == 0) idle_.notify_all();
+}
+
+void EgressProxy::Handle(int client, int& upstream) {
   std::string head, rest;
-  if (!ReadHttpHead(client, kMaxHead, head, rest)) return finish();
+  if (!ReadHttpHead(client, kMaxHead, head, rest)) return;
   std::vector<absl::string_view> request_line =
       absl::StrSplit(absl::string_view(head).substr(0, head.find("\r\n")), ' ');
   if (request_line.size() != 3) {
     WriteAll(client, Reply(400, "Bad Request", "tempa egress proxy: malformed request line\n"));
-    return finish();
+    return;
   }
   const bool tunnel = request_line[0] == "CONNECT";
   absl::string_view target = request_line[1];
@@ -193,7 +228,7 @@ void EgressProxy::Serve(int client) {
     if (!absl::StartsWithIgnoreCase(target, "http://")) {
       WriteAll(client, Reply(400, "Bad Request",
                              "tempa egress proxy: only CONNECT and http:// requests\n"));
-      return finish();
+      return;
     }
     target.remove_prefix(7);
     size_t slash = target.find_first_of("/?");
@@ -202,49 +237,43 @@ void EgressProxy::Serve(int client) {
       if (path[0] == '?') path = "/" + path;
       target = target.substr(0, slash);
     }
+    if (size_t at = target.rfind('@'); at != absl::string_view::npos) target.remove_prefix(at + 1);
   }
   std::string host;
   int port = 0;
   if (!SplitHostPort(target, tunnel ? 443 : 80, host, port)) {
     WriteAll(client, Reply(400, "Bad Request", "tempa egress proxy: malformed target\n"));
-    return finish();
+    return;
   }
   std::string name = absl::StrCat(host, ":", port);
   if (!Allowed(host, port)) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      refused_.insert(name);
-    }
+    Record(refused_, name);
     WriteAll(client, Reply(403, "Forbidden",
                            absl::StrCat("tempa: ", name,
                                         " is not named in the build env; this build step may "
                                         "reach only ",
                                         AllowedList(), "\n")));
-    return finish();
+    return;
   }
-  upstream = ConnectTcp(host, port);
-  if (upstream < 0) {
+  int fd = ConnectTcp(host, port);
+  if (fd < 0) {
     std::string why = std::strerror(errno);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      unreachable_.insert(absl::StrCat(name, ": ", why));
-    }
+    Record(unreachable_, absl::StrCat(name, ": ", why));
     WriteAll(client, Reply(502, "Bad Gateway", absl::StrCat("tempa: cannot reach ", name, ": ",
                                                             why, "\n")));
-    return finish();
+    return;
   }
-  bool stopping;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stopping = stopping_;
-    if (!stopping) open_fds_.insert(upstream);  // so that stopping cuts the tunnel
+    upstream = fd;  // Serve closes it from here on
+    if (stopping_) return;
+    open_fds_.insert(fd);  // so that stopping cuts the tunnel
   }
-  if (stopping) return finish();
   bool sent = tunnel ? WriteAll(client, "HTTP/1.1 200 Connection established\r\n\r\n")
-                     : WriteAll(upstream, OriginHead(request_line[0], path, request_line[2], head));
+                     : WriteAll(upstream, OriginHead(request_line[0], path, request_line[2],
+                                                     target, head));
   if (sent && !rest.empty()) sent = WriteAll(upstream, rest);
   if (sent) RelayUntilClosed(client, upstream);
-  finish();
 }
 
 std::vector<std::string> EgressProxy::Refused() const {

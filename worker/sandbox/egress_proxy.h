@@ -1,12 +1,14 @@
 // EgressProxy: the only way out of a sandbox whose command may reach a few named hosts. It
 // listens on a Unix socket (bind-mounted into the sandbox, whose own network namespace has only
 // loopback) and speaks just enough of an HTTP proxy: CONNECT host:port tunnels, and requests in
-// absolute form (GET http://host/...) forwarded as origin-form with "Connection: close". A
+// absolute form (GET http://host/...) forwarded as origin-form, with the Host header set to the
+// target and "Connection: close" (so a connection never serves a second host). No Debian
+// library offers a forward proxy; this is the minimum the package tools need. A
 // target not on the allow list gets a 403 naming it and the hosts the step may reach, and is
 // recorded so the build's log can say what was refused.
 #pragma once
 
-#include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -14,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "common/sandbox/sandbox.h"
 
@@ -29,7 +32,11 @@ class EgressProxy {
   EgressProxy(const EgressProxy&) = delete;
   EgressProxy& operator=(const EgressProxy&) = delete;
 
-  // "host:port" of every refused target, sorted, once each.
+  // Connections served at once; more get a 503 (a build cannot exhaust the worker's threads).
+  static constexpr int kMaxConnections = 64;
+  static constexpr size_t kMaxRecorded = 100;
+
+  // "host:port" of every refused target, sorted, once each (at most kMaxRecorded).
   std::vector<std::string> Refused() const;
   // Targets that were allowed but could not be connected to ("host:port: reason").
   std::vector<std::string> Unreachable() const;
@@ -38,6 +45,9 @@ class EgressProxy {
   EgressProxy(int listen_fd, int stop_fd[2], std::vector<NetworkTarget> allowed);
   void AcceptLoop();
   void Serve(int client);
+  // The request on `client`; sets `upstream` once connected. Serve closes both.
+  void Handle(int client, int& upstream);
+  void Record(std::set<std::string>& set, std::string item);
   bool Allowed(const std::string& host, int port) const;
   std::string AllowedList() const;
 
@@ -48,11 +58,12 @@ class EgressProxy {
   std::thread acceptor_;
 
   mutable std::mutex mu_;
-  std::vector<std::thread> workers_;
-  std::set<int> open_fds_;  // client and upstream sockets, shut down on stop
-  std::set<std::string> refused_;
-  std::set<std::string> unreachable_;
-  bool stopping_ = false;
+  std::condition_variable idle_;  // signalled when active_ drops to 0
+  int active_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<int> open_fds_ ABSL_GUARDED_BY(mu_);  // client and upstream sockets, cut on stop
+  std::set<std::string> refused_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> unreachable_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace tempa

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -75,7 +76,11 @@ void AcceptLoop(Listener listener, std::string socket_path) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;
     }
-    std::thread(Carry, client, socket_path, listener.tunnel_to).detach();
+    try {
+      std::thread(Carry, client, socket_path, listener.tunnel_to).detach();
+    } catch (const std::system_error&) {
+      ::close(client);  // out of threads (the build's process limit): drop this connection only
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -50,13 +51,24 @@ absl::StatusOr<std::unique_ptr<EgressSession>> EgressSession::Start(
         " named host(s), which needs tempa-netbridge, but ", netbridge, " is missing (",
         std::strerror(errno), "); install it next to the tempa binary"));
   }
+  for (const NetworkTarget& t : command.egress) {
+    if (IsLoopback(t.host) && t.port < 1024) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the build env names ", t.host, ":", t.port,
+          ", but a build step can reach services on the worker's loopback only on ports 1024 "
+          "and up; serve it on a higher port"));
+    }
+  }
   std::unique_ptr<EgressSession> session(new EgressSession());
   std::string tmpl = runtime_parent + "/tempa-egress-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr || ::chmod(tmpl.c_str(), 0755) != 0) {
+  if (::mkdtemp(tmpl.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("cannot make the build's network directory under ",
                                             runtime_parent, ": ", std::strerror(errno)));
   }
-  session->runtime_dir_ = tmpl;
+  session->runtime_dir_ = tmpl;  // removed with the session from here on
+  if (::chmod(tmpl.c_str(), 0755) != 0) {
+    return absl::InternalError(absl::StrCat("chmod ", tmpl, ": ", std::strerror(errno)));
+  }
   std::error_code ec;
   fs::copy_file(netbridge, tmpl + "/netbridge", ec);
   if (ec) {
@@ -71,8 +83,7 @@ absl::StatusOr<std::unique_ptr<EgressSession>> EgressSession::Start(
   std::set<int> forwarded;
   std::vector<std::string> forwards;
   for (const NetworkTarget& t : command.egress) {
-    // Ports below 1024 cannot be bound by the build user: those go through the proxy only.
-    if (IsLoopback(t.host) && t.port >= 1024 && forwarded.insert(t.port).second) {
+    if (IsLoopback(t.host) && forwarded.insert(t.port).second) {
       forwards.push_back(absl::StrCat(t.host, ":", t.port));
     }
   }
@@ -83,7 +94,8 @@ absl::StatusOr<std::unique_ptr<EgressSession>> EgressSession::Start(
   wrapped = command;
   wrapped.egress.clear();
   wrapped.network = false;
-  wrapped.mounts.push_back({tmpl, kSandboxRuntime, true});
+  // Read-only: connecting to a socket needs no write access to its file system.
+  wrapped.mounts.push_back({tmpl, kSandboxRuntime, false});
   std::string sandbox_dir = kSandboxRuntime;
   wrapped.argv = {sandbox_dir + "/netbridge", "--socket", sandbox_dir + "/proxy.sock",
                   "--proxy-port", std::to_string(proxy_port)};
@@ -111,8 +123,13 @@ std::vector<std::string> EgressSession::Notes() const {
   if (!proxy_) return notes;
   std::vector<std::string> refused = proxy_->Refused();
   if (!refused.empty()) {
+    constexpr size_t kShown = 10;
+    std::string more = refused.size() > kShown
+                           ? absl::StrCat(" and ", refused.size() - kShown, " more")
+                           : "";
+    refused.resize(std::min(refused.size(), kShown));
     notes.push_back(absl::StrCat(
-        "tempa: refused connections to ", absl::StrJoin(refused, ", "),
+        "tempa: refused connections to ", absl::StrJoin(refused, ", "), more,
         ": a build step may reach only the hosts its build env names (PIP_INDEX_URL, "
         "PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, GOPROXY, CARGO_REGISTRIES_*, TEMPA_ALLOW_HOSTS)"));
   }

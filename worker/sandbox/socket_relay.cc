@@ -15,7 +15,8 @@ namespace {
 
 // A host that never answers must not hold a build (or the proxy's shutdown) for the kernel's
 // two-minute connect timeout.
-constexpr int kConnectTimeoutMs = 15000;
+constexpr int kConnectTimeoutMs = 15000;  // for all of a name's addresses together
+constexpr int kMaxAddresses = 4;
 
 bool ConnectWithin(int fd, const sockaddr* addr, socklen_t len, int timeout_ms) {
   int flags = ::fcntl(fd, F_GETFL);
@@ -44,8 +45,8 @@ void RelayUntilClosed(int a, int b) {
   bool b_open = true;
   char buf[1 << 15];
   while (a_open || b_open) {
-    pollfd fds[2] = {{a, static_cast<short>(a_open ? POLLIN : 0), 0},
-                     {b, static_cast<short>(b_open ? POLLIN : 0), 0}};
+    // A closed direction is not polled at all: POLLHUP would otherwise wake us forever.
+    pollfd fds[2] = {{a_open ? a : -1, POLLIN, 0}, {b_open ? b : -1, POLLIN, 0}};
     int ready = ::poll(fds, 2, -1);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return;
@@ -66,10 +67,15 @@ void RelayUntilClosed(int a, int b) {
   }
 }
 
-bool ReadHttpHead(int fd, size_t max_bytes, std::string& head, std::string& rest) {
+bool ReadHttpHead(int fd, size_t max_bytes, std::string& head, std::string& rest,
+                  int timeout_ms) {
   std::string data;
   char buf[4096];
   while (data.size() < max_bytes) {
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, timeout_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return false;  // a client that says nothing does not hold a thread forever
     ssize_t n = ::read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
@@ -107,10 +113,12 @@ int ConnectTcp(const std::string& host, int port) {
     return -1;
   }
   int fd = -1;
-  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+  int tried = 0;
+  const int per_address_ms = kConnectTimeoutMs / kMaxAddresses;
+  for (addrinfo* ai = found; ai != nullptr && tried < kMaxAddresses; ai = ai->ai_next, ++tried) {
     fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) continue;
-    if (ConnectWithin(fd, ai->ai_addr, ai->ai_addrlen, kConnectTimeoutMs)) break;
+    if (ConnectWithin(fd, ai->ai_addr, ai->ai_addrlen, per_address_ms)) break;
     int err = errno;
     ::close(fd);
     fd = -1;

@@ -11,9 +11,11 @@ namespace tempa::sandbox_internal {
 // passed on with shutdown(SHUT_WR)) or an error. Does not close the fds.
 void RelayUntilClosed(int a, int b);
 
-// Reads from `fd` until "\r\n\r\n" (the end of an HTTP head) or `max_bytes`. On success `head`
-// holds the head including its blank line and `rest` whatever was read past it.
-bool ReadHttpHead(int fd, size_t max_bytes, std::string& head, std::string& rest);
+// Reads from `fd` until "\r\n\r\n" (the end of an HTTP head), `max_bytes`, or `timeout_ms`
+// without a byte. On success `head` holds the head including its blank line and `rest` whatever
+// was read past it.
+bool ReadHttpHead(int fd, size_t max_bytes, std::string& head, std::string& rest,
+                  int timeout_ms = 30000);
 
 // Writes all of `data`; false on error.
 bool WriteAll(int fd, const std::string& data);

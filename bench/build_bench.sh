@@ -37,14 +37,16 @@ start_pypi_index "$WORK/pypi" "$INDEX_PORT" >/dev/null
 toolchain_path() {
   "$TEMPA" detect "examples/$1" --json | python3 -c 'import json, re, sys
 for reason in json.load(sys.stdin)["reasons"]:
-    m = re.match(r"toolchain: .*\((?:GOROOT )?(/[^)]*)\)$", reason)
+    m = (re.match(r"toolchain: .*\((?:GOROOT )?(/[^)]*)\)$", reason) or
+         re.match(r"interpreter: (/[^,]*),", reason))
     if m: print(m.group(1))'
 }
 GO=$(toolchain_path go-hello)/bin/go
 CARGO=$(toolchain_path rust-hello)
 RUSTC=$(dirname "$CARGO")/rustc
+PYTHON=$(toolchain_path python-flask)
 echo "toolchains: $("$GO" version | cut -d' ' -f3) ($GO), $("$RUSTC" --version | cut -d' ' -f1-2)" \
-  "($RUSTC), $(python3 --version)"
+  "($RUSTC), $("$PYTHON" --version) ($PYTHON)"
 
 now() { date +%s.%N; }
 # Runs "$@" quietly; prints its wall time in seconds. A failure stops the benchmark with its log.
@@ -90,7 +92,7 @@ bare_build() {
         "$CARGO" build --release --locked --offline) ;;
     python-flask)
       rm -rf "$state/venv"
-      python3 -m venv "$state/venv"
+      "$PYTHON" -m venv "$state/venv"
       PIP_CACHE_DIR=$state/pip-cache "$state/venv/bin/pip" install --disable-pip-version-check \
         --index-url "$INDEX" -r "$dir/requirements.txt" ;;
   esac

@@ -106,8 +106,8 @@ absl::StatusOr<std::optional<BuildPlan>> PythonBuildpack::Detect(const std::stri
   plan.app_name = SanitizeName(deps.project_name.empty() ? "app" : deps.project_name);
   plan.port = options.port.value_or(kDefaultPort);
   plan.reasons.push_back(
-      "dependencies: a venv at /opt/venv from `pip install`, network only when the build env "
-      "names an index (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS)");
+      "dependencies: a venv at /opt/venv from `pip install`, which reaches only the indexes the "
+      "build env names (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS), else offline");
   plan.reasons.push_back(absl::StrCat("port: ", plan.port, " (the app reads $PORT)"));
   plan.details = {{"dependency_source", deps.kind},
                   {"dependency_files", absl::StrJoin(deps.files, ",")},

@@ -134,13 +134,21 @@ absl::StatusOr<LayerOutput> RunGoBuild(const GoBuildParams& params, const BuildC
   if (!made.ok()) {
     return WithFailure(Annotate(made.status(), "build env"), {FailureKind::kBadInput, "build", ""});
   }
-  SandboxCommand& command = *made;
+  // Modules are fetched first, with the egress; the compile (which may run the module's
+  // generators and cgo tools) sees only the module cache.
+  internal::SplitStep steps =
+      internal::SplitFetchFromCompile(*std::move(made), {params.toolchain.go_binary, "mod", "download"},
+                                      {{"GOPROXY", "off"}, {"GOSUMDB", "off"}});
+  if (steps.fetch) {
+    if (context.log) context.log("$ go mod download" + internal::DescribeEgress(steps.fetch->egress));
+    RETURN_IF_ERROR(internal::RunFetchStep("go mod download", *std::move(steps.fetch), context));
+  }
   if (context.log) {
     context.log(absl::StrCat("$ go build -trimpath -buildvcs=false -o /out/", params.app_name, " ",
-                             params.main_package, command.egress.empty() ? " (offline)" : ""));
+                             params.main_package, " (offline)"));
   }
   RETURN_IF_ERROR(
-      internal::RunBuildStep("go build", std::move(command), context, kDependencyMarkers));
+      internal::RunBuildStep("go build", std::move(steps.compile), context, kDependencyMarkers));
 
   std::string binary = absl::StrCat(out_host, "/", params.app_name);
   absl::StatusOr<Digest> digest = Sha256OfFile(binary);

@@ -163,14 +163,28 @@ absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
   if (!made.ok()) {
     return WithFailure(Annotate(made.status(), "build env"), {FailureKind::kBadInput, "build", ""});
   }
-  SandboxCommand& command = *made;
+  // Crates are fetched first, with the egress; the compile (which runs build scripts and proc
+  // macros from every crate) is offline.
+  std::vector<std::string> fetch_argv = {params.toolchain.cargo, "fetch"};
+  if (params.locked) fetch_argv.push_back("--locked");
+  internal::SplitStep steps = internal::SplitFetchFromCompile(
+      *std::move(made), std::move(fetch_argv), {{"CARGO_NET_OFFLINE", "true"}});
+  if (steps.fetch) {
+    if (context.log) {
+      context.log(absl::StrCat("$ ", absl::StrJoin(steps.fetch->argv.begin() + 1,
+                                                   steps.fetch->argv.end(), " "),
+                               internal::DescribeEgress(steps.fetch->egress)));
+    }
+    RETURN_IF_ERROR(internal::RunFetchStep("cargo fetch", *std::move(steps.fetch), context));
+  }
+  const SandboxCommand& command = steps.compile;
   if (context.log) {
     context.log(absl::StrCat("$ ", absl::StrJoin(command.argv.begin() + 1, command.argv.end(), " "),
-                             command.egress.empty() ? " (offline)" : ""));
+                             " (offline)"));
   }
   absl::Time started = absl::Now();
   RETURN_IF_ERROR(
-      internal::RunBuildStep("cargo build", std::move(command), context, kDependencyMarkers));
+      internal::RunBuildStep("cargo build", std::move(steps.compile), context, kDependencyMarkers));
   if (context.log) {
     context.log(absl::StrCat("cargo build took ", absl::FormatDuration(absl::Now() - started)));
   }

@@ -98,6 +98,31 @@ TEST_F(GoBuildTest, TheUserBuildEnvWinsAndAProxyIsTheOnlyWayOut) {
   EXPECT_THAT(std::string(bad.status().message()), testing::HasSubstr("GOPROXY"));
 }
 
+TEST_F(GoBuildTest, OnlyTheModuleDownloadHasNetworkAndTheCompileIsOffline) {
+  context_.build_env = {{"GOPROXY", "https://proxy.example"}};
+  sandbox_.write_file = "/out/hello";
+  ASSERT_TRUE(RunGoBuild(params_, context_).ok());
+  ASSERT_EQ(sandbox_.commands.size(), 2u);
+  const SandboxCommand& fetch = sandbox_.commands[0];
+  EXPECT_THAT(fetch.argv, ElementsAre("/usr/lib/go-1.23/bin/go", "mod", "download"));
+  EXPECT_THAT(fetch.egress, testing::Contains(NetworkTarget{"proxy.example", 443}));
+  const SandboxCommand& compile = sandbox_.commands[1];
+  EXPECT_EQ(compile.argv[1], "build");
+  EXPECT_TRUE(compile.egress.empty());
+  EXPECT_EQ(compile.env.at("GOPROXY"), "off");
+  EXPECT_EQ(compile.mounts.size(), fetch.mounts.size());  // the same module cache
+}
+
+TEST_F(GoBuildTest, AFailedModuleDownloadIsADependencyFailureAndNothingCompiles) {
+  context_.build_env = {{"GOPROXY", "https://proxy.example"}};
+  sandbox_.result.exit_code = 1;
+  sandbox_.output = {"go: example.com/x@v1.0.0: reading https://proxy.example/...: 404 Not Found"};
+  auto output = RunGoBuild(params_, context_);
+  ASSERT_FALSE(output.ok());
+  EXPECT_EQ(FailureOf(output.status())->kind, FailureKind::kDependencyResolution);
+  EXPECT_EQ(sandbox_.commands.size(), 1u);
+}
+
 TEST_F(GoBuildTest, AToolchainOutsideUsrIsMounted) {
   params_.toolchain = {"/opt/go/bin/go", "/opt/go", "go1.23.5"};
   SandboxCommand command = MakeGoBuildCommand(params_, context_, "/s", "/o", "/c").value();

@@ -108,6 +108,20 @@ TEST_F(RustBuildTest, UserRustflagsAddToTempasAndARegistryTurnsTheNetworkOn) {
   EXPECT_THAT(command.argv, Not(Contains("-p")));
 }
 
+TEST_F(RustBuildTest, OnlyTheCrateFetchHasNetworkAndTheCompileIsOffline) {
+  context_.build_env = {{"CARGO_REGISTRIES_CORP_INDEX", "sparse+https://crates.corp/"}};
+  rust::CargoBuildParams params{kToolchain, "api", "", true};
+  (void)rust::RunCargoBuild(params, context_);  // the fake builds no binary; the commands count
+  ASSERT_GE(sandbox_.commands.size(), 2u);
+  const SandboxCommand& fetch = sandbox_.commands[0];
+  EXPECT_THAT(fetch.argv, ElementsAre("/usr/bin/cargo", "fetch", "--locked"));
+  EXPECT_THAT(fetch.egress, ElementsAre(NetworkTarget{"crates.corp", 443}));
+  const SandboxCommand& compile = sandbox_.commands[1];
+  EXPECT_EQ(compile.argv[1], "build");
+  EXPECT_TRUE(compile.egress.empty());
+  EXPECT_EQ(compile.env.at("CARGO_NET_OFFLINE"), "true");
+}
+
 TEST_F(RustBuildTest, PrepareBuildsFirstAndPlansTheBaseFromTheBinarysLibraries) {
   auto recipe = Buildpack().Prepare(Plan(/*workspace=*/true), context_);
   ASSERT_TRUE(recipe.ok()) << recipe.status() << log_;

@@ -4,16 +4,15 @@
 // offline; the image runs with the proxied module in it.
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "httplib.h"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/support/loopback_http_server.h"
 
 namespace tempa::testing {
 namespace {
@@ -35,11 +34,6 @@ class GoProxyE2eTest : public TempaE2eTest {
     TempaE2eTest::SetUp();
     fs::permissions(tmp_.path(), fs::perms(0755));  // the build user reaches the copied source
   }
-  ~GoProxyE2eTest() override {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-
   // The go binary `tempa detect` picks, from its "toolchain: goX (GOROOT DIR)" reason.
   std::string HostGo(const std::string& app) {
     CommandResult r = Tempa({"detect", app, "--json"});
@@ -92,17 +86,14 @@ class GoProxyE2eTest : public TempaE2eTest {
                         " ", kVersion, "/go.mod ", info["GoModSum"].get<std::string>(), "\n");
   }
 
-  // Serves `dir` on 127.0.0.1; returns its port.
+  // Serves `dir` on 127.0.0.1 for the rest of the test; returns its port.
   int Serve(const std::string& dir) {
-    server_.set_mount_point("/", dir);
-    int port = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    return port;
+    server_ = std::make_unique<LoopbackHttpServer>(
+        "127.0.0.1", [dir](httplib::Server& server) { server.set_mount_point("/", dir); });
+    return server_->port();
   }
 
-  httplib::Server server_;
-  std::thread thread_;
+  std::unique_ptr<LoopbackHttpServer> server_;
 };
 
 TEST_F(GoProxyE2eTest, ModulesComeFromTheNamedProxyAndTheCompileIsOffline) {

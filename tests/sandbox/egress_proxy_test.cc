@@ -5,13 +5,11 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <string>
-#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "httplib.h"
+#include "tests/support/loopback_http_server.h"
 #include "tests/support/temp_dir.h"
 #include "worker/sandbox/socket_relay.h"
 
@@ -26,26 +24,15 @@ using sandbox_internal::ReadHttpHead;
 using sandbox_internal::WriteAll;
 
 // Answers every GET with the Host header it was sent.
-class EchoHostServer {
+class EchoHostServer : public testing::LoopbackHttpServer {
  public:
-  EchoHostServer() {
-    server_.Get(".*", [](const httplib::Request& req, httplib::Response& res) {
-      res.set_content("host=" + req.get_header_value("Host") + " path=" + req.path, "text/plain");
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~EchoHostServer() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
+  EchoHostServer()
+      : LoopbackHttpServer("127.0.0.1", [](httplib::Server& server) {
+          server.Get(".*", [](const httplib::Request& req, httplib::Response& res) {
+            res.set_content("host=" + req.get_header_value("Host") + " path=" + req.path,
+                            "text/plain");
+          });
+        }) {}
 };
 
 // Everything the proxy sends back on one connection after `request`.

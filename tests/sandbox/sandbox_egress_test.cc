@@ -2,15 +2,13 @@
 // tempa-netbridge and HTTP servers on the host's loopback: the named ones answer (directly for
 // loopback targets, through the proxy for named hosts, both plain HTTP and CONNECT), every other
 // host stays out of reach, and what was refused is said in the step's output.
-#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "httplib.h"
+#include "tests/support/loopback_http_server.h"
 #include "tests/sandbox/sandbox_fixture.h"
 
 namespace tempa {
@@ -21,26 +19,14 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 // An HTTP server on `address` answering every GET with `body`.
-class TinyServer {
+class TinyServer : public testing::LoopbackHttpServer {
  public:
-  TinyServer(const std::string& address, const std::string& body) {
-    server_.Get(".*", [body](const httplib::Request&, httplib::Response& res) {
-      res.set_content(body, "text/plain");
-    });
-    port_ = server_.bind_to_any_port(address);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~TinyServer() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
+  TinyServer(const std::string& address, const std::string& body)
+      : LoopbackHttpServer(address, [body](httplib::Server& server) {
+          server.Get(".*", [body](const httplib::Request&, httplib::Response& res) {
+            res.set_content(body, "text/plain");
+          });
+        }) {}
 };
 
 class SandboxEgressTest : public SandboxFixture {

@@ -3,6 +3,7 @@
 #   start_pypi_index STATE_DIR PORT   serves STATE_DIR/index on 127.0.0.1:PORT (pid in STATE_DIR)
 #   stop_pypi_index STATE_DIR
 # Run from the repository root.
+source "$(dirname "${BASH_SOURCE[0]}")/service.sh"
 start_pypi_index() {
   local dir=$1 port=$2
   mkdir -p "$dir"
@@ -26,18 +27,9 @@ for wheel in sorted(os.listdir(wheels)):
 PY
   (cd "$dir/index" && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
   echo $! >"$dir/index.pid"
-  for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$port/simple/flask/" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
+  wait_for_url "http://127.0.0.1:$port/simple/flask/" && return 0
   echo "package index on 127.0.0.1:$port did not start" >&2
   return 1
 }
 
-stop_pypi_index() {
-  local dir=$1
-  if [ -f "$dir/index.pid" ]; then
-    kill "$(cat "$dir/index.pid")" 2>/dev/null || true
-    rm -f "$dir/index.pid"
-  fi
-}
+stop_pypi_index() { stop_pidfile "$1/index.pid"; }

@@ -1,5 +1,6 @@
 # Starts a CNCF distribution registry on loopback with a config of our own (Debian's packaged
 # default config is broken). Source this file; call start_registry DATA_DIR PORT.
+source "$(dirname "${BASH_SOURCE[0]}")/service.sh"
 start_registry() {
   local dir=$1 port=$2
   mkdir -p "$dir/storage"
@@ -17,19 +18,10 @@ http:
 YAML
   docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
   echo $! >"$dir/registry.pid"
-  for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
+  wait_for_url "http://127.0.0.1:$port/v2/" && return 0
   echo "registry on 127.0.0.1:$port did not start; its log:" >&2
   cat "$dir/registry.log" >&2
   return 1
 }
 
-stop_registry() {
-  local dir=$1
-  if [ -f "$dir/registry.pid" ]; then
-    kill "$(cat "$dir/registry.pid")" 2>/dev/null || true
-    rm -f "$dir/registry.pid"
-  fi
-}
+stop_registry() { stop_pidfile "$1/registry.pid"; }

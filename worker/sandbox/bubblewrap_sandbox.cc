@@ -200,7 +200,8 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
           command,
           options_.netbridge_path.empty() ? sandbox_internal::DefaultNetbridgePath()
                                           : options_.netbridge_path,
-          options_.runtime_dir);
+          options_.runtime_dir,
+          drop_privileges_ ? std::optional<gid_t>(options_.build_gid) : std::nullopt);
   if (!egress.ok()) return egress.status();
   absl::StatusOr<SandboxResult> result = RunDirect((*egress)->command(), kEgressTasks);
   if (!result.ok()) return result;

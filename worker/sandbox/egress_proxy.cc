@@ -85,7 +85,8 @@ std::string OriginHead(absl::string_view method, absl::string_view path, absl::s
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EgressProxy>> EgressProxy::Start(
-    const std::string& socket_path, std::vector<NetworkTarget> allowed) {
+    const std::string& socket_path, std::vector<NetworkTarget> allowed,
+    std::optional<gid_t> group) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof(addr.sun_path)) {
@@ -95,7 +96,8 @@ absl::StatusOr<std::unique_ptr<EgressProxy>> EgressProxy::Start(
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::chmod(socket_path.c_str(), 0666) != 0 || ::listen(fd, 64) != 0) {
+      (group && ::chown(socket_path.c_str(), static_cast<uid_t>(-1), *group) != 0) ||
+      ::chmod(socket_path.c_str(), group ? 0660 : 0600) != 0 || ::listen(fd, 64) != 0) {
     int err = errno;
     if (fd >= 0) ::close(fd);
     return absl::InternalError(
@@ -255,9 +257,9 @@ void EgressProxy::Handle(int client, int& upstream) {
                                         AllowedList(), "\n")));
     return;
   }
-  int fd = ConnectTcp(host, port);
+  std::string why;
+  int fd = ConnectTcp(host, port, why);
   if (fd < 0) {
-    std::string why = std::strerror(errno);
     Record(unreachable_, absl::StrCat(name, ": ", why));
     WriteAll(client, Reply(502, "Bad Gateway", absl::StrCat("tempa: cannot reach ", name, ": ",
                                                             why, "\n")));

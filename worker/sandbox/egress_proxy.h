@@ -9,7 +9,10 @@
 #pragma once
 
 #include <condition_variable>
+#include <sys/types.h>
+
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -24,9 +27,11 @@ namespace tempa {
 
 class EgressProxy {
  public:
-  // Listens on a new socket at `socket_path` (mode 0666: the build user connects to it).
-  static absl::StatusOr<std::unique_ptr<EgressProxy>> Start(const std::string& socket_path,
-                                                            std::vector<NetworkTarget> allowed);
+  // Listens on a new socket at `socket_path`, usable only by this process's user, and by the
+  // group `group` when set (the build user's, when builds run as another uid).
+  static absl::StatusOr<std::unique_ptr<EgressProxy>> Start(
+      const std::string& socket_path, std::vector<NetworkTarget> allowed,
+      std::optional<gid_t> group = std::nullopt);
   // Stops listening, cuts open tunnels and waits for their threads.
   ~EgressProxy();
   EgressProxy(const EgressProxy&) = delete;

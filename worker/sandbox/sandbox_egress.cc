@@ -44,7 +44,7 @@ std::string DefaultNetbridgePath() {
 
 absl::StatusOr<std::unique_ptr<EgressSession>> EgressSession::Start(
     const SandboxCommand& command, const std::string& netbridge,
-    const std::string& runtime_parent) {
+    const std::string& runtime_parent, std::optional<gid_t> build_group) {
   if (::access(netbridge.c_str(), X_OK) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "this build step may reach ", command.egress.size(),
@@ -76,7 +76,7 @@ absl::StatusOr<std::unique_ptr<EgressSession>> EgressSession::Start(
   }
   fs::permissions(tmpl + "/netbridge", fs::perms(0755), ec);
   absl::StatusOr<std::unique_ptr<EgressProxy>> proxy =
-      EgressProxy::Start(tmpl + "/proxy.sock", command.egress);
+      EgressProxy::Start(tmpl + "/proxy.sock", command.egress, build_group);
   if (!proxy.ok()) return proxy.status();
   session->proxy_ = *std::move(proxy);
 

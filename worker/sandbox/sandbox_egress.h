@@ -4,7 +4,10 @@
 // proxy variables set. Internal to worker/sandbox.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,9 +25,10 @@ class EgressSession {
   // `netbridge`: the host's tempa-netbridge binary (copied into the runtime directory, so the
   // build user can run it wherever Tempa is installed). `runtime_parent`: where the runtime
   // directory is made; it must be searchable by the build user.
-  static absl::StatusOr<std::unique_ptr<EgressSession>> Start(const SandboxCommand& command,
-                                                              const std::string& netbridge,
-                                                              const std::string& runtime_parent);
+  // `build_group`: the build user's group when builds run as another uid than the daemon.
+  static absl::StatusOr<std::unique_ptr<EgressSession>> Start(
+      const SandboxCommand& command, const std::string& netbridge,
+      const std::string& runtime_parent, std::optional<gid_t> build_group);
   ~EgressSession();  // stops the proxy and removes the runtime directory
 
   // The command to run instead: no egress list, the netbridge in front, proxy env set.

@@ -102,29 +102,30 @@ bool WriteAll(int fd, const std::string& data) {
   return true;
 }
 
-int ConnectTcp(const std::string& host, int port) {
+int ConnectTcp(const std::string& host, int port, std::string& error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   std::string service = std::to_string(port);
-  if (::getaddrinfo(host.c_str(), service.c_str(), &hints, &found) != 0) {
-    errno = EHOSTUNREACH;
+  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    error = std::string("cannot resolve ") + host + ": " + ::gai_strerror(rc);
     return -1;
   }
   int fd = -1;
+  int last_error = ECONNREFUSED;
   int tried = 0;
   const int per_address_ms = kConnectTimeoutMs / kMaxAddresses;
   for (addrinfo* ai = found; ai != nullptr && tried < kMaxAddresses; ai = ai->ai_next, ++tried) {
     fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) continue;
     if (ConnectWithin(fd, ai->ai_addr, ai->ai_addrlen, per_address_ms)) break;
-    int err = errno;
+    last_error = errno;
     ::close(fd);
     fd = -1;
-    errno = err;
   }
   ::freeaddrinfo(found);
+  if (fd < 0) error = std::strerror(last_error);
   return fd;
 }
 

@@ -20,8 +20,9 @@ bool ReadHttpHead(int fd, size_t max_bytes, std::string& head, std::string& rest
 // Writes all of `data`; false on error.
 bool WriteAll(int fd, const std::string& data);
 
-// A TCP connection to host:port (any address getaddrinfo gives); -1 with errno on failure.
-int ConnectTcp(const std::string& host, int port);
+// A TCP connection to host:port (the first few addresses getaddrinfo gives); -1 on failure,
+// with `error` saying why (a name that does not resolve, a refused or timed-out connect).
+int ConnectTcp(const std::string& host, int port, std::string& error);
 // A connection to the Unix socket at `path`; -1 on failure.
 int ConnectUnix(const std::string& path);
 

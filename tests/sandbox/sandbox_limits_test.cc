@@ -1,8 +1,11 @@
 // Limits against the real bwrap and the machine's cgroups: memory, processes (a bounded fork
 // bomb), CPU time, and that nothing of a build outlives its run.
 #include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -137,6 +140,29 @@ TEST_F(SandboxLimitsTest, WritingAFilePastTheFileLimitIsFileTooLarge) {
   SandboxResult fine = RunOk(small);
   EXPECT_TRUE(fine.ok()) << fine.log_tail;
   EXPECT_THAT(lines_, ::testing::Contains("wrote"));
+}
+
+TEST_F(SandboxLimitsTest, GroupsACrashedWorkerLeftAreSweptByTheNextOne) {
+  if (!HaveCgroups()) GTEST_SKIP() << "needs writable cgroups";
+  CgroupParents parents = DetectCgroupParents();
+  pid_t dead = ::fork();  // a pid that existed and is gone, like a crashed worker's
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  std::string abandoned = absl::StrCat("tempa-sandbox-", dead, "-0");
+  std::string ours = absl::StrCat("tempa-sandbox-", ::getpid(), "-999999");
+  for (const std::string& parent : {parents.pids, parents.memory}) {
+    if (parent.empty()) continue;
+    ASSERT_EQ(::mkdir((parent + "/" + abandoned).c_str(), 0755), 0) << parent;
+    ASSERT_EQ(::mkdir((parent + "/" + ours).c_str(), 0755), 0) << parent;
+  }
+  BubblewrapSandbox next;  // what a restarted worker builds first
+  for (const std::string& parent : {parents.pids, parents.memory}) {
+    if (parent.empty()) continue;
+    EXPECT_FALSE(std::filesystem::exists(parent + "/" + abandoned)) << parent;
+    EXPECT_TRUE(std::filesystem::exists(parent + "/" + ours)) << parent;  // a live owner's
+    ::rmdir((parent + "/" + ours).c_str());
+  }
 }
 
 TEST_F(SandboxLimitsTest, CpuTimeLimitStopsABusyBuild) {

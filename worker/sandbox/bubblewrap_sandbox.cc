@@ -150,7 +150,10 @@ BubblewrapSandbox::BubblewrapSandbox(BubblewrapSandboxOptions options)
     : options_(std::move(options)),
       run_as_nobody_(options_.run_as_nobody.value_or(::geteuid() == 0)),
       drop_privileges_(::geteuid() == 0),
-      cgroup_parents_(options_.cgroup_parents.value_or(DetectCgroupParents())) {}
+      cgroup_parents_(options_.cgroup_parents.value_or(DetectCgroupParents())) {
+  // Groups a crashed worker left behind would otherwise count against the daemon's own limits.
+  SweepAbandonedCgroups(cgroup_parents_);
+}
 
 std::vector<std::string> BubblewrapSandbox::BwrapArgv(const SandboxCommand& command) const {
   std::vector<std::string> args = {options_.bwrap_path, "--unshare-all"};

@@ -1,5 +1,6 @@
 #include "worker/sandbox/build_cgroup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -150,6 +152,39 @@ absl::StatusOr<std::unique_ptr<BuildCgroup>> BuildCgroup::Create(const CgroupPar
     }
   }
   return group;
+}
+
+int SweepAbandonedCgroups(const CgroupParents& parents, const std::string& prefix) {
+  int removed = 0;
+  for (const std::string& parent : {parents.memory, parents.pids, parents.cpuacct}) {
+    if (parent.empty()) continue;
+    std::vector<std::string> abandoned;
+    if (DIR* d = ::opendir(parent.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        absl::string_view name = e->d_name;
+        if (!absl::ConsumePrefix(&name, prefix)) continue;
+        pid_t owner = 0;
+        if (!absl::SimpleAtoi(name.substr(0, name.find('-')), &owner) || owner <= 0) continue;
+        // Alive (or a pid reused by someone else): leave it.
+        if (::kill(owner, 0) == 0 || errno != ESRCH) continue;
+        abandoned.push_back(absl::StrCat(parent, "/", e->d_name));
+      }
+      ::closedir(d);
+    }
+    for (const std::string& dir : abandoned) {
+      for (int attempt = 0; attempt < 100; ++attempt) {
+        std::vector<pid_t> procs = Procs(dir);
+        for (pid_t pid : procs) ::kill(pid, SIGKILL);
+        if (::rmdir(dir.c_str()) == 0) {
+          ++removed;
+          break;
+        }
+        if (errno != EBUSY) break;
+        absl::SleepFor(absl::Milliseconds(10));
+      }
+    }
+  }
+  return removed;
 }
 
 BuildCgroup::~BuildCgroup() {

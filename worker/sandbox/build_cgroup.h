@@ -26,6 +26,12 @@ struct CgroupParents {
 // daemon's own limits still bound all its builds together.
 CgroupParents DetectCgroupParents(const std::string& root = "/sys/fs/cgroup");
 
+// Removes groups named "<prefix><pid>-..." under `parents` whose creating process <pid> no longer
+// exists (a worker that crashed mid-build), killing anything still in them first. Groups of live
+// processes are left alone. Returns how many groups were removed.
+int SweepAbandonedCgroups(const CgroupParents& parents,
+                          const std::string& prefix = "tempa-sandbox-");
+
 struct CgroupLimits {
   uint64_t memory_bytes = 0;  // 0: no limit (usage is still measured)
   int64_t max_tasks = 0;      // pids.max; counts threads as well as processes. 0: no limit

@@ -14,11 +14,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-json ErrorOf(const CommandResult& r) {
-  json parsed = json::parse(LastLine(r.out), nullptr, false);
-  return parsed.is_discarded() || !parsed.contains("error") ? json() : parsed["error"];
-}
-
 TEST_F(TempaE2eTest, DirectoryWithNoAppNamesTheFilesLookedFor) {
   fs::create_directories(tmp_.Join("empty"));
   std::ofstream(tmp_.Join("empty/README.md")) << "nothing to build\n";

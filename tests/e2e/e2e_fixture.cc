@@ -97,4 +97,9 @@ std::string HttpGetRetrying(int port, const std::string& path, int tries) {
   return "";
 }
 
+nlohmann::json ErrorOf(const CommandResult& result) {
+  nlohmann::json parsed = nlohmann::json::parse(LastLine(result.out), nullptr, false);
+  return parsed.is_discarded() || !parsed.contains("error") ? nlohmann::json() : parsed["error"];
+}
+
 }  // namespace tempa::testing

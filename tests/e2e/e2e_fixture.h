@@ -35,6 +35,9 @@ class TempaE2eTest : public ::testing::Test {
   std::unique_ptr<RegistryServer> registry_;
 };
 
+// The "error" object of a `tempa build --json` failure (its last stdout line); null if none.
+nlohmann::json ErrorOf(const CommandResult& result);
+
 // Every file under `dir`, relative, that is not a directory.
 std::vector<std::string> ListFiles(const std::string& dir);
 

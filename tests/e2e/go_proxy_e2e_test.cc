@@ -129,8 +129,7 @@ TEST_F(GoProxyE2eTest, ModulesComeFromTheNamedProxyAndTheCompileIsOffline) {
   CommandResult offline = Tempa({"build", app, "--image", registry() + "/go-proxy", "--cache-dir",
                                  tmp_.Join("cache3"), "--json"});
   EXPECT_EQ(offline.exit_code, 1) << offline.err;
-  json error = json::parse(LastLine(offline.out), nullptr, false);
-  EXPECT_EQ(error["error"]["kind"], "dependency_resolution") << offline.out;
+  EXPECT_EQ(ErrorOf(offline)["kind"], "dependency_resolution") << offline.out;
 }
 
 }  // namespace

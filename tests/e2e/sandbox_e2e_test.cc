@@ -16,11 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-json ErrorOf(const CommandResult& r) {
-  json parsed = json::parse(LastLine(r.out), nullptr, false);
-  return parsed.is_discarded() || !parsed.contains("error") ? json() : parsed["error"];
-}
-
 class SandboxE2eTest : public TempaE2eTest {
  protected:
   // `tempa build` of go-hello with a cold cache (so the compiler has real work) and `flags`.

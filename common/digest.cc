@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/posix_status.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -83,10 +84,12 @@ Digest Sha256Of(absl::string_view data) {
 }
 
 absl::StatusOr<Digest> Sha256OfFile(const std::string& path, uint64_t* size) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::NotFoundError(absl::StrCat("open ", path, ": ", strerror(errno)));
-  }
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus(errno, "open", path);
+  return Sha256OfFd(fd.get(), path, size);
+}
+
+absl::StatusOr<Digest> Sha256OfFd(int fd, absl::string_view name, uint64_t* size) {
   Sha256 h;
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
@@ -94,15 +97,12 @@ absl::StatusOr<Digest> Sha256OfFile(const std::string& path, uint64_t* size) {
     ssize_t n = read(fd, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return absl::InternalError(absl::StrCat("read ", path, ": ", strerror(err)));
+      return ErrnoStatus(errno, "read", name);
     }
     if (n == 0) break;
     h.Update(buf.data(), static_cast<size_t>(n));
     total += static_cast<uint64_t>(n);
   }
-  close(fd);
   if (size != nullptr) *size = total;
   return h.Finish();
 }

@@ -55,5 +55,7 @@ class Sha256 {
 Digest Sha256Of(absl::string_view data);
 // Hashes a file's contents, streaming; returns the digest and fills *size when given.
 absl::StatusOr<Digest> Sha256OfFile(const std::string& path, uint64_t* size = nullptr);
+// Hashes what is left to read from the open descriptor `fd` (`name` is for messages).
+absl::StatusOr<Digest> Sha256OfFd(int fd, absl::string_view name, uint64_t* size = nullptr);
 
 }  // namespace tempa

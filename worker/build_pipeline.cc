@@ -12,6 +12,7 @@
 #include "common/oci/layer_writer.h"
 #include "common/registry/image_pusher.h"
 #include "common/status_macros.h"
+#include "common/tree_copy.h"
 #include "worker/app_source.h"
 #include "worker/image_assembly.h"
 #include "worker/run_image.h"
@@ -75,33 +76,12 @@ std::string CacheDirName(absl::string_view repository) {
 }
 
 // Copies the app's tree (without .git) keeping symlinks as links and mtimes as they were, so
-// tools that compare mtimes (cargo) see an unchanged tree as unchanged.
+// tools that compare mtimes (cargo) see an unchanged tree as unchanged. Nothing is followed.
 absl::StatusOr<std::string> CopySourceTree(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  fs::create_directories(to, ec);
-  for (auto it = fs::recursive_directory_iterator(from, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    if (it->path().filename() == ".git") {
-      it.disable_recursion_pending();
-      continue;
-    }
-    fs::path dest = fs::path(to) / fs::relative(it->path(), from, ec);
-    if (ec) break;
-    if (it->is_symlink()) {
-      fs::copy_symlink(it->path(), dest, ec);
-    } else if (it->is_directory()) {
-      fs::create_directory(dest, ec);
-    } else if (it->is_regular_file()) {
-      fs::copy_file(it->path(), dest, ec);
-    }
-    if (ec) break;
-    if (!it->is_symlink()) fs::last_write_time(dest, fs::last_write_time(it->path()), ec);
-    if (ec) break;
-  }
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("copy the source ", from, " for the sandbox: ", ec.message()));
-  }
+  TreeCopyOptions options;
+  options.exclude_names = {".git"};
+  RETURN_IF_ERROR(Annotate(CopyTree(from, to, options),
+                           absl::StrCat("copy the source ", from, " for the sandbox")));
   return to;
 }
 
@@ -265,7 +245,14 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
     absl::Time layer_started = absl::Now();
     absl::StatusOr<BuiltLayer> layer = ProduceLayer(planned, source->source_date_epoch);
     std::string step = absl::StrCat("layer ", buildpacks::LayerRoleName(planned.role));
-    if (!layer.ok()) return fail(FailureKind::kCompile, step, layer.status());
+    if (!layer.ok()) {
+      // A layer source that is not what the build should have left (a symlink where a file
+      // belongs, a fifo) is the repository's doing: bad input, naming the path.
+      FailureKind kind = layer.status().code() == absl::StatusCode::kInvalidArgument
+                             ? FailureKind::kBadInput
+                             : FailureKind::kCompile;
+      return fail(kind, step, layer.status());
+    }
     Step(step, layer_started,
          absl::StrCat(layer->record.blob.digest.ToString().substr(0, 19), " ",
                       layer->record.blob.size, " bytes", layer->reused ? " (reused)" : ""));

@@ -6,9 +6,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "buildpacks/go/go_source.h"
+#include "buildpacks/internal/build_output.h"
 #include "buildpacks/internal/build_step.h"
 #include "buildpacks/internal/egress_targets.h"
 #include "buildpacks/internal/fs_util.h"
+#include "common/beneath.h"
 #include "common/build_error.h"
 #include "common/check.h"
 #include "common/digest.h"
@@ -40,10 +42,13 @@ absl::StatusOr<std::string> PrepareSingleFileSource(const GoBuildParams& params,
   std::string dir = context.scratch_dir + "/go-src";
   RETURN_IF_ERROR(internal::MakeDirs(dir, 0755));
   ASSIGN_OR_RETURN(std::vector<std::string> names, internal::ListDir(context.source_dir));
+  ASSIGN_OR_RETURN(UniqueFd source, OpenRootDirectory(context.source_dir));
   for (const std::string& name : names) {
-    std::string from = context.source_dir + "/" + name;
-    if (!absl::EndsWith(name, ".go") || !internal::IsRegularFile(from)) continue;
-    RETURN_IF_ERROR(internal::CopyFile(from, dir + "/" + name, 0644));
+    if (!absl::EndsWith(name, ".go") || !internal::IsRegularFile(context.source_dir + "/" + name)) {
+      continue;
+    }
+    RETURN_IF_ERROR(
+        CopyFileBeneath(source.get(), name, context.source_dir, dir + "/" + name, 0644));
   }
   std::string go_mod =
       absl::StrCat("module ", params.app_name, "\n\ngo ", params.toolchain.LanguageVersion(), "\n");
@@ -150,17 +155,15 @@ absl::StatusOr<LayerOutput> RunGoBuild(const GoBuildParams& params, const BuildC
   RETURN_IF_ERROR(
       internal::RunBuildStep("go build", std::move(steps.compile), context, kDependencyMarkers));
 
-  std::string binary = absl::StrCat(out_host, "/", params.app_name);
-  absl::StatusOr<Digest> digest = Sha256OfFile(binary);
-  if (!digest.ok()) {
-    return internal_error(Annotate(digest.status(), "go build exited 0 but left no binary"));
-  }
+  ASSIGN_OR_RETURN(internal::BuildOutputFile binary,
+                   internal::TakeOutputFile(out_host, params.app_name, "go build",
+                                            "the binary at /out/" + params.app_name));
   std::string image_path = absl::StrCat("app/", params.app_name);
   LayerOutput output;
   output.spec.Add({"app", oci::LayerEntry::Type::kDirectory, 0755, "", std::nullopt, ""});
-  output.spec.Add({image_path, oci::LayerEntry::Type::kFile, 0755, binary, std::nullopt, ""});
+  output.spec.Add(binary.AsLayerEntry(image_path, 0755));
   output.content_key =
-      Sha256Of(absl::StrCat(kAppLayerVersion, "\n", image_path, "\n", digest->ToString()))
+      Sha256Of(absl::StrCat(kAppLayerVersion, "\n", image_path, "\n", binary.digest.ToString()))
           .ToString();
   return output;
 }

@@ -53,7 +53,9 @@ absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir) {
     }
     std::string content;
     if (entry.type == oci::LayerEntry::Type::kFile) {
-      ASSIGN_OR_RETURN(Digest digest, Sha256OfFile(entry.source_path));
+      int64_t size = 0;
+      ASSIGN_OR_RETURN(UniqueFd fd, oci::OpenEntrySource(entry, &size));
+      ASSIGN_OR_RETURN(Digest digest, Sha256OfFd(fd.get(), entry.path));
       content = digest.ToString();
     } else {
       content = entry.link_target;

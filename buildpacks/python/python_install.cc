@@ -91,37 +91,6 @@ absl::StatusOr<std::pair<SandboxResult, std::string>> RunLogged(SandboxCommand c
   return std::make_pair(result, text.empty() ? result.log_tail : text);
 }
 
-// Drops bytecode pip or a setup script left behind despite --no-compile, and takes out the
-// absolute symlinks (bin/python3.11 → /usr/bin/python3.11), which LayerSpec::AddTree refuses
-// because they leave the tree: they are returned to be added as link entries of their own (in
-// the image they point at the run base's interpreter, as intended).
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> CleanVenv(
-    const std::string& venv) {
-  std::vector<stdfs::path> remove;
-  std::vector<std::pair<std::string, std::string>> links;
-  std::error_code ec;
-  for (auto it = stdfs::recursive_directory_iterator(venv, ec);
-       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
-    const stdfs::path& path = it->path();
-    if (it->is_symlink(ec)) {
-      stdfs::path target = stdfs::read_symlink(path, ec);
-      if (!ec && target.is_absolute()) {
-        links.emplace_back(path.lexically_relative(venv).string(), target.string());
-        remove.push_back(path);
-      }
-    } else if (path.filename() == "__pycache__" || path.extension() == ".pyc") {
-      remove.push_back(path);
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-    }
-  }
-  if (ec) return absl::InternalError(absl::StrCat("walk ", venv, ": ", ec.message()));
-  for (const stdfs::path& path : remove) {
-    stdfs::remove_all(path, ec);
-    if (ec) return absl::InternalError(absl::StrCat("remove ", path.string(), ": ", ec.message()));
-  }
-  return links;
-}
-
 }  // namespace
 
 std::map<std::string, std::string> PipSettings(const std::map<std::string, std::string>& env) {
@@ -249,17 +218,19 @@ absl::StatusOr<LayerOutput> RunPythonDepsInstall(const PythonDepsParams& params,
     }
   }
 
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> links = CleanVenv(venv_host);
-  if (!links.ok()) return internal_error(links.status());
+  // The venv is the build's output: walked without following links, bytecode pip or a setup
+  // script left despite --no-compile skipped, and its absolute links (bin/python3.11 →
+  // /usr/bin/python3.11) kept as links, which in the image point at the run base's interpreter.
   LayerOutput output;
   std::string prefix(kVenvDir + 1);  // "opt/venv"
-  if (absl::Status s = output.spec.AddTree(venv_host, prefix); !s.ok()) return internal_error(s);
-  for (const auto& [path, target] : *links) {
-    output.spec.Add({absl::StrCat(prefix, "/", path), oci::LayerEntry::Type::kSymlink, 0777, "",
-                     std::nullopt, target});
-    // Put the link back so the scratch venv stays usable (tests run it in the sandbox).
-    std::error_code ec;
-    stdfs::create_symlink(target, stdfs::path(venv_host) / path, ec);
+  oci::TreeOptions tree;
+  tree.exclude_names = {"__pycache__"};
+  tree.exclude_suffixes = {".pyc"};
+  tree.allow_links_out = true;
+  if (absl::Status s = output.spec.AddTree(venv_host, prefix, tree); !s.ok()) {
+    if (s.code() != absl::StatusCode::kInvalidArgument) return internal_error(s);
+    return WithFailure(Annotate(s, "pip install left an unusable venv"),
+                       {FailureKind::kBadInput, "build", ""});
   }
   return output;
 }

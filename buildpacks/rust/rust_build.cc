@@ -8,9 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "buildpacks/internal/build_output.h"
 #include "buildpacks/internal/build_step.h"
 #include "buildpacks/internal/egress_targets.h"
 #include "buildpacks/internal/fs_util.h"
+#include "common/tree_copy.h"
 #include "common/build_error.h"
 #include "common/check.h"
 #include "common/digest.h"
@@ -50,17 +52,9 @@ constexpr absl::string_view kDependencyMarkers[] = {
 // copied as links, not followed; target/ and .git/ are left out.
 absl::StatusOr<std::string> WritableSourceCopy(const BuildContext& context) {
   std::string dir = context.scratch_dir + "/rust-src";
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  for (const fs::directory_entry& entry : fs::directory_iterator(context.source_dir, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name == "target" || name == ".git") continue;
-    fs::copy(entry.path(), fs::path(dir) / name,
-             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-    if (ec) break;
-  }
-  if (ec) return absl::InternalError(absl::StrCat("copy source to ", dir, ": ", ec.message()));
-  fs::permissions(dir, fs::perms::all, ec);  // the sandbox user writes Cargo.lock here
+  TreeCopyOptions options;
+  options.exclude_names = {"target", ".git"};
+  RETURN_IF_ERROR(Annotate(CopyTree(context.source_dir, dir, options), "copy the source"));
   return dir;
 }
 
@@ -192,18 +186,15 @@ absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
   // Copied out of the target dir, which the next build of this app overwrites.
   CargoBuildOutput output;
   output.binary = absl::StrCat(out_host, "/", params.bin);
-  std::string built = absl::StrCat(cache_host, "/target/release/", params.bin);
-  if (absl::Status s = internal::CopyFile(built, output.binary, 0755); !s.ok()) {
-    return internal_error(Annotate(s, "cargo build exited 0 but left no binary"));
-  }
-  absl::StatusOr<Digest> digest = Sha256OfFile(output.binary);
-  if (!digest.ok()) return internal_error(digest.status());
+  ASSIGN_OR_RETURN(internal::BuildOutputFile binary,
+                   internal::CopyOutputFile(cache_host, "target/release/" + params.bin,
+                                            output.binary, 0755, "cargo build",
+                                            "the binary at target/release/" + params.bin));
   std::string image_path = absl::StrCat("app/", params.bin);
   output.app.spec.Add({"app", oci::LayerEntry::Type::kDirectory, 0755, "", std::nullopt, ""});
-  output.app.spec.Add(
-      {image_path, oci::LayerEntry::Type::kFile, 0755, output.binary, std::nullopt, ""});
+  output.app.spec.Add(binary.AsLayerEntry(image_path, 0755));
   output.app.content_key =
-      Sha256Of(absl::StrCat(kAppLayerVersion, "\n", image_path, "\n", digest->ToString()))
+      Sha256Of(absl::StrCat(kAppLayerVersion, "\n", image_path, "\n", binary.digest.ToString()))
           .ToString();
   return output;
 }

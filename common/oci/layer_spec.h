@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/posix_status.h"
 
 namespace tempa::oci {
 
@@ -21,7 +23,8 @@ struct LayerEntry {
   Type type = Type::kFile;
   // Permission bits written as given (including setuid/sticky), e.g. 0755, 01777.
   uint32_t mode = 0644;
-  // kFile: a file on disk whose bytes are copied; empty when `contents` is set.
+  // kFile: a file on disk whose bytes are copied; empty when `contents` is set. Relative to
+  // `source_root` when that is set.
   std::string source_path;
   // kFile: in-memory contents (used when source_path is empty).
   std::optional<std::string> contents;
@@ -30,11 +33,24 @@ struct LayerEntry {
   // Owner written for this entry; unset: the writer's default (LayerWriteOptions uid/gid).
   std::optional<int> uid;
   std::optional<int> gid;
+  // kFile: when set, `source_path` is relative to this directory and is opened beneath it
+  // without following any symlink (a build's output: a planted link fails, naming it).
+  std::string source_root;
 };
+
+// Opens the bytes of a kFile entry read from disk (beneath its source_root when set) and fills
+// `size`. A symlink or anything but a regular file there is InvalidArgument naming the path.
+absl::StatusOr<UniqueFd> OpenEntrySource(const LayerEntry& entry, int64_t* size);
 
 struct TreeOptions {
   // Names (single path components) skipped wherever they appear, e.g. ".git".
   std::vector<std::string> exclude_names;
+  // Files whose names end with one of these are skipped (".pyc").
+  std::vector<std::string> exclude_suffixes;
+  // Symlinks are always kept as links. By default one that is absolute or resolves outside the
+  // tree is refused; with this set it goes into the layer as written (a build output such as a
+  // venv's bin/python -> /usr/bin/python3.11 points into the image, never at the host).
+  bool allow_links_out = false;
 };
 
 // An unordered set of entries; the writer sorts them. Parent directories that are not added
@@ -46,7 +62,10 @@ class LayerSpec {
   // Adds the tree under `src_root` at `dest_prefix` ("app" → "app/..."), modes normalised
   // (directories 0755, files 0755 when any execute bit is set else 0644), hard links kept as hard
   // links. Symlinks are kept as links but refused with InvalidArgument when absolute or when
-  // they resolve outside `src_root`; sockets, fifos and devices are refused too.
+  // they resolve outside `src_root` (unless options.allow_links_out); sockets, fifos and devices
+  // are refused too. The walk never follows a link below `src_root` (which the caller vouches
+  // for: a source root or a directory mounted into the sandbox), and every file entry is read
+  // later beneath it (LayerEntry::source_root).
   absl::Status AddTree(const std::string& src_root, const std::string& dest_prefix,
                        const TreeOptions& options = {});
 

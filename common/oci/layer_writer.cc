@@ -215,19 +215,11 @@ class TarWriter {
 
  private:
   absl::StatusOr<int64_t> OpenSource(const LayerEntry& e, Fd& file) {
-    file.fd = open(e.source_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (file.fd < 0) {
-      std::string message =
-          absl::StrCat("layer entry ", e.path, ": open ", e.source_path, ": ", strerror(errno));
-      return errno == ENOENT ? absl::NotFoundError(message) : absl::InternalError(message);
-    }
-    struct stat st;
-    if (fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      return absl::InvalidArgumentError(absl::StrCat("layer entry ", e.path, ": ",
-                                                     e.source_path, " is not a regular file"));
-    }
+    int64_t size = 0;
+    ASSIGN_OR_RETURN(UniqueFd fd, OpenEntrySource(e, &size));
+    file.fd = fd.Release();
     posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    return static_cast<int64_t>(st.st_size);
+    return size;
   }
 
   absl::Status WriteData(const LayerEntry& e, absl::string_view data) {

@@ -2,6 +2,8 @@
 // writable mount (the "binary"), and returns the configured result.
 #pragma once
 
+#include <unistd.h>
+
 #include <fstream>
 #include <string>
 #include <vector>
@@ -21,7 +23,13 @@ class FakeSandbox : public Sandbox {
       // write_file is a sandbox path: map it through the mounts.
       for (const SandboxMount& m : command.mounts) {
         if (write_file.rfind(m.sandbox_path + "/", 0) == 0 && m.writable) {
-          std::ofstream(m.host_path + write_file.substr(m.sandbox_path.size())) << file_contents;
+          std::string host = m.host_path + write_file.substr(m.sandbox_path.size());
+          if (symlink_to.empty()) {
+            std::ofstream(host) << file_contents;
+          } else {
+            ::unlink(host.c_str());
+            ::symlink(symlink_to.c_str(), host.c_str());
+          }
         }
       }
     }
@@ -31,6 +39,8 @@ class FakeSandbox : public Sandbox {
   std::vector<SandboxCommand> commands;
   std::vector<std::string> output;
   std::string write_file;  // e.g. "/out/app"
+  // When set, write_file becomes a symlink to this host path instead (a hostile build).
+  std::string symlink_to;
   std::string file_contents =
       "\x7f"
       "ELF fake binary";

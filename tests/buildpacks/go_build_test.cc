@@ -132,6 +132,19 @@ TEST_F(GoBuildTest, AToolchainOutsideUsrIsMounted) {
   EXPECT_FALSE(command.mounts[3].writable);
 }
 
+TEST_F(GoBuildTest, ABinaryReplacedByASymlinkIsBadInputNamingItAndNotFollowed) {
+  scratch_.Write("host-secret", "secret");
+  sandbox_.write_file = "/out/hello";
+  sandbox_.symlink_to = scratch_ / "host-secret";
+  auto output = RunGoBuild(params_, context_);
+  ASSERT_FALSE(output.ok());
+  std::optional<BuildFailure> failure = FailureOf(output.status());
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->kind, FailureKind::kBadInput);
+  EXPECT_THAT(output.status().message(), HasSubstr("go-out/hello"));
+  EXPECT_THAT(output.status().message(), HasSubstr("symlink"));
+}
+
 TEST_F(GoBuildTest, ASuccessfulBuildIsTheAppLayerKeyedByTheBinary) {
   sandbox_.write_file = "/out/hello";
   auto output = RunGoBuild(params_, context_);
@@ -140,7 +153,8 @@ TEST_F(GoBuildTest, ASuccessfulBuildIsTheAppLayerKeyedByTheBinary) {
   for (const auto& e : output->spec.entries()) entries[e.path] = e;
   ASSERT_TRUE(entries.count("app/hello"));
   EXPECT_EQ(entries["app/hello"].mode, 0755u);
-  EXPECT_EQ(entries["app/hello"].source_path, scratch_ / "go-out/hello");
+  EXPECT_EQ(entries["app/hello"].source_root, scratch_ / "go-out");
+  EXPECT_EQ(entries["app/hello"].source_path, "hello");
   EXPECT_THAT(output->content_key, ::testing::StartsWith("sha256:"));
   EXPECT_THAT(log_, ::testing::Contains(HasSubstr("$ go build")));
   // The same binary gives the same key; a different one does not.

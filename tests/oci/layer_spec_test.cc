@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 
 #include "gmock/gmock.h"
@@ -47,7 +48,8 @@ TEST(LayerSpecTest, AddTreeNormalisesModesAndKeepsEmptyDirs) {
   ASSERT_EQ(entries.size(), 6u);
   EXPECT_EQ(entries["app"].type, Type::kDirectory);
   EXPECT_EQ(entries["app/plain.txt"].mode, 0644u);
-  EXPECT_EQ(entries["app/plain.txt"].source_path, dir / "src/plain.txt");
+  EXPECT_EQ(entries["app/plain.txt"].source_path, "plain.txt");
+  EXPECT_EQ(entries["app/plain.txt"].source_root, std::filesystem::canonical(dir / "src"));
   EXPECT_EQ(entries["app/tool"].mode, 0755u);
   EXPECT_EQ(entries["app/group-exec"].mode, 0755u);
   EXPECT_EQ(entries["app/empty"].mode, 0755u);
@@ -171,6 +173,50 @@ TEST(LayerSpecTest, FifoIsRefused) {
   absl::Status status = spec.AddTree(dir / "src", "");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("fifo"));
+}
+
+TEST(LayerSpecTest, AllowLinksOutKeepsAbsoluteAndEscapingLinksAsLinks) {
+  TempDir dir;
+  testing::MakeDirs(dir / "venv/bin");
+  ASSERT_EQ(symlink("/usr/bin/python3.11", (dir / "venv/bin/python").c_str()), 0);
+  ASSERT_EQ(symlink("../../../etc/shadow", (dir / "venv/bin/escape").c_str()), 0);
+  LayerSpec spec;
+  TreeOptions options;
+  options.allow_links_out = true;
+  ASSERT_TRUE(spec.AddTree(dir / "venv", "opt/venv", options).ok());
+  auto entries = ByPath(spec);
+  EXPECT_EQ(entries["opt/venv/bin/python"].type, Type::kSymlink);
+  EXPECT_EQ(entries["opt/venv/bin/python"].link_target, "/usr/bin/python3.11");
+  EXPECT_EQ(entries["opt/venv/bin/escape"].type, Type::kSymlink);
+  EXPECT_TRUE(entries["opt/venv/bin/escape"].source_path.empty());
+}
+
+TEST(LayerSpecTest, ExcludedSuffixesAreSkipped) {
+  TempDir dir;
+  WriteFile(dir / "src/m.py", "x");
+  WriteFile(dir / "src/m.cpython-311.pyc", "bytecode");
+  LayerSpec spec;
+  TreeOptions options;
+  options.exclude_suffixes = {".pyc"};
+  ASSERT_TRUE(spec.AddTree(dir / "src", "", options).ok());
+  auto entries = ByPath(spec);
+  EXPECT_EQ(entries.count("m.py"), 1u);
+  EXPECT_EQ(entries.count("m.cpython-311.pyc"), 0u);
+}
+
+TEST(LayerSpecTest, AFileSwappedForASymlinkAfterTheWalkIsNotFollowedWhenOpened) {
+  TempDir dir;
+  WriteFile(dir / "secret", "host secret");
+  WriteFile(dir / "out/app", "binary");
+  LayerSpec spec;
+  ASSERT_TRUE(spec.AddTree(dir / "out", "app").ok());
+  ASSERT_EQ(unlink((dir / "out/app").c_str()), 0);
+  ASSERT_EQ(symlink((dir / "secret").c_str(), (dir / "out/app").c_str()), 0);
+  int64_t size = 0;
+  absl::StatusOr<UniqueFd> fd = OpenEntrySource(ByPath(spec)["app/app"], &size);
+  ASSERT_FALSE(fd.ok());
+  EXPECT_EQ(fd.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(fd.status().message(), HasSubstr("app"));
 }
 
 TEST(LayerSpecTest, MissingRootIsNotFound) {

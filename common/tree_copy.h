@@ -1,0 +1,28 @@
+// Copies a directory tree that is untrusted input (a repository checkout, a build's output)
+// without ever following a link in it: the walk holds directory descriptors opened with
+// O_NOFOLLOW, symlinks are recreated as symlinks with their target text unchanged, and files
+// are read through descriptors only. Nothing outside `from` is ever read.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace tempa {
+
+struct TreeCopyOptions {
+  // Single path components skipped wherever they appear (".git", "target").
+  std::vector<std::string> exclude_names;
+  // Keep files' and directories' modification times (tools such as cargo compare them).
+  bool keep_mtimes = true;
+};
+
+// Copies the tree under the directory `from` into `to`, which must not exist yet (its parent
+// must). Directories are created 0755, files 0755 when any execute bit was set else 0644, all
+// owned by the caller; sockets, fifos and devices are skipped. `from` itself is opened as given
+// (the caller vouches for it); below it nothing is followed.
+absl::Status CopyTree(const std::string& from, const std::string& to,
+                      const TreeCopyOptions& options = {});
+
+}  // namespace tempa

@@ -1,0 +1,83 @@
+// Copying a hostile source tree: links stay links (whatever they point at), nothing outside
+// the tree is read, excluded names are left out, mtimes are kept.
+#include "common/tree_copy.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
+
+namespace tempa {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::WriteFileOrDie;
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(TreeCopyTest, SymlinksToHostFilesAndDirectoriesAreCopiedAsLinksNeverAsTheirTargets) {
+  TempDir tmp;
+  WriteFileOrDie(tmp.Join("secret"), "host secret");
+  fs::create_directories(tmp.Join("hostdir"));
+  WriteFileOrDie(tmp.Join("hostdir/key"), "host key");
+  fs::create_directories(tmp.Join("src/pkg"));
+  WriteFileOrDie(tmp.Join("src/pkg/main.py"), "print('hi')\n");
+  fs::create_symlink(tmp.Join("secret"), tmp.Join("src/leak"));
+  fs::create_directory_symlink(tmp.Join("hostdir"), tmp.Join("src/pkg/dir-leak"));
+  fs::create_symlink("../../secret", tmp.Join("src/pkg/relative-leak"));
+
+  ASSERT_TRUE(CopyTree(tmp.Join("src"), tmp.Join("dst")).ok());
+  EXPECT_EQ(Read(tmp.Join("dst/pkg/main.py")), "print('hi')\n");
+  ASSERT_TRUE(fs::is_symlink(tmp.Join("dst/leak")));
+  EXPECT_EQ(fs::read_symlink(tmp.Join("dst/leak")), tmp.Join("secret"));
+  ASSERT_TRUE(fs::is_symlink(tmp.Join("dst/pkg/dir-leak")));
+  EXPECT_TRUE(fs::is_symlink(tmp.Join("dst/pkg/relative-leak")));
+}
+
+TEST(TreeCopyTest, ExcludedNamesAreLeftOutAndModesNormalised) {
+  TempDir tmp;
+  fs::create_directories(tmp.Join("src/.git/objects"));
+  WriteFileOrDie(tmp.Join("src/.git/HEAD"), "ref");
+  WriteFileOrDie(tmp.Join("src/run.sh"), "#!/bin/sh\n");
+  ::chmod(tmp.Join("src/run.sh").c_str(), 0700);
+  WriteFileOrDie(tmp.Join("src/data"), "x");
+  ::chmod(tmp.Join("src/data").c_str(), 0666);
+  TreeCopyOptions options;
+  options.exclude_names = {".git"};
+  ASSERT_TRUE(CopyTree(tmp.Join("src"), tmp.Join("dst"), options).ok());
+  EXPECT_FALSE(fs::exists(tmp.Join("dst/.git")));
+  EXPECT_EQ(fs::status(tmp.Join("dst/run.sh")).permissions(), fs::perms(0755));
+  EXPECT_EQ(fs::status(tmp.Join("dst/data")).permissions(), fs::perms(0644));
+}
+
+TEST(TreeCopyTest, ModificationTimesAreKept) {
+  TempDir tmp;
+  fs::create_directories(tmp.Join("src/d"));
+  WriteFileOrDie(tmp.Join("src/d/f"), "x");
+  auto when = fs::file_time_type::clock::now() - std::chrono::hours(48);
+  fs::last_write_time(tmp.Join("src/d/f"), when);
+  ASSERT_TRUE(CopyTree(tmp.Join("src"), tmp.Join("dst")).ok());
+  EXPECT_EQ(fs::last_write_time(tmp.Join("dst/d/f")), when);
+}
+
+TEST(TreeCopyTest, AnExistingDestinationIsRefusedRatherThanMergedInto) {
+  TempDir tmp;
+  fs::create_directories(tmp.Join("src"));
+  fs::create_directory_symlink("/", tmp.Join("dst"));
+  absl::Status status = CopyTree(tmp.Join("src"), tmp.Join("dst"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists);
+}
+
+}  // namespace
+}  // namespace tempa

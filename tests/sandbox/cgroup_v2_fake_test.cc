@@ -45,7 +45,10 @@ class FakeCgroupFs {
     Write(dir + "/cgroup.subtree_control", "");
     Write(dir + "/cgroup.procs", "");
     Write(dir + "/cgroup.events", "populated 0\nfrozen 0\n");
-    Write(dir + "/cgroup.kill", "");
+    if (dir != root_) {  // as in the kernel, the real root has neither
+      Write(dir + "/cgroup.kill", "");
+      Write(dir + "/cgroup.type", "domain\n");
+    }
     Write(dir + "/cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n");
     for (absl::string_view c : absl::StrSplit(controllers, ' ', absl::SkipEmpty())) {
       if (c == "memory") {
@@ -118,6 +121,18 @@ TEST_F(CgroupV2FakeTest, TheRootGroupIsDelegatedWithoutMovingAnyone) {
   ASSERT_TRUE(parent.ok()) << parent.status();
   EXPECT_EQ(*parent, fake_->root_);
   EXPECT_FALSE(fs::exists(fake_->root_ + "/tempa-worker"));
+  EXPECT_EQ(Read(fake_->root_ + "/cgroup.subtree_control"), "+memory +pids +cpu");
+}
+
+TEST_F(CgroupV2FakeTest, AContainersNamespaceRootIsNotTheRealRoot) {
+  // In a container with its own cgroup namespace the worker reads "0::/", yet the group it
+  // sees as the root is an ordinary one (it has a cgroup.type) and may not hold processes once
+  // controllers are enabled below it.
+  Write(fake_->root_ + "/cgroup.type", "domain\n");
+  Write(fake_->root_ + "/cgroup.procs", "1\n4242\n");
+  absl::StatusOr<std::string> parent = DelegateCgroupV2(fake_->root_, "/", fake_->Maker());
+  ASSERT_TRUE(parent.ok()) << parent.status();
+  EXPECT_EQ(Read(fake_->root_ + "/tempa-worker/cgroup.procs"), "14242");
   EXPECT_EQ(Read(fake_->root_ + "/cgroup.subtree_control"), "+memory +pids +cpu");
 }
 

@@ -44,9 +44,12 @@ std::optional<std::string> UnifiedGroupOf(const std::string& proc_self_cgroup_te
 
 absl::StatusOr<std::string> DelegateCgroupV2(const std::string& mount, const std::string& own_group,
                                              const MakeCgroupDir& make_dir) {
-  const bool is_root = own_group.empty() || own_group == "/";
-  const std::string dir =
-      is_root ? mount : absl::StrCat(mount, "/", absl::StripPrefix(own_group, "/"));
+  const std::string dir = own_group.empty() || own_group == "/"
+                              ? mount
+                              : absl::StrCat(mount, "/", absl::StripPrefix(own_group, "/"));
+  // Only the hierarchy's real root has no cgroup.type; the root of a container's cgroup
+  // namespace ("0::/" there) is an ordinary group, bound by the rule below.
+  const bool is_root = !Exists(dir + "/cgroup.type");
   std::set<std::string> available = ReadWords(dir + "/cgroup.controllers");
   std::vector<std::string> want;
   for (const char* controller : {"memory", "pids"}) {

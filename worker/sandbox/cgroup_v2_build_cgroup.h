@@ -26,7 +26,8 @@ std::optional<std::string> UnifiedGroupOf(const std::string& proc_self_cgroup_te
 // Prepares the v2 group `mount` + `own_group` to hold build groups and returns its directory:
 // requires the memory and pids controllers in its cgroup.controllers (FailedPrecondition naming
 // what is missing otherwise), moves the processes in it into its `kWorkerLeafGroup` leaf (unless
-// it is the hierarchy's root, which may hold both) and enables memory, pids and, when present,
+// it is the hierarchy's real root, which may hold both; a container's namespace root may not)
+// and enables memory, pids and, when present,
 // cpu in its cgroup.subtree_control.
 absl::StatusOr<std::string> DelegateCgroupV2(const std::string& mount, const std::string& own_group,
                                              const MakeCgroupDir& make_dir = MakeRealCgroupDir);

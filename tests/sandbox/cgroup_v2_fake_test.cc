@@ -115,6 +115,19 @@ TEST_F(CgroupV2FakeTest, DelegationMovesTheWorkerIntoALeafAndEnablesTheControlle
   EXPECT_EQ(Read(own_ + "/cgroup.subtree_control"), "+memory +pids +cpu");
 }
 
+TEST_F(CgroupV2FakeTest, AWorkerAlreadyInItsLeafDelegatesTheSameGroupAgain) {
+  // Every sandbox detects at start-up; after the first, /proc/self/cgroup names the leaf.
+  ASSERT_TRUE(DelegateCgroupV2(fake_->root_, "/system.slice/tempa.service", fake_->Maker()).ok());
+  Write(own_ + "/cgroup.procs", "");
+  Write(own_ + "/tempa-worker/cgroup.procs", "4242\n4243\n");
+  absl::StatusOr<std::string> again =
+      DelegateCgroupV2(fake_->root_, "/system.slice/tempa.service/tempa-worker", fake_->Maker());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, own_);
+  EXPECT_FALSE(fs::exists(own_ + "/tempa-worker/tempa-worker"));
+  EXPECT_EQ(Read(own_ + "/tempa-worker/cgroup.subtree_control"), "");
+}
+
 TEST_F(CgroupV2FakeTest, TheRootGroupIsDelegatedWithoutMovingAnyone) {
   Write(fake_->root_ + "/cgroup.procs", "1\n4242\n");
   absl::StatusOr<std::string> parent = DelegateCgroupV2(fake_->root_, "/", fake_->Maker());

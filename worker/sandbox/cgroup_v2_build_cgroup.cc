@@ -42,8 +42,16 @@ std::optional<std::string> UnifiedGroupOf(const std::string& proc_self_cgroup_te
   return std::nullopt;
 }
 
-absl::StatusOr<std::string> DelegateCgroupV2(const std::string& mount, const std::string& own_group,
+absl::StatusOr<std::string> DelegateCgroupV2(const std::string& mount,
+                                             const std::string& own_group_in,
                                              const MakeCgroupDir& make_dir) {
+  // A worker already moved into its leaf (by an earlier sandbox of this process, or by a
+  // previous run) delegates from the group above it again, never from a leaf below the leaf.
+  std::string own_group = own_group_in;
+  if (absl::string_view trimmed = own_group;
+      absl::ConsumeSuffix(&trimmed, absl::StrCat("/", kWorkerLeafGroup))) {
+    own_group = trimmed.empty() ? "/" : std::string(trimmed);
+  }
   const std::string dir = own_group.empty() || own_group == "/"
                               ? mount
                               : absl::StrCat(mount, "/", absl::StripPrefix(own_group, "/"));

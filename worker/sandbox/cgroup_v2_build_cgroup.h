@@ -27,8 +27,8 @@ std::optional<std::string> UnifiedGroupOf(const std::string& proc_self_cgroup_te
 // requires the memory and pids controllers in its cgroup.controllers (FailedPrecondition naming
 // what is missing otherwise), moves the processes in it into its `kWorkerLeafGroup` leaf (unless
 // it is the hierarchy's real root, which may hold both; a container's namespace root may not)
-// and enables memory, pids and, when present,
-// cpu in its cgroup.subtree_control.
+// and enables memory, pids and, when present, cpu in its cgroup.subtree_control. An `own_group`
+// that is already that leaf means the group above it. Idempotent: a second call changes nothing.
 absl::StatusOr<std::string> DelegateCgroupV2(const std::string& mount, const std::string& own_group,
                                              const MakeCgroupDir& make_dir = MakeRealCgroupDir);
 

@@ -1,5 +1,7 @@
 // Isolation against the real bwrap: the build is never host root, sees no root-only host files,
-// and a hostile source tree's symlinks lead nowhere; PrepareForSandbox never follows links.
+// and a hostile source tree's symlinks lead nowhere; PrepareForSandbox never follows links; no
+// descriptor the daemon holds reaches the build.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,7 +9,9 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sandbox/sandbox_fixture.h"
@@ -123,6 +127,31 @@ TEST_F(SandboxIsolationTest, AMountTheBuildUserCannotReachIsAClearError) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(r.status().message(), HasSubstr("uid 65534"));
   EXPECT_THAT(r.status().message(), HasSubstr("PrepareForSandbox"));
+}
+
+using SandboxDescriptorTest = SandboxFixture;
+
+TEST_F(SandboxDescriptorTest, NoDescriptorOfTheDaemonReachesTheBuild) {
+  // What a daemon may hold open without O_CLOEXEC (a library's file, a lock, a socket), at a
+  // number the build could guess.
+  int leaked = ::open("/etc/hostname", O_RDONLY);
+  ASSERT_GE(leaked, 0);
+  ASSERT_EQ(::dup2(leaked, 77), 77);
+  ::close(leaked);
+  SandboxCommand c = Shell(
+      "ls /proc/self/fd | tr '\\n' ' '; echo; "
+      "if [ -e /proc/self/fd/77 ]; then echo fd77=open; else echo fd77=closed; fi");
+  SandboxResult r = RunOk(c);
+  ::close(77);
+  EXPECT_TRUE(r.ok()) << r.log_tail;
+  EXPECT_THAT(lines_, ::testing::Contains("fd77=closed")) << r.log_tail;
+  // ls itself holds 0-2 and the directory it reads; nothing else.
+  ASSERT_FALSE(lines_.empty());
+  for (absl::string_view fd : absl::StrSplit(lines_[0], ' ', absl::SkipEmpty())) {
+    int n = -1;
+    ASSERT_TRUE(absl::SimpleAtoi(fd, &n)) << lines_[0];
+    EXPECT_LE(n, 3) << "descriptor " << n << " reached the build: " << lines_[0];
+  }
 }
 
 }  // namespace

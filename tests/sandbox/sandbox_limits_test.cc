@@ -1,11 +1,15 @@
 // Limits against the real bwrap and the machine's cgroups: memory, processes (a bounded fork
-// bomb), CPU time, and that nothing of a build outlives its run.
+// bomb), CPU time, file size (also when a grandchild hits it), and that nothing of a build
+// outlives its run.
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -14,7 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sandbox/sandbox_fixture.h"
-#include "worker/sandbox/build_cgroup.h"
+#include "worker/sandbox/cgroup_v1_build_cgroup.h"
 
 namespace tempa {
 namespace {
@@ -142,6 +146,43 @@ TEST_F(SandboxLimitsTest, WritingAFilePastTheFileLimitIsFileTooLarge) {
   EXPECT_THAT(lines_, ::testing::Contains("wrote"));
 }
 
+TEST_F(SandboxLimitsTest, AGrandchildStoppedByTheFileLimitIsFileTooLarge) {
+  // Like cargo running build.rs: the parent reports its child's death in words of its own
+  // ("exit -25") and fails with its own exit code. The file the child wrote is the evidence.
+  SandboxCommand c = Shell(
+      "python3 -c 'import subprocess, sys; "
+      "r = subprocess.run([\"sh\", \"-c\", \"head -c 2097152 /dev/zero > /out/gen/big.bin\"]); "
+      "print(\"build script failed:\", r.returncode); sys.exit(101)'");
+  std::filesystem::create_directories(dir_ + "/out/gen");
+  Prepare();
+  c.mounts = {{dir_ + "/out", "/out", true}};
+  c.limits.file_bytes = 1 << 20;
+  SandboxResult r = RunOk(c);
+  EXPECT_EQ(r.exit_code, 101) << r.log_tail;
+  EXPECT_EQ(r.outcome, Outcome::kFileTooLarge) << r.log_tail;
+  EXPECT_THAT(r.log_tail, HasSubstr("tempa: a build process tried to write a file larger than "
+                                    "1048576 bytes (/out/gen/big.bin)"));
+}
+
+TEST_F(SandboxLimitsTest, AnOldFileOfTheLimitsSizeDoesNotMakeAFailureFileTooLarge) {
+  // A cache holding a file of exactly the limit from an earlier build: this build's failure is
+  // its own (a compile error), not the file limit.
+  std::filesystem::create_directories(dir_ + "/out");
+  {
+    std::ofstream old(dir_ + "/out/old.rlib");
+    old << std::string(1 << 20, 'x');
+  }
+  struct timespec an_hour_ago[2] = {{::time(nullptr) - 3600, 0}, {::time(nullptr) - 3600, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ + "/out/old.rlib").c_str(), an_hour_ago, 0), 0);
+  Prepare();
+  SandboxCommand c = Shell("echo 'error[E0308]: mismatched types'; exit 101");
+  c.mounts = {{dir_ + "/out", "/out", true}};
+  c.limits.file_bytes = 1 << 20;
+  SandboxResult r = RunOk(c);
+  EXPECT_EQ(r.outcome, Outcome::kExited) << r.log_tail;
+  EXPECT_EQ(r.exit_code, 101);
+}
+
 TEST_F(SandboxLimitsTest, GroupsACrashedWorkerLeftAreSweptByTheNextOne) {
   if (!HaveCgroups()) GTEST_SKIP() << "needs writable cgroups";
   CgroupParents parents = DetectCgroupParents();
@@ -194,7 +235,8 @@ TEST_F(SandboxLimitsTest, CgroupCountsAndLimitsTasks) {
   if (parents.pids.empty()) GTEST_SKIP() << "needs a writable pids cgroup";
   CgroupLimits limits;
   limits.max_tasks = 5;
-  auto group = BuildCgroup::Create(CgroupParents{"", parents.pids, ""}, "tempa-unit-test", limits);
+  auto group =
+      CgroupV1BuildCgroup::Create(CgroupParents{"", parents.pids, ""}, "tempa-unit-test", limits);
   ASSERT_TRUE(group.ok()) << group.status();
   EXPECT_TRUE((*group)->limits_tasks());
   EXPECT_FALSE((*group)->limits_memory());

@@ -23,9 +23,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "worker/sandbox/file_limit_evidence.h"
 #include "worker/sandbox/output_collector.h"
-#include "worker/sandbox/sandbox_egress.h"
 #include "worker/sandbox/sandbox_child.h"
+#include "worker/sandbox/sandbox_egress.h"
 
 namespace tempa {
 namespace {
@@ -37,6 +38,9 @@ using sandbox_internal::RunChild;
 using sandbox_internal::StageName;
 
 constexpr char kNobodyId[] = "65534";
+// Per-build cgroups are "<prefix><daemon pid>-<serial>", so a restarted daemon can tell which
+// ones a dead daemon left behind.
+constexpr char kGroupPrefix[] = "tempa-sandbox-";
 // bwrap's monitor process and the PID namespace's init, counted by pids.max with the build.
 constexpr int kBwrapTasks = 2;
 // tempa-netbridge: its process and a thread per listener and open connection.
@@ -91,9 +95,9 @@ std::string ResolveProgram(const std::string& program) {
 absl::Status CannotStart(const std::string& bwrap, int err) {
   if (err == EAGAIN) {
     // RLIMIT_NPROC counts every process of the build uid on the host, not just this build's.
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "cannot start the build sandbox: ", bwrap, ": ", std::strerror(err),
-        ": the build user already has as many processes as the process limit allows"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot start the build sandbox: ", bwrap, ": ", std::strerror(err),
+                     ": the build user already has as many processes as the process limit allows"));
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "cannot start the build sandbox: ", bwrap, ": ", std::strerror(err),
@@ -121,11 +125,27 @@ bool LooksLikeForkFailure(const std::string& log_tail) {
 }
 
 // RLIMIT_FSIZE kills a writer with SIGXFSZ; runtimes that ignore the signal (Go, Python) see
-// EFBIG and print it.
-bool LooksLikeFileTooLarge(const SandboxResult& result) {
-  std::string tail = absl::AsciiStrToLower(result.log_tail);
-  return result.exit_code == 128 + SIGXFSZ || absl::StrContains(tail, "file size limit exceeded") ||
-         absl::StrContains(tail, "file too large");
+// EFBIG. Whichever process it was, either its parent says so, or the file it wrote was cut at
+// exactly the limit: returns the note naming the limit (and the file, when found).
+std::optional<std::string> FileLimitHit(const SandboxCommand& command, const SandboxResult& result,
+                                        absl::Time start) {
+  const uint64_t limit = command.limits.file_bytes;
+  std::vector<sandbox_internal::WrittenTree> written;
+  for (const SandboxMount& m : command.mounts) {
+    if (m.writable) written.push_back({m.host_path, m.sandbox_path});
+  }
+  std::string note =
+      absl::StrCat("tempa: a build process tried to write a file larger than ", limit, " bytes");
+  // File times have the file system's granularity, and the clocks may differ by a tick.
+  if (std::optional<std::string> file =
+          sandbox_internal::FindFileCutAtLimit(written, limit, start - absl::Seconds(1))) {
+    return absl::StrCat(note, " (", *file, ")");
+  }
+  if (result.exit_code == 128 + SIGXFSZ ||
+      sandbox_internal::OutputSaysFileTooLarge(result.log_tail)) {
+    return note;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -150,9 +170,16 @@ BubblewrapSandbox::BubblewrapSandbox(BubblewrapSandboxOptions options)
     : options_(std::move(options)),
       run_as_nobody_(options_.run_as_nobody.value_or(::geteuid() == 0)),
       drop_privileges_(::geteuid() == 0),
-      cgroup_parents_(options_.cgroup_parents.value_or(DetectCgroupParents())) {
+      cgroups_(options_.cgroup_backend) {
+  if (!cgroups_ && options_.cgroup_parents) {
+    if (!options_.cgroup_parents->empty()) {
+      cgroups_ = std::make_shared<CgroupV1Backend>(*options_.cgroup_parents);
+    }
+  } else if (!cgroups_) {
+    cgroups_ = DetectCgroupBackend();
+  }
   // Groups a crashed worker left behind would otherwise count against the daemon's own limits.
-  SweepAbandonedCgroups(cgroup_parents_);
+  if (cgroups_) cgroups_->SweepAbandoned(kGroupPrefix);
 }
 
 std::vector<std::string> BubblewrapSandbox::BwrapArgv(const SandboxCommand& command) const {
@@ -216,7 +243,7 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::Run(const SandboxCommand& comma
 }
 
 absl::StatusOr<SandboxResult> BubblewrapSandbox::RunDirect(const SandboxCommand& command,
-                                                          int extra_tasks) {
+                                                           int extra_tasks) {
   if (command.argv.empty()) return absl::InvalidArgumentError("sandbox command has no argv");
   for (const auto& [key, value] : command.env) {
     if (key.empty() || key.find('=') != std::string::npos) {
@@ -248,16 +275,16 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::RunDirect(const SandboxCommand&
   // Per-build cgroups; bwrap's own processes (its monitor, the namespace's init) count against
   // pids.max too, hence the slack.
   std::unique_ptr<BuildCgroup> cgroup;
-  if (!cgroup_parents_.memory.empty() || !cgroup_parents_.pids.empty() ||
-      !cgroup_parents_.cpuacct.empty()) {
+  if (cgroups_) {
     static std::atomic<uint64_t> serial{0};
     CgroupLimits cg_limits;
     cg_limits.memory_bytes = limits.memory_bytes;
     if (limits.max_processes > 0) {
       cg_limits.max_tasks = limits.max_processes + kBwrapTasks + extra_tasks;
     }
-    absl::StatusOr<std::unique_ptr<BuildCgroup>> made = BuildCgroup::Create(
-        cgroup_parents_, absl::StrCat("tempa-sandbox-", ::getpid(), "-", serial++), cg_limits);
+    cg_limits.cpu_cores = options_.cpu_cores;
+    absl::StatusOr<std::unique_ptr<BuildCgroup>> made =
+        cgroups_->Create(absl::StrCat(kGroupPrefix, ::getpid(), "-", serial++), cg_limits);
     if (!made.ok()) {
       return absl::InternalError(
           absl::StrCat("cannot set up the build's limits: ", made.status().message()));
@@ -403,7 +430,7 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::RunDirect(const SandboxCommand&
   result.elapsed = absl::Now() - start;
   CgroupUsage usage;
   if (cgroup) {
-    cgroup->KillAll();  // nothing of the build outlives its run
+    cgroup->KillAll(absl::Seconds(5));  // nothing of the build outlives its run
     usage = cgroup->Usage();
   }
   result.log_tail = output.Tail();
@@ -428,10 +455,11 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::RunDirect(const SandboxCommand&
                                  absl::FormatDuration(options_.cpu_time), " of CPU time"));
   }
   if (!killed && failed && limits.file_bytes > 0 &&
-      result.outcome == SandboxResult::Outcome::kExited && LooksLikeFileTooLarge(result)) {
-    result.outcome = SandboxResult::Outcome::kFileTooLarge;
-    notes.push_back(absl::StrCat("tempa: a build process tried to write a file larger than ",
-                                 limits.file_bytes, " bytes"));
+      result.outcome == SandboxResult::Outcome::kExited) {
+    if (std::optional<std::string> note = FileLimitHit(command, result, start)) {
+      result.outcome = SandboxResult::Outcome::kFileTooLarge;
+      notes.push_back(*std::move(note));
+    }
   }
   if (failed && limits.max_processes > 0 && !hit_process_limit) {
     hit_process_limit = cgroup && cgroup->limits_tasks() ? usage.task_limit_hits > 0

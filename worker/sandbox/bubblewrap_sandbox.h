@@ -2,18 +2,22 @@
 // and the command's mounts are visible, network is off unless asked, the build never runs as
 // host root, and limits hold for its whole process tree.
 //
-// Limits: with per-build cgroup v1 groups (the default when the daemon may create them under its
-// own groups) memory is memory.limit_in_bytes (+ memsw), processes are pids.max, CPU time is
-// cpuacct.usage, and an OOM kill or a refused fork is read from the kernel's counters. Without
-// them the fallbacks are per-process rlimits: RLIMIT_AS (virtual memory, so toolchains that
-// reserve address space fail early, and OOM is guessed from the output), RLIMIT_NPROC (counted
-// per uid across all builds sharing it) and RLIMIT_CPU (per process).
+// Limits: with a per-build cgroup (see build_cgroup.h; v2 when the unified hierarchy has the
+// memory and pids controllers delegated, else v1 when the daemon may create groups under its
+// own) memory is memory.max / memory.limit_in_bytes (no swap), processes are pids.max, CPU time
+// is cpu.stat / cpuacct.usage, and an OOM kill or a refused fork is read from the kernel's
+// counters, whichever process of the build hit it. Without them the fallbacks are per-process
+// rlimits: RLIMIT_AS (virtual memory, so toolchains that reserve address space fail early, and
+// OOM is guessed from the output), RLIMIT_NPROC (counted per uid across all builds sharing it)
+// and RLIMIT_CPU (per process). The file-size limit is RLIMIT_FSIZE either way; a process it
+// stopped is recognised from the output or from a file cut at exactly the limit.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +26,7 @@
 #include "absl/time/time.h"
 #include "common/sandbox/sandbox.h"
 #include "worker/sandbox/build_cgroup.h"
+#include "worker/sandbox/cgroup_v1_build_cgroup.h"
 
 namespace tempa {
 
@@ -40,9 +45,15 @@ struct BubblewrapSandboxOptions {
   // must belong to it: see PrepareForSandbox.
   uid_t build_uid = 65534;
   gid_t build_gid = 65534;
-  // Where per-build cgroups are created. Unset: DetectCgroupParents(). A controller left empty
-  // falls back to its rlimit.
+  // Where per-build cgroups are created. Unset: cgroup_parents when set, else
+  // DetectCgroupBackend(). A backend shared by several sandboxes is fine.
+  std::shared_ptr<CgroupBackend> cgroup_backend;
+  // cgroup v1 parents to use instead of detecting; a controller left empty falls back to its
+  // rlimit, and CgroupParents{} means rlimits only.
   std::optional<CgroupParents> cgroup_parents;
+  // CPU bandwidth of the whole build in cores (cpu.max); zero: no limit. Only the cgroup v2
+  // backend with the cpu controller enforces it.
+  double cpu_cores = 0;
   // CPU time (user + system) the whole build may use; zero: no limit. Exceeding it is a timeout.
   absl::Duration cpu_time = absl::ZeroDuration();
   // A build whose forks the process limit refused this many times is stopped: a fork bomb
@@ -68,10 +79,11 @@ class BubblewrapSandbox : public Sandbox {
   // build user cannot reach), Internal when the build's cgroups cannot be made.
   //
   // A command stopped by a limit has outcome kOutOfMemory, kTimedOut (wall or CPU time) or
-  // kOutputTooLarge (log output), or kFileTooLarge (a write past limits.file_bytes, seen as
-  // SIGXFSZ or EFBIG in the output). A build that hit the process limit and failed (or was stopped for retrying
-  // forks) has outcome kProcessLimit; the last line of its output and log_tail is
-  // "tempa: the build hit the process limit (N processes and threads)".
+  // kOutputTooLarge (log output), or kFileTooLarge (a write past limits.file_bytes by any
+  // process of the build: SIGXFSZ or EFBIG in the output, or a file in a writable mount cut at
+  // exactly the limit during the run). A build that hit the process limit and failed (or was
+  // stopped for retrying forks) has outcome kProcessLimit; the last line of its output and log_tail
+  // is "tempa: the build hit the process limit (N processes and threads)".
   //
   // A command with an egress list runs in its own network namespace behind an EgressProxy (see
   // sandbox_egress.h); the targets it was refused are listed at the end of its output.
@@ -90,7 +102,7 @@ class BubblewrapSandbox : public Sandbox {
   BubblewrapSandboxOptions options_;
   bool run_as_nobody_;
   bool drop_privileges_;
-  CgroupParents cgroup_parents_;
+  std::shared_ptr<CgroupBackend> cgroups_;  // null: rlimits only
 };
 
 // Makes `dir`, a directory tree the daemon created for one build (scratch dir, the app's cache

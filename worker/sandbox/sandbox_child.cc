@@ -1,5 +1,7 @@
 #include "worker/sandbox/sandbox_child.h"
 
+#include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,6 +16,20 @@ namespace {
   ssize_t ignored = ::write(plan.error_fd, &failure, sizeof(failure));
   (void)ignored;
   ::_exit(127);
+}
+
+// Marks every descriptor above stderr close-on-exec, so nothing the daemon has open (a cache
+// lock, a registry socket, another build's pipe, a descriptor a library opened without
+// O_CLOEXEC) reaches the build. Close-on-exec rather than closed: plan.error_fd must stay usable
+// to report a failed exec.
+void CloseInheritedAtExec() {
+  if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0) return;
+  // Before Linux 5.11: each descriptor up to the limit (fcntl is async-signal-safe).
+  rlimit nofile{};
+  rlim_t top = ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
+                   ? nofile.rlim_cur
+                   : 1 << 20;
+  for (rlim_t fd = 3; fd < top; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
 }
 
 bool SetLimit(int resource, rlim_t soft, rlim_t hard) {
@@ -80,6 +96,7 @@ const char* StageName(int stage) {
   if (plan.stdin_fd >= 0) ::dup2(plan.stdin_fd, STDIN_FILENO);
   ::dup2(plan.output_fd, STDOUT_FILENO);
   ::dup2(plan.output_fd, STDERR_FILENO);
+  CloseInheritedAtExec();
   ::execv(plan.bwrap, plan.argv);
   ChildFail(plan, kStageExec);
 }

@@ -1,5 +1,5 @@
 // The sandbox's child process between fork and exec of bwrap: joins the build's cgroups, sets
-// rlimits and drops host root. Internal to worker/sandbox.
+// rlimits, drops host root and lets no inherited descriptor through. Internal to worker/sandbox.
 #pragma once
 
 #include <sys/resource.h>

@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "buildpacks/app_config.h"
 #include "buildpacks/internal/egress_targets.h"
 #include "common/build_error.h"
@@ -31,6 +33,26 @@ void MergeInner(buildpacks::AppConfig& outer, const buildpacks::AppConfig& inner
   if (outer.go_main.empty()) outer.go_main = inner.go_main;
   if (outer.rust_bin.empty()) outer.rust_bin = inner.rust_bin;
   if (outer.python_module.empty()) outer.python_module = inner.python_module;
+}
+
+// Refuses a path of the app (`rel`, from `what`) that goes through a symlink: detection would
+// read beyond the link, outside the source tree. "..", absolute paths and missing parts are left
+// to the buildpack, which refuses or reports them with its own message.
+absl::Status RefuseSymlinkedPath(const std::string& app_dir, const std::string& rel,
+                                 absl::string_view what) {
+  std::string so_far;
+  for (absl::string_view part : absl::StrSplit(rel, '/', absl::SkipEmpty())) {
+    if (part == ".") continue;
+    if (part == ".." || absl::StartsWith(rel, "/")) return absl::OkStatus();
+    so_far = so_far.empty() ? std::string(part) : absl::StrCat(so_far, "/", part);
+    struct stat st;
+    if (lstat(absl::StrCat(app_dir, "/", so_far).c_str(), &st) != 0) return absl::OkStatus();
+    if (S_ISLNK(st.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " \"", rel, "\" goes through the symlink ", so_far, "; name the real directory"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -85,6 +107,9 @@ absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
          app.notes);
   Prefer(app.detect.python_module, config.python_module,
          absl::StrCat("python_module ", config.python_module), app.notes);
+  RETURN_IF_ERROR(RefuseSymlinkedPath(
+      app.app_dir, app.detect.main_package,
+      cli_detect.main_package.empty() ? "tempa.toml build.go_main" : "--go-main"));
   if (app.detect.start.empty() && !config.start.empty()) {
     app.detect.start = config.start;
     app.detect.start_source = config.start_source;

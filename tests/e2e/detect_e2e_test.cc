@@ -124,6 +124,7 @@ TEST_F(DetectE2eTest, DetectRefusesWhatTheBuildRefusesWithTheSameError) {
        "config", "--build-env GOPROXY"},
       {"dotdot", "subdirectory = \"../x\"\n", "bad_input", "config", "\"../x\""},
       {"symlink", "subdirectory = \"escape/app\"\n", "bad_input", "config", "symlink escape"},
+      {"go_main", "[build]\ngo_main = \"escape/app\"\n", "bad_input", "config", "symlink escape"},
       {"missing", "subdirectory = \"nope\"\n", "bad_input", "config", "\"nope\""},
       {"empty", "subdirectory = \"docs\"\n", "no_app_detected", "detect", "Cargo.toml"},
   };

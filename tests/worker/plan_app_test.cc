@@ -154,6 +154,29 @@ TEST_F(AppSourcePlanTest, SubdirectoryLeavingTheRepositoryIsRefusedNamingIt) {
   }
 }
 
+TEST_F(AppSourcePlanTest, GoMainThroughASymlinkIsRefusedNamingIt) {
+  // Detection would read the package clauses of the files behind the link, outside the tree.
+  testing::TempDir outside("tempa-plan-outside-");
+  fs::create_directories(outside.Join("app"));
+  std::ofstream(outside.Join("app/main.go")) << "package main\n\nfunc main() {}\n";
+  GoModule(".", "example.com/app");
+  ASSERT_EQ(symlink(outside.path().c_str(), (dir_.path() + "/escape").c_str()), 0);
+
+  Write("tempa.toml", "[build]\ngo_main = \"escape/app\"\n");
+  auto planned = Plan();
+  ASSERT_FALSE(planned.ok()) << "planned " << planned->plan.main_package;
+  EXPECT_EQ(KindAndStep(planned.status()), "bad_input/config");
+  EXPECT_THAT(planned.status().message(),
+              HasSubstr("tempa.toml build.go_main \"escape/app\" goes through the symlink escape"));
+
+  fs::remove(dir_.path() + "/tempa.toml");
+  buildpacks::DetectOptions flags;
+  flags.main_package = "./escape/app";
+  planned = Plan(flags);
+  ASSERT_FALSE(planned.ok());
+  EXPECT_THAT(planned.status().message(), HasSubstr("--go-main \"./escape/app\""));
+}
+
 TEST_F(AppSourcePlanTest, ConfigFilesThatAreSymlinksAreNotRead) {
   testing::TempDir outside("tempa-plan-outside-");
   std::ofstream(outside.Join("Procfile")) << "web: cat /etc/shadow\n";

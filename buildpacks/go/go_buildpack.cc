@@ -186,7 +186,9 @@ absl::StatusOr<std::optional<BuildPlan>> GoBuildpack::Detect(const std::string& 
           ? "vendor/modules.txt found: dependencies come from vendor/ (-mod=vendor), no network"
           : "no vendor/: modules must be in the build cache, or come from a GOPROXY named in "
             "the build env (the build is offline otherwise)");
-  plan.reasons.push_back(absl::StrCat("port: ", plan.port, " (the app reads $PORT)"));
+  if (options.port) plan.port = *options.port;
+  plan.reasons.push_back(absl::StrCat("port: ", plan.port, options.port ? " (from the config)" : "",
+                                      " (the app reads $PORT)"));
   return plan;
 }
 

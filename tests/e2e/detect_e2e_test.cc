@@ -52,7 +52,7 @@ TEST_F(DetectE2eTest, DetectMatchesTheBuildOfAMonorepoGoAppWithGoMainInItsTempaT
   std::string repo = tmp_.Join("repo");
   Write(repo + "/go.mod", "module example.com/tools\n\ngo 1.21\n");
   Write(repo + "/main.go", "package main\n\nfunc main() {}\n");
-  Write(repo + "/tempa.toml", "subdirectory = \"services/shop\"\n");
+  Write(repo + "/tempa.toml", "subdirectory = \"services/shop\"\nport = 3000\n");
   fs::create_directories(repo + "/services");
   fs::copy(fs::path(TEMPA_SOURCE_DIR) / "examples/go-multi", repo + "/services/shop",
            fs::copy_options::recursive);
@@ -64,7 +64,9 @@ TEST_F(DetectE2eTest, DetectMatchesTheBuildOfAMonorepoGoAppWithGoMainInItsTempaT
   EXPECT_EQ(plan["main_package"], "./cmd/worker") << plan.dump();
   EXPECT_EQ(plan["subdirectory"], "services/shop") << plan.dump();
   EXPECT_EQ(plan["app_dir"], repo + "/services/shop") << plan.dump();
-  EXPECT_EQ(plan["notes"], json::array({"subdirectory services/shop", "go_main cmd/worker"}))
+  EXPECT_EQ(plan["port"], 3000) << plan.dump();
+  EXPECT_EQ(plan["notes"],
+            json::array({"subdirectory services/shop", "go_main cmd/worker", "port 3000"}))
       << plan.dump();
 
   CommandResult text = Tempa({"detect", repo});

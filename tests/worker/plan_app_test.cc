@@ -54,7 +54,7 @@ TEST_F(AppSourcePlanTest, MonorepoSubdirectoryIsTheAppThatIsDetected) {
   // The root is an app of its own: only tempa.toml makes the build pick services/api.
   GoModule(".", "example.com/tools");
   GoMain(".");
-  Write("tempa.toml", "subdirectory = \"./services/api/\"\n");
+  Write("tempa.toml", "subdirectory = \"./services/api/\"\nport = 3000\n");
   GoModule("services/api", "example.com/shop/api");
   GoMain("services/api");
   auto planned = Plan();
@@ -64,7 +64,8 @@ TEST_F(AppSourcePlanTest, MonorepoSubdirectoryIsTheAppThatIsDetected) {
   EXPECT_EQ(planned->plan.language, "go");
   EXPECT_EQ(planned->plan.app_name, "api");
   EXPECT_EQ(planned->plan.toolchain, "go1.23.5");
-  EXPECT_THAT(planned->app.notes, ElementsAre("subdirectory services/api"));
+  EXPECT_EQ(planned->plan.port, 3000);
+  EXPECT_THAT(planned->app.notes, ElementsAre("subdirectory services/api", "port 3000"));
 }
 
 TEST_F(AppSourcePlanTest, GoMainFromTempaTomlChoosesAmongSeveralCommands) {

@@ -57,6 +57,7 @@ TEST_F(DetectE2eTest, DetectMatchesTheBuildOfAMonorepoGoAppWithGoMainInItsTempaT
   fs::copy(fs::path(TEMPA_SOURCE_DIR) / "examples/go-multi", repo + "/services/shop",
            fs::copy_options::recursive);
   Write(repo + "/services/shop/tempa.toml", "[build]\ngo_main = \"cmd/worker\"\n");
+  Write(repo + "/services/shop/Procfile", "web: /app/worker --from-procfile\n");
 
   json plan = DetectJson(repo);
   EXPECT_EQ(plan["language"], "go") << plan.dump();
@@ -65,8 +66,9 @@ TEST_F(DetectE2eTest, DetectMatchesTheBuildOfAMonorepoGoAppWithGoMainInItsTempaT
   EXPECT_EQ(plan["subdirectory"], "services/shop") << plan.dump();
   EXPECT_EQ(plan["app_dir"], repo + "/services/shop") << plan.dump();
   EXPECT_EQ(plan["port"], 3000) << plan.dump();
-  EXPECT_EQ(plan["notes"],
-            json::array({"subdirectory services/shop", "go_main cmd/worker", "port 3000"}))
+  EXPECT_EQ(plan["start_command"], json::array({"/app/worker", "--from-procfile"})) << plan.dump();
+  EXPECT_EQ(plan["notes"], json::array({"subdirectory services/shop", "go_main cmd/worker",
+                                        "start command from services/shop/Procfile", "port 3000"}))
       << plan.dump();
 
   CommandResult text = Tempa({"detect", repo});
@@ -80,7 +82,7 @@ TEST_F(DetectE2eTest, DetectMatchesTheBuildOfAMonorepoGoAppWithGoMainInItsTempaT
   EXPECT_EQ(built["toolchain"], plan["toolchain"]) << built.dump();
   EXPECT_EQ(built["app"], plan["app"]) << built.dump();
   json config = ImageConfig(image);
-  EXPECT_EQ(config["Entrypoint"], json::array({"/app/worker"})) << config.dump();
+  EXPECT_EQ(config["Entrypoint"], plan["start_command"]) << config.dump();
   EXPECT_EQ(config["Labels"]["dev.tempa.main-package"], plan["main_package"]) << config.dump();
   EXPECT_TRUE(config["ExposedPorts"].contains(absl::StrCat(plan["port"].get<int>(), "/tcp")))
       << config.dump();

@@ -112,6 +112,27 @@ TEST_F(AppSourcePlanTest, ProcfileStartAndTempaTomlPortAreThePlans) {
   EXPECT_THAT(planned->app.notes, ElementsAre("start command from tempa.toml", "port 3000"));
 }
 
+TEST_F(AppSourcePlanTest, AGoAppsProcfileStartIsItsExecFormEntrypoint) {
+  GoModule(".", "example.com/api");
+  GoMain(".");
+  auto planned = Plan();
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  EXPECT_THAT(planned->plan.start_command, ElementsAre("/app/api"));
+
+  Write("Procfile", "web: /app/api --serve\n");
+  planned = Plan();
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  EXPECT_THAT(planned->plan.start_command, ElementsAre("/app/api", "--serve"));
+
+  // The Go run base has no shell: a command that needs one is refused, not run differently.
+  Write("Procfile", "web: /app/api --port $PORT\n");
+  planned = Plan();
+  ASSERT_FALSE(planned.ok());
+  EXPECT_EQ(KindAndStep(planned.status()), "bad_input/detect");
+  EXPECT_THAT(planned.status().message(), HasSubstr("needs a shell for `$`"));
+  EXPECT_THAT(planned.status().message(), HasSubstr("Procfile"));
+}
+
 TEST_F(AppSourcePlanTest, TheSubdirectorysOwnProcfileIsUsedAndNamed) {
   Write("tempa.toml", "subdirectory = \"web\"\n");
   Write("web/app.py", "print('hi')\n");

@@ -135,33 +135,20 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
     return WithFailure(std::move(status), failure);
   };
 
-  struct stat st;
-  if (stat(request.source_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return fail(FailureKind::kBadInput, "detect",
-                absl::InvalidArgumentError(absl::StrCat(
-                    "source directory ", request.source_dir,
-                    " does not exist or is not a directory; pass the app's root directory")));
-  }
   BuildOutcome outcome;
-
   absl::Time started = absl::Now();
+  // The same resolution `tempa detect` prints; failures carry their kind and step.
+  absl::StatusOr<AppPlan> planned =
+      PlanApp(request.source_dir, request.detect, request.build_env, *deps_.detector);
+  if (!planned.ok()) return planned.status();
+  const ResolvedApp* app = &planned->app;
+  buildpacks::Buildpack* buildpack = planned->buildpack;
+  const buildpacks::BuildPlan& plan = planned->plan;
+  outcome.plan = plan;
   absl::StatusOr<SourceInfo> source =
       ReadSourceInfo(request.source_dir, request.source_date_epoch);
   if (!source.ok()) return fail(FailureKind::kBadInput, "detect", source.status());
   outcome.revision = source->revision;
-  absl::StatusOr<ResolvedApp> app =
-      ResolveApp(request.source_dir, request.detect, request.build_env);
-  if (!app.ok()) return fail(FailureKind::kBadInput, "config", app.status());
-
-  auto detected = deps_.detector->Detect(app->app_dir, app->detect);
-  if (!detected.ok()) {
-    FailureKind kind = detected.status().code() == absl::StatusCode::kFailedPrecondition
-                           ? FailureKind::kNoAppDetected
-                           : FailureKind::kBadInput;
-    return fail(kind, "detect", detected.status());
-  }
-  auto [buildpack, plan] = *std::move(detected);
-  outcome.plan = plan;
   std::string notes = app->notes.empty() ? "" : " [" + absl::StrJoin(app->notes, "; ") + "]";
   Step("detect", started,
        absl::StrCat(plan.language, " (", plan.toolchain, "), ", plan.app_name,

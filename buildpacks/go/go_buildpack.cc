@@ -186,7 +186,19 @@ absl::StatusOr<std::optional<BuildPlan>> GoBuildpack::Detect(const std::string& 
           ? "vendor/modules.txt found: dependencies come from vendor/ (-mod=vendor), no network"
           : "no vendor/: modules must be in the build cache, or come from a GOPROXY named in "
             "the build env (the build is offline otherwise)");
-  plan.reasons.push_back(absl::StrCat("port: ", plan.port, " (the app reads $PORT)"));
+  if (!options.start.empty()) {
+    ASSIGN_OR_RETURN(plan.start_command,
+                     internal::BinaryStartCommand(options.start, options.start_source, "Go"));
+    plan.reasons.push_back(
+        absl::StrCat("start: ", absl::StrJoin(plan.start_command, " "), " (from ",
+                     options.start_source.empty() ? "the config" : options.start_source,
+                     ", run without a shell)"));
+  } else {
+    plan.start_command = {"/app/" + name};
+  }
+  if (options.port) plan.port = *options.port;
+  plan.reasons.push_back(absl::StrCat("port: ", plan.port, options.port ? " (from the config)" : "",
+                                      " (the app reads $PORT)"));
   return plan;
 }
 
@@ -221,7 +233,9 @@ absl::StatusOr<BuildRecipe> GoBuildpack::Prepare(const BuildPlan& plan,
   app.produce = [params, context]() { return go::RunGoBuild(params, context); };
   recipe.layers.push_back(std::move(app));
 
-  recipe.config = internal::BinaryAppConfig({"/app/" + params.app_name}, plan.port, params.app_name,
+  std::vector<std::string> entrypoint = plan.start_command;
+  if (entrypoint.empty()) entrypoint = {"/app/" + params.app_name};
+  recipe.config = internal::BinaryAppConfig(std::move(entrypoint), plan.port, params.app_name,
                                             "go", toolchain->version);
   recipe.config.labels["dev.tempa.main-package"] = params.main_package;
   return recipe;

@@ -3,7 +3,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "buildpacks/runbase/static_base.h"
+#include "common/build_error.h"
 
 namespace tempa::buildpacks::internal {
 
@@ -26,6 +28,28 @@ ImageConfigSpec BinaryAppConfig(std::vector<std::string> entrypoint, int port,
       {"dev.tempa.toolchain", toolchain},
   };
   return config;
+}
+
+absl::StatusOr<std::vector<std::string>> BinaryStartCommand(absl::string_view start,
+                                                            absl::string_view source,
+                                                            absl::string_view language) {
+  // Accepted only when splitting on blanks means what a shell would make of it.
+  constexpr absl::string_view kShellOnly = "$`\\\"'|&;<>()*?[]{}~#\n";
+  auto bad = [](std::string message) {
+    return WithFailure(absl::InvalidArgumentError(std::move(message)),
+                       {FailureKind::kBadInput, "detect", ""});
+  };
+  size_t at = start.find_first_of(kShellOnly);
+  if (at != absl::string_view::npos) {
+    return bad(absl::StrCat(
+        "start command from ", source.empty() ? "the config" : source, " (\"", start,
+        "\") needs a shell for `", start.substr(at, 1), "`, and the ", language,
+        " run base has none (no /bin/sh, by design); write it as a program and plain arguments, "
+        "e.g. \"/app/NAME --flag value\", and read variables such as $PORT in the program"));
+  }
+  std::vector<std::string> argv = absl::StrSplit(start, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+  if (argv.empty()) return bad("start command is empty");
+  return argv;
 }
 
 }  // namespace tempa::buildpacks::internal

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "buildpacks/buildpack.h"
 
@@ -16,5 +17,12 @@ namespace tempa::buildpacks::internal {
 ImageConfigSpec BinaryAppConfig(std::vector<std::string> entrypoint, int port,
                                 const std::string& title, absl::string_view language,
                                 const std::string& toolchain);
+
+// A start command (shell form, from tempa.toml `start` or a Procfile `web:` line, named by
+// `source`) as the exec-form argv such an image runs. The binary run bases have no shell, so a
+// command that needs one ($VAR, quotes, pipes, ...) is bad_input naming the character and the fix.
+absl::StatusOr<std::vector<std::string>> BinaryStartCommand(absl::string_view start,
+                                                            absl::string_view source,
+                                                            absl::string_view language);
 
 }  // namespace tempa::buildpacks::internal

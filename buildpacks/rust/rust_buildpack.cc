@@ -40,25 +40,6 @@ bool IsCargoName(absl::string_view name) {
   return true;
 }
 
-// The Rust run base has no shell, so a start command runs in exec form: accepted only when
-// splitting on blanks means what a shell would make of it.
-absl::StatusOr<std::vector<std::string>> ExecForm(absl::string_view start,
-                                                  absl::string_view source) {
-  constexpr absl::string_view kShellOnly = "$`\\\"'|&;<>()*?[]{}~#\n";
-  size_t at = start.find_first_of(kShellOnly);
-  if (at != absl::string_view::npos) {
-    return BadInput(absl::InvalidArgumentError(absl::StrCat(
-        "start command from ", source.empty() ? "the config" : source, " (\"", start,
-        "\") needs a shell for `", start.substr(at, 1),
-        "`, and the Rust run base has none (no /bin/sh, by design); write it as a program "
-        "and plain arguments, e.g. \"/app/NAME --flag value\", and read variables such as "
-        "$PORT in the program")));
-  }
-  std::vector<std::string> argv = absl::StrSplit(start, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-  if (argv.empty()) return BadInput(absl::InvalidArgumentError("start command is empty"));
-  return argv;
-}
-
 // Picks the binary target to build and says why.
 absl::StatusOr<rust::CargoBin> ChooseBin(const std::string& root, const rust::CargoProject& project,
                                          const DetectOptions& options,
@@ -145,7 +126,8 @@ absl::StatusOr<std::optional<BuildPlan>> RustBuildpack::Detect(const std::string
   plan.reasons.push_back(absl::StrCat("port: ", plan.port, options.port ? " (from the config)" : "",
                                       " (the app reads $PORT)"));
   if (!options.start.empty()) {
-    ASSIGN_OR_RETURN(plan.start_command, ExecForm(options.start, options.start_source));
+    ASSIGN_OR_RETURN(plan.start_command,
+                     internal::BinaryStartCommand(options.start, options.start_source, "Rust"));
     plan.reasons.push_back(
         absl::StrCat("start: ", absl::StrJoin(plan.start_command, " "), " (from ",
                      options.start_source.empty() ? "the config" : options.start_source,

@@ -1,7 +1,6 @@
 #include "worker/cli/build_command.h"
 
 #include <cstdlib>
-#include <filesystem>
 #include <iomanip>
 #include <ostream>
 
@@ -17,6 +16,7 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "worker/build_pipeline.h"
+#include "worker/cli/failure_report.h"
 #include "worker/sandbox/bubblewrap_sandbox.h"
 
 namespace tempa::cli {
@@ -39,27 +39,6 @@ std::optional<registry::RegistryCredentials> CredentialsFromEnv() {
   return registry::RegistryCredentials{user, password};
 }
 
-// Prints a failure: the message (and the log tail) on stderr, and with --json the structured
-// error on stdout.
-int ReportFailure(const absl::Status& status, bool as_json, std::ostream& out,
-                  std::ostream& err) {
-  BuildFailure failure = FailureOf(status).value_or(BuildFailure{});
-  err << "tempa: build failed [" << FailureKindName(failure.kind)
-      << (failure.step.empty() ? "" : " in " + failure.step) << "]: " << status.message()
-      << "\n";
-  if (!failure.log_tail.empty()) {
-    err << "--- last lines of the build log ---\n" << failure.log_tail << "\n";
-  }
-  if (as_json) {
-    json error = {{"kind", FailureKindName(failure.kind)},
-                  {"step", failure.step},
-                  {"message", std::string(status.message())},
-                  {"log_tail", failure.log_tail}};
-    out << json{{"error", error}}.dump() << "\n";
-  }
-  return 1;
-}
-
 json LayersJson(const worker::BuildOutcome& outcome) {
   json layers = json::array();
   for (const worker::BuiltLayer& layer : outcome.layers) {
@@ -77,7 +56,7 @@ json LayersJson(const worker::BuildOutcome& outcome) {
 int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   absl::StatusOr<registry::ImageReference> image = registry::ImageReference::Parse(args.image);
   if (!image.ok()) {
-    return ReportFailure(WithFailure(image.status(), {FailureKind::kBadInput, "args", ""}),
+    return ReportFailure("build", WithFailure(image.status(), {FailureKind::kBadInput, "args", ""}),
                          args.json, out, err);
   }
   std::optional<registry::ImageReference> run_image;
@@ -85,9 +64,10 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
     absl::StatusOr<registry::ImageReference> parsed =
         registry::ImageReference::Parse(args.run_image);
     if (!parsed.ok()) {
-      return ReportFailure(
-          WithFailure(Annotate(parsed.status(), "--run-image"), {FailureKind::kBadInput, "args", ""}),
-          args.json, out, err);
+      return ReportFailure("build",
+                           WithFailure(Annotate(parsed.status(), "--run-image"),
+                                       {FailureKind::kBadInput, "args", ""}),
+                           args.json, out, err);
     }
     run_image = *parsed;
   }
@@ -95,7 +75,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   absl::StatusOr<std::unique_ptr<cas::LocalCas>> cas =
       cas::LocalCas::Open(cache_dir + "/cas", cas::LocalCasOptions{});
   if (!cas.ok()) {
-    return ReportFailure(WithFailure(cas.status(), {FailureKind::kInternal, "cache", ""}),
+    return ReportFailure("build", WithFailure(cas.status(), {FailureKind::kInternal, "cache", ""}),
                          args.json, out, err);
   }
 
@@ -127,8 +107,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   deps.registry = &client;
   deps.run_image_registry = run_image_client ? &*run_image_client : nullptr;
   deps.on_step = [&err](absl::string_view step, absl::Duration took, absl::string_view detail) {
-    err << absl::StrFormat("tempa: %-12s %7.2fs  %s\n", step, absl::ToDoubleSeconds(took),
-                           detail);
+    err << absl::StrFormat("tempa: %-12s %7.2fs  %s\n", step, absl::ToDoubleSeconds(took), detail);
   };
   deps.log = [&err](absl::string_view line) { err << "  | " << line << "\n"; };
   worker::PipelineOptions options;
@@ -136,10 +115,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   options.scratch_dir = cache_dir + "/tmp";
 
   worker::BuildRequest request;
-  request.source_dir = std::filesystem::absolute(args.source_dir).lexically_normal().string();
-  if (request.source_dir.size() > 1 && request.source_dir.back() == '/') {
-    request.source_dir.pop_back();
-  }
+  request.source_dir = AbsoluteSourceDir(args.source_dir);
   request.image = *image;
   request.build_env = args.build_env;
   request.detect.main_package = args.go_main;
@@ -154,7 +130,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   absl::Time started = absl::Now();
   worker::BuildPipeline pipeline(std::move(deps), options);
   absl::StatusOr<worker::BuildOutcome> outcome = pipeline.Build(request);
-  if (!outcome.ok()) return ReportFailure(outcome.status(), args.json, out, err);
+  if (!outcome.ok()) return ReportFailure("build", outcome.status(), args.json, out, err);
   err << absl::StrFormat("tempa: built %s in %.2fs\n", outcome->image,
                          absl::ToDoubleSeconds(absl::Now() - started));
 
@@ -177,36 +153,6 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   } else {
     out << outcome->image << "\n";
   }
-  return 0;
-}
-
-int RunDetect(const DetectArgs& args, std::ostream& out, std::ostream& err) {
-  buildpacks::Detector detector = buildpacks::Detector::WithDefaultBuildpacks();
-  buildpacks::DetectOptions options;
-  options.main_package = args.go_main;
-  auto detected = detector.Detect(args.source_dir, options);
-  if (!detected.ok()) {
-    FailureKind kind = detected.status().code() == absl::StatusCode::kFailedPrecondition
-                           ? FailureKind::kNoAppDetected
-                           : FailureKind::kBadInput;
-    BuildFailure failure = FailureOf(detected.status()).value_or(BuildFailure{kind, "detect", ""});
-    return ReportFailure(WithFailure(detected.status(), failure), args.json, out, err);
-  }
-  const buildpacks::BuildPlan& plan = detected->second;
-  if (args.json) {
-    out << json{{"language", plan.language},     {"toolchain", plan.toolchain},
-                {"app", plan.app_name},          {"main_package", plan.main_package},
-                {"vendored", plan.vendored},     {"port", plan.port},
-                {"reasons", plan.reasons}}
-               .dump()
-        << "\n";
-    return 0;
-  }
-  out << "language:  " << plan.language << " (" << plan.toolchain << ")\n"
-      << "app:       " << plan.app_name << "\n";
-  if (!plan.main_package.empty()) out << "main:      " << plan.main_package << "\n";
-  out << "port:      " << plan.port << "\nwhy:\n";
-  for (const std::string& reason : plan.reasons) out << "  - " << reason << "\n";
   return 0;
 }
 

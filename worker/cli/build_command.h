@@ -1,5 +1,5 @@
-// `tempa build` and `tempa detect`: wire the real implementations into the pipeline, print
-// progress to stderr and the result to stdout.
+// `tempa build`: wires the real implementations into the pipeline, prints progress to stderr
+// and the result to stdout.
 #pragma once
 
 #include <iosfwd>
@@ -10,6 +10,5 @@ namespace tempa::cli {
 
 // Returns the process exit code: 0 success, 1 build failure, 2 bad usage.
 int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err);
-int RunDetect(const DetectArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace tempa::cli

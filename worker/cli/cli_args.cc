@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -18,7 +19,7 @@ const char kUsage[] =
     "              [--build-env K=V]... [--insecure-registry] [--go-main cmd/NAME]\n"
     "              [--run-image REF] [--memory SIZE] [--timeout DURATION]\n"
     "              [--max-processes N] [--max-output SIZE] [--max-file-size SIZE]\n"
-    "  tempa detect DIR [--json] [--go-main cmd/NAME]\n";
+    "  tempa detect DIR [--json] [--go-main cmd/NAME] [--build-env K=V]...\n";
 
 namespace {
 
@@ -49,6 +50,16 @@ absl::Status Walk(const std::vector<std::string>& args, OnFlag on_flag,
     };
     if (absl::Status s = on_flag(name, next_value); !s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+// "KEY=VALUE" of --build-env into `env`.
+absl::Status AddBuildEnv(const std::string& value, std::map<std::string, std::string>& env) {
+  size_t eq = value.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return Usage(absl::StrCat("--build-env \"", value, "\" is not KEY=VALUE"));
+  }
+  env[value.substr(0, eq)] = value.substr(eq + 1);
   return absl::OkStatus();
 }
 
@@ -88,13 +99,7 @@ absl::StatusOr<BuildArgs> ParseBuildArgs(const std::vector<std::string>& args) {
           if (name == "--image") out.image = *v;
           if (name == "--cache-dir") out.cache_dir = *v;
           if (name == "--go-main") out.go_main = *v;
-          if (name == "--build-env") {
-            size_t eq = v->find('=');
-            if (eq == std::string::npos || eq == 0) {
-              return Usage(absl::StrCat("--build-env \"", *v, "\" is not KEY=VALUE"));
-            }
-            out.build_env[v->substr(0, eq)] = v->substr(eq + 1);
-          }
+          if (name == "--build-env") return AddBuildEnv(*v, out.build_env);
         } else {
           return Usage(absl::StrCat("unknown flag ", name));
         }
@@ -123,9 +128,10 @@ absl::StatusOr<DetectArgs> ParseDetectArgs(const std::vector<std::string>& args)
       [&](const std::string& name, auto next_value) -> absl::Status {
         if (name == "--json") {
           out.json = true;
-        } else if (name == "--go-main") {
+        } else if (name == "--go-main" || name == "--build-env") {
           absl::StatusOr<std::string> v = next_value();
           if (!v.ok()) return v.status();
+          if (name == "--build-env") return AddBuildEnv(*v, out.build_env);
           out.go_main = *v;
         } else {
           return Usage(absl::StrCat("unknown flag ", name));
@@ -148,19 +154,33 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
   if (!s.empty() && (s.back() == 'b')) s.pop_back();
   if (!s.empty()) {
     switch (s.back()) {
-      case 'k': unit = 1ull << 10; break;
-      case 'm': unit = 1ull << 20; break;
-      case 'g': unit = 1ull << 30; break;
-      default: break;
+      case 'k':
+        unit = 1ull << 10;
+        break;
+      case 'm':
+        unit = 1ull << 20;
+        break;
+      case 'g':
+        unit = 1ull << 30;
+        break;
+      default:
+        break;
     }
     if (unit != 1) s.pop_back();
   }
   uint64_t value = 0;
   if (!absl::SimpleAtoi(s, &value) || value == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", text, "\" is not a size like 512m or 2g"));
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not a size like 512m or 2g"));
   }
   return value * unit;
+}
+
+std::string AbsoluteSourceDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(dir, ec);
+  std::string out = (ec ? std::filesystem::path(dir) : absolute).lexically_normal().string();
+  if (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
 }
 
 std::string DefaultCacheDir() {

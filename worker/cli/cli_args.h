@@ -32,6 +32,8 @@ struct DetectArgs {
   std::string source_dir;
   bool json = false;
   std::string go_main;
+  // As for `tempa build`: the operator's build env, which tempa.toml may not override.
+  std::map<std::string, std::string> build_env;
 };
 
 extern const char kUsage[];
@@ -42,6 +44,10 @@ absl::StatusOr<DetectArgs> ParseDetectArgs(const std::vector<std::string>& args)
 
 // "512m", "2g", "1048576" → bytes (k, m, g are powers of 1024).
 absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);
+
+// DIR made absolute and normal, without a trailing slash: the source directory both commands
+// resolve the app from, so their paths and messages match.
+std::string AbsoluteSourceDir(const std::string& dir);
 
 // $XDG_CACHE_HOME/tempa, else /var/cache/tempa for root, else $HOME/.cache/tempa.
 std::string DefaultCacheDir();

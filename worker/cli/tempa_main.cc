@@ -5,6 +5,7 @@
 
 #include "worker/cli/build_command.h"
 #include "worker/cli/cli_args.h"
+#include "worker/cli/detect_command.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

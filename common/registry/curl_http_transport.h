@@ -38,6 +38,8 @@ class CurlHttpTransport : public HttpTransport {
   RequestCounts counts() const override { return counters_.Snapshot(); }
 
  private:
+  // One request, no redirects followed.
+  absl::StatusOr<HttpResponse> SendOnce(const HttpRequest& request);
   void* Acquire();
   void Release(void* handle);
 

@@ -35,8 +35,16 @@ struct HttpRequest {
   // When set, a 2xx response body is streamed here instead of into HttpResponse::body (large
   // blob downloads). An error returned by the sink aborts the transfer and is returned by Send.
   std::function<absl::Status(absl::string_view)> body_sink;
-  // GET/HEAD only: follow redirects (blob storage may redirect to S3).
+  // GET/HEAD only: follow redirects (blob storage may redirect to S3). A hop to another origin
+  // (scheme, host or port) goes without the Authorization and Cookie headers; a hop from https
+  // to http, or to anything but http(s), is refused.
   bool follow_redirects = false;
+  // A body read into HttpResponse::body (every answer but a 2xx one with a body_sink) is cut off
+  // here: past this many bytes the transfer is aborted and Send returns OutOfRange. Whatever
+  // answers is untrusted; only the request knows how much it expects.
+  uint64_t max_body_bytes = kDefaultMaxBodyBytes;
+
+  static constexpr uint64_t kDefaultMaxBodyBytes = 64 << 10;
 };
 
 struct HttpResponse {
@@ -86,7 +94,9 @@ class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
   // Sends one request. Any HTTP answer (including 4xx/5xx) is a response; a failure to connect,
-  // a timeout or a broken connection is an Unavailable status naming the host. Thread-safe.
+  // a timeout or a broken connection is an Unavailable status naming the host; a body longer
+  // than `max_body_bytes` is OutOfRange; a refused redirect is PermissionDenied. Only http and
+  // https URLs are ever fetched. Thread-safe.
   virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
   // Requests sent through this transport so far, by method.
   virtual RequestCounts counts() const = 0;

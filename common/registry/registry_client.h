@@ -25,6 +25,9 @@
 
 namespace tempa::registry {
 
+// Largest manifest GetManifest reads (distribution's own limit); a longer answer is refused.
+inline constexpr uint64_t kMaxManifestBytes = 4 << 20;
+
 struct RetryPolicy {
   int max_attempts = 5;  // total tries of one request, the first included
   absl::Duration initial_backoff = absl::Milliseconds(200);
@@ -35,6 +38,10 @@ struct RegistryClientOptions {
   // Allow plain HTTP to a non-loopback registry. Loopback registries always get HTTP.
   bool insecure = false;
   std::optional<RegistryCredentials> credentials;
+  // Hosts other than the registry's own that may receive `credentials` as its token service
+  // (a Bearer realm elsewhere). Docker Hub's auth.docker.io is known; any other realm on another
+  // host is refused while we hold credentials, so they never leave for a host the registry names.
+  std::vector<std::string> token_hosts;
   RetryPolicy retry;
   // Called between retries; tests inject a recorder so nothing sleeps. Default: absl::SleepFor.
   std::function<void(absl::Duration)> sleeper;
@@ -90,11 +97,14 @@ class RegistryClient {
   // GET /v2/<repo>/manifests/<reference>, accepting OCI and Docker manifests and indexes.
   // NotFound when the registry has no such manifest.
   absl::StatusOr<FetchedManifest> GetManifest(absl::string_view repo, absl::string_view reference);
-  // Downloads a blob to `path` (replaced), verifying its digest (DataLoss and no file on
-  // mismatch).
-  absl::Status GetBlob(absl::string_view repo, const Digest& digest, const std::string& path);
-  // Downloads a blob into `writer` and commits it under `digest`.
-  absl::Status GetBlob(absl::string_view repo, const Digest& digest, cas::BlobWriter& writer);
+  // Downloads a blob of `size` bytes (its descriptor's) to `path`, replaced only when complete.
+  // Checked while streaming: more than `size` bytes stops the transfer; fewer, or another
+  // digest, is DataLoss. On any failure no file is left (neither `path` nor a temporary).
+  absl::Status GetBlob(absl::string_view repo, const Digest& digest, uint64_t size,
+                       const std::string& path);
+  // The same into `writer`, committed under `digest` only when size and digest match.
+  absl::Status GetBlob(absl::string_view repo, const Digest& digest, uint64_t size,
+                       cas::BlobWriter& writer);
 
   // Requests this client sent (token fetches included), by method.
   RequestCounts counts() const { return counters_.Snapshot(); }
@@ -129,13 +139,20 @@ class RegistryClient {
                            const std::string& path, std::optional<std::string> location);
   absl::Status FinishUpload(absl::string_view repo, const Digest& digest,
                             const std::string& location, std::optional<FileRange> body);
-  absl::Status GetBlobTo(absl::string_view repo, const Digest& digest,
+  // Download helper (registry_download.cc): streams a blob through `sink`, checking size and
+  // digest as it arrives; `reset` rewinds the sink for a retry (false: cannot).
+  absl::Status GetBlobTo(absl::string_view repo, const Digest& digest, uint64_t size,
                          const std::function<absl::Status(absl::string_view)>& sink,
                          const std::function<bool()>& reset);
 
   std::string Url(absl::string_view repo, absl::string_view kind, absl::string_view rest) const;
-  // Makes a Location header absolute and appends a query parameter to it.
-  std::string ResolveLocation(absl::string_view location) const;
+  // Makes a Location header absolute; InvalidArgument when it is empty or not http(s).
+  absl::StatusOr<std::string> ResolveLocation(absl::string_view location) const;
+  // Checks a Bearer realm before anything is sent to it: https (plain http only on loopback, or
+  // on the registry's own host when it is `insecure`). Returns whether it may get our
+  // credentials: only the registry's own host or a trusted token host; PermissionDenied when we
+  // hold credentials and the realm is elsewhere.
+  absl::StatusOr<bool> RealmGetsCredentials(absl::string_view realm) const;
   // "registry answered 404 Not Found to HEAD /v2/...: BLOB_UNKNOWN: blob unknown", with the
   // status mapped to an absl code (404 NotFound, 401 Unauthenticated, 403 PermissionDenied...).
   absl::Status ErrorFor(const HttpRequest& request, const HttpResponse& response) const;

@@ -37,12 +37,7 @@ absl::StatusOr<std::string> RegistryClient::StartUpload(absl::string_view repo) 
   HttpRequest request = call.request;
   ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
   if (response.status != 202) return ErrorFor(request, response);
-  std::string location = response.Header("location");
-  if (location.empty()) {
-    return absl::InternalError(
-        absl::StrCat("registry ", host_, " opened an upload without a Location header"));
-  }
-  return ResolveLocation(location);
+  return ResolveLocation(response.Header("location"));
 }
 
 absl::StatusOr<MountResult> RegistryClient::MountBlob(absl::string_view repo, const Digest& digest,
@@ -61,7 +56,7 @@ absl::StatusOr<MountResult> RegistryClient::MountBlob(absl::string_view repo, co
     return result;
   }
   if (response.status == 202) {
-    result.upload_location = ResolveLocation(response.Header("location"));
+    ASSIGN_OR_RETURN(result.upload_location, ResolveLocation(response.Header("location")));
     return result;
   }
   return Annotate(ErrorFor(request, response),
@@ -147,7 +142,7 @@ absl::Status RegistryClient::PushChunked(absl::string_view repo, const Digest& d
     HttpRequest request = call.request;
     absl::StatusOr<HttpResponse> response = Do(std::move(call));
     if (response.ok() && response->status == 202) {
-      location = ResolveLocation(response->Header("location"));
+      ASSIGN_OR_RETURN(location, ResolveLocation(response->Header("location")));
       offset = ParseRangeEnd(response->Header("range")).value_or(offset + n);
       continue;
     }
@@ -170,7 +165,9 @@ absl::Status RegistryClient::PushChunked(absl::string_view repo, const Digest& d
     std::optional<uint64_t> kept = ParseRangeEnd(status.Header("range"));
     if ((status.status == 204 || status.status == 200) && kept && *kept <= size) {
       offset = *kept;
-      if (!status.Header("location").empty()) location = ResolveLocation(status.Header("location"));
+      if (!status.Header("location").empty()) {
+        ASSIGN_OR_RETURN(location, ResolveLocation(status.Header("location")));
+      }
     } else if (status.status == 404 || status.status == 400 || status.status == 204) {
       // The session is gone (distribution cancels one whose state no longer matches): restart.
       ASSIGN_OR_RETURN(location, StartUpload(repo));

@@ -12,7 +12,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "common/registry/url_origin.h"
+#include "common/registry/redirect_policy.h"
+#include "common/status_macros.h"
 
 namespace tempa::registry {
 namespace {
@@ -131,14 +132,6 @@ bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// Drops the headers that carry credentials (names compared case-insensitively).
-void StripCredentials(HttpRequest& request) {
-  std::erase_if(request.headers, [](const auto& header) {
-    std::string name = absl::AsciiStrToLower(header.first);
-    return name == "authorization" || name == "cookie" || name == "proxy-authorization";
-  });
-}
-
 }  // namespace
 
 CurlHttpTransport::CurlHttpTransport(CurlTransportOptions options) : options_(options) {
@@ -186,23 +179,11 @@ absl::StatusOr<HttpResponse> CurlHttpTransport::Send(const HttpRequest& request)
       return absl::FailedPreconditionError(absl::StrCat(
           hop.method, " ", HostOf(request.url), ": more than ", kMaxRedirects, " redirects"));
     }
-    absl::StatusOr<std::string> next = ResolveUrl(hop.url, location);
-    absl::StatusOr<UrlOrigin> from = OriginOf(hop.url);
-    absl::StatusOr<UrlOrigin> to = next.ok() ? OriginOf(*next) : next.status();
-    if (!from.ok() || !to.ok()) {
-      absl::Status why = !to.ok() ? to.status() : from.status();
-      return absl::PermissionDeniedError(
-          absl::StrCat(hop.method, " ", HostOf(hop.url), ": refused redirect: ", why.message()));
+    absl::StatusOr<HttpRequest> next = RedirectedRequest(hop, location);
+    if (!next.ok()) {
+      return Annotate(next.status(), absl::StrCat(hop.method, " ", HostOf(hop.url)));
     }
-    if (from->scheme == "https" && to->scheme != "https") {
-      return absl::PermissionDeniedError(absl::StrCat(hop.method, " ", HostOf(hop.url),
-                                                      ": refused redirect from https to ",
-                                                      to->ToString(), " (plain http)"));
-    }
-    // Credentials belong to the origin they were meant for: another host, port or scheme (blob
-    // storage, or anyone a hostile registry names) gets none, on this hop and every later one.
-    if (!(*from == *to)) StripCredentials(hop);
-    hop.url = *std::move(next);
+    hop = *std::move(next);
   }
 }
 

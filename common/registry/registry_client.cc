@@ -115,6 +115,12 @@ absl::StatusOr<bool> RegistryClient::RealmGetsCredentials(absl::string_view real
   }
   absl::StatusOr<UrlOrigin> own = OriginOf(base_url_);
   const bool same_host = own.ok() && own->host == origin->host;
+  if (IsLoopbackHost(origin->host) && !IsLoopbackHost(host_)) {
+    // A remote registry must not make us call services that listen on our own loopback.
+    return absl::PermissionDeniedError(absl::StrCat("registry ", host_,
+                                                    " sent a token realm on loopback (",
+                                                    origin->ToString(), "); nothing was sent"));
+  }
   if (origin->scheme != "https" && !IsLoopbackHost(origin->host) &&
       !(same_host && options_.insecure)) {
     return absl::PermissionDeniedError(absl::StrCat(

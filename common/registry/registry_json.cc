@@ -122,9 +122,9 @@ std::string RegistryErrorText(absl::string_view body) {
 absl::StatusOr<std::string> ParseTokenAnswer(absl::string_view body) {
   Json json = ParseJson(body);
   if (!json.is_object()) {
+    // No excerpt: whatever the realm answered is not for the build log.
     return absl::InvalidArgumentError(
-        absl::StrCat("token endpoint answered something that is not a JSON object: \"",
-                     Printable(body, 100), "\""));
+        "token endpoint answered something that is not a JSON object");
   }
   for (const char* key : {"token", "access_token"}) {
     const std::string* token = StringField(json, key);

@@ -2,7 +2,9 @@
 // loopback): malformed JSON, endless bodies, blobs that do not match their descriptor, redirects
 // and token realms on other hosts. Each answer must become a clear error naming the registry,
 // with no crash, no credential sent where it does not belong and no file left behind.
+#include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -214,6 +216,58 @@ TEST_F(HostileBlobTest, PullingALayerLongerThanItsDescriptorFailsAndStoresNothin
   auto has = store.Contains(digest_);
   ASSERT_TRUE(has.ok());
   EXPECT_FALSE(*has);
+}
+
+// Whether some descriptor of this process open on a path starting with `prefix` lacks
+// O_CLOEXEC (fdinfo's "flags:" are octal; O_CLOEXEC is 02000000). Sets `seen` when one is open.
+bool OpenWithoutCloexec(const std::string& prefix, bool* seen) {
+  bool leaked = false;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+    if (ec || target.rfind(prefix, 0) != 0) continue;
+    *seen = true;
+    std::ifstream info("/proc/self/fdinfo/" + fd.path().filename().string());
+    std::string key, flags;
+    while (info >> key >> flags && key != "flags:") {
+    }
+    if ((std::stoul(flags, nullptr, 8) & 02000000) == 0) leaked = true;
+  }
+  return leaked;
+}
+
+TEST_F(HostileRegistryTest, FilesTheClientOpensAreCloseOnExec) {
+  // The fake runs in this process, so its handlers look at the client's descriptors while the
+  // client holds them open: the blob being uploaded, the download's temporary file.
+  std::atomic<bool> seen_upload{false}, seen_download{false}, leaked{false};
+  std::string dir = dir_.path();
+  std::string content = "blob";
+  std::string host = Start([&](httplib::Server& s) {
+    s.Post("/v2/app/blobs/uploads/", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 202;
+      res.set_header("Location", "/v2/app/blobs/uploads/u1");
+    });
+    s.Put("/v2/app/blobs/uploads/u1", [&](const httplib::Request& req, httplib::Response& res) {
+      bool seen = false;
+      if (OpenWithoutCloexec(dir + "/upload", &seen)) leaked = true;
+      seen_upload = seen;
+      res.status = 201;
+    });
+    s.Get(R"(/v2/app/blobs/(sha256:[0-9a-f]{64}))",
+          [&](const httplib::Request&, httplib::Response& res) {
+            bool seen = false;
+            if (OpenWithoutCloexec(dir + "/out.partial", &seen)) leaked = true;
+            seen_download = seen;
+            res.set_content(content, "application/octet-stream");
+          });
+  });
+  RegistryClient client(host, &transport_, Options());
+  testing::WriteFileOrDie(dir_.Join("upload"), content);
+  ASSERT_TRUE(client.PushBlob("app", Sha256Of(content), content.size(), dir_.Join("upload")).ok());
+  ASSERT_TRUE(client.GetBlob("app", Sha256Of(content), content.size(), dir_.Join("out")).ok());
+  EXPECT_TRUE(seen_upload);
+  EXPECT_TRUE(seen_download);
+  EXPECT_FALSE(leaked);
 }
 
 }  // namespace

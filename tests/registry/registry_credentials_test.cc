@@ -230,5 +230,54 @@ TEST_F(RegistryCredentialsTest, APlainHttpRealmElsewhereIsRefusedAndNothingIsSen
   }
 }
 
+// Answers every request with one 401 challenge and records the URLs it was asked for: a remote
+// registry (which loopback tests cannot otherwise play) as far as authentication goes.
+class ChallengingTransport : public HttpTransport {
+ public:
+  explicit ChallengingTransport(std::string challenge) : challenge_(std::move(challenge)) {}
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override {
+    absl::MutexLock lock(&mu_);
+    urls_.push_back(request.url);
+    HttpResponse response;
+    response.status = 401;
+    response.headers["www-authenticate"] = challenge_;
+    return response;
+  }
+  RequestCounts counts() const override { return {}; }
+  std::vector<std::string> urls() const {
+    absl::MutexLock lock(&mu_);
+    return urls_;
+  }
+
+ private:
+  const std::string challenge_;
+  mutable absl::Mutex mu_;
+  std::vector<std::string> urls_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(RemoteRegistryRealmTest, ARemoteRegistryCannotPointItsRealmAtOurLoopback) {
+  ChallengingTransport transport(R"(Bearer realm="https://127.0.0.1:10250/token")");
+  RegistryClient client("registry.example.com", &transport);
+  absl::Status status = client.CheckReachable("app");
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("token realm on loopback"));
+  EXPECT_THAT(transport.urls(), ElementsAre("https://registry.example.com/v2/"));
+}
+
+TEST(RemoteRegistryRealmTest, ARemoteRegistrysPlainHttpRealmOnItsOwnHostIsRefusedUnlessInsecure) {
+  ChallengingTransport transport(R"(Bearer realm="http://registry.example.com/token")");
+  RegistryClient client("registry.example.com", &transport);
+  absl::Status status = client.CheckReachable("app");
+  EXPECT_THAT(std::string(status.message()), HasSubstr("plain http"));
+  EXPECT_THAT(transport.urls(), ElementsAre("https://registry.example.com/v2/"));
+
+  RegistryClientOptions insecure;
+  insecure.insecure = true;
+  RegistryClient insecure_client("registry.example.com", &transport, insecure);
+  (void)insecure_client.CheckReachable("app");  // the user chose plain http for this registry
+  EXPECT_THAT(transport.urls().back(), HasSubstr("http://registry.example.com/token"));
+}
+
 }  // namespace
 }  // namespace tempa::registry

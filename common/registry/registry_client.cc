@@ -94,7 +94,7 @@ absl::Status RegistryClient::ErrorFor(const HttpRequest& request,
   return absl::Status(
       CodeForHttp(response.status),
       absl::StrCat("registry ", host_, " answered ", response.status, " to ", request.method, " ",
-                   PathOf(request.url), text.empty() ? "" : ": ", text));
+                   PrintableExcerpt(PathOf(request.url)), text.empty() ? "" : ": ", text));
 }
 
 absl::StatusOr<HttpResponse> RegistryClient::SendCounted(const HttpRequest& request) {
@@ -166,7 +166,7 @@ absl::Status RegistryClient::Authenticate(const Call& call, const HttpResponse& 
         absl::StrCat("registry ", host_,
                      " answered 401 without a usable WWW-Authenticate "
                      "challenge (\"",
-                     unauthorized.Header("www-authenticate"), "\")"));
+                     PrintableExcerpt(unauthorized.Header("www-authenticate")), "\")"));
   }
   if (challenge->scheme == "basic") {
     if (!options_.credentials) {
@@ -211,8 +211,9 @@ absl::Status RegistryClient::Authenticate(const Call& call, const HttpResponse& 
   if (!answer.ok()) return Annotate(answer.status(), "fetch registry token");
   if (answer->status != 200) {
     absl::Status error = ErrorFor(token_request, *answer);
-    return absl::Status(error.code(), absl::StrCat("fetch registry token from ", realm->second,
-                                                   ": ", error.message()));
+    return absl::Status(error.code(),
+                        absl::StrCat("fetch registry token from ", PrintableExcerpt(realm->second),
+                                     ": ", error.message()));
   }
   absl::StatusOr<std::string> token = ParseTokenAnswer(answer->body);
   if (!token.ok()) {
@@ -307,7 +308,8 @@ absl::StatusOr<Digest> RegistryClient::PutManifest(absl::string_view repo,
   std::string reported = response.Header("docker-content-digest");
   if (!reported.empty() && reported != ours.ToString()) {
     return absl::DataLossError(absl::StrCat("registry ", host_, " reports manifest digest ",
-                                            reported, " but we sent ", ours.ToString()));
+                                            PrintableExcerpt(reported, 100), " but we sent ",
+                                            ours.ToString()));
   }
   return ours;
 }

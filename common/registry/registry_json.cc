@@ -97,6 +97,8 @@ absl::StatusOr<std::vector<oci::Descriptor>> ParseDescriptors(const Json& json, 
 
 }  // namespace
 
+std::string PrintableExcerpt(absl::string_view text, size_t max) { return Printable(text, max); }
+
 std::string RegistryErrorText(absl::string_view body) {
   Json json = ParseJson(body);
   std::vector<std::string> parts;

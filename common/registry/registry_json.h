@@ -26,6 +26,10 @@ inline constexpr size_t kMaxManifestEntries = 1000;
 // registry cannot write escape sequences into our logs. "" for an empty body.
 std::string RegistryErrorText(absl::string_view body);
 
+// At most `max` bytes of `text` on one line, control characters and non-ASCII bytes as '?': for
+// quoting anything a registry sent (a header, a URL) in an error message.
+std::string PrintableExcerpt(absl::string_view text, size_t max = 200);
+
 // The bearer token of a token endpoint's answer: "token", else OAuth2's "access_token".
 // InvalidArgument when the answer is not a JSON object with a non-empty string token.
 absl::StatusOr<std::string> ParseTokenAnswer(absl::string_view body);

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/registry/registry_client.h"
+#include "common/registry/registry_json.h"
 #include "common/status_macros.h"
 
 namespace tempa::registry {
@@ -93,7 +94,8 @@ absl::Status RegistryClient::FinishUpload(absl::string_view repo, const Digest& 
   if (response.status != 201 && response.status != 204) return ErrorFor(request, response);
   std::string reported = response.Header("docker-content-digest");
   if (!reported.empty() && reported != digest.ToString()) {
-    return absl::DataLossError(absl::StrCat("registry stored the upload as ", reported));
+    return absl::DataLossError(
+        absl::StrCat("registry stored the upload as ", PrintableExcerpt(reported, 100)));
   }
   return absl::OkStatus();
 }
@@ -143,7 +145,21 @@ absl::Status RegistryClient::PushChunked(absl::string_view repo, const Digest& d
     absl::StatusOr<HttpResponse> response = Do(std::move(call));
     if (response.ok() && response->status == 202) {
       ASSIGN_OR_RETURN(location, ResolveLocation(response->Header("location")));
-      offset = ParseRangeEnd(response->Header("range")).value_or(offset + n);
+      uint64_t next = ParseRangeEnd(response->Header("range")).value_or(offset + n);
+      if (next > size) {
+        return absl::DataLossError(absl::StrCat("registry ", host_, " reports holding ", next,
+                                                " bytes of a ", size, "-byte upload"));
+      }
+      if (next > offset) {
+        offset = next;
+        continue;
+      }
+      // A registry that accepts chunks but never moves its Range would keep us sending forever.
+      if (++failures >= options_.retry.max_attempts) {
+        return absl::DataLossError(
+            absl::StrCat("registry ", host_, " accepts chunks but reports no progress past ",
+                         offset, " bytes (gave up after ", failures, " chunks)"));
+      }
       continue;
     }
     bool retryable = response.ok() ? (response->status >= 500 || response->status == 429)

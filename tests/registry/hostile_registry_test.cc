@@ -218,6 +218,35 @@ TEST_F(HostileBlobTest, PullingALayerLongerThanItsDescriptorFailsAndStoresNothin
   EXPECT_FALSE(*has);
 }
 
+TEST_F(HostileRegistryTest, AChunkedUploadTheRegistryNeverAdvancesGivesUp) {
+  std::atomic<int> patches{0};
+  std::string host = Start([&](httplib::Server& s) {
+    s.Post("/v2/app/blobs/uploads/", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 202;
+      res.set_header("Location", "/v2/app/blobs/uploads/u1");
+    });
+    s.Patch("/v2/app/blobs/uploads/u1", [&](const httplib::Request&, httplib::Response& res) {
+      ++patches;
+      res.status = 202;
+      res.set_header("Location", "/v2/app/blobs/uploads/u1");
+      res.set_header("Range", "0-0");  // "nothing kept", whatever we send
+    });
+  });
+  RegistryClientOptions options = Options();
+  options.retry.max_attempts = 3;
+  options.monolithic_limit = 10;
+  options.chunk_size = 10;
+  RegistryClient client(host, &transport_, options);
+  std::string content(100, 'c');
+  testing::WriteFileOrDie(dir_.Join("upload"), content);
+  absl::Status status =
+      client.PushBlob("app", Sha256Of(content), content.size(), dir_.Join("upload"));
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(Message(status),
+              HasSubstr("registry " + host + " accepts chunks but reports no progress"));
+  EXPECT_EQ(patches, 3);
+}
+
 // Whether some descriptor of this process open on a path starting with `prefix` lacks
 // O_CLOEXEC (fdinfo's "flags:" are octal; O_CLOEXEC is 02000000). Sets `seen` when one is open.
 bool OpenWithoutCloexec(const std::string& prefix, bool* seen) {

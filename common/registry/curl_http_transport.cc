@@ -188,7 +188,6 @@ absl::StatusOr<HttpResponse> CurlHttpTransport::Send(const HttpRequest& request)
 }
 
 absl::StatusOr<HttpResponse> CurlHttpTransport::SendOnce(const HttpRequest& request) {
-  counters_.Count(request.method);
   CURL* curl = static_cast<CURL*>(Acquire());
   if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
   // Reset clears options but keeps the handle's live connections, which is the point of pooling.

@@ -43,12 +43,19 @@ struct HttpRequest {
   // here: past this many bytes the transfer is aborted and Send returns OutOfRange. Whatever
   // answers is untrusted; only the request knows how much it expects.
   uint64_t max_body_bytes = kDefaultMaxBodyBytes;
+  // For a RetryingHttpTransport: whether the request may be sent again after a connection
+  // failure, a 5xx or a 429, and how to rewind `body_sink` first (returns false when it cannot,
+  // and then the request is not repeated).
+  bool retryable = true;
+  std::function<bool()> rewind_sink;
 
   static constexpr uint64_t kDefaultMaxBodyBytes = 64 << 10;
 };
 
 struct HttpResponse {
   int status = 0;
+  // How many times the request was sent to get this answer (set by RetryingHttpTransport).
+  int attempts = 1;
   // Names lowercased; a repeated header keeps the last value.
   std::map<std::string, std::string> headers;
   std::string body;
@@ -60,7 +67,7 @@ struct HttpResponse {
   }
 };
 
-// Requests sent, by method. Thread-safe; copies are snapshots.
+// Requests sent, by method (CountingHttpTransport keeps them). Thread-safe; copies are snapshots.
 struct RequestCounts {
   int64_t head = 0, get = 0, post = 0, put = 0, patch = 0, other = 0;
   int64_t total() const { return head + get + post + put + patch + other; }
@@ -98,8 +105,6 @@ class HttpTransport {
   // than `max_body_bytes` is OutOfRange; a refused redirect is PermissionDenied. Only http and
   // https URLs are ever fetched. Thread-safe.
   virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
-  // Requests sent through this transport so far, by method.
-  virtual RequestCounts counts() const = 0;
 };
 
 }  // namespace tempa::registry

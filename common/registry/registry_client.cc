@@ -15,8 +15,6 @@
 namespace tempa::registry {
 namespace {
 
-bool Retryable(int status) { return status >= 500 || status == 429; }
-
 absl::StatusCode CodeForHttp(int status) {
   switch (status) {
     case 400:
@@ -65,7 +63,10 @@ std::string AppendQuery(absl::string_view url, absl::string_view key, absl::stri
 
 RegistryClient::RegistryClient(std::string host, HttpTransport* transport,
                                RegistryClientOptions options)
-    : host_(std::move(host)), transport_(transport), options_(std::move(options)) {
+    : host_(std::move(host)),
+      options_(std::move(options)),
+      counting_(transport),
+      retrying_(&counting_, options_.retry, options_.sleeper) {
   bool plain = IsLoopbackHost(host_) || options_.insecure;
   base_url_ = absl::StrCat(plain ? "http://" : "https://", host_);
 }
@@ -97,9 +98,8 @@ absl::Status RegistryClient::ErrorFor(const HttpRequest& request,
                    PrintableExcerpt(PathOf(request.url)), text.empty() ? "" : ": ", text));
 }
 
-absl::StatusOr<HttpResponse> RegistryClient::SendCounted(const HttpRequest& request) {
-  counters_.Count(request.method);
-  absl::StatusOr<HttpResponse> response = transport_->Send(request);
+absl::StatusOr<HttpResponse> RegistryClient::Send(const HttpRequest& request) {
+  absl::StatusOr<HttpResponse> response = retrying_.Send(request);
   // Unavailable already names the host; a body cut off or a redirect refused gets the registry.
   if (!response.ok() && !absl::IsUnavailable(response.status())) {
     return Annotate(response.status(), absl::StrCat("registry ", host_));
@@ -140,9 +140,7 @@ absl::StatusOr<bool> RegistryClient::RealmGetsCredentials(absl::string_view real
 }
 
 void RegistryClient::Backoff(int attempt) {
-  absl::Duration delay = options_.retry.initial_backoff;
-  for (int i = 1; i < attempt && delay < options_.retry.max_backoff; ++i) delay *= 2;
-  delay = std::min(delay, options_.retry.max_backoff);
+  absl::Duration delay = BackoffFor(options_.retry, attempt);
   if (options_.sleeper) {
     options_.sleeper(delay);
   } else {
@@ -201,13 +199,7 @@ absl::Status RegistryClient::Authenticate(const Call& call, const HttpResponse& 
   if (send_credentials) {
     token_request.headers.emplace_back("Authorization", BasicAuthorization(*options_.credentials));
   }
-  absl::StatusOr<HttpResponse> answer;
-  for (int attempt = 1;; ++attempt) {
-    answer = SendCounted(token_request);
-    bool retry = !answer.ok() ? absl::IsUnavailable(answer.status()) : Retryable(answer->status);
-    if (!retry || attempt >= options_.retry.max_attempts) break;
-    Backoff(attempt);
-  }
+  absl::StatusOr<HttpResponse> answer = Send(token_request);
   if (!answer.ok()) return Annotate(answer.status(), "fetch registry token");
   if (answer->status != 200) {
     absl::Status error = ErrorFor(token_request, *answer);
@@ -227,18 +219,18 @@ absl::Status RegistryClient::Authenticate(const Call& call, const HttpResponse& 
 absl::StatusOr<HttpResponse> RegistryClient::SendAuthorized(const Call& call) {
   HttpRequest request = call.request;
   // Credentials go to the registry's own origin only, never to a URL it named elsewhere.
-  if (!SameOrigin(request.url, base_url_)) return SendCounted(request);
+  if (!SameOrigin(request.url, base_url_)) return Send(request);
   std::optional<std::string> auth = CachedAuthorization(call);
   if (auth) request.headers.emplace_back("Authorization", *auth);
-  ASSIGN_OR_RETURN(HttpResponse response, SendCounted(request));
+  ASSIGN_OR_RETURN(HttpResponse response, Send(request));
   if (response.status != 401) return response;
   RETURN_IF_ERROR(Authenticate(call, response));
   std::optional<std::string> fresh = CachedAuthorization(call);
   if (!fresh) return response;
-  if (call.before_retry && !call.before_retry()) return response;
+  if (request.rewind_sink && !request.rewind_sink()) return response;
   request = call.request;
   request.headers.emplace_back("Authorization", *fresh);
-  ASSIGN_OR_RETURN(response, SendCounted(request));
+  ASSIGN_OR_RETURN(response, Send(request));
   if (response.status == 401) {
     absl::Status error = ErrorFor(request, response);
     return absl::UnauthenticatedError(
@@ -248,20 +240,12 @@ absl::StatusOr<HttpResponse> RegistryClient::SendAuthorized(const Call& call) {
 }
 
 absl::StatusOr<HttpResponse> RegistryClient::Do(Call call) {
-  const int max_attempts = call.retry ? std::max(1, options_.retry.max_attempts) : 1;
-  for (int attempt = 1;; ++attempt) {
-    absl::StatusOr<HttpResponse> response = SendAuthorized(call);
-    if (response.ok() && !Retryable(response->status)) return response;
-    if (!response.ok() && !absl::IsUnavailable(response.status())) return response;
-    bool can_repeat = attempt < max_attempts && (!call.before_retry || call.before_retry());
-    if (!can_repeat) {
-      absl::Status last = response.ok() ? ErrorFor(call.request, *response) : response.status();
-      return absl::UnavailableError(
-          absl::StrCat(last.message(),
-                       attempt > 1 ? absl::StrCat(" (gave up after ", attempt, " attempts)") : ""));
-    }
-    Backoff(attempt);
-  }
+  ASSIGN_OR_RETURN(HttpResponse response, SendAuthorized(call));
+  if (!RetryableStatus(response.status)) return response;
+  return absl::UnavailableError(absl::StrCat(
+      ErrorFor(call.request, response).message(),
+      response.attempts > 1 ? absl::StrCat(" (gave up after ", response.attempts, " attempts)")
+                            : ""));
 }
 
 absl::Status RegistryClient::CheckReachable(absl::string_view repo) {

@@ -1,7 +1,9 @@
 // OCI distribution client for one registry host: blob existence, cross-repo mount, monolithic and
 // chunked (resumable) blob upload, manifest put/get, blob download; Basic and Bearer-token auth;
-// retries with backoff on connection errors, 5xx and 429 only. Thread-safe: the image pusher
-// shares one client between its upload threads.
+// retries with backoff on connection errors, 5xx and 429 only (RetryingHttpTransport). Every
+// answer is untrusted: bodies are bounded, JSON is type-checked (registry_json.h), credentials go
+// to the registry's own origin only. Thread-safe: the image pusher shares one client between its
+// upload threads.
 #pragma once
 
 #include <cstdint>
@@ -20,19 +22,15 @@
 #include "absl/time/time.h"
 #include "common/cas/blob_store.h"
 #include "common/digest.h"
+#include "common/registry/counting_http_transport.h"
 #include "common/registry/http_transport.h"
 #include "common/registry/registry_auth.h"
+#include "common/registry/retrying_http_transport.h"
 
 namespace tempa::registry {
 
 // Largest manifest GetManifest reads (distribution's own limit); a longer answer is refused.
 inline constexpr uint64_t kMaxManifestBytes = 4 << 20;
-
-struct RetryPolicy {
-  int max_attempts = 5;  // total tries of one request, the first included
-  absl::Duration initial_backoff = absl::Milliseconds(200);
-  absl::Duration max_backoff = absl::Seconds(10);
-};
 
 struct RegistryClientOptions {
   // Allow plain HTTP to a non-loopback registry. Loopback registries always get HTTP.
@@ -107,28 +105,27 @@ class RegistryClient {
                        cas::BlobWriter& writer);
 
   // Requests this client sent (token fetches included), by method.
-  RequestCounts counts() const { return counters_.Snapshot(); }
+  RequestCounts counts() const { return counting_.counts(); }
 
  private:
   struct Call {
     HttpRequest request;
     std::vector<std::string> repos;  // for the token scope: target first, mount sources after
     std::string actions = "pull";    // "pull" or "pull,push"
-    bool retry = true;
-    // Called before a retry; returns false when the request cannot be repeated (a sink that
-    // already consumed bytes).
-    std::function<bool()> before_retry;
   };
 
-  // Sends with auth and retries. Returns the last response for any non-retryable answer (2xx,
-  // 3xx, 4xx) so the caller decides; exhausted retries are Unavailable naming the last answer.
+  // Sends with auth (retries happen below, in retrying_). Returns the response for any answer
+  // not worth retrying (2xx, 3xx, 4xx) so the caller decides; a 5xx or 429 the retries did not
+  // get past is Unavailable naming the last answer.
   absl::StatusOr<HttpResponse> Do(Call call);
   // One send with whatever Authorization we already hold; handles a 401 by authenticating
   // once and resending.
   absl::StatusOr<HttpResponse> SendAuthorized(const Call& call);
   absl::Status Authenticate(const Call& call, const HttpResponse& unauthorized);
   std::optional<std::string> CachedAuthorization(const Call& call);
-  absl::StatusOr<HttpResponse> SendCounted(const HttpRequest& request);
+  // Sends through the decorators (counting, retries); errors other than Unavailable get the
+  // registry's name.
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
   void Backoff(int attempt);
 
   // Upload helpers (registry_upload.cc).
@@ -159,9 +156,11 @@ class RegistryClient {
 
   const std::string host_;
   std::string base_url_;
-  HttpTransport* const transport_;
   const RegistryClientOptions options_;
-  RequestCounters counters_;
+  // Cross-cutting concerns as decorators over the caller's transport: every attempt is counted,
+  // and retries sit below authentication.
+  CountingHttpTransport counting_;
+  RetryingHttpTransport retrying_;
 
   absl::Mutex mu_;
   // Authorization values learned from challenges: "basic" once Basic was asked for; otherwise

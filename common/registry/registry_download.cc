@@ -34,7 +34,7 @@ absl::Status RegistryClient::GetBlobTo(absl::string_view repo, const Digest& dig
     hasher->Update(data);
     return sink(data);
   };
-  call.before_retry = [&]() {
+  call.request.rewind_sink = [&]() {
     if (!reset()) return false;
     hasher = std::make_shared<Sha256>();
     received = 0;

@@ -85,7 +85,7 @@ absl::Status RegistryClient::FinishUpload(absl::string_view repo, const Digest& 
   call.repos = {std::string(repo)};
   call.actions = "pull,push";
   // A failed PUT may have consumed the session; the caller restarts instead of repeating it.
-  call.retry = false;
+  call.request.retryable = false;
   HttpRequest request = call.request;
   ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
   if (response.status >= 500 || response.status == 429) {
@@ -140,7 +140,8 @@ absl::Status RegistryClient::PushChunked(absl::string_view repo, const Digest& d
     call.request.body_file = FileRange{path, offset, n};
     call.repos = {std::string(repo)};
     call.actions = "pull,push";
-    call.retry = false;  // a failed chunk is resumed from the registry's Range, not resent blind
+    call.request.retryable =
+        false;  // a failed chunk is resumed from the registry's Range, not resent blind
     HttpRequest request = call.request;
     absl::StatusOr<HttpResponse> response = Do(std::move(call));
     if (response.ok() && response->status == 202) {

@@ -39,7 +39,6 @@ class RecordingTransport : public HttpTransport {
     }
     return curl_.Send(request);
   }
-  RequestCounts counts() const override { return curl_.counts(); }
   std::vector<std::string> urls() const {
     absl::MutexLock lock(&mu_);
     return urls_;
@@ -243,7 +242,6 @@ class ChallengingTransport : public HttpTransport {
     response.headers["www-authenticate"] = challenge_;
     return response;
   }
-  RequestCounts counts() const override { return {}; }
   std::vector<std::string> urls() const {
     absl::MutexLock lock(&mu_);
     return urls_;

@@ -47,11 +47,13 @@ std::string PathOf(absl::string_view url) {
   return std::string(path.substr(0, path.find('?')));
 }
 
-// Hosts known to serve the token realm of a registry on another host: Docker Hub's.
+// Public registries known to serve their token realm from another host of their own.
 bool KnownTokenService(absl::string_view registry_host, absl::string_view realm_host) {
-  return realm_host == "auth.docker.io" &&
-         (registry_host == "docker.io" || registry_host == "index.docker.io" ||
-          registry_host == "registry-1.docker.io");
+  if (realm_host == "auth.docker.io") {
+    return registry_host == "docker.io" || registry_host == "index.docker.io" ||
+           registry_host == "registry-1.docker.io";
+  }
+  return realm_host == "gitlab.com" && registry_host == "registry.gitlab.com";
 }
 
 }  // namespace

@@ -37,8 +37,9 @@ struct RegistryClientOptions {
   bool insecure = false;
   std::optional<RegistryCredentials> credentials;
   // Hosts other than the registry's own that may receive `credentials` as its token service
-  // (a Bearer realm elsewhere). Docker Hub's auth.docker.io is known; any other realm on another
-  // host is refused while we hold credentials, so they never leave for a host the registry names.
+  // (a Bearer realm elsewhere). Docker Hub's (auth.docker.io) and GitLab.com's (gitlab.com) are
+  // known; any other realm on another host is refused while we hold credentials, so they never
+  // leave for a host the registry names.
   std::vector<std::string> token_hosts;
   RetryPolicy retry;
   // Called between retries; tests inject a recorder so nothing sleeps. Default: absl::SleepFor.

@@ -12,6 +12,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/registry/redirect_policy.h"
+#include "common/status_macros.h"
 
 namespace tempa::registry {
 namespace {
@@ -32,7 +34,12 @@ struct Transfer {
   uint64_t upload_sent = 0;
   CURL* curl = nullptr;
   absl::Status sink_status;
+  bool body_too_large = false;
+  bool headers_too_large = false;
+  uint64_t header_bytes = 0;  // of every response in this transfer; bounded like the body
 };
+
+constexpr uint64_t kMaxHeaderBytes = 256 << 10;
 
 size_t ReadCallback(char* buffer, size_t size, size_t nitems, void* userdata) {
   auto* t = static_cast<Transfer*>(userdata);
@@ -74,6 +81,10 @@ size_t WriteCallback(char* data, size_t size, size_t nmemb, void* userdata) {
     t->sink_status = t->request->body_sink(absl::string_view(data, n));
     if (!t->sink_status.ok()) return 0;  // aborts the transfer
   } else {
+    if (n > t->request->max_body_bytes - t->response->body.size()) {
+      t->body_too_large = true;
+      return 0;  // aborts the transfer: stop reading, not read it all and then complain
+    }
     t->response->body.append(data, n);
   }
   return n;
@@ -83,6 +94,11 @@ size_t HeaderCallback(char* data, size_t size, size_t nitems, void* userdata) {
   auto* t = static_cast<Transfer*>(userdata);
   size_t n = size * nitems;
   absl::string_view line(data, n);
+  t->header_bytes += n;
+  if (t->header_bytes > kMaxHeaderBytes) {
+    t->headers_too_large = true;
+    return 0;  // aborts the transfer
+  }
   // A new status line (after a redirect or 100-continue) starts a fresh header set.
   if (absl::StartsWith(line, "HTTP/")) {
     t->response->headers.clear();
@@ -101,6 +117,19 @@ std::string HostOf(const std::string& url) {
   size_t scheme = u.find("://");
   if (scheme != absl::string_view::npos) u.remove_prefix(scheme + 3);
   return std::string(u.substr(0, u.find('/')));
+}
+
+// "4 MiB", "64 KiB", "1000 bytes".
+std::string Bytes(uint64_t n) {
+  if (n >= (1 << 20) && n % (1 << 20) == 0) return absl::StrCat(n >> 20, " MiB");
+  if (n >= (1 << 10) && n % (1 << 10) == 0) return absl::StrCat(n >> 10, " KiB");
+  return absl::StrCat(n, " bytes");
+}
+
+constexpr int kMaxRedirects = 5;
+
+bool IsRedirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
 }  // namespace
@@ -136,7 +165,29 @@ void CurlHttpTransport::Release(void* handle) {
 }
 
 absl::StatusOr<HttpResponse> CurlHttpTransport::Send(const HttpRequest& request) {
-  counters_.Count(request.method);
+  const bool follow =
+      request.follow_redirects && (request.method == "GET" || request.method == "HEAD");
+  if (!follow) return SendOnce(request);
+  // Redirects are followed here, not by curl, so that each hop's origin is checked by us.
+  HttpRequest hop = request;
+  for (int redirects = 0;; ++redirects) {
+    absl::StatusOr<HttpResponse> response = SendOnce(hop);
+    if (!response.ok() || !IsRedirect(response->status)) return response;
+    std::string location = response->Header("location");
+    if (location.empty()) return response;
+    if (redirects >= kMaxRedirects) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          hop.method, " ", HostOf(request.url), ": more than ", kMaxRedirects, " redirects"));
+    }
+    absl::StatusOr<HttpRequest> next = RedirectedRequest(hop, location);
+    if (!next.ok()) {
+      return Annotate(next.status(), absl::StrCat(hop.method, " ", HostOf(hop.url)));
+    }
+    hop = *std::move(next);
+  }
+}
+
+absl::StatusOr<HttpResponse> CurlHttpTransport::SendOnce(const HttpRequest& request) {
   CURL* curl = static_cast<CURL*>(Acquire());
   if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
   // Reset clears options but keeps the handle's live connections, which is the point of pooling.
@@ -151,7 +202,7 @@ absl::StatusOr<HttpResponse> CurlHttpTransport::Send(const HttpRequest& request)
   const bool has_body = request.method == "POST" || request.method == "PUT" ||
                         request.method == "PATCH" || request.body_file || !request.body.empty();
   if (request.body_file) {
-    t.file = std::fopen(request.body_file->path.c_str(), "rb");
+    t.file = std::fopen(request.body_file->path.c_str(), "rbe");  // O_CLOEXEC
     if (t.file == nullptr) {
       Release(curl);
       return absl::NotFoundError(
@@ -169,6 +220,8 @@ absl::StatusOr<HttpResponse> CurlHttpTransport::Send(const HttpRequest& request)
   }
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  // A registry's Location header must not turn an upload into a write to file:// (or worse).
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
@@ -188,11 +241,6 @@ absl::StatusOr<HttpResponse> CurlHttpTransport::Send(const HttpRequest& request)
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteCallback);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-  if (request.follow_redirects && (request.method == "GET" || request.method == "HEAD")) {
-    // curl drops our Authorization header when a redirect changes host (7.58+), as S3 requires.
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
-  }
 
   if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
@@ -232,6 +280,16 @@ absl::StatusOr<HttpResponse> CurlHttpTransport::Send(const HttpRequest& request)
     // Drop the handle: its connection may be in an unknown state.
     curl_easy_cleanup(curl);
     if (!t.sink_status.ok()) return t.sink_status;
+    if (t.body_too_large) {
+      return absl::OutOfRangeError(
+          absl::StrCat(request.method, " ", HostOf(request.url), ": answer body larger than ",
+                       Bytes(request.max_body_bytes), "; stopped reading"));
+    }
+    if (t.headers_too_large) {
+      return absl::OutOfRangeError(absl::StrCat(request.method, " ", HostOf(request.url),
+                                                ": answer headers larger than ",
+                                                Bytes(kMaxHeaderBytes), "; stopped reading"));
+    }
     return absl::UnavailableError(absl::StrCat(request.method, " ", HostOf(request.url),
                                                ": connection failed: ", curl_easy_strerror(rc)));
   }

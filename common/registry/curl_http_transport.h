@@ -35,14 +35,14 @@ class CurlHttpTransport : public HttpTransport {
   CurlHttpTransport& operator=(const CurlHttpTransport&) = delete;
 
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override;
-  RequestCounts counts() const override { return counters_.Snapshot(); }
 
  private:
+  // One request, no redirects followed.
+  absl::StatusOr<HttpResponse> SendOnce(const HttpRequest& request);
   void* Acquire();
   void Release(void* handle);
 
   const CurlTransportOptions options_;
-  RequestCounters counters_;
   absl::Mutex mu_;
   std::vector<void*> idle_ ABSL_GUARDED_BY(mu_);  // CURL* kept opaque to keep curl.h out
 };

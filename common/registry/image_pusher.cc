@@ -7,8 +7,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/registry/registry_json.h"
 #include "common/status_macros.h"
-#include "nlohmann/json.hpp"
 
 namespace tempa::registry {
 namespace {
@@ -42,29 +42,8 @@ absl::StatusOr<Outcome> PushOne(RegistryClient& client, const ImageReference& ta
   return Outcome::kUploaded;
 }
 
-std::string ManifestMediaType(absl::string_view manifest_json) {
-  nlohmann::json json =
-      nlohmann::json::parse(manifest_json.begin(), manifest_json.end(), nullptr, false);
-  if (json.is_object() && json.contains("mediaType") && json["mediaType"].is_string()) {
-    return json["mediaType"].get<std::string>();
-  }
-  return oci::kMediaTypeManifest;
-}
-
-absl::StatusOr<oci::Descriptor> ParseDescriptor(const nlohmann::json& json) {
-  if (!json.is_object() || !json.contains("digest") || !json["digest"].is_string() ||
-      !json.contains("size") || !json["size"].is_number_integer()) {
-    return absl::InvalidArgumentError("descriptor without digest or size");
-  }
-  oci::Descriptor d;
-  ASSIGN_OR_RETURN(d.digest, Digest::Parse(json["digest"].get<std::string>()));
-  d.size = json["size"].get<int64_t>();
-  if (d.size < 0) return absl::InvalidArgumentError("descriptor with a negative size");
-  if (json.contains("mediaType") && json["mediaType"].is_string()) {
-    d.media_type = json["mediaType"].get<std::string>();
-  }
-  return d;
-}
+// Largest image config PullImage accepts: it is read into memory afterwards.
+constexpr int64_t kMaxConfigBytes = 4 << 20;
 
 }  // namespace
 
@@ -125,8 +104,9 @@ absl::StatusOr<PushResult> PushImage(RegistryClient& client, const ImageReferenc
 
   // The manifest goes last: a registry may refuse a manifest whose blobs it does not have, and a
   // tag must never point at a half-pushed image.
-  absl::StatusOr<Digest> digest = client.PutManifest(
-      target.repository(), target.reference(), ManifestMediaType(manifest_json), manifest_json);
+  absl::StatusOr<Digest> digest =
+      client.PutManifest(target.repository(), target.reference(),
+                         ManifestMediaType(manifest_json, oci::kMediaTypeManifest), manifest_json);
   if (!digest.ok()) {
     return Annotate(digest.status(), absl::StrCat("push manifest to ", target.ToString()));
   }
@@ -140,35 +120,33 @@ absl::StatusOr<PullResult> PullImage(RegistryClient& client, const ImageReferenc
   absl::StatusOr<FetchedManifest> fetched =
       client.GetManifest(source.repository(), source.reference());
   if (!fetched.ok()) return Annotate(fetched.status(), context);
-  nlohmann::json json = nlohmann::json::parse(fetched->body, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": manifest is not a JSON object"));
+  absl::StatusOr<ParsedManifest> manifest = ParseManifest(fetched->body);
+  if (!manifest.ok()) {
+    return Annotate(manifest.status(), absl::StrCat(context, ": registry ", client.host(),
+                                                    " answered a bad manifest"));
   }
-  if (json.contains("manifests")) {
+  if (manifest->is_index) {
     return absl::FailedPreconditionError(
         absl::StrCat(context, ": is an index (multi-platform image); pull a platform manifest"));
+  }
+  if (manifest->config.size > kMaxConfigBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": its config is ",
+                                                   manifest->config.size,
+                                                   " bytes; Tempa reads configs up to 4 MiB"));
   }
   PullResult result;
   result.manifest_digest = fetched->digest;
   result.media_type = fetched->media_type;
-  if (!json.contains("config") || !json.contains("layers") || !json["layers"].is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": manifest has no config/layers"));
-  }
-  absl::StatusOr<oci::Descriptor> config = ParseDescriptor(json["config"]);
-  if (!config.ok()) return Annotate(config.status(), absl::StrCat(context, ": config"));
-  result.config = *config;
-  for (const auto& layer : json["layers"]) {
-    absl::StatusOr<oci::Descriptor> d = ParseDescriptor(layer);
-    if (!d.ok()) return Annotate(d.status(), absl::StrCat(context, ": layer"));
-    result.layers.push_back(*d);
-  }
+  result.config = manifest->config;
+  result.layers = std::move(manifest->layers);
   std::vector<const oci::Descriptor*> all = {&result.config};
   for (const auto& d : result.layers) all.push_back(&d);
   for (const oci::Descriptor* d : all) {
     ASSIGN_OR_RETURN(bool have, blobs.Contains(d->digest));
     if (have) continue;
     ASSIGN_OR_RETURN(std::unique_ptr<cas::BlobWriter> writer, blobs.NewWriter());
-    absl::Status status = client.GetBlob(source.repository(), d->digest, *writer);
+    absl::Status status =
+        client.GetBlob(source.repository(), d->digest, static_cast<uint64_t>(d->size), *writer);
     if (!status.ok()) return Annotate(status, context);
   }
   ASSIGN_OR_RETURN(Digest stored, blobs.Put(fetched->body));

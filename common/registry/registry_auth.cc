@@ -5,7 +5,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 
 namespace tempa::registry {
 
@@ -45,20 +44,6 @@ std::optional<AuthChallenge> ParseWwwAuthenticate(absl::string_view header) {
 std::string BasicAuthorization(const RegistryCredentials& credentials) {
   return absl::StrCat(
       "Basic ", absl::Base64Escape(absl::StrCat(credentials.username, ":", credentials.password)));
-}
-
-absl::StatusOr<std::string> ParseTokenResponse(absl::string_view body) {
-  nlohmann::json json = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
-  if (json.is_discarded() || !json.is_object()) {
-    return absl::InvalidArgumentError("token endpoint answered something that is not JSON");
-  }
-  for (const char* key : {"token", "access_token"}) {
-    auto it = json.find(key);
-    if (it != json.end() && it->is_string() && !it->get<std::string>().empty()) {
-      return it->get<std::string>();
-    }
-  }
-  return absl::InvalidArgumentError("token endpoint answer has no \"token\"");
 }
 
 std::vector<std::string> RepositoryScopes(const std::vector<std::string>& repos,

@@ -1,5 +1,6 @@
 // Pieces of the registry auth dance (distribution's token spec): parsing WWW-Authenticate
-// challenges, Basic credentials, and token-endpoint answers. No I/O here; RegistryClient drives it.
+// challenges and Basic credentials (token answers: registry_json.h). No I/O here; RegistryClient
+// drives it.
 #pragma once
 
 #include <map>
@@ -28,9 +29,6 @@ std::optional<AuthChallenge> ParseWwwAuthenticate(absl::string_view header);
 
 // "Basic base64(user:password)".
 std::string BasicAuthorization(const RegistryCredentials& credentials);
-
-// The token from a token endpoint's JSON answer ("token", or OAuth2's "access_token").
-absl::StatusOr<std::string> ParseTokenResponse(absl::string_view body);
 
 // "repository:<repo>:<actions>" scopes for a request touching `repos` (the first gets
 // `actions`, the rest — cross-repo mount sources — get "pull").

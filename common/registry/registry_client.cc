@@ -1,6 +1,5 @@
 #include "common/registry/registry_client.h"
 
-#include <cstdio>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -9,15 +8,12 @@
 #include "absl/strings/str_join.h"
 #include "common/oci/descriptor.h"
 #include "common/registry/image_reference.h"
+#include "common/registry/registry_json.h"
+#include "common/registry/url_origin.h"
 #include "common/status_macros.h"
-#include "nlohmann/json.hpp"
 
 namespace tempa::registry {
 namespace {
-
-constexpr size_t kMaxManifestBytes = 4 << 20;  // distribution's own limit; manifests are untrusted
-
-bool Retryable(int status) { return status >= 500 || status == 429; }
 
 absl::StatusCode CodeForHttp(int status) {
   switch (status) {
@@ -42,28 +38,6 @@ absl::StatusCode CodeForHttp(int status) {
   }
 }
 
-// Distribution errors: {"errors":[{"code":"BLOB_UNKNOWN","message":"...","detail":...}]}.
-std::string RegistryErrorText(absl::string_view body) {
-  nlohmann::json json = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
-  std::vector<std::string> parts;
-  if (!json.is_discarded() && json.is_object() && json.contains("errors") &&
-      json["errors"].is_array()) {
-    for (const auto& e : json["errors"]) {
-      if (!e.is_object()) continue;
-      std::string code = e.value("code", "");
-      std::string message = e.value("message", "");
-      parts.push_back(code.empty() ? message : absl::StrCat(code, ": ", message));
-    }
-  }
-  if (!parts.empty()) return absl::StrJoin(parts, "; ");
-  // Not the registry's JSON (a proxy's page?): show a bounded, single-line excerpt.
-  std::string excerpt(body.substr(0, 200));
-  for (char& c : excerpt) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return std::string(absl::StripAsciiWhitespace(excerpt));
-}
-
 // Path and query of a URL, for error messages ("/v2/app/blobs/uploads/").
 std::string PathOf(absl::string_view url) {
   size_t scheme = url.find("://");
@@ -71,6 +45,15 @@ std::string PathOf(absl::string_view url) {
   if (slash == absl::string_view::npos) return "/";
   absl::string_view path = url.substr(slash);
   return std::string(path.substr(0, path.find('?')));
+}
+
+// Public registries known to serve their token realm from another host of their own.
+bool KnownTokenService(absl::string_view registry_host, absl::string_view realm_host) {
+  if (realm_host == "auth.docker.io") {
+    return registry_host == "docker.io" || registry_host == "index.docker.io" ||
+           registry_host == "registry-1.docker.io";
+  }
+  return realm_host == "gitlab.com" && registry_host == "registry.gitlab.com";
 }
 
 }  // namespace
@@ -82,7 +65,10 @@ std::string AppendQuery(absl::string_view url, absl::string_view key, absl::stri
 
 RegistryClient::RegistryClient(std::string host, HttpTransport* transport,
                                RegistryClientOptions options)
-    : host_(std::move(host)), transport_(transport), options_(std::move(options)) {
+    : host_(std::move(host)),
+      options_(std::move(options)),
+      counting_(transport),
+      retrying_(&counting_, options_.retry, options_.sleeper) {
   bool plain = IsLoopbackHost(host_) || options_.insecure;
   base_url_ = absl::StrCat(plain ? "http://" : "https://", host_);
 }
@@ -92,12 +78,17 @@ std::string RegistryClient::Url(absl::string_view repo, absl::string_view kind,
   return absl::StrCat(base_url_, "/v2/", repo, "/", kind, "/", rest);
 }
 
-std::string RegistryClient::ResolveLocation(absl::string_view location) const {
-  if (absl::StartsWith(location, "http://") || absl::StartsWith(location, "https://")) {
-    return std::string(location);
+absl::StatusOr<std::string> RegistryClient::ResolveLocation(absl::string_view location) const {
+  if (location.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("registry ", host_, " opened an upload without a Location header"));
   }
-  if (absl::StartsWith(location, "/")) return absl::StrCat(base_url_, location);
-  return absl::StrCat(base_url_, "/", location);
+  absl::StatusOr<std::string> url = ResolveUrl(base_url_, location);
+  if (!url.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "registry ", host_, " answered an unusable Location: ", url.status().message()));
+  }
+  return url;
 }
 
 absl::Status RegistryClient::ErrorFor(const HttpRequest& request,
@@ -106,18 +97,52 @@ absl::Status RegistryClient::ErrorFor(const HttpRequest& request,
   return absl::Status(
       CodeForHttp(response.status),
       absl::StrCat("registry ", host_, " answered ", response.status, " to ", request.method, " ",
-                   PathOf(request.url), text.empty() ? "" : ": ", text));
+                   PrintableExcerpt(PathOf(request.url)), text.empty() ? "" : ": ", text));
 }
 
-absl::StatusOr<HttpResponse> RegistryClient::SendCounted(const HttpRequest& request) {
-  counters_.Count(request.method);
-  return transport_->Send(request);
+absl::StatusOr<HttpResponse> RegistryClient::Send(const HttpRequest& request) {
+  absl::StatusOr<HttpResponse> response = retrying_.Send(request);
+  // Unavailable already names the host; a body cut off or a redirect refused gets the registry.
+  if (!response.ok() && !absl::IsUnavailable(response.status())) {
+    return Annotate(response.status(), absl::StrCat("registry ", host_));
+  }
+  return response;
+}
+
+absl::StatusOr<bool> RegistryClient::RealmGetsCredentials(absl::string_view realm) const {
+  absl::StatusOr<UrlOrigin> origin = OriginOf(realm);
+  if (!origin.ok()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "registry ", host_, " sent an unusable token realm: ", origin.status().message()));
+  }
+  absl::StatusOr<UrlOrigin> own = OriginOf(base_url_);
+  const bool same_host = own.ok() && own->host == origin->host;
+  if (IsLoopbackHost(origin->host) && !IsLoopbackHost(host_)) {
+    // A remote registry must not make us call services that listen on our own loopback.
+    return absl::PermissionDeniedError(absl::StrCat("registry ", host_,
+                                                    " sent a token realm on loopback (",
+                                                    origin->ToString(), "); nothing was sent"));
+  }
+  if (origin->scheme != "https" && !IsLoopbackHost(origin->host) &&
+      !(same_host && options_.insecure)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "registry ", host_, " sent a token realm on plain http (", origin->ToString(),
+        "); tokens are fetched only over https, except on loopback; nothing was sent"));
+  }
+  if (!options_.credentials) return false;
+  if (same_host || KnownTokenService(own.ok() ? own->host : "", origin->host)) return true;
+  for (const std::string& trusted : options_.token_hosts) {
+    if (absl::AsciiStrToLower(trusted) == origin->host) return true;
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "registry ", host_, " sent a token realm on another host (", origin->host,
+      "); Tempa sends the registry's credentials only to ", host_,
+      " itself, so nothing was sent. If that host is the registry's token service, list it in "
+      "the registry's trusted token hosts"));
 }
 
 void RegistryClient::Backoff(int attempt) {
-  absl::Duration delay = options_.retry.initial_backoff;
-  for (int i = 1; i < attempt && delay < options_.retry.max_backoff; ++i) delay *= 2;
-  delay = std::min(delay, options_.retry.max_backoff);
+  absl::Duration delay = BackoffFor(options_.retry, attempt);
   if (options_.sleeper) {
     options_.sleeper(delay);
   } else {
@@ -141,7 +166,7 @@ absl::Status RegistryClient::Authenticate(const Call& call, const HttpResponse& 
         absl::StrCat("registry ", host_,
                      " answered 401 without a usable WWW-Authenticate "
                      "challenge (\"",
-                     unauthorized.Header("www-authenticate"), "\")"));
+                     PrintableExcerpt(unauthorized.Header("www-authenticate")), "\")"));
   }
   if (challenge->scheme == "basic") {
     if (!options_.credentials) {
@@ -172,41 +197,42 @@ absl::Status RegistryClient::Authenticate(const Call& call, const HttpResponse& 
   for (const std::string& scope : scopes) {
     token_request.url = AppendQuery(token_request.url, "scope", scope);
   }
-  if (options_.credentials) {
+  ASSIGN_OR_RETURN(bool send_credentials, RealmGetsCredentials(realm->second));
+  if (send_credentials) {
     token_request.headers.emplace_back("Authorization", BasicAuthorization(*options_.credentials));
   }
-  absl::StatusOr<HttpResponse> answer;
-  for (int attempt = 1;; ++attempt) {
-    answer = SendCounted(token_request);
-    bool retry = !answer.ok() ? absl::IsUnavailable(answer.status()) : Retryable(answer->status);
-    if (!retry || attempt >= options_.retry.max_attempts) break;
-    Backoff(attempt);
-  }
+  absl::StatusOr<HttpResponse> answer = Send(token_request);
   if (!answer.ok()) return Annotate(answer.status(), "fetch registry token");
   if (answer->status != 200) {
     absl::Status error = ErrorFor(token_request, *answer);
-    return absl::Status(error.code(), absl::StrCat("fetch registry token from ", realm->second,
-                                                   ": ", error.message()));
+    return absl::Status(error.code(),
+                        absl::StrCat("fetch registry token from ", PrintableExcerpt(realm->second),
+                                     ": ", error.message()));
   }
-  ASSIGN_OR_RETURN(std::string token, ParseTokenResponse(answer->body));
+  absl::StatusOr<std::string> token = ParseTokenAnswer(answer->body);
+  if (!token.ok()) {
+    return Annotate(token.status(), absl::StrCat("fetch registry token for ", host_));
+  }
   absl::MutexLock lock(&mu_);
-  tokens_[key] = token;
+  tokens_[key] = *std::move(token);
   return absl::OkStatus();
 }
 
 absl::StatusOr<HttpResponse> RegistryClient::SendAuthorized(const Call& call) {
   HttpRequest request = call.request;
+  // Credentials go to the registry's own origin only, never to a URL it named elsewhere.
+  if (!SameOrigin(request.url, base_url_)) return Send(request);
   std::optional<std::string> auth = CachedAuthorization(call);
   if (auth) request.headers.emplace_back("Authorization", *auth);
-  ASSIGN_OR_RETURN(HttpResponse response, SendCounted(request));
+  ASSIGN_OR_RETURN(HttpResponse response, Send(request));
   if (response.status != 401) return response;
   RETURN_IF_ERROR(Authenticate(call, response));
   std::optional<std::string> fresh = CachedAuthorization(call);
   if (!fresh) return response;
-  if (call.before_retry && !call.before_retry()) return response;
+  if (request.rewind_sink && !request.rewind_sink()) return response;
   request = call.request;
   request.headers.emplace_back("Authorization", *fresh);
-  ASSIGN_OR_RETURN(response, SendCounted(request));
+  ASSIGN_OR_RETURN(response, Send(request));
   if (response.status == 401) {
     absl::Status error = ErrorFor(request, response);
     return absl::UnauthenticatedError(
@@ -216,20 +242,12 @@ absl::StatusOr<HttpResponse> RegistryClient::SendAuthorized(const Call& call) {
 }
 
 absl::StatusOr<HttpResponse> RegistryClient::Do(Call call) {
-  const int max_attempts = call.retry ? std::max(1, options_.retry.max_attempts) : 1;
-  for (int attempt = 1;; ++attempt) {
-    absl::StatusOr<HttpResponse> response = SendAuthorized(call);
-    if (response.ok() && !Retryable(response->status)) return response;
-    if (!response.ok() && !absl::IsUnavailable(response.status())) return response;
-    bool can_repeat = attempt < max_attempts && (!call.before_retry || call.before_retry());
-    if (!can_repeat) {
-      absl::Status last = response.ok() ? ErrorFor(call.request, *response) : response.status();
-      return absl::UnavailableError(
-          absl::StrCat(last.message(),
-                       attempt > 1 ? absl::StrCat(" (gave up after ", attempt, " attempts)") : ""));
-    }
-    Backoff(attempt);
-  }
+  ASSIGN_OR_RETURN(HttpResponse response, SendAuthorized(call));
+  if (!RetryableStatus(response.status)) return response;
+  return absl::UnavailableError(absl::StrCat(
+      ErrorFor(call.request, response).message(),
+      response.attempts > 1 ? absl::StrCat(" (gave up after ", response.attempts, " attempts)")
+                            : ""));
 }
 
 absl::Status RegistryClient::CheckReachable(absl::string_view repo) {
@@ -276,7 +294,8 @@ absl::StatusOr<Digest> RegistryClient::PutManifest(absl::string_view repo,
   std::string reported = response.Header("docker-content-digest");
   if (!reported.empty() && reported != ours.ToString()) {
     return absl::DataLossError(absl::StrCat("registry ", host_, " reports manifest digest ",
-                                            reported, " but we sent ", ours.ToString()));
+                                            PrintableExcerpt(reported, 100), " but we sent ",
+                                            ours.ToString()));
   }
   return ours;
 }
@@ -290,14 +309,19 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(absl::string_view re
                                 oci::kMediaTypeDockerManifest, oci::kMediaTypeDockerManifestList},
                                ", ")}};
   call.request.follow_redirects = true;
+  // Bounded while reading: a hostile registry's endless manifest stops at 4 MiB.
+  call.request.max_body_bytes = kMaxManifestBytes;
   call.repos = {std::string(repo)};
   HttpRequest request = call.request;
-  ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
-  if (response.status != 200) return ErrorFor(request, response);
-  if (response.body.size() > kMaxManifestBytes) {
-    return absl::OutOfRangeError(
-        absl::StrCat("manifest ", repo, ":", reference, " from ", host_, " is larger than 4 MiB"));
+  absl::StatusOr<HttpResponse> answer = Do(std::move(call));
+  if (absl::IsOutOfRange(answer.status())) {
+    return absl::OutOfRangeError(absl::StrCat("registry ", host_,
+                                              " answered a manifest larger than 4 MiB for ", repo,
+                                              ":", reference, " (stopped reading)"));
   }
+  if (!answer.ok()) return answer.status();
+  HttpResponse& response = *answer;
+  if (response.status != 200) return ErrorFor(request, response);
   FetchedManifest out;
   out.digest = Sha256Of(response.body);
   out.body = std::move(response.body);
@@ -311,68 +335,6 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(absl::string_view re
                                             " hashes to ", out.digest.ToString()));
   }
   return out;
-}
-
-absl::Status RegistryClient::GetBlobTo(absl::string_view repo, const Digest& digest,
-                                       const std::function<absl::Status(absl::string_view)>& sink,
-                                       const std::function<bool()>& reset) {
-  auto hasher = std::make_shared<Sha256>();
-  Call call;
-  call.request.url = Url(repo, "blobs", digest.ToString());
-  call.request.follow_redirects = true;
-  call.request.body_sink = [&sink, &hasher](absl::string_view data) {
-    hasher->Update(data);
-    return sink(data);
-  };
-  call.before_retry = [&]() {
-    if (!reset()) return false;
-    hasher = std::make_shared<Sha256>();
-    return true;
-  };
-  call.repos = {std::string(repo)};
-  HttpRequest request = call.request;
-  ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
-  if (response.status != 200) return ErrorFor(request, response);
-  Digest got = hasher->Finish();
-  if (got != digest) {
-    return absl::DataLossError(absl::StrCat("blob ", digest.ToString(), " from ", host_, "/", repo,
-                                            " hashes to ", got.ToString()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RegistryClient::GetBlob(absl::string_view repo, const Digest& digest,
-                                     const std::string& path) {
-  FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) return absl::InternalError(absl::StrCat("create ", path));
-  auto sink = [&](absl::string_view data) {
-    if (std::fwrite(data.data(), 1, data.size(), file) != data.size()) {
-      return absl::InternalError(absl::StrCat("write ", path));
-    }
-    return absl::OkStatus();
-  };
-  auto reset = [&]() {
-    file = std::freopen(path.c_str(), "wb", file);  // truncate: the retry starts over
-    return file != nullptr;
-  };
-  absl::Status status = GetBlobTo(repo, digest, sink, reset);
-  if (file != nullptr && std::fclose(file) != 0 && status.ok()) {
-    status = absl::InternalError(absl::StrCat("close ", path));
-  }
-  if (!status.ok()) std::remove(path.c_str());
-  return Annotate(status,
-                  absl::StrCat("pull blob ", digest.ToString(), " from ", host_, "/", repo));
-}
-
-absl::Status RegistryClient::GetBlob(absl::string_view repo, const Digest& digest,
-                                     cas::BlobWriter& writer) {
-  auto sink = [&](absl::string_view data) { return writer.Append(data); };
-  // A BlobWriter cannot be rewound: retry only when nothing reached it yet.
-  auto reset = [&]() { return writer.size() == 0; };
-  absl::Status status = GetBlobTo(repo, digest, sink, reset);
-  if (status.ok()) status = writer.Commit(digest).status();
-  return Annotate(status,
-                  absl::StrCat("pull blob ", digest.ToString(), " from ", host_, "/", repo));
 }
 
 }  // namespace tempa::registry

@@ -1,7 +1,9 @@
 // OCI distribution client for one registry host: blob existence, cross-repo mount, monolithic and
 // chunked (resumable) blob upload, manifest put/get, blob download; Basic and Bearer-token auth;
-// retries with backoff on connection errors, 5xx and 429 only. Thread-safe: the image pusher
-// shares one client between its upload threads.
+// retries with backoff on connection errors, 5xx and 429 only (RetryingHttpTransport). Every
+// answer is untrusted: bodies are bounded, JSON is type-checked (registry_json.h), credentials go
+// to the registry's own origin only. Thread-safe: the image pusher shares one client between its
+// upload threads.
 #pragma once
 
 #include <cstdint>
@@ -20,21 +22,25 @@
 #include "absl/time/time.h"
 #include "common/cas/blob_store.h"
 #include "common/digest.h"
+#include "common/registry/counting_http_transport.h"
 #include "common/registry/http_transport.h"
 #include "common/registry/registry_auth.h"
+#include "common/registry/retrying_http_transport.h"
 
 namespace tempa::registry {
 
-struct RetryPolicy {
-  int max_attempts = 5;  // total tries of one request, the first included
-  absl::Duration initial_backoff = absl::Milliseconds(200);
-  absl::Duration max_backoff = absl::Seconds(10);
-};
+// Largest manifest GetManifest reads (distribution's own limit); a longer answer is refused.
+inline constexpr uint64_t kMaxManifestBytes = 4 << 20;
 
 struct RegistryClientOptions {
   // Allow plain HTTP to a non-loopback registry. Loopback registries always get HTTP.
   bool insecure = false;
   std::optional<RegistryCredentials> credentials;
+  // Hosts other than the registry's own that may receive `credentials` as its token service
+  // (a Bearer realm elsewhere). Docker Hub's (auth.docker.io) and GitLab.com's (gitlab.com) are
+  // known; any other realm on another host is refused while we hold credentials, so they never
+  // leave for a host the registry names.
+  std::vector<std::string> token_hosts;
   RetryPolicy retry;
   // Called between retries; tests inject a recorder so nothing sleeps. Default: absl::SleepFor.
   std::function<void(absl::Duration)> sleeper;
@@ -90,35 +96,37 @@ class RegistryClient {
   // GET /v2/<repo>/manifests/<reference>, accepting OCI and Docker manifests and indexes.
   // NotFound when the registry has no such manifest.
   absl::StatusOr<FetchedManifest> GetManifest(absl::string_view repo, absl::string_view reference);
-  // Downloads a blob to `path` (replaced), verifying its digest (DataLoss and no file on
-  // mismatch).
-  absl::Status GetBlob(absl::string_view repo, const Digest& digest, const std::string& path);
-  // Downloads a blob into `writer` and commits it under `digest`.
-  absl::Status GetBlob(absl::string_view repo, const Digest& digest, cas::BlobWriter& writer);
+  // Downloads a blob of `size` bytes (its descriptor's) to `path`, replaced only when complete.
+  // Checked while streaming: more than `size` bytes stops the transfer; fewer, or another
+  // digest, is DataLoss. On any failure no file is left (neither `path` nor a temporary).
+  absl::Status GetBlob(absl::string_view repo, const Digest& digest, uint64_t size,
+                       const std::string& path);
+  // The same into `writer`, committed under `digest` only when size and digest match.
+  absl::Status GetBlob(absl::string_view repo, const Digest& digest, uint64_t size,
+                       cas::BlobWriter& writer);
 
   // Requests this client sent (token fetches included), by method.
-  RequestCounts counts() const { return counters_.Snapshot(); }
+  RequestCounts counts() const { return counting_.counts(); }
 
  private:
   struct Call {
     HttpRequest request;
     std::vector<std::string> repos;  // for the token scope: target first, mount sources after
     std::string actions = "pull";    // "pull" or "pull,push"
-    bool retry = true;
-    // Called before a retry; returns false when the request cannot be repeated (a sink that
-    // already consumed bytes).
-    std::function<bool()> before_retry;
   };
 
-  // Sends with auth and retries. Returns the last response for any non-retryable answer (2xx,
-  // 3xx, 4xx) so the caller decides; exhausted retries are Unavailable naming the last answer.
+  // Sends with auth (retries happen below, in retrying_). Returns the response for any answer
+  // not worth retrying (2xx, 3xx, 4xx) so the caller decides; a 5xx or 429 the retries did not
+  // get past is Unavailable naming the last answer.
   absl::StatusOr<HttpResponse> Do(Call call);
   // One send with whatever Authorization we already hold; handles a 401 by authenticating
   // once and resending.
   absl::StatusOr<HttpResponse> SendAuthorized(const Call& call);
   absl::Status Authenticate(const Call& call, const HttpResponse& unauthorized);
   std::optional<std::string> CachedAuthorization(const Call& call);
-  absl::StatusOr<HttpResponse> SendCounted(const HttpRequest& request);
+  // Sends through the decorators (counting, retries); errors other than Unavailable get the
+  // registry's name.
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
   void Backoff(int attempt);
 
   // Upload helpers (registry_upload.cc).
@@ -129,22 +137,31 @@ class RegistryClient {
                            const std::string& path, std::optional<std::string> location);
   absl::Status FinishUpload(absl::string_view repo, const Digest& digest,
                             const std::string& location, std::optional<FileRange> body);
-  absl::Status GetBlobTo(absl::string_view repo, const Digest& digest,
+  // Download helper (registry_download.cc): streams a blob through `sink`, checking size and
+  // digest as it arrives; `reset` rewinds the sink for a retry (false: cannot).
+  absl::Status GetBlobTo(absl::string_view repo, const Digest& digest, uint64_t size,
                          const std::function<absl::Status(absl::string_view)>& sink,
                          const std::function<bool()>& reset);
 
   std::string Url(absl::string_view repo, absl::string_view kind, absl::string_view rest) const;
-  // Makes a Location header absolute and appends a query parameter to it.
-  std::string ResolveLocation(absl::string_view location) const;
+  // Makes a Location header absolute; InvalidArgument when it is empty or not http(s).
+  absl::StatusOr<std::string> ResolveLocation(absl::string_view location) const;
+  // Checks a Bearer realm before anything is sent to it: https (plain http only on loopback, or
+  // on the registry's own host when it is `insecure`). Returns whether it may get our
+  // credentials: only the registry's own host or a trusted token host; PermissionDenied when we
+  // hold credentials and the realm is elsewhere.
+  absl::StatusOr<bool> RealmGetsCredentials(absl::string_view realm) const;
   // "registry answered 404 Not Found to HEAD /v2/...: BLOB_UNKNOWN: blob unknown", with the
   // status mapped to an absl code (404 NotFound, 401 Unauthenticated, 403 PermissionDenied...).
   absl::Status ErrorFor(const HttpRequest& request, const HttpResponse& response) const;
 
   const std::string host_;
   std::string base_url_;
-  HttpTransport* const transport_;
   const RegistryClientOptions options_;
-  RequestCounters counters_;
+  // Cross-cutting concerns as decorators over the caller's transport: every attempt is counted,
+  // and retries sit below authentication.
+  CountingHttpTransport counting_;
+  RetryingHttpTransport retrying_;
 
   absl::Mutex mu_;
   // Authorization values learned from challenges: "basic" once Basic was asked for; otherwise

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/registry/registry_client.h"
+#include "common/registry/registry_json.h"
 #include "common/status_macros.h"
 
 namespace tempa::registry {
@@ -37,12 +38,7 @@ absl::StatusOr<std::string> RegistryClient::StartUpload(absl::string_view repo) 
   HttpRequest request = call.request;
   ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
   if (response.status != 202) return ErrorFor(request, response);
-  std::string location = response.Header("location");
-  if (location.empty()) {
-    return absl::InternalError(
-        absl::StrCat("registry ", host_, " opened an upload without a Location header"));
-  }
-  return ResolveLocation(location);
+  return ResolveLocation(response.Header("location"));
 }
 
 absl::StatusOr<MountResult> RegistryClient::MountBlob(absl::string_view repo, const Digest& digest,
@@ -61,7 +57,7 @@ absl::StatusOr<MountResult> RegistryClient::MountBlob(absl::string_view repo, co
     return result;
   }
   if (response.status == 202) {
-    result.upload_location = ResolveLocation(response.Header("location"));
+    ASSIGN_OR_RETURN(result.upload_location, ResolveLocation(response.Header("location")));
     return result;
   }
   return Annotate(ErrorFor(request, response),
@@ -89,7 +85,7 @@ absl::Status RegistryClient::FinishUpload(absl::string_view repo, const Digest& 
   call.repos = {std::string(repo)};
   call.actions = "pull,push";
   // A failed PUT may have consumed the session; the caller restarts instead of repeating it.
-  call.retry = false;
+  call.request.retryable = false;
   HttpRequest request = call.request;
   ASSIGN_OR_RETURN(HttpResponse response, Do(std::move(call)));
   if (response.status >= 500 || response.status == 429) {
@@ -98,7 +94,8 @@ absl::Status RegistryClient::FinishUpload(absl::string_view repo, const Digest& 
   if (response.status != 201 && response.status != 204) return ErrorFor(request, response);
   std::string reported = response.Header("docker-content-digest");
   if (!reported.empty() && reported != digest.ToString()) {
-    return absl::DataLossError(absl::StrCat("registry stored the upload as ", reported));
+    return absl::DataLossError(
+        absl::StrCat("registry stored the upload as ", PrintableExcerpt(reported, 100)));
   }
   return absl::OkStatus();
 }
@@ -143,12 +140,27 @@ absl::Status RegistryClient::PushChunked(absl::string_view repo, const Digest& d
     call.request.body_file = FileRange{path, offset, n};
     call.repos = {std::string(repo)};
     call.actions = "pull,push";
-    call.retry = false;  // a failed chunk is resumed from the registry's Range, not resent blind
+    call.request.retryable =
+        false;  // a failed chunk is resumed from the registry's Range, not resent blind
     HttpRequest request = call.request;
     absl::StatusOr<HttpResponse> response = Do(std::move(call));
     if (response.ok() && response->status == 202) {
-      location = ResolveLocation(response->Header("location"));
-      offset = ParseRangeEnd(response->Header("range")).value_or(offset + n);
+      ASSIGN_OR_RETURN(location, ResolveLocation(response->Header("location")));
+      uint64_t next = ParseRangeEnd(response->Header("range")).value_or(offset + n);
+      if (next > size) {
+        return absl::DataLossError(absl::StrCat("registry ", host_, " reports holding ", next,
+                                                " bytes of a ", size, "-byte upload"));
+      }
+      if (next > offset) {
+        offset = next;
+        continue;
+      }
+      // A registry that accepts chunks but never moves its Range would keep us sending forever.
+      if (++failures >= options_.retry.max_attempts) {
+        return absl::DataLossError(
+            absl::StrCat("registry ", host_, " accepts chunks but reports no progress past ",
+                         offset, " bytes (gave up after ", failures, " chunks)"));
+      }
       continue;
     }
     bool retryable = response.ok() ? (response->status >= 500 || response->status == 429)
@@ -170,7 +182,9 @@ absl::Status RegistryClient::PushChunked(absl::string_view repo, const Digest& d
     std::optional<uint64_t> kept = ParseRangeEnd(status.Header("range"));
     if ((status.status == 204 || status.status == 200) && kept && *kept <= size) {
       offset = *kept;
-      if (!status.Header("location").empty()) location = ResolveLocation(status.Header("location"));
+      if (!status.Header("location").empty()) {
+        ASSIGN_OR_RETURN(location, ResolveLocation(status.Header("location")));
+      }
     } else if (status.status == 404 || status.status == 400 || status.status == 204) {
       // The session is gone (distribution cancels one whose state no longer matches): restart.
       ASSIGN_OR_RETURN(location, StartUpload(repo));

@@ -30,13 +30,6 @@ TEST(RegistryAuthTest, EncodesBasicCredentials) {
   EXPECT_EQ(BasicAuthorization({"aladdin", "opensesame"}), "Basic YWxhZGRpbjpvcGVuc2VzYW1l");
 }
 
-TEST(RegistryAuthTest, ReadsTokenOrAccessToken) {
-  EXPECT_EQ(*ParseTokenResponse(R"({"token":"abc","expires_in":60})"), "abc");
-  EXPECT_EQ(*ParseTokenResponse(R"({"access_token":"xyz"})"), "xyz");
-  EXPECT_FALSE(ParseTokenResponse(R"({"nothing":1})").ok());
-  EXPECT_FALSE(ParseTokenResponse("<html>").ok());
-}
-
 TEST(RegistryAuthTest, ScopesGiveMountSourcesPullOnly) {
   EXPECT_THAT(RepositoryScopes({"app", "base"}, "pull,push"),
               ::testing::ElementsAre("repository:app:pull,push", "repository:base:pull"));

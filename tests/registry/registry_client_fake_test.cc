@@ -223,8 +223,8 @@ TEST_F(RegistryClientFakeTest, GetManifestAndBlobRoundTrip) {
   EXPECT_EQ(manifest->media_type, oci::kMediaTypeManifest);
   EXPECT_EQ(manifest->digest, Sha256Of("{\"a\":1}"));
   std::string path = dir_.Join("out");
-  ASSERT_TRUE(client.GetBlob("app", Sha256Of(content), path).ok());
-  auto missing = client.GetBlob("app", Sha256Of("nope"), path);
+  ASSERT_TRUE(client.GetBlob("app", Sha256Of(content), content.size(), path).ok());
+  auto missing = client.GetBlob("app", Sha256Of("nope"), 4, path);
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
 }
 

@@ -120,7 +120,10 @@ TEST_F(RegistryIntegrationTest, ChunkedUploadOfABlobLargerThanTheMonolithicLimit
   EXPECT_EQ(client.counts().patch, 5);  // ~451 KiB in 100 KiB chunks
 
   std::string path = dir_.Join("layer");
-  ASSERT_TRUE(client.GetBlob("chunked/app", image->layers[0].digest, path).ok());
+  ASSERT_TRUE(client
+                  .GetBlob("chunked/app", image->layers[0].digest,
+                           static_cast<uint64_t>(image->layers[0].size), path)
+                  .ok());
   auto size = store_.Size(image->layers[0].digest);
   EXPECT_EQ(std::filesystem::file_size(path), *size);
 }

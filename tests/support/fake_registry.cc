@@ -24,7 +24,7 @@ void Error(httplib::Response& res, int status, const std::string& code, const st
 FakeRegistry::FakeRegistry(Options options)
     : options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
   Route();
-  port_ = server_->bind_to_any_port("127.0.0.1");
+  port_ = server_->bind_to_any_port(options_.address);
   TEMPA_CHECK(port_ > 0, "fake registry could not bind");
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -35,7 +35,7 @@ FakeRegistry::~FakeRegistry() {
   thread_.join();
 }
 
-std::string FakeRegistry::host_port() const { return absl::StrCat("127.0.0.1:", port_); }
+std::string FakeRegistry::host_port() const { return absl::StrCat(options_.address, ":", port_); }
 
 int FakeRegistry::requests(const std::string& method) const {
   absl::MutexLock lock(&mu_);
@@ -70,14 +70,33 @@ void FakeRegistry::AddBlob(const std::string& repo, const std::string& content) 
   links_.insert({repo, digest});
 }
 
+void FakeRegistry::AddManifest(const std::string& repo, const std::string& reference,
+                               const std::string& media_type, const std::string& body) {
+  absl::MutexLock lock(&mu_);
+  manifests_[{repo, reference}] = {media_type, body};
+  manifests_[{repo, Sha256Of(body).ToString()}] = {media_type, body};
+}
+
 void FakeRegistry::Route() {
   // Counting, auth and failure injection for every request, before routing.
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     absl::MutexLock lock(&mu_);
     ++requests_[req.method];
     if (req.path == "/token") return httplib::Server::HandlerResponse::Unhandled;
-    if (options_.fail_all_status != 0 && req.path != "/v2/") {
-      Error(res, options_.fail_all_status, "UNAVAILABLE", "injected failure");
+    if (options_.fail_all_status != 0 && (req.path != "/v2/" || options_.fail_version_check)) {
+      if (options_.failure_body_bytes > 0) {
+        res.status = options_.fail_all_status;
+        res.set_content_provider(options_.failure_body_bytes, "application/json",
+                                 [](size_t, size_t length, httplib::DataSink& sink) {
+                                   static const std::string chunk(64 << 10, 'x');
+                                   return sink.write(chunk.data(), std::min(length, chunk.size()));
+                                 });
+      } else if (!options_.failure_body.empty()) {
+        res.status = options_.fail_all_status;
+        res.set_content(options_.failure_body, "application/json");
+      } else {
+        Error(res, options_.fail_all_status, "UNAVAILABLE", "injected failure");
+      }
       return httplib::Server::HandlerResponse::Handled;
     }
     std::string auth = req.get_header_value("Authorization");
@@ -90,8 +109,11 @@ void FakeRegistry::Route() {
       }
     } else if (options_.auth == Auth::kBearer) {
       if (!absl::StartsWith(auth, "Bearer ") || tokens_.count(auth.substr(7)) == 0) {
-        res.set_header("WWW-Authenticate", absl::StrCat("Bearer realm=\"http://127.0.0.1:", port_,
-                                                        "/token\",service=\"fake-registry\""));
+        std::string realm = options_.token_realm.empty()
+                                ? absl::StrCat("http://", host_port(), "/token")
+                                : options_.token_realm;
+        res.set_header("WWW-Authenticate",
+                       absl::StrCat("Bearer realm=\"", realm, "\",service=\"fake-registry\""));
         Error(res, 401, "UNAUTHORIZED", "authentication required");
         return httplib::Server::HandlerResponse::Handled;
       }
@@ -129,7 +151,7 @@ void FakeRegistry::Route() {
                    return Error(res, 404, "BLOB_UNKNOWN", "blob unknown to registry");
                  }
                  res.set_header("Docker-Content-Digest", digest);
-                 res.set_content(blobs_[digest], "application/octet-stream");
+                 res.set_content(blobs_[digest] + options_.blob_suffix, "application/octet-stream");
                });
 
   server_->Post(R"(/v2/(.+)/blobs/uploads/)",

@@ -1,6 +1,8 @@
 // An in-process fake of the OCI distribution API on cpp-httplib, for what a real registry cannot
 // be made to do on demand: Basic and Bearer-token auth, a chunk that fails half-way, persistent
-// 5xx answers. Stores blobs and manifests in memory; listens on 127.0.0.1, port chosen by the OS.
+// 5xx answers, and a hostile registry's answers (malformed or endless bodies, blobs that do not
+// match their descriptors, a token realm elsewhere). Stores blobs and manifests in memory;
+// listens on a loopback address (127.0.0.1 unless told), port chosen by the OS.
 #pragma once
 
 #include <map>
@@ -31,6 +33,18 @@ class FakeRegistry {
     int fail_patch_number = 0;
     // When non-zero, every /v2/<name>/... request answers this status.
     int fail_all_status = 0;
+    // ... and GET /v2/ too.
+    bool fail_version_check = false;
+    // Injected failures answer this body instead of a distribution error ...
+    std::string failure_body;
+    // ... or, when non-zero, this many bytes of 'x', streamed lazily (never allocated).
+    uint64_t failure_body_bytes = 0;
+    // Bearer challenges name this realm instead of the fake's own /token.
+    std::string token_realm;
+    // Appended to every blob served: blobs longer than their descriptors.
+    std::string blob_suffix;
+    // Where to listen; 127.0.0.2 and 127.0.0.3 make "another host" on loopback.
+    std::string address = "127.0.0.1";
   };
 
   explicit FakeRegistry(Options options);
@@ -38,7 +52,7 @@ class FakeRegistry {
   FakeRegistry(const FakeRegistry&) = delete;
   FakeRegistry& operator=(const FakeRegistry&) = delete;
 
-  // "127.0.0.1:<port>".
+  // "<address>:<port>".
   std::string host_port() const;
 
   // Observations for assertions.
@@ -50,6 +64,9 @@ class FakeRegistry {
   std::string Manifest(const std::string& repo, const std::string& reference) const;
   // Seeds a blob in `repo` (for mount and pull tests).
   void AddBlob(const std::string& repo, const std::string& content);
+  // Seeds a manifest under `reference` and under its digest.
+  void AddManifest(const std::string& repo, const std::string& reference,
+                   const std::string& media_type, const std::string& body);
 
  private:
   struct Upload {

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "buildpacks/detector.h"
 #include "common/build_error.h"
 #include "common/cas/local_cas.h"
@@ -37,6 +38,15 @@ std::optional<registry::RegistryCredentials> CredentialsFromEnv() {
   const char* password = std::getenv("TEMPA_REGISTRY_PASSWORD");
   if (user == nullptr || password == nullptr) return std::nullopt;
   return registry::RegistryCredentials{user, password};
+}
+
+// Token services on another host that may receive the registry credentials, from
+// TEMPA_REGISTRY_TOKEN_HOSTS ("auth.example.com,login.example.com"): the operator's word, never
+// the registry's.
+std::vector<std::string> TokenHostsFromEnv() {
+  const char* hosts = std::getenv("TEMPA_REGISTRY_TOKEN_HOSTS");
+  if (hosts == nullptr) return {};
+  return absl::StrSplit(hosts, ',', absl::SkipWhitespace());
 }
 
 json LayersJson(const worker::BuildOutcome& outcome) {
@@ -86,6 +96,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   registry::RegistryClientOptions registry_options;
   registry_options.insecure = args.insecure_registry;
   registry_options.credentials = CredentialsFromEnv();
+  registry_options.token_hosts = TokenHostsFromEnv();
   registry::RegistryClient client(image->registry(), &transport, registry_options);
   std::optional<registry::RegistryClient> run_image_client;
   if (run_image && run_image->registry() != image->registry()) {

@@ -150,12 +150,12 @@ bool DeclaresPackageMain(absl::string_view src) {
 }
 
 std::string FindPackageMainFile(const std::string& root, const std::string& dir) {
-  std::string path = dir == "." ? root : absl::StrCat(root, "/", dir);
-  absl::StatusOr<std::vector<std::string>> names = internal::ListDir(path);
+  absl::StatusOr<std::vector<std::string>> names = internal::ListDirBeneath(root, dir);
   if (!names.ok()) return "";
   for (const std::string& name : *names) {
     if (!IsGoFileName(name)) continue;
-    absl::StatusOr<std::string> header = internal::ReadPrefix(path + "/" + name, kHeaderBytes);
+    absl::StatusOr<std::string> header = internal::ReadPrefixBeneath(
+        root, dir == "." ? name : absl::StrCat(dir, "/", name), kHeaderBytes);
     if (header.ok() && DeclaresPackageMain(*header)) return name;
   }
   return "";
@@ -168,7 +168,7 @@ std::vector<std::string> FindMainPackages(const std::string& root,
     if (!FindPackageMainFile(root, module).empty()) found.push_back(module);
     std::string cmd = module == "." ? "cmd" : module + "/cmd";
     if (!internal::IsDirectory(absl::StrCat(root, "/", cmd))) continue;
-    absl::StatusOr<std::vector<std::string>> names = internal::ListDir(root + "/" + cmd);
+    absl::StatusOr<std::vector<std::string>> names = internal::ListDirBeneath(root, cmd);
     if (!names.ok()) continue;
     for (const std::string& name : *names) {
       std::string dir = absl::StrCat(cmd, "/", name);

@@ -12,6 +12,8 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/beneath.h"
+#include "common/status_macros.h"
 
 namespace tempa::buildpacks::internal {
 namespace {
@@ -24,9 +26,10 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(message);
 }
 
-// Opens a regular file without following a final symlink.
+// Opens a regular file without following a final symlink. O_NONBLOCK: a fifo planted under a
+// project file's name must not hang the open (reads of a regular file ignore the flag).
 absl::StatusOr<int> OpenRegular(const std::string& path, struct stat* st) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ELOOP) {
       return absl::InvalidArgumentError(absl::StrCat(path, " is a symlink; expected a file"));
@@ -92,6 +95,42 @@ absl::StatusOr<std::string> ReadPrefix(const std::string& path, size_t max_bytes
   absl::StatusOr<int> fd = OpenRegular(path, &st);
   if (!fd.ok()) return fd.status();
   return ReadFd(*fd, path, max_bytes);
+}
+
+absl::StatusOr<std::string> ReadSmallFileBeneath(const std::string& root, const std::string& rel,
+                                                 size_t max_bytes) {
+  struct stat st;
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFileBeneath(root, rel, &st));
+  std::string path = absl::StrCat(root, "/", rel);
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is ", st.st_size, " bytes; at most ", max_bytes, " expected"));
+  }
+  return ReadFd(fd.Release(), path, max_bytes);
+}
+
+absl::StatusOr<std::string> ReadPrefixBeneath(const std::string& root, const std::string& rel,
+                                              size_t max_bytes) {
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFileBeneath(root, rel));
+  return ReadFd(fd.Release(), absl::StrCat(root, "/", rel), max_bytes);
+}
+
+absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
+                                                        const std::string& rel) {
+  if (rel.empty() || rel == ".") return ListDir(root);
+  ASSIGN_OR_RETURN(UniqueFd root_fd, OpenRootDirectory(root));
+  ASSIGN_OR_RETURN(UniqueFd dir_fd, OpenBeneath(root_fd.get(), rel, O_RDONLY | O_DIRECTORY, root));
+  DIR* d = fdopendir(dir_fd.get());
+  if (d == nullptr) return Errno("list directory", absl::StrCat(root, "/", rel));
+  dir_fd.Release();  // owned by the DIR now
+  std::vector<std::string> names;
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    names.emplace_back(e->d_name);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {

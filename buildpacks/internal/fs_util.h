@@ -24,6 +24,17 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_by
 // Reads at most the first `max_bytes` of a regular file (for package clauses and the like).
 absl::StatusOr<std::string> ReadPrefix(const std::string& path, size_t max_bytes);
 
+// The same for a file `rel` (relative, no "..") of the source tree `root`: no symlink is
+// followed on the way either, so a linked directory cannot lead a read out of the tree.
+absl::StatusOr<std::string> ReadSmallFileBeneath(const std::string& root, const std::string& rel,
+                                                 size_t max_bytes);
+absl::StatusOr<std::string> ReadPrefixBeneath(const std::string& root, const std::string& rel,
+                                              size_t max_bytes);
+// Names in the directory `rel` beneath `root` ("" or "." is the root), reached without
+// following a symlink, sorted.
+absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
+                                                        const std::string& rel);
+
 // Names in `dir` (no "." / ".."), sorted, so every walk is deterministic.
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir);
 

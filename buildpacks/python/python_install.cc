@@ -124,7 +124,7 @@ std::string PythonDepsInputKey(const PythonDepsParams& params,
 absl::Status HashDependencyFiles(const std::string& root, PythonDepsParams& params) {
   for (const std::string& rel : params.source.files) {
     ASSIGN_OR_RETURN(std::string text,
-                     buildpacks::internal::ReadSmallFile(root + "/" + rel, kMaxManifestBytes));
+                     buildpacks::internal::ReadSmallFileBeneath(root, rel, kMaxManifestBytes));
     params.file_digests[rel] = Sha256Of(text).ToString();
   }
   return absl::OkStatus();

@@ -50,7 +50,7 @@ std::string GitRequirement(const std::string& name, std::string url, const std::
 absl::Status ReadInto(const std::string& root, const std::string& rel, DependencySource& out,
                       std::string& text) {
   absl::StatusOr<std::string> read =
-      buildpacks::internal::ReadSmallFile(root + "/" + rel, kMaxManifestBytes);
+      buildpacks::internal::ReadSmallFileBeneath(root, rel, kMaxManifestBytes);
   if (!read.ok()) return Annotate(read.status(), rel);
   out.files.push_back(rel);
   text = *std::move(read);

@@ -23,7 +23,7 @@ constexpr int kMaxIncludeDepth = 8;
 absl::StatusOr<std::string> Read(const std::string& root, const std::string& rel,
                                  DependencySource& out) {
   absl::StatusOr<std::string> text =
-      buildpacks::internal::ReadSmallFile(root + "/" + rel, kMaxManifestBytes);
+      buildpacks::internal::ReadSmallFileBeneath(root, rel, kMaxManifestBytes);
   if (!text.ok()) return Annotate(text.status(), rel);
   out.files.push_back(rel);
   return text;

@@ -167,7 +167,7 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
   }
 
   for (const std::string& rel : CandidateModules(root)) {
-    absl::StatusOr<std::string> text = fs::ReadPrefix(root + "/" + rel, kMaxSourceBytes);
+    absl::StatusOr<std::string> text = fs::ReadPrefixBeneath(root, rel, kMaxSourceBytes);
     if (!text.ok()) continue;
     std::optional<AppObject> app = FindAppObject(*text);
     if (!app) continue;

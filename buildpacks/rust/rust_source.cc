@@ -158,7 +158,8 @@ std::vector<CargoBin> BinTargets(const std::string& root, const std::string& dir
     infer(package, "src/main.rs");
     std::string bin_dir = root + "/" + Join(dir, "src/bin");
     if (internal::IsDirectory(bin_dir)) {
-      absl::StatusOr<std::vector<std::string>> entries = internal::ListDir(bin_dir);
+      absl::StatusOr<std::vector<std::string>> entries =
+          internal::ListDirBeneath(root, Join(dir, "src/bin"));
       for (const std::string& entry : entries.ok() ? *entries : std::vector<std::string>{}) {
         if (absl::EndsWith(entry, ".rs")) {
           infer(entry.substr(0, entry.size() - 3), "src/bin/" + entry);
@@ -187,7 +188,7 @@ absl::StatusOr<std::vector<std::string>> ExpandMembers(const std::string& root,
         if (internal::IsDirectory(root + "/" + candidate)) next.push_back(candidate);
         continue;
       }
-      absl::StatusOr<std::vector<std::string>> entries = internal::ListDir(root + "/" + dir);
+      absl::StatusOr<std::vector<std::string>> entries = internal::ListDirBeneath(root, dir);
       if (!entries.ok()) continue;
       std::string glob(part);
       for (const std::string& entry : *entries) {
@@ -213,7 +214,7 @@ absl::StatusOr<std::vector<std::string>> ExpandMembers(const std::string& root,
 absl::StatusOr<CargoProject> ReadCargoProject(const std::string& root) {
   auto read = [&](const std::string& dir) -> absl::StatusOr<CargoManifest> {
     std::string rel = Join(dir, "Cargo.toml");
-    absl::StatusOr<std::string> text = internal::ReadSmallFile(root + "/" + rel, kMaxManifest);
+    absl::StatusOr<std::string> text = internal::ReadSmallFileBeneath(root, rel, kMaxManifest);
     if (!text.ok()) return Annotate(text.status(), rel);
     return ParseCargoManifest(*text, rel);
   };

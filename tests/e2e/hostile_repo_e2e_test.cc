@@ -4,6 +4,7 @@
 // secret and plant files in a world-writable directory outside the repository. The build must
 // succeed without either: the sandbox shows it only its source and caches.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -75,13 +76,13 @@ TEST_F(HostileRepoE2eTest, SymlinksAndAbsolutePathsCannotReachOutsideTheSandbox)
   WriteFile(app / "escapes.txt",
             absl::StrCat("absolute\nrelative\n", via_root, "\n", outside.string(), "\n"));
 
-  CommandResult r = Tempa({"build", app.string(), "--image", registry() + "/leaky", "--cache-dir",
-                           tmp_.Join("cache")});
+  CommandResult r = Tempa(
+      {"build", app.string(), "--image", registry() + "/leaky", "--cache-dir", tmp_.Join("cache")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   // The build script ran and tried every way out; none reached the secret or wrote a file.
-  for (const std::string& path : {std::string("absolute"), std::string("relative"), via_root,
-                                  outside.string()}) {
+  for (const std::string& path :
+       {std::string("absolute"), std::string("relative"), via_root, outside.string()}) {
     EXPECT_TRUE(absl::StrContains(r.err, absl::StrCat("denied read ", path, ":"))) << r.err;
     EXPECT_TRUE(absl::StrContains(r.err, absl::StrCat("denied write ", path, ":"))) << r.err;
   }
@@ -90,6 +91,43 @@ TEST_F(HostileRepoE2eTest, SymlinksAndAbsolutePathsCannotReachOutsideTheSandbox)
   EXPECT_FALSE(fs::exists(outside / "planted"));
   // Nor did it change the repository it was given (the source is mounted read-only).
   EXPECT_FALSE(fs::exists(app / "planted"));
+}
+
+// A Python app's source goes into its image as it is: a link to a host file or directory in the
+// repository is refused naming it (it would resolve outside the tree), and the host file's bytes
+// never reach the registry.
+TEST_F(HostileRepoE2eTest, SourceLinksToHostFilesAreRefusedNamingTheLinkAndNeverCopied) {
+  if (::access("/usr/bin/python3.11", X_OK) != 0) GTEST_SKIP() << "python3.11 not installed";
+  fs::path secret_dir = tmp_.Join("host-only");
+  WriteFile(secret_dir / "secret.txt", kSecret);
+  fs::permissions(secret_dir, fs::perms::owner_all);
+
+  for (const std::string& link : {std::string("leak.txt"), std::string("conf")}) {
+    fs::path app = tmp_.Join("py-" + link);
+    WriteFile(app / "app.py", "print('hello')\n");
+    WriteFile(app / "static/ok.txt", "fine\n");
+    fs::create_symlink("ok.txt", app / "static/alias.txt");  // inside the tree: fine
+    if (link == "conf") {
+      fs::create_directory_symlink(secret_dir, app / link);
+    } else {
+      fs::create_symlink(secret_dir / "secret.txt", app / link);
+    }
+    CommandResult r = Tempa({"build", app.string(), "--image", registry() + "/py-" + link,
+                             "--cache-dir", tmp_.Join("cache"), "--json"});
+    EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+    nlohmann::json error = ErrorOf(r);
+    ASSERT_TRUE(error.is_object()) << r.out << r.err;
+    EXPECT_EQ(error["kind"], "bad_input") << error.dump();
+    EXPECT_TRUE(absl::StrContains(error["message"].get<std::string>(), "symlink " + link))
+        << error.dump();
+    EXPECT_FALSE(absl::StrContains(r.out + r.err, kSecret));
+  }
+  CommandResult grep = RunCommand(
+      {"sh", "-c",
+       absl::StrCat("for f in $(find '", registry_->storage_dir(), "' -type f -name data); do ",
+                    "(cat \"$f\"; gzip -dc \"$f\" 2>/dev/null) | grep -q '", kSecret,
+                    "' && echo \"$f\"; done; true")});
+  EXPECT_EQ(grep.out, "");
 }
 
 }  // namespace

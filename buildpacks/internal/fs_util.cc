@@ -13,18 +13,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/beneath.h"
+#include "common/posix_status.h"
 #include "common/status_macros.h"
 
 namespace tempa::buildpacks::internal {
 namespace {
-
-absl::Status Errno(absl::string_view what, const std::string& path) {
-  int err = errno;
-  std::string message = absl::StrCat(what, " ", path, ": ", strerror(err));
-  if (err == ENOENT) return absl::NotFoundError(message);
-  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
-  return absl::InternalError(message);
-}
 
 // Opens a regular file without following a final symlink. O_NONBLOCK: a fifo planted under a
 // project file's name must not hang the open (reads of a regular file ignore the flag).
@@ -34,7 +27,7 @@ absl::StatusOr<int> OpenRegular(const std::string& path, struct stat* st) {
     if (errno == ELOOP) {
       return absl::InvalidArgumentError(absl::StrCat(path, " is a symlink; expected a file"));
     }
-    return Errno("open", path);
+    return ErrnoStatus(errno, "open", path);
   }
   if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
     close(fd);
@@ -50,7 +43,7 @@ absl::StatusOr<std::string> ReadFd(int fd, const std::string& path, size_t max_b
     ssize_t n = read(fd, buf, std::min(sizeof buf, max_bytes - out.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
-      absl::Status status = Errno("read", path);
+      absl::Status status = ErrnoStatus(errno, "read", path);
       close(fd);
       return status;
     }
@@ -121,7 +114,7 @@ absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
   ASSIGN_OR_RETURN(UniqueFd root_fd, OpenRootDirectory(root));
   ASSIGN_OR_RETURN(UniqueFd dir_fd, OpenBeneath(root_fd.get(), rel, O_RDONLY | O_DIRECTORY, root));
   DIR* d = fdopendir(dir_fd.get());
-  if (d == nullptr) return Errno("list directory", absl::StrCat(root, "/", rel));
+  if (d == nullptr) return ErrnoStatus(errno, "list directory", absl::StrCat(root, "/", rel));
   dir_fd.Release();  // owned by the DIR now
   std::vector<std::string> names;
   while (struct dirent* e = readdir(d)) {
@@ -135,7 +128,7 @@ absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
 
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return Errno("list directory", dir);
+  if (d == nullptr) return ErrnoStatus(errno, "list directory", dir);
   std::vector<std::string> names;
   while (struct dirent* e = readdir(d)) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
@@ -150,7 +143,7 @@ absl::Status MakeDirs(const std::string& path, unsigned mode) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) return absl::InternalError(absl::StrCat("create directory ", path, ": ", ec.message()));
-  if (chmod(path.c_str(), mode) != 0) return Errno("chmod", path);
+  if (chmod(path.c_str(), mode) != 0) return ErrnoStatus(errno, "chmod", path);
   return absl::OkStatus();
 }
 
@@ -161,7 +154,7 @@ absl::Status CopyFile(const std::string& from, const std::string& to, unsigned m
   int out = open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (out < 0) {
     close(*in);
-    return Errno("create", to);
+    return ErrnoStatus(errno, "create", to);
   }
   char buf[65536];
   absl::Status status;
@@ -169,17 +162,17 @@ absl::Status CopyFile(const std::string& from, const std::string& to, unsigned m
     ssize_t n = read(*in, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      status = Errno("read", from);
+      status = ErrnoStatus(errno, "read", from);
       break;
     }
     if (n == 0) break;
     if (write(out, buf, static_cast<size_t>(n)) != n) {
-      status = Errno("write", to);
+      status = ErrnoStatus(errno, "write", to);
       break;
     }
   }
   close(*in);
-  if (close(out) != 0 && status.ok()) status = Errno("close", to);
+  if (close(out) != 0 && status.ok()) status = ErrnoStatus(errno, "close", to);
   return status;
 }
 

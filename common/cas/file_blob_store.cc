@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/posix_status.h"
 #include "common/status_macros.h"
 
 namespace tempa::cas {
@@ -18,19 +19,6 @@ namespace {
 
 // Appends are buffered so many small writes (a gzip stream's output) cost few syscalls.
 constexpr size_t kWriteBufferSize = 1 << 20;
-
-absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path) {
-  std::string msg = absl::StrCat(what, " ", path, ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(msg);
-    case ENOSPC:
-    case EDQUOT:
-      return absl::ResourceExhaustedError(msg);
-    default:
-      return absl::InternalError(msg);
-  }
-}
 
 absl::Status WriteAll(int fd, const char* data, size_t size, const std::string& path) {
   while (size > 0) {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
 #include "common/oci/image_model.h"
+#include "common/posix_status.h"
 #include "common/status_macros.h"
 
 namespace tempa::oci {
@@ -26,20 +27,16 @@ namespace fs = std::filesystem;
 
 constexpr char kRefName[] = "org.opencontainers.image.ref.name";
 
-absl::Status Errno(absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", strerror(errno)));
-}
-
 // Writes `data` to `path` through a temp file and rename, so readers never see half a file.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data) {
   std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("create", tmp);
+  if (fd < 0) return ErrnoStatus(errno, "create", tmp);
   while (!data.empty()) {
     ssize_t n = write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      absl::Status status = Errno("write", tmp);
+      absl::Status status = ErrnoStatus(errno, "write", tmp);
       close(fd);
       unlink(tmp.c_str());
       return status;
@@ -47,7 +44,7 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   if (close(fd) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status status = Errno("write", path);
+    absl::Status status = ErrnoStatus(errno, "write", path);
     unlink(tmp.c_str());
     return status;
   }
@@ -62,11 +59,11 @@ absl::Status CopyBlob(cas::BlobStore& store, const Descriptor& blob, const std::
   if (stat(dest.c_str(), &st) == 0 && st.st_size == blob.size) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::string src, store.Path(blob.digest));
   int in = open(src.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return Errno("open", src);
+  if (in < 0) return ErrnoStatus(errno, "open", src);
   std::string tmp = absl::StrCat(dest, ".tmp.", getpid());
   int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) {
-    absl::Status status = Errno("create", tmp);
+    absl::Status status = ErrnoStatus(errno, "create", tmp);
     close(in);
     return status;
   }
@@ -82,14 +79,14 @@ absl::Status CopyBlob(cas::BlobStore& store, const Descriptor& blob, const std::
   while (true) {
     ssize_t n = read(in, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(Errno("read", src));
+    if (n < 0) return fail(ErrnoStatus(errno, "read", src));
     if (n == 0) break;
     hash.Update(buffer.data(), static_cast<size_t>(n));
     copied += n;
     for (ssize_t done = 0; done < n;) {
       ssize_t w = write(out, buffer.data() + done, static_cast<size_t>(n - done));
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return fail(Errno("write", tmp));
+      if (w < 0) return fail(ErrnoStatus(errno, "write", tmp));
       done += w;
     }
   }
@@ -101,7 +98,7 @@ absl::Status CopyBlob(cas::BlobStore& store, const Descriptor& blob, const std::
   }
   close(in);
   if (close(out) != 0 || rename(tmp.c_str(), dest.c_str()) != 0) {
-    absl::Status status = Errno("write", dest);
+    absl::Status status = ErrnoStatus(errno, "write", dest);
     unlink(tmp.c_str());
     return status;
   }
@@ -132,8 +129,8 @@ absl::StatusOr<json> ExistingManifests(const std::string& index_path, const std:
 
 }  // namespace
 
-absl::Status WriteOciLayout(const std::string& dir, const std::string& tag,
-                            cas::BlobStore& store, const Descriptor& manifest) {
+absl::Status WriteOciLayout(const std::string& dir, const std::string& tag, cas::BlobStore& store,
+                            const Descriptor& manifest) {
   if (tag.empty()) return absl::InvalidArgumentError("OCI layout tag is empty");
   std::string context = absl::StrCat("export ", manifest.digest.ToString(), " to ", dir, ":", tag);
   std::string blobs = absl::StrCat(dir, "/blobs/sha256");
@@ -167,9 +164,9 @@ absl::Status WriteOciLayout(const std::string& dir, const std::string& tag,
                 {"annotations", {{kRefName, tag}}}};
   manifests->push_back(entry);
   json index = {{"schemaVersion", 2}, {"mediaType", kMediaTypeIndex}, {"manifests", *manifests}};
-  return Annotate(WriteFileAtomic(index_path, index.dump(-1, ' ', false,
-                                                         json::error_handler_t::replace)),
-                  context);
+  return Annotate(
+      WriteFileAtomic(index_path, index.dump(-1, ' ', false, json::error_handler_t::replace)),
+      context);
 }
 
 }  // namespace tempa::oci

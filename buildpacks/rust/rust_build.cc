@@ -50,8 +50,9 @@ constexpr absl::string_view kDependencyMarkers[] = {
 // copied as links, not followed; target/ and .git/ are left out.
 absl::StatusOr<std::string> WritableSourceCopy(const BuildContext& context) {
   std::string dir = context.scratch_dir + "/rust-src";
+  // The build user's (it owns the scratch directory), 0700: the sandbox writes Cargo.lock here.
+  RETURN_IF_ERROR(internal::MakeDirs(dir, 0700));
   std::error_code ec;
-  fs::create_directories(dir, ec);
   for (const fs::directory_entry& entry : fs::directory_iterator(context.source_dir, ec)) {
     std::string name = entry.path().filename().string();
     if (name == "target" || name == ".git") continue;
@@ -60,7 +61,6 @@ absl::StatusOr<std::string> WritableSourceCopy(const BuildContext& context) {
     if (ec) break;
   }
   if (ec) return absl::InternalError(absl::StrCat("copy source to ", dir, ": ", ec.message()));
-  fs::permissions(dir, fs::perms::all, ec);  // the sandbox user writes Cargo.lock here
   return dir;
 }
 
@@ -145,11 +145,12 @@ absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
   auto internal_error = [](absl::Status status) {
     return WithFailure(Annotate(status, "cargo build"), {FailureKind::kInternal, "build", ""});
   };
-  // The sandbox may run as another user: its writable mounts are world-writable.
+  // The sandbox may run as another user: MakeDirs gives these to the owner of the scratch
+  // directory and app cache (the build user), 0700.
   std::string cache_host = CargoCacheDir(context, params.toolchain);
   std::string out_host = context.scratch_dir + "/rust-out";
   for (const std::string& dir : {cache_host, out_host}) {
-    if (absl::Status s = internal::MakeDirs(dir, 0777); !s.ok()) return internal_error(s);
+    if (absl::Status s = internal::MakeDirs(dir, 0700); !s.ok()) return internal_error(s);
   }
   RemoveOtherToolchainCaches(cache_host);
   std::string src_host = context.source_dir;

@@ -78,7 +78,8 @@ struct PipelineDeps {
 
 struct PipelineOptions {
   // Per-app tool caches live in cache_dir/apps/<AppCacheKey>/ (owned by the build user, 0700),
-  // each locked by cache_dir/apps/<key>.lock for a whole build; apps/ is root's (0711).
+  // each locked by cache_dir/locks/<key>.lock (root's, 0700) for a whole build; apps/ is
+  // root's (0711).
   std::string cache_dir;
   // Parent of per-build scratch directories (root's, 0711); each scratch directory is the
   // build user's, 0700, and removed when the build ends.

@@ -191,16 +191,19 @@ absl::StatusOr<BuildDirs> BuildDirs::Open(const Options& options, absl::string_v
   }
   dirs.scratch_parent_fd_ = std::move(tmp);
 
-  // The app's cache: apps/<key> owned by the build user, its lock beside it in root's apps/.
+  // The app's cache: apps/<key> owned by the build user; its lock in root's own locks/ (0700),
+  // where the build user can neither reach nor replace it.
   ASSIGN_OR_RETURN(UniqueFd area, OpenNamedDir(options.cache_parent, parent_mode));
   ASSIGN_OR_RETURN(std::string area_path, PathOfFd(area.get()));
   std::string apps_path = area_path + "/apps";
   ASSIGN_OR_RETURN(UniqueFd apps,
                    EnsurePrivateDir(area.get(), "apps", apps_path, root, parent_mode));
+  ASSIGN_OR_RETURN(UniqueFd locks,
+                   EnsurePrivateDir(area.get(), "locks", area_path + "/locks", root, 0700));
   std::string key = AppCacheKey(repository);
   ASSIGN_OR_RETURN(
       dirs.cache_lock_,
-      LockFile(apps.get(), key + ".lock", absl::StrCat(apps_path, "/", key, ".lock"), [&] {
+      LockFile(locks.get(), key + ".lock", absl::StrCat(area_path, "/locks/", key, ".lock"), [&] {
         if (log) {
           log(absl::StrCat("waiting for another build of ", repository,
                            " to finish with its cache"));

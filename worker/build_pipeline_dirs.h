@@ -72,7 +72,7 @@ class BuildDirs {
  public:
   struct Options {
     std::string scratch_parent;  // tmp/ of the work area
-    std::string cache_parent;    // the work area; app caches go in its apps/
+    std::string cache_parent;    // the work area: app caches go in its apps/, locks in locks/
     DirOwner build_owner;
   };
   // Makes a scratch directory (root's until HandOverScratch, so a source copy can be made in it

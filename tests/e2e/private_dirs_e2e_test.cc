@@ -137,14 +137,17 @@ TEST_F(PrivateDirsE2eTest, NoDirectoryTempaCreatesIsWritableByOthersAndScratchIs
     EXPECT_EQ(st.st_uid, 0u) << dir;
     EXPECT_EQ(st.st_mode & 077, std::string(root_owned) == "/cas" ? 0u : 011u) << dir;
   }
-  // The app cache is the build user's alone; the lock beside it is root's.
+  // The app cache is the build user's alone; its lock is root's, out of the build user's reach.
   std::string key = worker::AppCacheKey("go-hello");
   ASSERT_EQ(lstat((cache + "/apps/" + key).c_str(), &st), 0) << key;
   EXPECT_EQ(st.st_uid, 65534u);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
-  ASSERT_EQ(lstat((cache + "/apps/" + key + ".lock").c_str(), &st), 0);
+  ASSERT_EQ(lstat((cache + "/locks/" + key + ".lock").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 0u);
   EXPECT_EQ(st.st_mode & 077, 0u);
+  ASSERT_EQ(lstat((cache + "/locks").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
   // Every scratch directory went with its build.
   EXPECT_TRUE(fs::is_empty(cache + "/tmp"));
 }

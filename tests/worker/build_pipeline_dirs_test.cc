@@ -88,7 +88,7 @@ TEST_F(BuildPipelineDirsTest, ScratchAndCacheAreTheBuildUsersWithMode0700InRoots
     EXPECT_EQ(st.st_uid, 0u) << parent;
     EXPECT_EQ(st.st_mode & 07777, 0711u) << parent;
   }
-  struct stat lock = Lstat(options_.cache_parent + "/apps/" + AppCacheKey("team/app") + ".lock");
+  struct stat lock = Lstat(options_.cache_parent + "/locks/" + AppCacheKey("team/app") + ".lock");
   EXPECT_EQ(lock.st_uid, 0u);
   EXPECT_EQ(lock.st_mode & 077, 0u);
   // The build user can reach both (bwrap mounts them as that user).

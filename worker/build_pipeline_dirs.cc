@@ -125,6 +125,27 @@ std::string AppCacheKey(absl::string_view repository) {
   return absl::StrCat(prefix, "-", Sha256Of(repository).hex().substr(0, 16));
 }
 
+absl::Status CheckOnlyWeCanChange(const std::string& path) {
+  const uid_t self = ::geteuid();
+  std::string prefix;
+  for (size_t end = 0; end != std::string::npos;) {
+    end = path.find('/', end + 1);
+    prefix = end == std::string::npos ? path : path.substr(0, end);
+    if (prefix.empty()) prefix = "/";
+    struct stat st;
+    if (::lstat(prefix.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", prefix);
+    bool ours = st.st_uid == self && !S_ISLNK(st.st_mode);
+    bool shared_writable = (st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0;
+    if (!ours || shared_writable) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(prefix, " can be changed by uid ", st.st_uid,
+                       ours ? " and others (it is group/other-writable)" : " (not ours)",
+                       ", so build directories are not kept under it"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> PrivateAreaFor(const std::string& cache_dir,
                                            const std::string& private_root) {
   char* resolved = ::realpath(cache_dir.c_str(), nullptr);

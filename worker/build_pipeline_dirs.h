@@ -48,6 +48,12 @@ absl::StatusOr<std::string> PathOfFd(int fd);
 // hex digits of the SHA-256 of the exact name, so "team/app" and "team_app" never share one.
 std::string AppCacheKey(absl::string_view repository);
 
+// OK when only this process's user (root, when builds run as another user) can change what
+// `path` (a real path) names: it and every ancestor belong to that user and are writable by no
+// one else, or are sticky (/tmp). FailedPrecondition naming the first that is not: another
+// user could then swap a directory Tempa made there for a link.
+absl::Status CheckOnlyWeCanChange(const std::string& path);
+
 // Where builds keep their writable directories for the cache directory `cache_dir` when the build
 // user cannot reach it (a 0700 `mktemp -d`): a directory under `private_root` named by the
 // SHA-256 of cache_dir's real path.

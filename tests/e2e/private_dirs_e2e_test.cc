@@ -122,6 +122,30 @@ TEST_F(PrivateDirsE2eTest, ACacheDirMadeByMktempBuildsAndStaysTheUsers) {
   EXPECT_EQ(AppLayerDigest(again), AppLayerDigest(out));
 }
 
+TEST_F(PrivateDirsE2eTest, ACacheDirOfAnotherUserGetsNoBuildDirectories) {
+  std::string src = CopyExample("go-hello", "app");
+  std::string cache = tmp_.Join("users-cache");
+  fs::create_directories(cache);
+  ASSERT_EQ(chown(cache.c_str(), 1234, 1234), 0);  // they could swap what root makes in it
+  absl::StatusOr<std::string> area = worker::PrivateAreaFor(cache, worker::kDefaultPrivateRoot);
+  ASSERT_TRUE(area.ok()) << area.status();
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{*area};
+
+  CommandResult result;
+  BuildJson(src, registry() + "/go-hello:users-cache", cache, &result);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* name : {"apps", "tmp", "locks"}) {
+    EXPECT_FALSE(fs::exists(fs::symlink_status(cache + "/" + name))) << name;
+  }
+  EXPECT_TRUE(fs::is_directory(*area + "/apps"));
+}
+
 TEST_F(PrivateDirsE2eTest, NoDirectoryTempaCreatesIsWritableByOthersAndScratchIsGone) {
   std::string src = CopyExample("go-hello", "app");
   std::string cache = tmp_.Join("cache");

@@ -229,6 +229,24 @@ TEST_F(BuildPipelineDirsTest, AnUnreadableSourceDirectoryIsReportedNotJustItsPar
   EXPECT_TRUE(CheckReadableBy(src, 65534, 65534).ok());
 }
 
+TEST_F(BuildPipelineDirsTest, BuildDirectoriesStayOnlyUnderDirectoriesNoOtherUserCanChange) {
+  std::string ours = tmp_.Join("ours/cache");
+  fs::create_directories(ours);
+  EXPECT_TRUE(CheckOnlyWeCanChange(ours).ok()) << "root's, under sticky /tmp";
+  std::string theirs = tmp_.Join("theirs");
+  fs::create_directories(theirs + "/cache");
+  ASSERT_EQ(chown(theirs.c_str(), 65534, 65534), 0);
+  absl::Status s = CheckOnlyWeCanChange(theirs + "/cache");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr(theirs + " can be changed by uid 65534"));
+  std::string group_writable = tmp_.Join("group-writable");
+  fs::create_directories(group_writable);
+  chmod(group_writable.c_str(), 0775);
+  EXPECT_FALSE(CheckOnlyWeCanChange(group_writable).ok());
+  fs::create_directory_symlink(ours, tmp_.Join("link"));
+  EXPECT_FALSE(CheckOnlyWeCanChange(tmp_.Join("link")).ok()) << "a real path is wanted";
+}
+
 TEST_F(BuildPipelineDirsTest, APrivateAreaIsKeyedByTheCacheDirectorysRealPath) {
   std::string a = tmp_.Join("cache-a");
   std::string b = tmp_.Join("cache-b");

@@ -77,8 +77,9 @@ json LayersJson(const worker::BuildOutcome& outcome) {
 
 // Makes the cache directory (0711 when builds run as another user, else 0700; one the user
 // made keeps its mode) and its CAS (0700, root's alone), and returns where the build-writable
-// directories go: the cache directory itself when the build user can pass through it, else a
-// root-owned private area keyed by it (a 0700 `mktemp -d` stays the user's, untouched).
+// directories go: the cache directory itself when the build user can pass through it and only
+// root can change it and its parents, else a root-owned private area keyed by it (a 0700
+// `mktemp -d`, or a directory of another user, stays as it was).
 absl::StatusOr<std::string> PrepareCacheDir(const std::string& cache_dir,
                                             worker::DirOwner build_owner) {
   const mode_t parent_mode = worker::ParentModeFor(build_owner);
@@ -86,8 +87,10 @@ absl::StatusOr<std::string> PrepareCacheDir(const std::string& cache_dir,
   ASSIGN_OR_RETURN(std::string real, worker::PathOfFd(cache.get()));
   ASSIGN_OR_RETURN(UniqueFd cas, worker::EnsurePrivateDir(cache.get(), "cas", real + "/cas",
                                                           worker::CurrentOwner(), 0700));
+  // Only where the build user can pass and nobody but root can swap a directory for a link.
   if (build_owner.uid == ::geteuid() ||
-      CheckReachableBy(real + "/cas", build_owner.uid, build_owner.gid).ok()) {
+      (CheckReachableBy(real + "/cas", build_owner.uid, build_owner.gid).ok() &&
+       worker::CheckOnlyWeCanChange(real).ok())) {
     return real;
   }
   // The areas live in a root-owned 0711 directory of the system cache; it must be reachable.
@@ -97,6 +100,10 @@ absl::StatusOr<std::string> PrepareCacheDir(const std::string& cache_dir,
   ASSIGN_OR_RETURN(UniqueFd root,
                    worker::EnsurePrivateDir(system.get(), root_path.substr(slash + 1), root_path,
                                             worker::CurrentOwner(), 0711));
+  if (absl::Status s = worker::CheckOnlyWeCanChange(root_path); !s.ok()) {
+    return Annotate(s, absl::StrCat("the cache directory ", cache_dir,
+                                    " is not root's alone, and neither is the fallback for it"));
+  }
   ASSIGN_OR_RETURN(std::string area, worker::PrivateAreaFor(real, root_path));
   std::string name = area.substr(area.rfind('/') + 1);
   ASSIGN_OR_RETURN(UniqueFd made,

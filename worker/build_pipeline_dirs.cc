@@ -3,14 +3,15 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -197,10 +198,12 @@ absl::StatusOr<BuildDirs> BuildDirs::Open(const Options& options, absl::string_v
   ASSIGN_OR_RETURN(UniqueFd tmp, OpenNamedDir(options.scratch_parent, parent_mode));
   RETURN_IF_ERROR(SetOwnerAndMode(tmp.get(), options.scratch_parent, root, parent_mode));
   ASSIGN_OR_RETURN(std::string tmp_path, PathOfFd(tmp.get()));
-  std::random_device random;
   for (int attempt = 0; !dirs.scratch_fd_.valid(); ++attempt) {
-    std::string name = absl::StrCat("build-", absl::Hex(random(), absl::kZeroPad8),
-                                    absl::Hex(random(), absl::kZeroPad8));
+    uint64_t random = 0;
+    if (::getrandom(&random, sizeof random, 0) != sizeof random) {
+      return ErrnoStatus(errno, "getrandom for a scratch directory name in", tmp_path);
+    }
+    std::string name = absl::StrCat("build-", absl::Hex(random, absl::kZeroPad16));
     if (::mkdirat(tmp.get(), name.c_str(), 0700) != 0) {
       if (errno == EEXIST && attempt < 10) continue;
       return ErrnoStatus(errno, "create scratch directory in", tmp_path);

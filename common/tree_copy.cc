@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -59,6 +61,15 @@ absl::Status CopyBytes(int in, int out, const std::string& from, const std::stri
 
 struct Copier {
   const TreeCopyOptions& options;
+  // Set when entries must be handed to the parent directory's owner.
+  std::optional<std::pair<uid_t, gid_t>> owner;
+
+  absl::Status Own(int fd, const std::string& path) {
+    if (owner && ::fchown(fd, owner->first, owner->second) != 0) {
+      return ErrnoStatus(errno, "chown", path);
+    }
+    return absl::OkStatus();
+  }
 
   bool Excluded(const std::string& name) const {
     return std::find(options.exclude_names.begin(), options.exclude_names.end(), name) !=
@@ -78,6 +89,7 @@ struct Copier {
     UniqueFd out(::openat(dst_dir, name.c_str(),
                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
     if (!out.valid()) return ErrnoStatus(errno, "create", to);
+    RETURN_IF_ERROR(Own(out.get(), to));
     RETURN_IF_ERROR(CopyBytes(in.get(), out.get(), from, to));
     if (::fchmod(out.get(), mode) != 0) return ErrnoStatus(errno, "chmod", to);
     if (options.keep_mtimes) {
@@ -98,6 +110,10 @@ struct Copier {
     target.resize(static_cast<size_t>(n));
     if (::symlinkat(target.c_str(), dst_dir, name.c_str()) != 0) {
       return ErrnoStatus(errno, "create symlink", to);
+    }
+    if (owner &&
+        ::fchownat(dst_dir, name.c_str(), owner->first, owner->second, AT_SYMLINK_NOFOLLOW) != 0) {
+      return ErrnoStatus(errno, "chown", to);
     }
     if (options.keep_mtimes) {
       struct timespec times[2] = {st.st_atim, st.st_mtim};
@@ -132,6 +148,7 @@ struct Copier {
         UniqueFd sub_dst(
             ::openat(dst_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub_dst.valid()) return ErrnoStatus(errno, "open directory", child_to);
+        RETURN_IF_ERROR(Own(sub_dst.get(), child_to));
         RETURN_IF_ERROR(CopyEntries(sub_src.get(), sub_dst.get(), child_from, child_to));
         RETURN_IF_ERROR(FinishDirectory(sub_dst.get(), st, child_to));
       }
@@ -161,7 +178,18 @@ absl::Status CopyTree(const std::string& from, const std::string& to,
   if (::mkdir(to.c_str(), 0700) != 0) return ErrnoStatus(errno, "create directory", to);
   UniqueFd dst(::open(to.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dst.valid()) return ErrnoStatus(errno, "open directory", to);
-  Copier copier{options};
+  Copier copier{options, std::nullopt};
+  if (options.owner_from_parent) {
+    UniqueFd parent(::openat(dst.get(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    struct stat parent_st;
+    if (!parent.valid() || ::fstat(parent.get(), &parent_st) != 0) {
+      return ErrnoStatus(errno, "stat the parent of", to);
+    }
+    if (parent_st.st_uid != ::geteuid() || parent_st.st_gid != ::getegid()) {
+      copier.owner = std::make_pair(parent_st.st_uid, parent_st.st_gid);
+    }
+    RETURN_IF_ERROR(copier.Own(dst.get(), to));
+  }
   RETURN_IF_ERROR(copier.CopyEntries(src.get(), dst.get(), from, to));
   return copier.FinishDirectory(dst.get(), st, to);
 }

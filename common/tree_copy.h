@@ -16,12 +16,15 @@ struct TreeCopyOptions {
   std::vector<std::string> exclude_names;
   // Keep files' and directories' modification times (tools such as cargo compare them).
   bool keep_mtimes = true;
+  // Give everything copied the owner of the directory `to` is made in (a build user's scratch
+  // directory), instead of the caller's: set on each new entry's descriptor (links themselves).
+  bool owner_from_parent = false;
 };
 
 // Copies the tree under the directory `from` into `to`, which must not exist yet (its parent
 // must). Directories are created 0755, files 0755 when any execute bit was set else 0644, all
-// owned by the caller; sockets, fifos and devices are skipped. `from` itself is opened as given
-// (the caller vouches for it); below it nothing is followed.
+// owned by the caller (or see owner_from_parent); sockets, fifos and devices are skipped. `from`
+// itself is opened as given (the caller vouches for it); below it nothing is followed.
 absl::Status CopyTree(const std::string& from, const std::string& to,
                       const TreeCopyOptions& options = {});
 

@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "common/tree_copy.h"
 #include "worker/app_source.h"
+#include "worker/build_pipeline_dirs.h"
 #include "worker/image_assembly.h"
 #include "worker/run_image.h"
 #include "worker/source_info.h"
@@ -34,45 +35,6 @@ std::string ActionKey(buildpacks::LayerRole role, absl::string_view key,
                                buildpacks::LayerRoleName(role), "\n", key,
                                "\nmtime=", options.mtime, "\ngzip=", options.compression_level))
       .ToString();
-}
-
-// Removes a per-build scratch directory however the build ends.
-class ScratchDir {
- public:
-  static absl::StatusOr<ScratchDir> Create(const std::string& parent) {
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    std::string pattern = parent + "/build-XXXXXX";
-    if (ec || mkdtemp(pattern.data()) == nullptr) {
-      return absl::InternalError(absl::StrCat("create scratch directory under ", parent, ": ",
-                                              ec ? ec.message() : strerror(errno)));
-    }
-    // The sandboxed build runs as an unprivileged user and writes its output here.
-    chmod(pattern.c_str(), 0777);
-    return ScratchDir(pattern);
-  }
-  ScratchDir(ScratchDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
-  ~ScratchDir() {
-    if (path_.empty()) return;
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
-
-// A name safe as one directory component, for per-app cache directories.
-std::string CacheDirName(absl::string_view repository) {
-  std::string out;
-  for (char c : repository) {
-    bool safe = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                c == '.';
-    out.push_back(safe ? c : '_');
-  }
-  return out.empty() ? "app" : out;
 }
 
 // Copies the app's tree (without .git) keeping symlinks as links and mtimes as they were, so
@@ -178,43 +140,38 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   }
 
   started = absl::Now();
-  absl::StatusOr<ScratchDir> scratch = ScratchDir::Create(options_.scratch_dir);
-  if (!scratch.ok()) return fail(FailureKind::kInternal, "build", scratch.status());
-  std::string app_cache =
-      absl::StrCat(options_.cache_dir, "/apps/", CacheDirName(request.image.repository()));
-  std::error_code ec;
-  fs::create_directories(app_cache, ec);
-  if (ec) {
-    return fail(FailureKind::kInternal, "build",
-                absl::InternalError(absl::StrCat("create cache directory ", app_cache, ": ",
-                                                 ec.message())));
+  BuildDirs::Options dir_options;
+  dir_options.scratch_parent = options_.scratch_dir;
+  dir_options.cache_parent = options_.cache_dir;
+  dir_options.build_owner = options_.build_owner.value_or(CurrentOwner());
+  absl::StatusOr<BuildDirs> dirs =
+      BuildDirs::Open(dir_options, request.image.repository(), deps_.log);
+  if (!dirs.ok()) return fail(FailureKind::kInternal, "build", dirs.status());
+
+  // A source the build user cannot reach or read (say under root's private home, or a 0700
+  // directory) is built from a copy, the way a worker builds from a fresh checkout. The copy is
+  // made while the scratch directory is still root's.
+  std::string build_source = app->app_dir;
+  if (deps_.source_reachable && !deps_.source_reachable(build_source).ok()) {
+    absl::StatusOr<std::string> copy = CopySourceTree(build_source, dirs->scratch() + "/src");
+    if (!copy.ok()) return fail(FailureKind::kInternal, "build", copy.status());
+    build_source = *copy;
+  }
+  if (absl::Status s = dirs->HandOverScratch(); !s.ok()) {
+    return fail(FailureKind::kInternal, "build", s);
   }
   if (deps_.prepare_writable_dir) {
-    for (const std::string& dir : {scratch->path(), app_cache}) {
+    for (const std::string& dir : {dirs->scratch(), dirs->app_cache()}) {
       if (absl::Status s = deps_.prepare_writable_dir(dir); !s.ok()) {
         return fail(FailureKind::kInternal, "build", s);
       }
     }
   }
 
-  // A source the build user cannot reach (say under root's private home) is built from a
-  // copy, the way a worker builds from a fresh checkout.
-  std::string build_source = app->app_dir;
-  if (deps_.source_reachable && !deps_.source_reachable(build_source).ok()) {
-    absl::StatusOr<std::string> copy = CopySourceTree(build_source, scratch->path() + "/src");
-    if (!copy.ok()) return fail(FailureKind::kInternal, "build", copy.status());
-    if (deps_.prepare_writable_dir) {
-      if (absl::Status s = deps_.prepare_writable_dir(*copy); !s.ok()) {
-        return fail(FailureKind::kInternal, "build", s);
-      }
-    }
-    build_source = *copy;
-  }
-
   buildpacks::BuildContext context;
   context.source_dir = build_source;
-  context.scratch_dir = scratch->path();
-  context.cache_dir = app_cache;
+  context.scratch_dir = dirs->scratch();
+  context.cache_dir = dirs->app_cache();
   context.build_env = app->build_env;
   context.sandbox = deps_.sandbox;
   context.limits = request.limits;

@@ -21,6 +21,7 @@
 #include "common/registry/image_reference.h"
 #include "common/registry/registry_client.h"
 #include "common/sandbox/sandbox.h"
+#include "worker/build_pipeline_dirs.h"
 
 namespace tempa::worker {
 
@@ -63,10 +64,11 @@ struct PipelineDeps {
   registry::RegistryClient* registry = nullptr;
   // Client for the run image's registry; null when it is the same as `registry`.
   registry::RegistryClient* run_image_registry = nullptr;
-  // Makes a directory writable by the sandbox's build user (the sandbox's own rule).
+  // Hands a tree the daemon made for one build (its scratch directory, the app's cache) to the
+  // sandbox's build user, never following a link in it (the sandbox's own rule).
   std::function<absl::Status(const std::string& dir)> prepare_writable_dir;
-  // OK when the sandbox's build user can reach `dir` to mount it; otherwise the source is
-  // copied into the build's scratch directory first.
+  // OK when the sandbox's build user can reach and read `dir` to mount it; otherwise the
+  // source is copied into the build's scratch directory first.
   std::function<absl::Status(const std::string& dir)> source_reachable;
   // Step progress: name, how long it took, one-line detail. Build log lines go to `log`.
   std::function<void(absl::string_view step, absl::Duration took, absl::string_view detail)>
@@ -75,8 +77,15 @@ struct PipelineDeps {
 };
 
 struct PipelineOptions {
-  std::string cache_dir;    // per-app tool caches live under cache_dir/apps/<app>/
-  std::string scratch_dir;  // parent of per-build scratch directories
+  // Per-app tool caches live in cache_dir/apps/<AppCacheKey>/ (owned by the build user, 0700),
+  // each locked by cache_dir/locks/<key>.lock (root's, 0700) for a whole build; apps/ is
+  // root's (0711).
+  std::string cache_dir;
+  // Parent of per-build scratch directories (root's, 0711); each scratch directory is the
+  // build user's, 0700, and removed when the build ends.
+  std::string scratch_dir;
+  // Who owns the directories a build writes (the sandbox's build user). Unset: this process.
+  std::optional<DirOwner> build_owner;
   int compression_level = 6;
 };
 

@@ -121,12 +121,13 @@ absl::StatusOr<LayerOutput> RunGoBuild(const GoBuildParams& params, const BuildC
   auto internal_error = [](absl::Status status) {
     return WithFailure(Annotate(status, "go build"), {FailureKind::kInternal, "build", ""});
   };
-  // The sandbox may run as another user: its writable mounts are world-writable.
+  // The sandbox may run as another user: MakeDirs gives these to the owner of the scratch
+  // directory and app cache (the build user), 0700.
   std::string out_host = context.scratch_dir + "/go-out";
   std::string cache_host =
       context.cache_dir.empty() ? context.scratch_dir + "/go-cache" : context.cache_dir + "/go";
-  if (absl::Status s = internal::MakeDirs(out_host, 0777); !s.ok()) return internal_error(s);
-  if (absl::Status s = internal::MakeDirs(cache_host, 0777); !s.ok()) return internal_error(s);
+  if (absl::Status s = internal::MakeDirs(out_host, 0700); !s.ok()) return internal_error(s);
+  if (absl::Status s = internal::MakeDirs(cache_host, 0700); !s.ok()) return internal_error(s);
   std::string src_host = context.source_dir;
   if (params.single_file) {
     absl::StatusOr<std::string> dir = PrepareSingleFileSource(params, context);

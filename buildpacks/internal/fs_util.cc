@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/beneath.h"
 #include "common/posix_status.h"
 #include "common/status_macros.h"
@@ -140,10 +141,44 @@ absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
 }
 
 absl::Status MakeDirs(const std::string& path, unsigned mode) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("create directory ", path, ": ", ec.message()));
-  if (chmod(path.c_str(), mode) != 0) return ErrnoStatus(errno, "chmod", path);
+  if (path.empty()) return absl::InvalidArgumentError("create directory: empty path");
+  UniqueFd dir(open(path[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return ErrnoStatus(errno, "open", path[0] == '/' ? "/" : ".");
+  std::string walked = path[0] == '/' ? "" : ".";
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    std::string name(part);
+    walked = absl::StrCat(walked, "/", name);
+    if (name == "..") {
+      return absl::InvalidArgumentError(absl::StrCat("create directory ", path, ": has '..'"));
+    }
+    if (name == ".") continue;
+    struct stat parent;
+    if (fstat(dir.get(), &parent) != 0) return ErrnoStatus(errno, "stat", walked);
+    bool created = mkdirat(dir.get(), name.c_str(), mode) == 0;
+    if (!created && errno != EEXIST) return ErrnoStatus(errno, "create directory", walked);
+    UniqueFd next(openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) {
+      if (errno == ELOOP || errno == ENOTDIR) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "create directory ", path, ": ", walked,
+            " is a symlink or not a directory; build directories are never reached through links"));
+      }
+      return ErrnoStatus(errno, "open directory", walked);
+    }
+    // A directory made here belongs to whoever owns the one it was made in: the build user
+    // inside its scratch directory and app cache, root in root's.
+    if (created) {
+      struct stat st;
+      if (fstat(next.get(), &st) != 0) return ErrnoStatus(errno, "stat", walked);
+      if ((st.st_uid != parent.st_uid || st.st_gid != parent.st_gid) &&
+          fchown(next.get(), parent.st_uid, parent.st_gid) != 0) {
+        return ErrnoStatus(errno, "chown", walked);
+      }
+      if (fchmod(next.get(), mode) != 0) return ErrnoStatus(errno, "chmod", walked);
+    }
+    dir = std::move(next);
+  }
+  if (fchmod(dir.get(), mode) != 0) return ErrnoStatus(errno, "chmod", path);
   return absl::OkStatus();
 }
 

@@ -38,7 +38,10 @@ absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
 // Names in `dir` (no "." / ".."), sorted, so every walk is deterministic.
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir);
 
-// mkdir -p, then chmod `mode` on the last component (the sandbox user must write into it).
+// mkdir -p through descriptors: every component is opened O_NOFOLLOW (a symlink anywhere in
+// `path` is InvalidArgument, so pass real paths), a directory made belongs to the owner of the one
+// it was made in (the build user inside its scratch directory and app cache), and the last one
+// gets `mode` (fchmod). Never 0777: the build user owns what it must write.
 absl::Status MakeDirs(const std::string& path, unsigned mode);
 // Copies a regular file's bytes, creating `to` with `mode`.
 absl::Status CopyFile(const std::string& from, const std::string& to, unsigned mode);

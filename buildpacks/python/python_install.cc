@@ -161,12 +161,13 @@ absl::StatusOr<LayerOutput> RunPythonDepsInstall(const PythonDepsParams& params,
     return WithFailure(Annotate(status, "python dependencies"),
                        {FailureKind::kInternal, "build", ""});
   };
-  // The sandbox may run as another user: its writable mounts are world-writable.
+  // The sandbox may run as another user: MakeDirs gives these to the owner of the scratch
+  // directory and app cache (the build user); only the build writes the 0700 ones.
   std::string venv_host = context.scratch_dir + "/venv";
   std::string req_host = context.scratch_dir + "/python-req";
   std::string cache_host =
       context.cache_dir.empty() ? context.scratch_dir + "/py-cache" : context.cache_dir + "/python";
-  for (auto [dir, mode] : {std::pair{venv_host, 0777u}, {req_host, 0755u}, {cache_host, 0777u}}) {
+  for (auto [dir, mode] : {std::pair{venv_host, 0700u}, {req_host, 0755u}, {cache_host, 0700u}}) {
     if (absl::Status s = buildpacks::internal::MakeDirs(dir, mode); !s.ok()) return internal_error(s);
   }
   std::ofstream(req_host + "/requirements.txt", std::ios::trunc) << params.source.requirements;

@@ -1,5 +1,7 @@
 #include "buildpacks/runbase/apt_deb_fetcher.h"
 
+#include <fcntl.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "buildpacks/internal/fs_util.h"
 #include "buildpacks/runbase/host_command.h"
+#include "common/posix_status.h"
 #include "common/status_macros.h"
 
 namespace tempa::buildpacks::runbase {
@@ -169,6 +172,18 @@ class AptDebFetcher : public DebFetcher {
         package.name, ") or keep apt's archives: ", why));
   }
 
+  // Hands the fresh download directory `dir` (root's, 0700) to apt's download user when we
+  // are root and it exists, through a descriptor.
+  static absl::Status GiveToAptUser(const std::string& dir) {
+    if (geteuid() != 0) return absl::OkStatus();
+    struct passwd* apt = getpwnam("_apt");
+    if (apt == nullptr) return absl::OkStatus();
+    UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoStatus(errno, "open", dir);
+    if (fchown(fd.get(), apt->pw_uid, apt->pw_gid) != 0) return ErrnoStatus(errno, "chown", dir);
+    return absl::OkStatus();
+  }
+
   // One apt-get run for several packages; what it downloads is committed to the cache.
   absl::StatusOr<CommandOutput> DownloadBatch(const std::vector<DebPackage>& packages) {
     RETURN_IF_ERROR(internal::MakeDirs(options_.cache_dir, 0755));
@@ -176,9 +191,9 @@ class AptDebFetcher : public DebFetcher {
     if (mkdtemp(dir.data()) == nullptr) {
       return absl::InternalError(absl::StrCat("mkdtemp ", dir, ": ", std::strerror(errno)));
     }
-    // apt downloads as the _apt user when it can write the directory; otherwise it warns
-    // and downloads as root, which works too.
-    chmod(dir.c_str(), 0777);
+    // apt downloads as its sandbox user _apt when that user can write the directory (else it
+    // warns and downloads as root): the directory is given to _apt alone, 0700.
+    RETURN_IF_ERROR(GiveToAptUser(dir));
     std::vector<std::string> argv = {"apt-get", "download", "-q"};
     for (const DebPackage& p : packages) argv.push_back(AptSpec(p));
     absl::StatusOr<CommandOutput> out = RunHostCommand(argv, dir);

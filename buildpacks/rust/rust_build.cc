@@ -54,6 +54,8 @@ absl::StatusOr<std::string> WritableSourceCopy(const BuildContext& context) {
   std::string dir = context.scratch_dir + "/rust-src";
   TreeCopyOptions options;
   options.exclude_names = {"target", ".git"};
+  // The build user's (it owns the scratch directory): the sandbox writes Cargo.lock here.
+  options.owner_from_parent = true;
   RETURN_IF_ERROR(Annotate(CopyTree(context.source_dir, dir, options), "copy the source"));
   return dir;
 }
@@ -139,11 +141,12 @@ absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
   auto internal_error = [](absl::Status status) {
     return WithFailure(Annotate(status, "cargo build"), {FailureKind::kInternal, "build", ""});
   };
-  // The sandbox may run as another user: its writable mounts are world-writable.
+  // The sandbox may run as another user: MakeDirs gives these to the owner of the scratch
+  // directory and app cache (the build user), 0700.
   std::string cache_host = CargoCacheDir(context, params.toolchain);
   std::string out_host = context.scratch_dir + "/rust-out";
   for (const std::string& dir : {cache_host, out_host}) {
-    if (absl::Status s = internal::MakeDirs(dir, 0777); !s.ok()) return internal_error(s);
+    if (absl::Status s = internal::MakeDirs(dir, 0700); !s.ok()) return internal_error(s);
   }
   RemoveOtherToolchainCaches(cache_host);
   std::string src_host = context.source_dir;

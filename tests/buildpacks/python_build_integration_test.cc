@@ -60,6 +60,10 @@ class PythonBuildIntegrationTest : public ::testing::Test {
     PythonBuildpack buildpack(o);
     auto plan = buildpack.Detect(src_.path(), {});
     if (!plan.ok()) return plan.status();
+    // As the pipeline does: the build user owns the directories the build writes.
+    for (const std::string& dir : {scratch.path(), cache_.path()}) {
+      if (absl::Status s = PrepareForSandbox(dir, SandboxOptions()); !s.ok()) return s;
+    }
     BuildContext context;
     context.source_dir = src_.path();
     context.scratch_dir = scratch.path();

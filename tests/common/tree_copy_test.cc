@@ -3,6 +3,7 @@
 #include "common/tree_copy.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -77,6 +78,25 @@ TEST(TreeCopyTest, AnExistingDestinationIsRefusedRatherThanMergedInto) {
   fs::create_directory_symlink("/", tmp.Join("dst"));
   absl::Status status = CopyTree(tmp.Join("src"), tmp.Join("dst"));
   EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST(TreeCopyTest, OwnerFromParentHandsTheCopyToTheParentDirectorysOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "changing owners needs root";
+  TempDir tmp;
+  fs::create_directories(tmp.Join("src/d"));
+  WriteFileOrDie(tmp.Join("src/d/f"), "x");
+  fs::create_symlink("d/f", tmp.Join("src/link"));
+  fs::create_directories(tmp.Join("scratch"));
+  ASSERT_EQ(::chown(tmp.Join("scratch").c_str(), 65534, 65534), 0);
+  TreeCopyOptions options;
+  options.owner_from_parent = true;
+  ASSERT_TRUE(CopyTree(tmp.Join("src"), tmp.Join("scratch/copy"), options).ok());
+  for (const char* rel : {"copy", "copy/d", "copy/d/f", "copy/link"}) {
+    struct stat st;
+    ASSERT_EQ(::lstat(tmp.Join(std::string("scratch/") + rel).c_str(), &st), 0) << rel;
+    EXPECT_EQ(st.st_uid, 65534u) << rel;
+    EXPECT_EQ(st.st_gid, 65534u) << rel;
+  }
 }
 
 }  // namespace

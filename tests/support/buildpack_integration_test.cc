@@ -11,6 +11,11 @@ void BuildpackIntegrationTest::SetUp() {
 absl::StatusOr<buildpacks::LayerOutput> BuildpackIntegrationTest::DetectAndBuild(
     buildpacks::Buildpack& buildpack, const std::string& source, const std::string& scratch_dir,
     const std::string& cache_dir) {
+  // As the pipeline does: the directories the build writes are the build user's (when we are
+  // root), since MakeDirs makes what a buildpack needs in them owned like them.
+  for (const std::string& dir : {scratch_dir, cache_dir}) {
+    if (absl::Status s = PrepareForSandbox(dir, {}); !s.ok()) return s;
+  }
   auto plan = buildpack.Detect(source, {});
   if (!plan.ok()) return plan.status();
   EXPECT_TRUE(plan->has_value());

@@ -1,5 +1,7 @@
 #include "worker/cli/build_command.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iomanip>
 #include <ostream>
@@ -17,6 +19,7 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "worker/build_pipeline.h"
+#include "worker/build_pipeline_dirs.h"
 #include "worker/cli/failure_report.h"
 #include "worker/sandbox/bubblewrap_sandbox.h"
 
@@ -61,6 +64,49 @@ json LayersJson(const worker::BuildOutcome& outcome) {
   return layers;
 }
 
+// Makes the cache directory (0711 when builds run as another user, else 0700; one the user
+// made keeps its mode) and its CAS (0700, root's alone), and returns where the build-writable
+// directories go: the cache directory itself when the build user can pass through it and only
+// root can change it and its parents, else a root-owned private area keyed by it (a 0700
+// `mktemp -d`, or a directory of another user, stays as it was).
+absl::StatusOr<std::string> PrepareCacheDir(const std::string& cache_dir,
+                                            worker::DirOwner build_owner) {
+  const mode_t parent_mode = worker::ParentModeFor(build_owner);
+  ASSIGN_OR_RETURN(UniqueFd cache, worker::OpenNamedDir(cache_dir, parent_mode));
+  ASSIGN_OR_RETURN(std::string real, worker::PathOfFd(cache.get()));
+  ASSIGN_OR_RETURN(UniqueFd cas, worker::EnsurePrivateDir(cache.get(), "cas", real + "/cas",
+                                                          worker::CurrentOwner(), 0700));
+  // Only where the build user can pass and nobody but root can swap a directory for a link.
+  if (build_owner.uid == ::geteuid() ||
+      (CheckReachableBy(real + "/cas", build_owner.uid, build_owner.gid).ok() &&
+       worker::CheckOnlyWeCanChange(real).ok())) {
+    return real;
+  }
+  // The areas live in a root-owned 0711 directory of the system cache; it must be reachable.
+  std::string root_path = worker::kDefaultPrivateRoot;
+  size_t slash = root_path.rfind('/');
+  ASSIGN_OR_RETURN(UniqueFd system, worker::OpenNamedDir(root_path.substr(0, slash), 0711));
+  ASSIGN_OR_RETURN(UniqueFd root,
+                   worker::EnsurePrivateDir(system.get(), root_path.substr(slash + 1), root_path,
+                                            worker::CurrentOwner(), 0711));
+  if (absl::Status s = worker::CheckOnlyWeCanChange(root_path); !s.ok()) {
+    return Annotate(s, absl::StrCat("the cache directory ", cache_dir,
+                                    " is not root's alone, and neither is the fallback for it"));
+  }
+  ASSIGN_OR_RETURN(std::string area, worker::PrivateAreaFor(real, root_path));
+  std::string name = area.substr(area.rfind('/') + 1);
+  ASSIGN_OR_RETURN(UniqueFd made,
+                   worker::EnsurePrivateDir(root.get(), name, area, worker::CurrentOwner(), 0711));
+  ASSIGN_OR_RETURN(UniqueFd apps, worker::EnsurePrivateDir(made.get(), "apps", area + "/apps",
+                                                           worker::CurrentOwner(), 0711));
+  if (absl::Status s = CheckReachableBy(area + "/apps", build_owner.uid, build_owner.gid);
+      !s.ok()) {
+    return Annotate(s, absl::StrCat("the cache directory ", cache_dir,
+                                    " is private, and so is the fallback for it"));
+  }
+  return area;
+}
+
 }  // namespace
 
 int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
@@ -82,6 +128,17 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
     run_image = *parsed;
   }
   std::string cache_dir = args.cache_dir.empty() ? DefaultCacheDir() : args.cache_dir;
+  BubblewrapSandboxOptions sandbox_options;
+  BubblewrapSandbox sandbox(sandbox_options);
+  worker::DirOwner build_owner =
+      sandbox.drops_privileges()
+          ? worker::DirOwner{sandbox_options.build_uid, sandbox_options.build_gid}
+          : worker::CurrentOwner();
+  absl::StatusOr<std::string> work_area = PrepareCacheDir(cache_dir, build_owner);
+  if (!work_area.ok()) {
+    return ReportFailure(WithFailure(work_area.status(), {FailureKind::kInternal, "cache", ""}),
+                         args.json, out, err);
+  }
   absl::StatusOr<std::unique_ptr<cas::LocalCas>> cas =
       cas::LocalCas::Open(cache_dir + "/cas", cas::LocalCasOptions{});
   if (!cas.ok()) {
@@ -89,8 +146,6 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
                          args.json, out, err);
   }
 
-  BubblewrapSandboxOptions sandbox_options;
-  BubblewrapSandbox sandbox(sandbox_options);
   buildpacks::Detector detector = buildpacks::Detector::WithDefaultBuildpacks();
   registry::CurlHttpTransport transport;
   registry::RegistryClientOptions registry_options;
@@ -112,7 +167,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   };
   deps.source_reachable = [&sandbox, &sandbox_options](const std::string& dir) {
     if (!sandbox.drops_privileges()) return absl::OkStatus();
-    return CheckReachableBy(dir, sandbox_options.build_uid, sandbox_options.build_gid);
+    return CheckReadableBy(dir, sandbox_options.build_uid, sandbox_options.build_gid);
   };
   deps.detector = &detector;
   deps.registry = &client;
@@ -122,8 +177,9 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   };
   deps.log = [&err](absl::string_view line) { err << "  | " << line << "\n"; };
   worker::PipelineOptions options;
-  options.cache_dir = cache_dir;
-  options.scratch_dir = cache_dir + "/tmp";
+  options.cache_dir = *work_area;
+  options.scratch_dir = *work_area + "/tmp";
+  options.build_owner = build_owner;
 
   worker::BuildRequest request;
   request.source_dir = AbsoluteSourceDir(args.source_dir);

@@ -107,7 +107,8 @@ class BubblewrapSandbox : public Sandbox {
 
 // Makes `dir`, a directory tree the daemon created for one build (scratch dir, the app's cache
 // dir), writable by the build: when the daemon is root, every entry is chowned to the build
-// uid/gid (symlinks themselves, never their targets; other file systems are not entered). Fails
+// uid/gid (symlinks themselves, never their targets, nor a file with several names that is not
+// already the build user's; other file systems are not entered). Fails
 // with FailedPrecondition when an ancestor of `dir` cannot be searched by the build uid, since
 // bwrap could not mount it. A no-op when the daemon is not root (builds run as the daemon's uid).
 absl::Status PrepareForSandbox(const std::string& dir, const BubblewrapSandboxOptions& options);
@@ -115,5 +116,10 @@ absl::Status PrepareForSandbox(const std::string& dir, const BubblewrapSandboxOp
 // FailedPrecondition naming the culprit when some ancestor directory of `path` cannot be
 // searched by uid/gid (bwrap, running as that uid, could not mount `path`).
 absl::Status CheckReachableBy(const std::string& path, uid_t uid, gid_t gid);
+
+// CheckReachableBy, and `dir` itself and every directory (r and x) and regular file (r) under it
+// (links not followed, .git skipped) are readable by uid/gid: what a read-only mount of a source
+// tree needs. FailedPrecondition naming the first entry that is not, and its mode.
+absl::Status CheckReadableBy(const std::string& dir, uid_t uid, gid_t gid);
 
 }  // namespace tempa

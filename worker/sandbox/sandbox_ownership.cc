@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -22,10 +23,15 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
+// Whether uid/gid has all of `bits` (some of 4 = read, 2 = write, 1 = search) on the file.
+bool AllowedTo(const struct stat& st, uid_t uid, gid_t gid, mode_t bits) {
+  if (st.st_uid == uid) return ((st.st_mode >> 6) & bits) == bits;
+  if (st.st_gid == gid) return ((st.st_mode >> 3) & bits) == bits;
+  return (st.st_mode & bits) == bits;
+}
+
 bool SearchableBy(const struct stat& st, uid_t uid, gid_t gid) {
-  if (st.st_uid == uid) return (st.st_mode & S_IXUSR) != 0;
-  if (st.st_gid == gid) return (st.st_mode & S_IXGRP) != 0;
-  return (st.st_mode & S_IXOTH) != 0;
+  return AllowedTo(st, uid, gid, 1);
 }
 
 // Chowns the entries of the open directory `dir_fd` (already chowned itself), recursing into
@@ -55,6 +61,9 @@ absl::Status ChownEntries(int dir_fd, const std::string& path, dev_t dev, uid_t 
       break;
     }
     if (st.st_dev != dev) continue;  // a mount point: not ours to change
+    // Another name of a file the build user does not own (a hard link planted to a host file):
+    // chowning it would hand over the host file. Left as it is.
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && st.st_uid != uid) continue;
     if ((st.st_uid != uid || st.st_gid != gid) &&
         ::fchownat(dir_fd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
       status = Errno("chown", child);
@@ -68,6 +77,59 @@ absl::Status ChownEntries(int dir_fd, const std::string& path, dev_t dev, uid_t 
     }
     status = ChownEntries(sub, child, dev, uid, gid);
     ::close(sub);
+  }
+  ::closedir(dir);
+  return status;
+}
+
+// FailedPrecondition naming `path` when uid/gid may not read it (and, a directory, enter it).
+absl::Status CheckEntryReadable(const struct stat& st, const std::string& path, uid_t uid,
+                                gid_t gid) {
+  if (AllowedTo(st, uid, gid, S_ISDIR(st.st_mode) ? (4 | 1) : 4)) return absl::OkStatus();
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return absl::FailedPreconditionError(absl::StrCat("the build user (uid ", uid, ") cannot read ",
+                                                    path, " (mode ", mode, ", owner uid ",
+                                                    st.st_uid, ")"));
+}
+
+// Checks the open directory `dir_fd` and, below it, every directory and regular file (not
+// following links, skipping .git) is readable by uid/gid.
+absl::Status CheckTreeReadable(int dir_fd, const std::string& path, uid_t uid, gid_t gid) {
+  struct stat st;
+  if (::fstat(dir_fd, &st) != 0) return Errno("stat", path);
+  absl::Status status = CheckEntryReadable(st, path, uid, gid);
+  if (!status.ok()) return status;
+  int list_fd = ::dup(dir_fd);
+  if (list_fd < 0) return Errno("dup", path);
+  DIR* dir = ::fdopendir(list_fd);
+  if (dir == nullptr) {
+    ::close(list_fd);
+    return Errno("read directory", path);
+  }
+  while (status.ok()) {
+    errno = 0;
+    struct dirent* entry = ::readdir(dir);
+    if (entry == nullptr) {
+      if (errno != 0) status = Errno("read directory", path);
+      break;
+    }
+    std::string name = entry->d_name;
+    if (name == "." || name == ".." || name == ".git") continue;
+    std::string child = path + "/" + name;
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      status = Errno("stat", child);
+    } else if (S_ISREG(st.st_mode)) {
+      status = CheckEntryReadable(st, child, uid, gid);
+    } else if (S_ISDIR(st.st_mode)) {
+      int sub = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) {
+        status = Errno("open", child);
+      } else {
+        status = CheckTreeReadable(sub, child, uid, gid);
+        ::close(sub);
+      }
+    }
   }
   ::closedir(dir);
   return status;
@@ -93,6 +155,16 @@ absl::Status CheckReachableBy(const std::string& path, uid_t uid, gid_t gid) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckReadableBy(const std::string& dir, uid_t uid, gid_t gid) {
+  absl::Status reachable = CheckReachableBy(dir, uid, gid);
+  if (!reachable.ok()) return reachable;
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("open", dir);
+  absl::Status status = CheckTreeReadable(fd, dir, uid, gid);
+  ::close(fd);
+  return status;
 }
 
 absl::Status PrepareForSandbox(const std::string& dir, const BubblewrapSandboxOptions& options) {

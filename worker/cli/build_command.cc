@@ -136,7 +136,8 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
           : worker::CurrentOwner();
   absl::StatusOr<std::string> work_area = PrepareCacheDir(cache_dir, build_owner);
   if (!work_area.ok()) {
-    return ReportFailure(WithFailure(work_area.status(), {FailureKind::kInternal, "cache", ""}),
+    return ReportFailure("build",
+                         WithFailure(work_area.status(), {FailureKind::kInternal, "cache", ""}),
                          args.json, out, err);
   }
   absl::StatusOr<std::unique_ptr<cas::LocalCas>> cas =

@@ -8,10 +8,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "buildpacks/build_plan.h"
 #include "common/oci/layer_spec.h"
 #include "common/sandbox/sandbox.h"
@@ -52,6 +52,9 @@ struct BuildContext {
   std::string source_dir;   // read-only input
   std::string scratch_dir;  // empty, writable, removed after the build
   std::string cache_dir;    // per-app tool caches (persisted, never in the image)
+  // Tempa's own cache of fetched .debs for run bases, shared by all apps and never mounted into
+  // a sandbox. Empty: a debs/ directory in cache_dir (or scratch_dir).
+  std::string deb_cache_dir;
   std::map<std::string, std::string> build_env;  // user's --build-env
   Sandbox* sandbox = nullptr;
   // Limits for every sandboxed step of this build (memory, processes, time, output).

@@ -107,8 +107,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   buildpacks::Buildpack* buildpack = planned->buildpack;
   const buildpacks::BuildPlan& plan = planned->plan;
   outcome.plan = plan;
-  absl::StatusOr<SourceInfo> source =
-      ReadSourceInfo(request.source_dir, request.source_date_epoch);
+  absl::StatusOr<SourceInfo> source = ReadSourceInfo(request.source_dir, request.source_date_epoch);
   if (!source.ok()) return fail(FailureKind::kBadInput, "detect", source.status());
   outcome.revision = source->revision;
   std::string notes = app->notes.empty() ? "" : " [" + absl::StrJoin(app->notes, "; ") + "]";
@@ -172,6 +171,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   context.source_dir = build_source;
   context.scratch_dir = dirs->scratch();
   context.cache_dir = dirs->app_cache();
+  context.deb_cache_dir = dirs->shared_debs();
   context.build_env = app->build_env;
   context.sandbox = deps_.sandbox;
   context.limits = request.limits;
@@ -229,9 +229,8 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   outcome.blobs_uploaded = pushed->uploaded;
   outcome.blobs_skipped = pushed->skipped;
   Step("push", started,
-       absl::StrCat(pushed->uploaded, " blobs uploaded, ", pushed->skipped,
-                    " already there, ", pushed->mounted, " mounted, ", pushed->bytes_uploaded,
-                    " bytes"));
+       absl::StrCat(pushed->uploaded, " blobs uploaded, ", pushed->skipped, " already there, ",
+                    pushed->mounted, " mounted, ", pushed->bytes_uploaded, " bytes"));
   return outcome;
 }
 

@@ -233,6 +233,12 @@ absl::StatusOr<BuildDirs> BuildDirs::Open(const Options& options, absl::string_v
                            " to finish with its cache"));
         }
       }));
+  // Tempa's own caches shared by every app (fetched .debs, checked against their digests): the
+  // build user never writes there, and apt's _apt user only passes through to its own download
+  // directory.
+  dirs.shared_cache_ = area_path + "/debs";
+  ASSIGN_OR_RETURN(UniqueFd shared,
+                   EnsurePrivateDir(area.get(), "debs", dirs.shared_cache_, root, 0711));
   dirs.app_cache_ = absl::StrCat(apps_path, "/", key);
   ASSIGN_OR_RETURN(UniqueFd cache,
                    EnsurePrivateDir(apps.get(), key, dirs.app_cache_, options.build_owner, 0700));

@@ -90,6 +90,9 @@ class BuildDirs {
 
   const std::string& scratch() const { return scratch_; }
   const std::string& app_cache() const { return app_cache_; }
+  // Root's own cache of fetched Debian packages, shared by all apps (0711: apt's _apt user
+  // passes through to its download directory); no build mounts or writes it.
+  const std::string& shared_debs() const { return shared_cache_; }
   // Gives the scratch directory itself to the build owner, mode 0700.
   absl::Status HandOverScratch();
 
@@ -102,6 +105,7 @@ class BuildDirs {
   std::string scratch_name_;
   std::string scratch_;
   std::string app_cache_;
+  std::string shared_cache_;
   UniqueFd cache_lock_;
 };
 

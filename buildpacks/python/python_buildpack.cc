@@ -24,7 +24,8 @@ constexpr int kDefaultPort = 8080;
 std::string SanitizeName(const std::string& name) {
   std::string out;
   for (char c : name) {
-    bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    bool ok =
+        absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
     if (ok) out.push_back(c);
   }
   return out.empty() ? "app" : out;
@@ -47,8 +48,8 @@ absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir) {
   std::string manifest = absl::StrCat(kAppLayerVersion, "\n");
   for (const oci::LayerEntry& entry : tree.entries()) {
     // Bytecode is the interpreter's cache, not source: it would differ between checkouts.
-    if (absl::EndsWith(entry.path, ".pyc") ||
-        (entry.type == oci::LayerEntry::Type::kHardlink && absl::EndsWith(entry.link_target, ".pyc"))) {
+    if (absl::EndsWith(entry.path, ".pyc") || (entry.type == oci::LayerEntry::Type::kHardlink &&
+                                               absl::EndsWith(entry.link_target, ".pyc"))) {
       continue;
     }
     std::string content;
@@ -128,14 +129,14 @@ absl::StatusOr<BuildRecipe> PythonBuildpack::Prepare(const BuildPlan& plan,
       python::FindDependencySource(context.source_dir);
   if (!source.ok()) return WithFailure(source.status(), {FailureKind::kBadInput, "build", ""});
   if (!source->has_value()) {
-    return WithFailure(absl::FailedPreconditionError(absl::StrCat(
-                           "no Python manifest in ", context.source_dir, " any more")),
+    return WithFailure(absl::FailedPreconditionError(
+                           absl::StrCat("no Python manifest in ", context.source_dir, " any more")),
                        {FailureKind::kBadInput, "build", ""});
   }
   auto detail = plan.details.find("dependency_source");
   if (detail != plan.details.end() && detail->second != (*source)->kind && context.log) {
-    context.log(absl::StrCat("note: planned with ", detail->second, ", building from ",
-                             (*source)->kind));
+    context.log(
+        absl::StrCat("note: planned with ", detail->second, ", building from ", (*source)->kind));
   }
   python::PythonDepsParams params;
   params.interpreter = *interpreter;
@@ -146,6 +147,7 @@ absl::StatusOr<BuildRecipe> PythonBuildpack::Prepare(const BuildPlan& plan,
 
   BuildRecipe recipe;
   runbase::DebianBaseOptions base = options_.base;
+  if (base.deb_cache_dir.empty()) base.deb_cache_dir = context.deb_cache_dir;
   if (base.deb_cache_dir.empty() && !context.cache_dir.empty()) {
     base.deb_cache_dir = context.cache_dir + "/debs";
   }

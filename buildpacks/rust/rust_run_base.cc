@@ -52,6 +52,7 @@ RunBaseFactory DebianRunBase(runbase::StaticBaseOptions static_base, std::string
     runbase::DebianBaseOptions options;
     options.static_base = static_base;
     options.deb_cache_dir = deb_cache_dir;
+    if (options.deb_cache_dir.empty()) options.deb_cache_dir = context.deb_cache_dir;
     if (options.deb_cache_dir.empty()) {
       options.deb_cache_dir =
           context.cache_dir.empty() ? context.scratch_dir + "/debs" : context.cache_dir + "/debs";

@@ -4,18 +4,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "buildpacks/go/go_source.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace go = tempa::buildpacks::go;
   using tempa::fuzz::Check;
-  std::string_view text(reinterpret_cast<const char*>(data), size);
+  absl::string_view text(reinterpret_cast<const char*>(data), size);
 
   absl::StatusOr<go::GoModFile> mod = go::ParseGoMod(text);
   if (mod.ok()) go::BinaryNameFor(mod->module_path);

@@ -3,14 +3,14 @@
 // to a reference that parses to the same parts.
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "common/registry/image_reference.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using tempa::registry::ImageReference;
-  std::string_view text(reinterpret_cast<const char*>(data), size);
+  absl::string_view text(reinterpret_cast<const char*>(data), size);
   tempa::registry::IsLoopbackHost(text);
   absl::StatusOr<ImageReference> ref = ImageReference::Parse(text);
   if (!ref.ok()) return 0;

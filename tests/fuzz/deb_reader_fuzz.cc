@@ -17,7 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using tempa::fuzz::Check;
   static const std::string path = tempa::fuzz::ScratchDir() + "/package.deb";
   tempa::fuzz::WriteFile(path, std::string_view(reinterpret_cast<const char*>(data), size));
-  // Contents in memory (no extract_dir): the fuzzer never writes the package's files.
+  // The entry list of an already extracted package (what the run base reads back: data is
+  // decompressed and skipped, nothing is written), then contents in memory.
+  runbase::ReadDebData(path, {tempa::fuzz::ScratchDir() + "/extracted", true}).IgnoreError();
   absl::StatusOr<std::vector<runbase::PackageEntry>> entries = runbase::ReadDebData(path);
   if (!entries.ok()) return 0;
   for (const runbase::PackageEntry& entry : *entries) {

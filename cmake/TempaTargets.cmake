@@ -16,6 +16,9 @@ function(tempa_test name)
   add_executable(${name} ${ARG_SRCS})
   target_compile_options(${name} PRIVATE ${TEMPA_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  if(TEMPA_SANITIZE)
+    target_sources(${name} PRIVATE ${PROJECT_SOURCE_DIR}/cmake/sanitizer_options.cc)
+  endif()
   # Paths tests need, both compiled in and (for scripts the tests run) in the environment.
   target_compile_definitions(${name} PRIVATE TEMPA_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     TEMPA_BINARY_DIR="${PROJECT_BINARY_DIR}")

@@ -247,7 +247,10 @@ absl::Status FromPipfileLock(const std::string& text, DependencySource& out) {
   if (doc.is_discarded() || !doc.is_object()) return absl::InvalidArgumentError("invalid JSON");
   const nlohmann::json& deps = doc.value("default", nlohmann::json::object());
   if (!deps.is_object()) return absl::InvalidArgumentError("\"default\" is not an object");
-  for (const auto& [name, spec] : deps.items()) {
+  for (const auto& item : deps.items()) {
+    // Named, not a structured binding: clang 14 (the sanitizer build) cannot capture those.
+    const std::string& name = item.key();
+    const nlohmann::json& spec = item.value();
     if (!spec.is_object()) continue;
     auto get = [&](const char* key) {
       auto it = spec.find(key);

@@ -97,9 +97,11 @@ struct TarOutput {
   int64_t tar_size = 0;
   ParallelGzipWriter* gzip = nullptr;
   absl::Status status;
+  bool abandoned = false;  // the layer is being thrown away: take no more bytes
 
   static la_ssize_t Write(struct archive*, void* self, const void* buf, size_t n) {
     auto* out = static_cast<TarOutput*>(self);
+    if (out->abandoned) return -1;
     absl::string_view data(static_cast<const char*>(buf), n);
     out->tar_hash.Update(data);
     out->tar_size += static_cast<int64_t>(n);
@@ -138,10 +140,13 @@ class ScopedUtf8Locale {
 };
 
 struct ArchiveDeleter {
-  // archive_write_fail first: on an error path archive_write_free would otherwise "close" the
-  // archive, pushing end blocks through the callback into a sink that already failed.
+  // On an error path archive_write_free "closes" the archive, pushing end blocks through the
+  // callback: `abandoned` makes the callback refuse them, so nothing reaches a sink that already
+  // failed. (archive_write_fail would skip the close, but libarchive then leaks its block
+  // buffer, 64 KiB per failed layer.)
+  TarOutput* out;
   void operator()(struct archive* a) const {
-    archive_write_fail(a);
+    out->abandoned = true;
     archive_write_free(a);
   }
 };
@@ -284,7 +289,7 @@ absl::StatusOr<LayerWriteResult> WriteLayerTo(const LayerSpec& spec,
   out.gzip = &gzip;
 
   ScopedUtf8Locale utf8_locale;  // before archive_write_new: libarchive caches the charset
-  std::unique_ptr<struct archive, ArchiveDeleter> a(archive_write_new());
+  std::unique_ptr<struct archive, ArchiveDeleter> a(archive_write_new(), ArchiveDeleter{&out});
   TarWriter writer(a.get(), out);
   // pax_restricted: plain ustar headers unless an entry needs more (long or non-ASCII names,
   // big files), then a pax header named "<dir>/PaxHeader/<name>" (libarchive uses no pid, and

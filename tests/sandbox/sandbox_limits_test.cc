@@ -28,7 +28,11 @@ using Outcome = SandboxResult::Outcome;
 
 // A fork bomb, bounded by the process limit and a short wall time. dash does not accept ":" as a
 // function name, hence "b".
-constexpr char kForkBomb[] = "b() { b | b & }; b; sleep 60";
+// Every process forks as fast as it can, forever: it never dies out on its own (a shell bomb
+// does, once bash gives up retrying), so only the sandbox's process-limit handling stops it.
+constexpr char kForkBomb[] =
+    "python3 -c 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n"
+    "        pass'";
 
 // This process's leftover per-build groups under `parent` (there should be none after a run).
 std::vector<std::string> LeftoverGroups(const std::string& parent) {

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <vector>
 
@@ -14,6 +15,8 @@
 
 namespace tempa {
 namespace {
+
+std::atomic<bool> use_openat2{true};
 
 std::string Named(absl::string_view root_name, absl::string_view relative) {
   if (root_name.empty()) return std::string(relative);
@@ -89,6 +92,10 @@ absl::StatusOr<UniqueFd> WalkBeneath(int root_fd, const std::vector<absl::string
 
 }  // namespace
 
+namespace beneath_internal {
+void UseOpenat2ForTesting(bool use) { use_openat2.store(use); }
+}  // namespace beneath_internal
+
 absl::StatusOr<UniqueFd> OpenRootDirectory(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
@@ -111,6 +118,9 @@ absl::StatusOr<UniqueFd> OpenBeneath(int root_fd, absl::string_view relative, in
   std::string clean;
   for (absl::string_view part : parts) absl::StrAppend(&clean, clean.empty() ? "" : "/", part);
 
+  if (!use_openat2.load(std::memory_order_relaxed)) {
+    return WalkBeneath(root_fd, parts, flags, root_name, clean);
+  }
   struct open_how how = {};
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;

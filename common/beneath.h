@@ -42,4 +42,9 @@ absl::StatusOr<UniqueFd> OpenRegularFileBeneath(const std::string& root, absl::s
 absl::Status CopyFileBeneath(int root_fd, absl::string_view relative, absl::string_view root_name,
                              const std::string& dest_path, mode_t mode);
 
+namespace beneath_internal {
+// Tests run every rule through the O_NOFOLLOW walk too, as on a kernel without openat2.
+void UseOpenat2ForTesting(bool use);
+}  // namespace beneath_internal
+
 }  // namespace tempa

@@ -123,8 +123,12 @@ struct Copier {
   }
 
   // Copies the entries of `src_dir` into the (new, empty) directory `dst_dir`.
-  absl::Status CopyEntries(int src_dir, int dst_dir, const std::string& from,
-                           const std::string& to) {
+  absl::Status CopyEntries(int src_dir, int dst_dir, const std::string& from, const std::string& to,
+                           int depth = 0) {
+    if (depth > kMaxTreeDepth) {
+      return absl::InvalidArgumentError(absl::StrCat(from, " is nested more than ", kMaxTreeDepth,
+                                                     " directories deep; not copied"));
+    }
     ASSIGN_OR_RETURN(std::vector<std::string> names, ListNames(src_dir, from));
     for (const std::string& name : names) {
       if (Excluded(name)) continue;
@@ -149,7 +153,7 @@ struct Copier {
             ::openat(dst_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub_dst.valid()) return ErrnoStatus(errno, "open directory", child_to);
         RETURN_IF_ERROR(Own(sub_dst.get(), child_to));
-        RETURN_IF_ERROR(CopyEntries(sub_src.get(), sub_dst.get(), child_from, child_to));
+        RETURN_IF_ERROR(CopyEntries(sub_src.get(), sub_dst.get(), child_from, child_to, depth + 1));
         RETURN_IF_ERROR(FinishDirectory(sub_dst.get(), st, child_to));
       }
       // Sockets, fifos and devices have no place in a source tree: skipped.
@@ -167,7 +171,60 @@ struct Copier {
   }
 };
 
+// Removes what is in the open directory `fd` down to `budget` levels; a directory below that is
+// renamed into `top_fd` as a fresh name added to `hoisted`, for the caller to remove next.
+absl::Status RemoveEntries(int fd, const std::string& path, int budget, int top_fd,
+                           std::vector<std::string>& hoisted) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListNames(fd, path));
+  for (const std::string& child : names) {
+    std::string child_path = absl::StrCat(path, "/", child);
+    if (::unlinkat(fd, child.c_str(), 0) == 0 || errno == ENOENT) continue;
+    if (errno != EISDIR && errno != EPERM) return ErrnoStatus(errno, "remove", child_path);
+    if (budget == 0) {
+      std::string moved = absl::StrCat(".tempa-deep-", ::getpid(), "-", hoisted.size());
+      if (::renameat(fd, child.c_str(), top_fd, moved.c_str()) != 0) {
+        return ErrnoStatus(errno, "move up to remove", child_path);
+      }
+      hoisted.push_back(moved);
+      continue;
+    }
+    UniqueFd sub(::openat(fd, child.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub.valid()) return ErrnoStatus(errno, "open directory", child_path);
+    // The build may have left a directory its owner cannot list or enter.
+    ::fchmod(sub.get(), 0700);
+    RETURN_IF_ERROR(RemoveEntries(sub.get(), child_path, budget - 1, top_fd, hoisted));
+    sub.Reset();
+    if (::unlinkat(fd, child.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      return ErrnoStatus(errno, "remove directory", child_path);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status RemoveTreeAt(int parent_fd, const std::string& name, const std::string& path) {
+  std::vector<std::string> pending = {name};
+  std::vector<std::string> hoisted;
+  while (!pending.empty()) {
+    std::string next = pending.back();
+    pending.pop_back();
+    std::string where = next == name ? path : absl::StrCat(path, " (part of it: ", next, ")");
+    if (::unlinkat(parent_fd, next.c_str(), 0) == 0 || errno == ENOENT) continue;
+    if (errno != EISDIR && errno != EPERM) return ErrnoStatus(errno, "remove", where);
+    UniqueFd fd(::openat(parent_fd, next.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoStatus(errno, "open directory", where);
+    ::fchmod(fd.get(), 0700);
+    RETURN_IF_ERROR(RemoveEntries(fd.get(), where, kMaxTreeDepth, parent_fd, hoisted));
+    fd.Reset();
+    if (::unlinkat(parent_fd, next.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      return ErrnoStatus(errno, "remove directory", where);
+    }
+    pending.insert(pending.end(), hoisted.begin(), hoisted.end());
+    hoisted.clear();
+  }
+  return absl::OkStatus();
+}
 
 absl::Status CopyTree(const std::string& from, const std::string& to,
                       const TreeCopyOptions& options) {

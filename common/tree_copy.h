@@ -28,4 +28,14 @@ struct TreeCopyOptions {
 absl::Status CopyTree(const std::string& from, const std::string& to,
                       const TreeCopyOptions& options = {});
 
+// How deep a tree the walkers here (and the layer walk) descend; deeper is refused, since a
+// build could otherwise nest directories until the walk runs out of descriptors.
+inline constexpr int kMaxTreeDepth = 256;
+
+// Removes the entry `name` of the directory `parent_fd` and everything under it, never following
+// a symlink (a link is removed, not what it points at); `path` names it in errors. A missing
+// entry is OK. Trees of any depth go: parts deeper than kMaxTreeDepth are moved up into
+// `parent_fd` first and removed from there.
+absl::Status RemoveTreeAt(int parent_fd, const std::string& name, const std::string& path);
+
 }  // namespace tempa

@@ -57,7 +57,8 @@ void BuildPipeline::Step(absl::string_view name, absl::Time started, absl::strin
 }
 
 absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::PlannedLayer& planned,
-                                                       int64_t commit_epoch) {
+                                                       int64_t commit_epoch,
+                                                       absl::string_view build_scope) {
   BuiltLayer built{planned.role, {}, false};
   auto cached = [&](const std::string& key) -> absl::StatusOr<bool> {
     ASSIGN_OR_RETURN(std::optional<oci::LayerRecord> hit, deps_.actions->Get(key));
@@ -74,7 +75,13 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
   write_options.compression_level = options_.compression_level;
   std::string key;
   if (!planned.input_key.empty()) {
-    key = ActionKey(planned.role, planned.input_key, write_options);
+    // A dependency layer is the output of the build's own code (setup.py, build backends) run
+    // with the app's build env and caches: reused only by the same app with the same env, so
+    // one repository can never plant a layer that another's identical lockfile then picks up.
+    std::string input_key = planned.role == buildpacks::LayerRole::kDeps
+                                ? absl::StrCat(planned.input_key, "\n", build_scope)
+                                : planned.input_key;
+    key = ActionKey(planned.role, input_key, write_options);
     ASSIGN_OR_RETURN(bool hit, cached(key));
     if (hit) return built;
   }
@@ -139,12 +146,14 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   }
 
   started = absl::Now();
+  // The app is its image repository on its registry: two registries' "acme/api" are two apps.
+  const std::string app_identity =
+      absl::StrCat(request.image.registry(), "/", request.image.repository());
   BuildDirs::Options dir_options;
   dir_options.scratch_parent = options_.scratch_dir;
   dir_options.cache_parent = options_.cache_dir;
   dir_options.build_owner = options_.build_owner.value_or(CurrentOwner());
-  absl::StatusOr<BuildDirs> dirs =
-      BuildDirs::Open(dir_options, request.image.repository(), deps_.log);
+  absl::StatusOr<BuildDirs> dirs = BuildDirs::Open(dir_options, app_identity, deps_.log);
   if (!dirs.ok()) return fail(FailureKind::kInternal, "build", dirs.status());
 
   // A source the build user cannot reach or read (say under root's private home, or a 0700
@@ -184,10 +193,15 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
       outcome.layers.push_back({buildpacks::LayerRole::kBase, layer, true});
     }
   }
+  std::string build_scope = absl::StrCat("app=", app_identity, "\n");
+  for (const auto& [name, value] : app->build_env) {
+    absl::StrAppend(&build_scope, "env ", name, "=", value, "\n");
+  }
   for (const buildpacks::PlannedLayer& planned : recipe->layers) {
     if (run_base && planned.role == buildpacks::LayerRole::kBase) continue;  // replaced
     absl::Time layer_started = absl::Now();
-    absl::StatusOr<BuiltLayer> layer = ProduceLayer(planned, source->source_date_epoch);
+    absl::StatusOr<BuiltLayer> layer =
+        ProduceLayer(planned, source->source_date_epoch, build_scope);
     std::string step = absl::StrCat("layer ", buildpacks::LayerRoleName(planned.role));
     if (!layer.ok()) {
       // A layer source that is not what the build should have left (a symlink where a file

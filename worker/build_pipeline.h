@@ -96,8 +96,9 @@ class BuildPipeline {
   absl::StatusOr<BuildOutcome> Build(const BuildRequest& request);
 
  private:
-  absl::StatusOr<BuiltLayer> ProduceLayer(const buildpacks::PlannedLayer& planned,
-                                          int64_t epoch);
+  // `build_scope` (the app and its build env) keys layers made by the build's own code.
+  absl::StatusOr<BuiltLayer> ProduceLayer(const buildpacks::PlannedLayer& planned, int64_t epoch,
+                                          absl::string_view build_scope);
   void Step(absl::string_view name, absl::Time started, absl::string_view detail);
 
   PipelineDeps deps_;

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
 #include "common/status_macros.h"
+#include "common/tree_copy.h"
 
 namespace tempa::worker {
 namespace {
@@ -34,30 +35,6 @@ absl::Status SetOwnerAndMode(int fd, const std::string& path, DirOwner owner, mo
     return ErrnoStatus(errno, "chmod", path);
   }
   return absl::OkStatus();
-}
-
-// The children of the open directory `fd` (no "." or "..").
-absl::StatusOr<std::vector<std::string>> Names(int fd, const std::string& path) {
-  int list_fd = ::dup(fd);
-  if (list_fd < 0) return ErrnoStatus(errno, "dup", path);
-  DIR* dir = ::fdopendir(list_fd);
-  if (dir == nullptr) {
-    int err = errno;
-    ::close(list_fd);
-    return ErrnoStatus(err, "read directory", path);
-  }
-  std::vector<std::string> names;
-  for (;;) {
-    errno = 0;
-    struct dirent* entry = ::readdir(dir);
-    if (entry == nullptr) break;
-    std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  int err = errno;
-  ::closedir(dir);
-  if (err != 0) return ErrnoStatus(err, "read directory", path);
-  return names;
 }
 
 }  // namespace
@@ -156,24 +133,6 @@ absl::StatusOr<std::string> PrivateAreaFor(const std::string& cache_dir,
   return absl::StrCat(private_root, "/", Sha256Of(real).hex().substr(0, 32));
 }
 
-absl::Status RemoveTree(int parent_fd, const std::string& name, const std::string& path) {
-  if (::unlinkat(parent_fd, name.c_str(), 0) == 0 || errno == ENOENT) return absl::OkStatus();
-  if (errno != EISDIR && errno != EPERM) return ErrnoStatus(errno, "remove", path);
-  UniqueFd fd(::openat(parent_fd, name.c_str(), kDirFlags));
-  if (!fd.valid()) return ErrnoStatus(errno, "open directory", path);
-  // The build may have left a directory it cannot be entered or listed by its owner.
-  struct stat st;
-  if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 0700) != 0700) ::fchmod(fd.get(), 0700);
-  ASSIGN_OR_RETURN(std::vector<std::string> names, Names(fd.get(), path));
-  for (const std::string& child : names) {
-    RETURN_IF_ERROR(RemoveTree(fd.get(), child, absl::StrCat(path, "/", child)));
-  }
-  if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-    return ErrnoStatus(errno, "remove directory", path);
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<UniqueFd> LockFile(int dir_fd, const std::string& name, const std::string& path,
                                   const std::function<void()>& on_wait) {
   UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -252,7 +211,7 @@ absl::Status BuildDirs::HandOverScratch() {
 BuildDirs::~BuildDirs() {
   if (!scratch_parent_fd_.valid() || scratch_name_.empty()) return;
   scratch_fd_.Reset();
-  (void)RemoveTree(scratch_parent_fd_.get(), scratch_name_, scratch_);
+  (void)RemoveTreeAt(scratch_parent_fd_.get(), scratch_name_, scratch_);
 }
 
 }  // namespace tempa::worker

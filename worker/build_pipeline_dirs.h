@@ -62,10 +62,6 @@ absl::StatusOr<std::string> PrivateAreaFor(const std::string& cache_dir,
 // The root of those areas; root-owned 0711.
 inline constexpr char kDefaultPrivateRoot[] = "/var/cache/tempa/private";
 
-// Removes `name` in `parent_fd` and everything under it, never following a symlink. A missing
-// entry is OK.
-absl::Status RemoveTree(int parent_fd, const std::string& name, const std::string& path);
-
 // Takes the exclusive flock on the lock file `name` in `dir_fd` (created 0600, opened
 // O_NOFOLLOW|O_CLOEXEC), calling `on_wait` first when another process holds it. The lock lasts
 // as long as the returned descriptor.

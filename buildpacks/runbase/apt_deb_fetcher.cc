@@ -88,7 +88,7 @@ class AptDebFetcher : public DebFetcher {
   }
 
   absl::StatusOr<FetchedDeb> Fetch(const DebPackage& package) override {
-    RETURN_IF_ERROR(internal::MakeDirs(options_.cache_dir, 0755));
+    RETURN_IF_ERROR(internal::MakeDirs(options_.cache_dir, 0711));
     std::string cached = absl::StrCat(options_.cache_dir, "/", package.FileName());
     std::string digest_file = cached + ".sha256";
     if (internal::IsRegularFile(cached)) {
@@ -186,7 +186,7 @@ class AptDebFetcher : public DebFetcher {
 
   // One apt-get run for several packages; what it downloads is committed to the cache.
   absl::StatusOr<CommandOutput> DownloadBatch(const std::vector<DebPackage>& packages) {
-    RETURN_IF_ERROR(internal::MakeDirs(options_.cache_dir, 0755));
+    RETURN_IF_ERROR(internal::MakeDirs(options_.cache_dir, 0711));
     std::string dir = absl::StrCat(options_.cache_dir, "/download-XXXXXX");
     if (mkdtemp(dir.data()) == nullptr) {
       return absl::InternalError(absl::StrCat("mkdtemp ", dir, ": ", std::strerror(errno)));

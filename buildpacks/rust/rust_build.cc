@@ -12,11 +12,12 @@
 #include "buildpacks/internal/build_step.h"
 #include "buildpacks/internal/egress_targets.h"
 #include "buildpacks/internal/fs_util.h"
-#include "common/tree_copy.h"
+#include "common/beneath.h"
 #include "common/build_error.h"
 #include "common/check.h"
 #include "common/digest.h"
 #include "common/status_macros.h"
+#include "common/tree_copy.h"
 
 namespace tempa::buildpacks::rust {
 namespace {
@@ -60,12 +61,20 @@ absl::StatusOr<std::string> WritableSourceCopy(const BuildContext& context) {
   return dir;
 }
 
-// Old toolchains' caches are dead weight: a toolchain change never reads them again.
+// Old toolchains' caches are dead weight: a toolchain change never reads them again. They are
+// the build's to fill, so they go through descriptors, never following a link planted there.
 void RemoveOtherToolchainCaches(const std::string& keep) {
-  std::error_code ec;
-  fs::path parent = fs::path(keep).parent_path();
-  for (const fs::directory_entry& entry : fs::directory_iterator(parent, ec)) {
-    if (entry.path() != fs::path(keep)) fs::remove_all(entry.path(), ec);
+  size_t slash = keep.rfind('/');
+  if (slash == std::string::npos) return;
+  std::string parent = keep.substr(0, slash);
+  absl::StatusOr<UniqueFd> dir = OpenRootDirectory(parent);
+  if (!dir.ok()) return;
+  absl::StatusOr<std::vector<std::string>> names = internal::ListDir(parent);
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    if (name != keep.substr(slash + 1)) {
+      (void)RemoveTreeAt(dir->get(), name, absl::StrCat(parent, "/", name));
+    }
   }
 }
 
@@ -156,7 +165,8 @@ absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
     src_host = *copy;
   }
 
-  absl::StatusOr<SandboxCommand> made = MakeCargoBuildCommand(params, context, src_host, cache_host);
+  absl::StatusOr<SandboxCommand> made =
+      MakeCargoBuildCommand(params, context, src_host, cache_host);
   if (!made.ok()) {
     return WithFailure(Annotate(made.status(), "build env"), {FailureKind::kBadInput, "build", ""});
   }
@@ -168,9 +178,9 @@ absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
       *std::move(made), std::move(fetch_argv), {{"CARGO_NET_OFFLINE", "true"}});
   if (steps.fetch) {
     if (context.log) {
-      context.log(absl::StrCat("$ ", absl::StrJoin(steps.fetch->argv.begin() + 1,
-                                                   steps.fetch->argv.end(), " "),
-                               internal::DescribeEgress(steps.fetch->egress)));
+      context.log(absl::StrCat(
+          "$ ", absl::StrJoin(steps.fetch->argv.begin() + 1, steps.fetch->argv.end(), " "),
+          internal::DescribeEgress(steps.fetch->egress)));
     }
     RETURN_IF_ERROR(internal::RunFetchStep("cargo fetch", *std::move(steps.fetch), context));
   }
@@ -189,10 +199,10 @@ absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
   // Copied out of the target dir, which the next build of this app overwrites.
   CargoBuildOutput output;
   output.binary = absl::StrCat(out_host, "/", params.bin);
-  ASSIGN_OR_RETURN(internal::BuildOutputFile binary,
-                   internal::CopyOutputFile(cache_host, "target/release/" + params.bin,
-                                            output.binary, 0755, "cargo build",
-                                            "the binary at target/release/" + params.bin));
+  ASSIGN_OR_RETURN(
+      internal::BuildOutputFile binary,
+      internal::CopyOutputFile(cache_host, "target/release/" + params.bin, output.binary, 0755,
+                               "cargo build", "the binary at target/release/" + params.bin));
   std::string image_path = absl::StrCat("app/", params.bin);
   output.app.spec.Add({"app", oci::LayerEntry::Type::kDirectory, 0755, "", std::nullopt, ""});
   output.app.spec.Add(binary.AsLayerEntry(image_path, 0755));

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "common/beneath.h"
 #include "common/status_macros.h"
+#include "common/tree_copy.h"
 
 namespace tempa::oci {
 namespace {
@@ -139,6 +140,11 @@ struct Walker {
   // Walks the open directory `dir_fd` (at `rel` under the root), never following a link.
   absl::Status WalkDir(int dir_fd, const std::string& rel, const std::string& dest) {
     std::string dir_path = JoinPath(root, rel);
+    if (std::count(rel.begin(), rel.end(), '/') >= kMaxTreeDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir_path, " is nested more than ", kMaxTreeDepth,
+                       " directories deep; flatten it, no image needs such a tree"));
+    }
     int list_fd = dup(dir_fd);
     if (list_fd < 0) return ErrnoError("dup", dir_path);
     DIR* dir = fdopendir(list_fd);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -93,23 +94,38 @@ absl::Status BadName(absl::string_view text, absl::string_view why) {
 
 }  // namespace
 
-bool IsLoopbackHost(absl::string_view host_port) {
-  absl::string_view host = host_port;
-  if (!host.empty() && host.front() == '[') {
-    size_t close = host.find(']');
-    return close != absl::string_view::npos && host.substr(1, close - 1) == "::1";
-  }
-  size_t colon = host.rfind(':');
-  if (colon != absl::string_view::npos) host = host.substr(0, colon);
-  if (absl::AsciiStrToLower(host) == "localhost") return true;
-  // 127.0.0.0/8: four decimal octets, the first 127.
+namespace {
+
+// 127.0.0.0/8 or 0.0.0.0/8 (which connects to this host too), as four decimal octets.
+bool IsLocalIpv4(absl::string_view host) {
   std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
-  if (octets.size() != 4 || octets[0] != "127") return false;
+  if (octets.size() != 4 || (octets[0] != "127" && octets[0] != "0")) return false;
   for (absl::string_view o : octets) {
     int n = 0;
     if (o.empty() || !absl::SimpleAtoi(o, &n) || n < 0 || n > 255) return false;
   }
   return true;
+}
+
+}  // namespace
+
+bool IsLoopbackHost(absl::string_view host_port) {
+  absl::string_view host = host_port;
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == absl::string_view::npos) return false;
+    std::string v6 = absl::AsciiStrToLower(host.substr(1, close - 1));
+    // ::1, the unspecified ::, and IPv4-mapped local addresses (::ffff:127.0.0.1).
+    if (v6 == "::1" || v6 == "::" || v6 == "0:0:0:0:0:0:0:1") return true;
+    return absl::StartsWith(v6, "::ffff:") && IsLocalIpv4(absl::string_view(v6).substr(7));
+  }
+  size_t colon = host.rfind(':');
+  if (colon != absl::string_view::npos) host = host.substr(0, colon);
+  std::string name = absl::AsciiStrToLower(host);
+  if (!name.empty() && name.back() == '.') name.pop_back();  // "localhost." is localhost
+  // localhost and every name under it (RFC 6761: resolvers, curl included, answer loopback).
+  if (name == "localhost" || absl::EndsWith(name, ".localhost")) return true;
+  return IsLocalIpv4(name);
 }
 
 absl::StatusOr<ImageReference> ImageReference::Parse(absl::string_view text) {

@@ -88,6 +88,24 @@ absl::StatusOr<std::string> RegistryClient::ResolveLocation(absl::string_view lo
     return absl::InvalidArgumentError(absl::StrCat(
         "registry ", host_, " answered an unusable Location: ", url.status().message()));
   }
+  // An upload location is a redirect by another name: the same rules, so a remote registry
+  // cannot aim our uploads at this machine's own services or off https.
+  absl::StatusOr<UrlOrigin> from = OriginOf(base_url_);
+  absl::StatusOr<UrlOrigin> to = OriginOf(*url);
+  if (!from.ok() || !to.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("registry ", host_, " answered an unusable upload Location"));
+  }
+  if (IsLoopbackHost(to->host) && !IsLoopbackHost(from->host)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("registry ", host_, " named an upload location on loopback (", to->ToString(),
+                     "); refused, nothing was sent there"));
+  }
+  if (from->scheme == "https" && to->scheme != "https") {
+    return absl::PermissionDeniedError(
+        absl::StrCat("registry ", host_, " named an upload location on plain http (",
+                     to->ToString(), "); refused, nothing was sent there"));
+  }
   return url;
 }
 

@@ -29,25 +29,28 @@ std::string ReadAll(int fd) {
   return out;
 }
 
-class BeneathTest : public ::testing::Test {
+// Every rule holds both through openat2 and through the O_NOFOLLOW walk used without it.
+class BeneathTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
+    beneath_internal::UseOpenat2ForTesting(GetParam());
     fs::create_directories(root_ + "/bin");
     WriteFileOrDie(root_ + "/bin/app", "binary");
     WriteFileOrDie(secret_, "host secret");
   }
+  void TearDown() override { beneath_internal::UseOpenat2ForTesting(true); }
   TempDir tmp_;
   std::string root_ = tmp_.Join("out");
   std::string secret_ = tmp_.Join("secret");
 };
 
-TEST_F(BeneathTest, OpensARegularFileBelowTheRoot) {
+TEST_P(BeneathTest, OpensARegularFileBelowTheRoot) {
   absl::StatusOr<UniqueFd> fd = OpenRegularFileBeneath(root_, "bin/app");
   ASSERT_TRUE(fd.ok()) << fd.status();
   EXPECT_EQ(ReadAll(fd->get()), "binary");
 }
 
-TEST_F(BeneathTest, ASymlinkWhereTheFileShouldBeIsRefusedNamingIt) {
+TEST_P(BeneathTest, ASymlinkWhereTheFileShouldBeIsRefusedNamingIt) {
   fs::remove(root_ + "/bin/app");
   fs::create_symlink(secret_, root_ + "/bin/app");
   absl::StatusOr<UniqueFd> fd = OpenRegularFileBeneath(root_, "bin/app");
@@ -57,13 +60,13 @@ TEST_F(BeneathTest, ASymlinkWhereTheFileShouldBeIsRefusedNamingIt) {
   EXPECT_THAT(fd.status().message(), HasSubstr("symlink"));
 }
 
-TEST_F(BeneathTest, ARelativeSymlinkInsideTheRootIsRefusedToo) {
+TEST_P(BeneathTest, ARelativeSymlinkInsideTheRootIsRefusedToo) {
   fs::create_symlink("app", root_ + "/bin/alias");
   EXPECT_EQ(OpenRegularFileBeneath(root_, "bin/alias").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(BeneathTest, ASymlinkedDirectoryOnTheWayIsRefused) {
+TEST_P(BeneathTest, ASymlinkedDirectoryOnTheWayIsRefused) {
   fs::create_directories(tmp_.Join("elsewhere"));
   WriteFileOrDie(tmp_.Join("elsewhere/app"), "outside");
   fs::create_directory_symlink(tmp_.Join("elsewhere"), root_ + "/lib");
@@ -73,7 +76,7 @@ TEST_F(BeneathTest, ASymlinkedDirectoryOnTheWayIsRefused) {
   EXPECT_THAT(fd.status().message(), HasSubstr("lib/app"));
 }
 
-TEST_F(BeneathTest, DotDotAndAbsolutePathsAreRefused) {
+TEST_P(BeneathTest, DotDotAndAbsolutePathsAreRefused) {
   EXPECT_EQ(OpenRegularFileBeneath(root_, "../secret").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(OpenRegularFileBeneath(root_, secret_).status().code(),
@@ -82,25 +85,25 @@ TEST_F(BeneathTest, DotDotAndAbsolutePathsAreRefused) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(BeneathTest, AFifoIsNotAFileAndDoesNotBlock) {
+TEST_P(BeneathTest, AFifoIsNotAFileAndDoesNotBlock) {
   ASSERT_EQ(::mkfifo((root_ + "/bin/pipe").c_str(), 0600), 0);
   absl::StatusOr<UniqueFd> fd = OpenRegularFileBeneath(root_, "bin/pipe");
   ASSERT_FALSE(fd.ok());
   EXPECT_THAT(fd.status().message(), HasSubstr("not a regular file"));
 }
 
-TEST_F(BeneathTest, AMissingFileIsNotFound) {
+TEST_P(BeneathTest, AMissingFileIsNotFound) {
   EXPECT_EQ(OpenRegularFileBeneath(root_, "bin/none").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(BeneathTest, ARootThatIsASymlinkIsRefused) {
+TEST_P(BeneathTest, ARootThatIsASymlinkIsRefused) {
   fs::create_directory_symlink(tmp_.path(), tmp_.Join("root-link"));
   absl::StatusOr<UniqueFd> root = OpenRootDirectory(tmp_.Join("root-link"));
   ASSERT_FALSE(root.ok());
   EXPECT_EQ(root.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(BeneathTest, CopyReplacesALinkAtTheDestinationInsteadOfWritingThroughIt) {
+TEST_P(BeneathTest, CopyReplacesALinkAtTheDestinationInsteadOfWritingThroughIt) {
   fs::create_symlink(secret_, tmp_.Join("copy"));
   absl::StatusOr<UniqueFd> root = OpenRootDirectory(root_);
   ASSERT_TRUE(root.ok());
@@ -111,6 +114,11 @@ TEST_F(BeneathTest, CopyReplacesALinkAtTheDestinationInsteadOfWritingThroughIt) 
   EXPECT_EQ(ReadAll(secret->get()), "host secret");
   EXPECT_EQ(fs::status(tmp_.Join("copy")).permissions(), fs::perms(0755));
 }
+
+INSTANTIATE_TEST_SUITE_P(Openat2AndWalk, BeneathTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Openat2" : "NoFollowWalk";
+                         });
 
 }  // namespace
 }  // namespace tempa

@@ -58,7 +58,8 @@ class PythonE2eTest : public TempaE2eTest {
     auto started = std::chrono::steady_clock::now();
     CommandResult r = Tempa({"build", dir, "--image", image, "--cache-dir", cache, "--json",
                              "--build-env", "PIP_INDEX_URL=" + index_->url()});
-    last_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    last_seconds_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (result != nullptr) *result = r;
     EXPECT_EQ(r.exit_code, 0) << r.err;
     json parsed = json::parse(LastLine(r.out), nullptr, false);
@@ -92,8 +93,8 @@ TEST_F(PythonE2eTest, FlaskAppBuildsRunsUnderGunicornAndRebuildsOnlyWhatChanged)
   EXPECT_TRUE(absl::StrContains(cold_run.err, "$ pip install")) << cold_run.err;
   EXPECT_TRUE(absl::StrContains(cold_run.err, "Successfully installed")) << cold_run.err;
 
-  CommandResult inspect = RunCommand({"skopeo", "inspect", "--config", "--tls-verify=false",
-                                      "docker://" + image});
+  CommandResult inspect =
+      RunCommand({"skopeo", "inspect", "--config", "--tls-verify=false", "docker://" + image});
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   json config = json::parse(inspect.out)["config"];
   EXPECT_EQ(config["User"], "65532:65532");
@@ -134,6 +135,24 @@ TEST_F(PythonE2eTest, FlaskAppBuildsRunsUnderGunicornAndRebuildsOnlyWhatChanged)
               warm_seconds);
 }
 
+// A deps layer is what the app's own build code made (setup.py, build backends), so it is
+// reused by the same app only: another app with an identical requirements file on the same
+// worker runs pip itself rather than pick up a layer the first one could have planted.
+TEST_F(PythonE2eTest, ADepsLayerIsNeverReusedByAnotherApp) {
+  std::string src = CopyExample("python-flask", "app");
+  std::string cache = tmp_.Join("cache");
+  json first = Build(src, registry() + "/team-a/api", cache);
+  ASSERT_EQ(first["layers"].size(), 3u) << first.dump();
+  CommandResult other_run;
+  json other = Build(src, registry() + "/team-b/api", cache, &other_run);
+  ASSERT_EQ(other["layers"].size(), 3u) << other.dump();
+  EXPECT_TRUE(other["layers"][0]["reused"].get<bool>());   // Tempa's run base: shared
+  EXPECT_FALSE(other["layers"][1]["reused"].get<bool>());  // the deps: built again
+  EXPECT_TRUE(absl::StrContains(other_run.err, "$ pip install")) << other_run.err;
+  json again = Build(src, registry() + "/team-a/api", cache);
+  EXPECT_TRUE(again["layers"][1]["reused"].get<bool>());  // the same app: reused
+}
+
 TEST_F(PythonE2eTest, TwoCleanCheckoutsGiveTheSameImageDigest) {
   std::string a = CopyExample("python-flask", "a");
   std::string b = CopyExample("python-flask", "b");
@@ -160,8 +179,14 @@ TEST_F(PythonE2eTest, ARequirementsFileCannotReachAnIndexTheBuildEnvDoesNotName)
   std::ofstream(src + "/app.py") << "import sneaky\nprint(sneaky.hello())\n";
   std::ofstream(src + "/requirements.txt")
       << "--extra-index-url " << (*other)->url() << "\nsneaky==1.0\n";
-  std::vector<std::string> args = {"build", src, "--image", registry() + "/sneaky", "--cache-dir",
-                                   tmp_.Join("cache"), "--json", "--build-env",
+  std::vector<std::string> args = {"build",
+                                   src,
+                                   "--image",
+                                   registry() + "/sneaky",
+                                   "--cache-dir",
+                                   tmp_.Join("cache"),
+                                   "--json",
+                                   "--build-env",
                                    "PIP_INDEX_URL=" + index_->url()};
   CommandResult refused = Tempa(args);
   EXPECT_EQ(refused.exit_code, 1) << refused.err;

@@ -86,5 +86,17 @@ TEST(ImageReferenceTest, WithDigestNamesTheImmutableImage) {
   EXPECT_EQ(ref->WithDigest(Digest::FromHex(kHex)), "127.0.0.1:5000/app@sha256:" + kHex);
 }
 
+TEST(ImageReferenceTest, EveryNameThatConnectsToThisHostIsLoopback) {
+  for (const char* host :
+       {"localhost", "LOCALHOST:5000", "localhost.", "x.localhost:443", "127.0.0.1",
+        "127.1.2.3:5000", "0.0.0.0:80", "[::1]:5000", "[::]", "[::ffff:127.0.0.1]:8080"}) {
+    EXPECT_TRUE(IsLoopbackHost(host)) << host;
+  }
+  for (const char* host : {"registry.example.com", "localhost.example.com", "128.0.0.1",
+                           "10.0.0.1:5000", "[2001:db8::1]", "[::ffff:10.0.0.1]"}) {
+    EXPECT_FALSE(IsLoopbackHost(host)) << host;
+  }
+}
+
 }  // namespace
 }  // namespace tempa::registry

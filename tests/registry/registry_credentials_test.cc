@@ -277,5 +277,47 @@ TEST(RemoteRegistryRealmTest, ARemoteRegistrysPlainHttpRealmOnItsOwnHostIsRefuse
   EXPECT_THAT(transport.urls().back(), HasSubstr("http://registry.example.com/token"));
 }
 
+// A remote registry that opens every upload at `location` (202) and records what it was asked.
+class UploadLocationTransport : public HttpTransport {
+ public:
+  explicit UploadLocationTransport(std::string location) : location_(std::move(location)) {}
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override {
+    absl::MutexLock lock(&mu_);
+    urls_.push_back(request.method + " " + request.url);
+    HttpResponse response;
+    response.status = 202;
+    response.headers["location"] = location_;
+    return response;
+  }
+  std::vector<std::string> urls() const {
+    absl::MutexLock lock(&mu_);
+    return urls_;
+  }
+
+ private:
+  const std::string location_;
+  mutable absl::Mutex mu_;
+  std::vector<std::string> urls_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(RemoteRegistryUploadTest, AnUploadLocationOnOurLoopbackOrOffHttpsGetsNothing) {
+  testing::TempDir tmp;
+  testing::WriteFileOrDie(tmp.Join("blob"), "layer bytes");
+  Digest digest = Sha256Of("layer bytes");
+  for (const std::string& location :
+       {std::string("http://127.0.0.1:8080/admin?x=1"), std::string("https://x.localhost/up"),
+        std::string("http://registry.example.com/v2/app/blobs/uploads/1")}) {
+    UploadLocationTransport transport(location);
+    RegistryClient client("registry.example.com", &transport);
+    absl::Status status = client.PushBlob("app", digest, 11, tmp.Join("blob"));
+    ASSERT_FALSE(status.ok()) << location;
+    EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("nothing was sent there"));
+    EXPECT_THAT(transport.urls(),
+                ElementsAre("POST https://registry.example.com/v2/app/blobs/uploads/"))
+        << location;
+  }
+}
+
 }  // namespace
 }  // namespace tempa::registry

@@ -217,7 +217,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
                    {"registry_requests", requests}};
     if (outcome->revision) result["revision"] = *outcome->revision;
     if (!outcome->run_image.empty()) result["run_image"] = outcome->run_image;
-    out << result.dump() << "\n";
+    out << result.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   } else {
     out << outcome->image << "\n";
   }

@@ -62,7 +62,9 @@ int RunDetect(const DetectArgs& args, std::ostream& out, std::ostream& err) {
       worker::PlanApp(source_dir, flags, args.build_env, detector);
   if (!planned.ok()) return ReportFailure("detect", planned.status(), args.json, out, err);
   if (args.json) {
-    out << PlanJson(source_dir, *planned).dump() << "\n";
+    out << PlanJson(source_dir, *planned)
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+        << "\n";
   } else {
     PrintPlan(*planned, out);
   }

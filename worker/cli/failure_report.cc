@@ -21,7 +21,9 @@ int ReportFailure(absl::string_view command, const absl::Status& status, bool as
                             {"step", failure.step},
                             {"message", std::string(status.message())},
                             {"log_tail", failure.log_tail}};
-    out << nlohmann::json{{"error", error}}.dump() << "\n";
+    out << nlohmann::json{{"error", error}}.dump(-1, ' ', false,
+                                                 nlohmann::json::error_handler_t::replace)
+        << "\n";
   }
   return 1;
 }

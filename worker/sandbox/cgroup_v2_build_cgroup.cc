@@ -93,9 +93,10 @@ absl::StatusOr<std::string> DelegateCgroupV2(const std::string& mount,
       }
       for (pid_t pid : procs) {
         std::string text = absl::StrCat(pid);
-        if (::write(leaf_procs.get(), text.data(), text.size()) !=
-                static_cast<ssize_t>(text.size()) &&
-            errno != ESRCH) {  // a process that exited meanwhile needs no moving
+        ssize_t n = ::write(leaf_procs.get(), text.data(), text.size());
+        // A process that exited meanwhile (ESRCH) needs no moving; a short write is an error.
+        if (n < 0 ? errno != ESRCH : n != static_cast<ssize_t>(text.size())) {
+          if (n >= 0) errno = EIO;
           return Annotate(
               ErrnoStatus(errno, absl::StrCat("write ", pid, " to"), leaf + "/cgroup.procs"),
               "move the worker out of its own cgroup");

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/tree_copy.h"
 #include "worker/sandbox/bubblewrap_sandbox.h"
 
 namespace tempa {
@@ -36,7 +37,11 @@ bool SearchableBy(const struct stat& st, uid_t uid, gid_t gid) {
 
 // Chowns the entries of the open directory `dir_fd` (already chowned itself), recursing into
 // subdirectories on the same file system.
-absl::Status ChownEntries(int dir_fd, const std::string& path, dev_t dev, uid_t uid, gid_t gid) {
+absl::Status ChownEntries(int dir_fd, const std::string& path, dev_t dev, uid_t uid, gid_t gid,
+                          int depth = 0) {
+  // Only Tempa's own entries need handing over, and it makes none this deep: a deeper tree is
+  // the build's (already its own) and is not walked, so nesting cannot exhaust descriptors.
+  if (depth > kMaxTreeDepth) return absl::OkStatus();
   int list_fd = ::dup(dir_fd);
   if (list_fd < 0) return Errno("dup", path);
   DIR* dir = ::fdopendir(list_fd);
@@ -75,7 +80,7 @@ absl::Status ChownEntries(int dir_fd, const std::string& path, dev_t dev, uid_t 
       status = Errno("open", child);
       break;
     }
-    status = ChownEntries(sub, child, dev, uid, gid);
+    status = ChownEntries(sub, child, dev, uid, gid, depth + 1);
     ::close(sub);
   }
   ::closedir(dir);

@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<LocalCas>> LocalCas::Open(const std::string& root
 
   std::unique_ptr<LocalCas> cas(new LocalCas());
   const absl::Time deadline = absl::Now() + options.lock_wait;
+  bool told_waiting = false;
   while (true) {
     rocksdb::DB* db = nullptr;
     cas->handles_.clear();
@@ -64,6 +65,8 @@ absl::StatusOr<std::unique_ptr<LocalCas>> LocalCas::Open(const std::string& root
     }
     // Another tempa process (typically a previous worker still shutting down) owns the
     // directory; RocksDB allows one process per DB, so wait for it a bounded time.
+    if (options.on_wait && !told_waiting) options.on_wait();
+    told_waiting = true;
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
       return absl::UnavailableError(absl::StrCat(

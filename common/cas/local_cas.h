@@ -29,6 +29,8 @@ struct LocalCasOptions {
   uint64_t max_bytes = 0;  // 0 = no cap
   // How long Open waits for another process to release the cache directory.
   absl::Duration lock_wait = absl::Seconds(30);
+  // Called once when Open finds another process holding the directory and starts to wait.
+  std::function<void()> on_wait;
   // Clock for last-use times (LRU eviction); tests inject a scripted one.
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };

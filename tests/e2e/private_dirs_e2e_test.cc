@@ -140,10 +140,12 @@ TEST_F(PrivateDirsE2eTest, ACacheDirOfAnotherUserGetsNoBuildDirectories) {
   CommandResult result;
   BuildJson(src, registry() + "/go-hello:users-cache", cache, &result);
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  for (const char* name : {"apps", "tmp", "locks"}) {
+  // Nothing of root's there, not even the CAS (its owner could pre-seed it with a layer).
+  for (const char* name : {"apps", "tmp", "locks", "cas"}) {
     EXPECT_FALSE(fs::exists(fs::symlink_status(cache + "/" + name))) << name;
   }
   EXPECT_TRUE(fs::is_directory(*area + "/apps"));
+  EXPECT_TRUE(fs::is_directory(*area + "/cas"));
 }
 
 TEST_F(PrivateDirsE2eTest, NoDirectoryTempaCreatesIsWritableByOthersAndScratchIsGone) {
@@ -162,7 +164,7 @@ TEST_F(PrivateDirsE2eTest, NoDirectoryTempaCreatesIsWritableByOthersAndScratchIs
     EXPECT_EQ(st.st_mode & 077, std::string(root_owned) == "/cas" ? 0u : 011u) << dir;
   }
   // The app cache is the build user's alone; its lock is root's, out of the build user's reach.
-  std::string key = worker::AppCacheKey("go-hello");
+  std::string key = worker::AppCacheKey(registry() + "/go-hello");
   ASSERT_EQ(lstat((cache + "/apps/" + key).c_str(), &st), 0) << key;
   EXPECT_EQ(st.st_uid, 65534u);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
@@ -179,6 +181,26 @@ TEST_F(PrivateDirsE2eTest, NoDirectoryTempaCreatesIsWritableByOthersAndScratchIs
 // One CLI process holds its cache's CAS for as long as it runs, so concurrent builds sharing an
 // app cache happen inside one process, the way the worker daemon drives the pipeline: here two
 // pipelines on one cache directory and one CAS, each with its own sandbox and registry client.
+// Two `tempa build` processes on one cache directory: the second waits for the first (one
+// process holds a cache at a time) and says so, and both push their image.
+TEST_F(PrivateDirsE2eTest, TwoConcurrentCliBuildsOnOneCacheBothSucceed) {
+  std::string a = CopyExample("go-hello", "cli-a");
+  std::string b = CopyExample("go-hello", "cli-b");
+  std::string cache = tmp_.Join("cli-cache");
+  CommandResult first, second;
+  std::thread other([&] {
+    first = Tempa({"build", a, "--image", registry() + "/go-hello:cli-a", "--cache-dir", cache});
+  });
+  second = Tempa({"build", b, "--image", registry() + "/go-hello:cli-b", "--cache-dir", cache});
+  other.join();
+  EXPECT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_TRUE(absl::StrContains(first.err + second.err, "waiting for another tempa build using"))
+      << first.err << second.err;
+  EXPECT_TRUE(absl::StrContains(LastLine(first.out), "@sha256:")) << first.out;
+  EXPECT_TRUE(absl::StrContains(LastLine(second.out), "@sha256:")) << second.out;
+}
+
 TEST_F(PrivateDirsE2eTest, TwoConcurrentBuildsOfOneAppBothSucceedWithTheirOwnBinaries) {
   std::string a = CopyExample("go-hello", "a");
   std::string b = CopyExample("go-hello", "b");

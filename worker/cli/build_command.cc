@@ -69,18 +69,28 @@ json LayersJson(const worker::BuildOutcome& outcome) {
 // directories go: the cache directory itself when the build user can pass through it and only
 // root can change it and its parents, else a root-owned private area keyed by it (a 0700
 // `mktemp -d`, or a directory of another user, stays as it was).
-absl::StatusOr<std::string> PrepareCacheDir(const std::string& cache_dir,
+// Where a build keeps its content-addressed store and its writable directories.
+struct CacheLayout {
+  std::string cas;        // the CAS directory
+  std::string work_area;  // tmp/, apps/, locks/, debs/
+};
+
+absl::StatusOr<CacheLayout> PrepareCacheDir(const std::string& cache_dir,
                                             worker::DirOwner build_owner) {
   const mode_t parent_mode = worker::ParentModeFor(build_owner);
   ASSIGN_OR_RETURN(UniqueFd cache, worker::OpenNamedDir(cache_dir, parent_mode));
   ASSIGN_OR_RETURN(std::string real, worker::PathOfFd(cache.get()));
-  ASSIGN_OR_RETURN(UniqueFd cas, worker::EnsurePrivateDir(cache.get(), "cas", real + "/cas",
-                                                          worker::CurrentOwner(), 0700));
+  // A directory another user can change could have its CAS pre-seeded (a planted layer for a
+  // known key) or swapped for a link: then nothing of ours lives there.
+  const bool ours = build_owner.uid == ::geteuid() || worker::CheckOnlyWeCanChange(real).ok();
+  if (ours) {
+    ASSIGN_OR_RETURN(UniqueFd cas, worker::EnsurePrivateDir(cache.get(), "cas", real + "/cas",
+                                                            worker::CurrentOwner(), 0700));
+  }
   // Only where the build user can pass and nobody but root can swap a directory for a link.
-  if (build_owner.uid == ::geteuid() ||
-      (CheckReachableBy(real + "/cas", build_owner.uid, build_owner.gid).ok() &&
-       worker::CheckOnlyWeCanChange(real).ok())) {
-    return real;
+  if (ours && (build_owner.uid == ::geteuid() ||
+               CheckReachableBy(real + "/cas", build_owner.uid, build_owner.gid).ok())) {
+    return CacheLayout{real + "/cas", real};
   }
   // The areas live in a root-owned 0711 directory of the system cache; it must be reachable.
   std::string root_path = worker::kDefaultPrivateRoot;
@@ -104,7 +114,10 @@ absl::StatusOr<std::string> PrepareCacheDir(const std::string& cache_dir,
     return Annotate(s, absl::StrCat("the cache directory ", cache_dir,
                                     " is private, and so is the fallback for it"));
   }
-  return area;
+  if (ours) return CacheLayout{real + "/cas", area};
+  ASSIGN_OR_RETURN(UniqueFd cas, worker::EnsurePrivateDir(made.get(), "cas", area + "/cas",
+                                                          worker::CurrentOwner(), 0700));
+  return CacheLayout{area + "/cas", area};
 }
 
 }  // namespace
@@ -134,14 +147,23 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
       sandbox.drops_privileges()
           ? worker::DirOwner{sandbox_options.build_uid, sandbox_options.build_gid}
           : worker::CurrentOwner();
-  absl::StatusOr<std::string> work_area = PrepareCacheDir(cache_dir, build_owner);
-  if (!work_area.ok()) {
+  absl::StatusOr<CacheLayout> layout = PrepareCacheDir(cache_dir, build_owner);
+  if (!layout.ok()) {
     return ReportFailure("build",
-                         WithFailure(work_area.status(), {FailureKind::kInternal, "cache", ""}),
+                         WithFailure(layout.status(), {FailureKind::kInternal, "cache", ""}),
                          args.json, out, err);
   }
+  // One process at a time holds a cache directory: another `tempa build` on it is waited for,
+  // as long as a build may run, saying so once.
+  cas::LocalCasOptions cas_options;
+  cas_options.lock_wait =
+      (args.timeout > absl::ZeroDuration() ? args.timeout : SandboxLimits().wall_time) +
+      absl::Minutes(5);
+  cas_options.on_wait = [&err, &cache_dir] {
+    err << "tempa: waiting for another tempa build using " << cache_dir << " to finish\n";
+  };
   absl::StatusOr<std::unique_ptr<cas::LocalCas>> cas =
-      cas::LocalCas::Open(cache_dir + "/cas", cas::LocalCasOptions{});
+      cas::LocalCas::Open(layout->cas, cas_options);
   if (!cas.ok()) {
     return ReportFailure("build", WithFailure(cas.status(), {FailureKind::kInternal, "cache", ""}),
                          args.json, out, err);
@@ -178,8 +200,8 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   };
   deps.log = [&err](absl::string_view line) { err << "  | " << line << "\n"; };
   worker::PipelineOptions options;
-  options.cache_dir = *work_area;
-  options.scratch_dir = *work_area + "/tmp";
+  options.cache_dir = layout->work_area;
+  options.scratch_dir = layout->work_area + "/tmp";
   options.build_owner = build_owner;
 
   worker::BuildRequest request;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
@@ -258,7 +259,7 @@ TEST_F(PrivateDirsE2eTest, TwoConcurrentBuildsOfOneAppBothSucceedWithTheirOwnBin
   // they contend for it whatever the scheduling.
   worker::BuildDirs::Options held_options{cache + "/tmp", cache, {65534, 65534}};
   auto held = std::make_unique<absl::StatusOr<worker::BuildDirs>>(
-      worker::BuildDirs::Open(held_options, "go-hello", nullptr));
+      worker::BuildDirs::Open(held_options, registry() + "/go-hello", nullptr));
   ASSERT_TRUE(held->ok()) << held->status();
   Build build_a{a, "a"}, build_b{b, "b"};
   std::thread thread_a([&] { run(build_a); });
@@ -281,8 +282,9 @@ TEST_F(PrivateDirsE2eTest, TwoConcurrentBuildsOfOneAppBothSucceedWithTheirOwnBin
   EXPECT_NE(app_layer(*build_a.outcome), "");
   EXPECT_NE(app_layer(*build_a.outcome), app_layer(*build_b.outcome));
   for (const Build* build : {&build_a, &build_b}) {
-    EXPECT_THAT(build->log, ::testing::Contains(
-                                "waiting for another build of go-hello to finish with its cache"));
+    EXPECT_THAT(build->log,
+                ::testing::Contains(absl::StrCat("waiting for another build of ", registry(),
+                                                 "/go-hello to finish with its cache")));
   }
 
   // Each image holds its own binary: a lone CLI build of each source gives the same app layer.

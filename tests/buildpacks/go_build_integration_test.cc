@@ -14,6 +14,7 @@
 #include "temp_tree.h"
 #include "tests/support/buildpack_integration_test.h"
 #include "tests/support/loopback_app.h"
+#include "worker/sandbox/bubblewrap_sandbox.h"
 
 namespace tempa::buildpacks {
 namespace {
@@ -34,12 +35,16 @@ class GoBuildIntegrationTest : public tempa::testing::BuildpackIntegrationTest {
   // One Go build cache shared by these tests, as a worker keeps one per app: a cold cache
   // compiles the standard library (tens of seconds), which only the reproducibility test needs
   // to pay again. ctest runs each test in its own process, so under ctest the cache lives in the
-  // build tree and outlives the process.
+  // build tree and outlives the process — when the build user can reach the build tree (not in
+  // a checkout under root's 0700 home; then each process has its own).
   static void SetUpTestSuite() {
     owned_cache_ = new TempTree();
     std::error_code ec;
     std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    shared_cache_dir_ = ec ? owned_cache_->path() : (self.parent_path() / "go-test-cache").string();
+    bool reachable =
+        !ec && (::geteuid() != 0 || CheckReachableBy(self.string(), 65534, 65534).ok());
+    shared_cache_dir_ =
+        reachable ? (self.parent_path() / "go-test-cache").string() : owned_cache_->path();
     std::filesystem::create_directories(shared_cache_dir_, ec);
   }
   static void TearDownTestSuite() {

@@ -8,10 +8,10 @@
 #include <cstring>
 #include <vector>
 
-#include "common/check.h"
-#include "common/posix_status.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/check.h"
+#include "common/posix_status.h"
 
 namespace tempa {
 namespace {

@@ -142,11 +142,12 @@ absl::StatusOr<LayerOutput> RunGoBuild(const GoBuildParams& params, const BuildC
   }
   // Modules are fetched first, with the egress; the compile (which may run the module's
   // generators and cgo tools) sees only the module cache.
-  internal::SplitStep steps =
-      internal::SplitFetchFromCompile(*std::move(made), {params.toolchain.go_binary, "mod", "download"},
-                                      {{"GOPROXY", "off"}, {"GOSUMDB", "off"}});
+  internal::SplitStep steps = internal::SplitFetchFromCompile(
+      *std::move(made), {params.toolchain.go_binary, "mod", "download"},
+      {{"GOPROXY", "off"}, {"GOSUMDB", "off"}});
   if (steps.fetch) {
-    if (context.log) context.log("$ go mod download" + internal::DescribeEgress(steps.fetch->egress));
+    if (context.log)
+      context.log("$ go mod download" + internal::DescribeEgress(steps.fetch->egress));
     RETURN_IF_ERROR(internal::RunFetchStep("go mod download", *std::move(steps.fetch), context));
   }
   if (context.log) {

@@ -235,8 +235,8 @@ absl::StatusOr<BuildRecipe> GoBuildpack::Prepare(const BuildPlan& plan,
 
   std::vector<std::string> entrypoint = plan.start_command;
   if (entrypoint.empty()) entrypoint = {"/app/" + params.app_name};
-  recipe.config = internal::BinaryAppConfig(std::move(entrypoint), plan.port, params.app_name,
-                                            "go", toolchain->version);
+  recipe.config = internal::BinaryAppConfig(std::move(entrypoint), plan.port, params.app_name, "go",
+                                            toolchain->version);
   recipe.config.labels["dev.tempa.main-package"] = params.main_package;
   return recipe;
 }

@@ -55,6 +55,18 @@ absl::StatusOr<std::string> ReadFd(int fd, const std::string& path, size_t max_b
   return out;
 }
 
+// The names in `d` (not "." or ".."), sorted; closes `d`.
+std::vector<std::string> SortedNames(DIR* d) {
+  std::vector<std::string> names;
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    names.emplace_back(e->d_name);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 }  // namespace
 
 bool IsRegularFile(const std::string& path) {
@@ -117,27 +129,13 @@ absl::StatusOr<std::vector<std::string>> ListDirBeneath(const std::string& root,
   DIR* d = fdopendir(dir_fd.get());
   if (d == nullptr) return ErrnoStatus(errno, "list directory", absl::StrCat(root, "/", rel));
   dir_fd.Release();  // owned by the DIR now
-  std::vector<std::string> names;
-  while (struct dirent* e = readdir(d)) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    names.emplace_back(e->d_name);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
+  return SortedNames(d);
 }
 
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return ErrnoStatus(errno, "list directory", dir);
-  std::vector<std::string> names;
-  while (struct dirent* e = readdir(d)) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    names.emplace_back(e->d_name);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
+  return SortedNames(d);
 }
 
 absl::Status MakeDirs(const std::string& path, unsigned mode) {

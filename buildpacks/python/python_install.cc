@@ -79,7 +79,7 @@ absl::Status Failed(absl::string_view what, const SandboxResult& result, const s
 
 // Runs `command`, streaming to the build log; the result and the output's last lines.
 absl::StatusOr<std::pair<SandboxResult, std::string>> RunLogged(SandboxCommand command,
-                                                                 const BuildContext& context) {
+                                                                const BuildContext& context) {
   std::deque<std::string> tail;
   command.on_output = [&](absl::string_view line) {
     if (context.log) context.log(line);
@@ -111,11 +111,12 @@ bool PipNeedsNetwork(const std::map<std::string, std::string>& env) {
 
 std::string PythonDepsInputKey(const PythonDepsParams& params,
                                const std::map<std::string, std::string>& env) {
-  std::string text = absl::StrCat(kDepsLayerVersion, "\ninterpreter=", params.interpreter.path,
-                                   " ", params.interpreter.Describe(),
-                                   "\npip=", params.interpreter.pip_package_version,
-                                   "\nsource=", params.source.kind, "\n");
-  for (const auto& [path, digest] : params.file_digests) absl::StrAppend(&text, path, " ", digest, "\n");
+  std::string text =
+      absl::StrCat(kDepsLayerVersion, "\ninterpreter=", params.interpreter.path, " ",
+                   params.interpreter.Describe(), "\npip=", params.interpreter.pip_package_version,
+                   "\nsource=", params.source.kind, "\n");
+  for (const auto& [path, digest] : params.file_digests)
+    absl::StrAppend(&text, path, " ", digest, "\n");
   absl::StrAppend(&text, "requirements=", Sha256Of(params.source.requirements).ToString(), "\n");
   for (const auto& [key, value] : PipSettings(env)) absl::StrAppend(&text, key, "=", value, "\n");
   return Sha256Of(text).ToString();
@@ -131,14 +132,22 @@ absl::Status HashDependencyFiles(const std::string& root, PythonDepsParams& para
 }
 
 absl::StatusOr<SandboxCommand> MakePipCommand(const PythonDepsParams& params,
-                                             const BuildContext& context,
-                                             const std::string& venv_host,
-                                             const std::string& req_host,
-                                             const std::string& cache_host) {
+                                              const BuildContext& context,
+                                              const std::string& venv_host,
+                                              const std::string& req_host,
+                                              const std::string& cache_host) {
   SandboxCommand command;
-  command.argv = {params.interpreter.path, "-m", "pip", "--python",
-                  absl::StrCat(kVenvDir, "/bin/python"), "install", "--no-compile",
-                  "--no-warn-script-location", "--progress-bar", "off", "--cache-dir",
+  command.argv = {params.interpreter.path,
+                  "-m",
+                  "pip",
+                  "--python",
+                  absl::StrCat(kVenvDir, "/bin/python"),
+                  "install",
+                  "--no-compile",
+                  "--no-warn-script-location",
+                  "--progress-bar",
+                  "off",
+                  "--cache-dir",
                   absl::StrCat(kSandboxCache, "/pip")};
   // Only the indexes the build env names are reachable, and only from this step.
   ASSIGN_OR_RETURN(command.egress, buildpacks::internal::PipEgress(context.build_env));
@@ -168,7 +177,8 @@ absl::StatusOr<LayerOutput> RunPythonDepsInstall(const PythonDepsParams& params,
   std::string cache_host =
       context.cache_dir.empty() ? context.scratch_dir + "/py-cache" : context.cache_dir + "/python";
   for (auto [dir, mode] : {std::pair{venv_host, 0700u}, {req_host, 0755u}, {cache_host, 0700u}}) {
-    if (absl::Status s = buildpacks::internal::MakeDirs(dir, mode); !s.ok()) return internal_error(s);
+    if (absl::Status s = buildpacks::internal::MakeDirs(dir, mode); !s.ok())
+      return internal_error(s);
   }
   std::ofstream(req_host + "/requirements.txt", std::ios::trunc) << params.source.requirements;
 
@@ -182,8 +192,8 @@ absl::StatusOr<LayerOutput> RunPythonDepsInstall(const PythonDepsParams& params,
   absl::StatusOr<std::pair<SandboxResult, std::string>> ran = RunLogged(venv, context);
   if (!ran.ok()) return internal_error(ran.status());
   if (!ran->first.ok()) {
-    return Failed("python3.11 -m venv", ran->first, ran->second, venv.limits,
-                  FailureKind::kCompile, "");
+    return Failed("python3.11 -m venv", ran->first, ran->second, venv.limits, FailureKind::kCompile,
+                  "");
   }
 
   if (params.source.requirements.empty()) {
@@ -199,23 +209,23 @@ absl::StatusOr<LayerOutput> RunPythonDepsInstall(const PythonDepsParams& params,
     const bool online = !pip.egress.empty();
     if (context.log) {
       context.log(absl::StrCat("$ pip install --no-compile -r requirements.txt (from ",
-                               params.source.kind, ", ", params.source.names.size(),
-                               " package(s))", online ? "" : " (offline: --no-index)"));
+                               params.source.kind, ", ", params.source.names.size(), " package(s))",
+                               online ? "" : " (offline: --no-index)"));
     }
     ran = RunLogged(pip, context);
     if (!ran.ok()) return internal_error(ran.status());
     if (!ran->first.ok()) {
       std::string detail;
       if (std::string missing = MissingPackage(ran->second); !missing.empty()) {
-        detail = absl::StrCat(": no distribution of ", missing, " was found",
-                              online ? " in the configured index (PIP_INDEX_URL)"
-                                          : absl::StrCat("; ", kIndexHint));
+        detail = absl::StrCat(
+            ": no distribution of ", missing, " was found",
+            online ? " in the configured index (PIP_INDEX_URL)" : absl::StrCat("; ", kIndexHint));
       } else if (!online) {
         detail = absl::StrCat("; note: ", kIndexHint);
       }
       if (online && LooksLikeUnreachableIndex(ran->second)) absl::StrAppend(&detail, kEgressHint);
-      return Failed(absl::StrCat("pip install (", params.source.kind, ")"), ran->first,
-                    ran->second, pip.limits, FailureKind::kDependencyResolution, detail);
+      return Failed(absl::StrCat("pip install (", params.source.kind, ")"), ran->first, ran->second,
+                    pip.limits, FailureKind::kDependencyResolution, detail);
     }
   }
 

@@ -59,8 +59,8 @@ absl::Status ReadInto(const std::string& root, const std::string& rel, Dependenc
 
 }  // namespace
 
-absl::Status FromPyproject(const std::string& root, const std::string& text,
-                           DependencySource& out, bool& matched) {
+absl::Status FromPyproject(const std::string& root, const std::string& text, DependencySource& out,
+                           bool& matched) {
   absl::StatusOr<toml::table> parsed = ParseToml(text);
   if (!parsed.ok()) return Annotate(parsed.status(), "pyproject.toml");
   const toml::table& doc = *parsed;
@@ -115,9 +115,8 @@ absl::Status FromPyproject(const std::string& root, const std::string& text,
     }
     AddRequirement(out, *requirement);
   }
-  out.notes.push_back(
-      absl::StrCat("pyproject.toml: ", deps->size(),
-                   " PEP 621 dependencies, resolved at build time (no lockfile)"));
+  out.notes.push_back(absl::StrCat("pyproject.toml: ", deps->size(),
+                                   " PEP 621 dependencies, resolved at build time (no lockfile)"));
   return absl::OkStatus();
 }
 
@@ -146,8 +145,8 @@ absl::Status FromPoetryLock(const std::string& text, DependencySource& out) {
       std::string type = Str(p["source"]["type"]);
       std::string requirement = absl::StrCat(name, "==", Str(p["version"]));
       if (type == "git") {
-        requirement = GitRequirement(name, Str(p["source"]["url"]),
-                                     Str(p["source"]["resolved_reference"]));
+        requirement =
+            GitRequirement(name, Str(p["source"]["url"]), Str(p["source"]["resolved_reference"]));
       } else if (type == "url") {
         requirement = absl::StrCat(name, " @ ", Str(p["source"]["url"]));
       } else if (type == "directory" || type == "file") {
@@ -196,7 +195,8 @@ absl::Status FromUvLock(const std::string& text, const std::string& project,
       toml::node_view<const toml::node> dep(d);
       std::string marker = Str(dep["marker"]);
       if (!via_marker.empty()) {
-        marker = marker.empty() ? via_marker : absl::StrCat("(", via_marker, ") and (", marker, ")");
+        marker =
+            marker.empty() ? via_marker : absl::StrCat("(", via_marker, ") and (", marker, ")");
       }
       work.emplace_back(NormalizeName(Str(dep["name"])), marker);
     }
@@ -228,7 +228,8 @@ absl::Status FromUvLock(const std::string& text, const std::string& project,
     } else if (!Str(p["source"]["path"]).empty() || !Str(p["source"]["directory"]).empty() ||
                !Str(p["source"]["editable"]).empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("package ", name, " comes from a local path, which Tempa cannot install "
+          absl::StrCat("package ", name,
+                       " comes from a local path, which Tempa cannot install "
                        "into the dependency layer; publish it to the index"));
     }
     std::string marker = marker_set.count("") ? "" : absl::StrJoin(marker_set, " or ");
@@ -271,7 +272,8 @@ absl::Status FromPipfileLock(const std::string& text, DependencySource& out) {
     }
     AddRequirement(out, WithMarker(requirement, get("markers")));
   }
-  out.notes.push_back(absl::StrCat("Pipfile.lock: ", out.names.size(), " pinned package(s) "
+  out.notes.push_back(absl::StrCat("Pipfile.lock: ", out.names.size(),
+                                   " pinned package(s) "
                                    "from \"default\" (develop skipped)"));
   return absl::OkStatus();
 }

@@ -87,8 +87,7 @@ absl::Status ReadRequirementsFile(const std::string& root, const std::string& re
           rel, ":", line_no, ": constraints files (-c) are not supported yet; put the pins in ",
           rel, " itself"));
     }
-    if (absl::StartsWith(line, "-e") || absl::StartsWith(line, "--editable") ||
-        IsLocalPath(line)) {
+    if (absl::StartsWith(line, "-e") || absl::StartsWith(line, "--editable") || IsLocalPath(line)) {
       out.notes.push_back(absl::StrCat(rel, ":", line_no, ": skipped `", line,
                                        "`: the app's own code runs from /app, only its "
                                        "dependencies go into /opt/venv"));
@@ -147,8 +146,7 @@ absl::Status FromSetupPy(const std::string& root, DependencySource& out) {
       size_t def = name.empty() ? std::string::npos : text.find("\n" + name);
       if (def != std::string::npos) body = BracketedList(text, def + name.size() + 1);
     }
-    std::optional<std::vector<std::string>> items =
-        body ? StringLiterals(*body) : std::nullopt;
+    std::optional<std::vector<std::string>> items = body ? StringLiterals(*body) : std::nullopt;
     if (!items) {
       return absl::InvalidArgumentError(
           "setup.py computes install_requires, and Tempa reads setup.py without running it: "
@@ -168,8 +166,8 @@ absl::Status FromSetupPy(const std::string& root, DependencySource& out) {
       absl::string_view stripped = absl::StripAsciiWhitespace(line);
       if (in_options && absl::ConsumePrefix(&stripped, "install_requires")) {
         in_list = true;
-        stripped = absl::StripAsciiWhitespace(absl::StripPrefix(
-            absl::StripLeadingAsciiWhitespace(stripped), "="));
+        stripped = absl::StripAsciiWhitespace(
+            absl::StripPrefix(absl::StripLeadingAsciiWhitespace(stripped), "="));
       } else if (!in_list || !indented) {
         continue;
       }
@@ -263,8 +261,9 @@ absl::StatusOr<std::optional<DependencySource>> FindDependencySource(const std::
     out.kind = "Pipfile";
     ASSIGN_OR_RETURN(std::string text, Read(root, "Pipfile", out));
     RETURN_IF_ERROR(Annotate(internal_manifest::FromPipfile(text, out), "Pipfile"));
-    out.notes.push_back("Pipfile without Pipfile.lock: versions are resolved at build time; "
-                        "commit Pipfile.lock (pipenv lock) for repeatable builds");
+    out.notes.push_back(
+        "Pipfile without Pipfile.lock: versions are resolved at build time; "
+        "commit Pipfile.lock (pipenv lock) for repeatable builds");
     return out;
   }
   if (Has(root, "uv.lock")) {
@@ -281,7 +280,8 @@ absl::StatusOr<std::optional<DependencySource>> FindDependencySource(const std::
   for (const char* script : {"main.py", "app.py"}) {
     if (Has(root, script)) {
       out.kind = "none";
-      out.notes.push_back(absl::StrCat(script, " without a dependency manifest: no dependencies "
+      out.notes.push_back(absl::StrCat(script,
+                                       " without a dependency manifest: no dependencies "
                                        "(add requirements.txt to install some)"));
       return out;
     }

@@ -21,16 +21,14 @@ namespace fs = buildpacks::internal;
 constexpr size_t kMaxSourceBytes = 1 << 20;
 // Where apps put their application object, most conventional first; then the root's other
 // modules in name order.
-constexpr const char* kPreferredModules[] = {"app.py",         "main.py",     "wsgi.py",
-                                             "asgi.py",        "application.py", "server.py",
-                                             "api.py",         "app/main.py", "app/__init__.py",
-                                             "src/main.py",    "src/app.py"};
+constexpr const char* kPreferredModules[] = {
+    "app.py", "main.py",     "wsgi.py",         "asgi.py",     "application.py", "server.py",
+    "api.py", "app/main.py", "app/__init__.py", "src/main.py", "src/app.py"};
 
 std::vector<std::string> Shell(const std::string& command) { return {"/bin/sh", "-c", command}; }
 
 absl::Status BadInput(const std::string& message) {
-  return WithFailure(absl::InvalidArgumentError(message),
-                     {FailureKind::kBadInput, "detect", ""});
+  return WithFailure(absl::InvalidArgumentError(message), {FailureKind::kBadInput, "detect", ""});
 }
 
 // "app/main.py" → "app.main"; "app/__init__.py" → "app".
@@ -45,7 +43,8 @@ bool IsIdentifierStart(char c) { return std::isalpha(static_cast<unsigned char>(
 
 std::string LeadingIdentifier(absl::string_view s) {
   size_t n = 0;
-  while (n < s.size() && (IsIdentifierStart(s[n]) || std::isdigit(static_cast<unsigned char>(s[n])))) {
+  while (n < s.size() &&
+         (IsIdentifierStart(s[n]) || std::isdigit(static_cast<unsigned char>(s[n])))) {
     ++n;
   }
   return n > 0 && IsIdentifierStart(s[0]) ? std::string(s.substr(0, n)) : "";
@@ -136,25 +135,26 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
   if (!options.start.empty()) {
     start.command = Shell(options.start);
     start.framework = "custom";
-    start.reason = absl::StrCat("start: `", options.start, "` (from ",
-                                options.start_source.empty() ? "config" : options.start_source,
-                                ")");
+    start.reason =
+        absl::StrCat("start: `", options.start, "` (from ",
+                     options.start_source.empty() ? "config" : options.start_source, ")");
     return start;
   }
   std::string manifest = deps.kind == "none" ? "requirements.txt" : deps.kind;
   auto require = [&](const std::string& what, const std::string& server) -> absl::Status {
     if (deps.names.count(server)) return absl::OkStatus();
-    return BadInput(absl::StrCat(what, " but ", server, " is not in ", manifest, ": add ", server,
-                                 " (or set a start command in tempa.toml or a Procfile web: line)"));
+    return BadInput(
+        absl::StrCat(what, " but ", server, " is not in ", manifest, ": add ", server,
+                     " (or set a start command in tempa.toml or a Procfile web: line)"));
   };
 
   if (fs::IsRegularFile(root + "/manage.py")) {
     std::string project = DjangoProject(root);
     if (!project.empty()) {
       start.module = options.python_module.empty() ? project + ".wsgi" : options.python_module;
-      if (absl::Status s = require(absl::StrCat("Django project ", project, " found (manage.py, ",
-                                                project, "/wsgi.py)"),
-                                   "gunicorn");
+      if (absl::Status s = require(
+              absl::StrCat("Django project ", project, " found (manage.py, ", project, "/wsgi.py)"),
+              "gunicorn");
           !s.ok()) {
         return s;
       }
@@ -171,14 +171,16 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
     if (!text.ok()) continue;
     std::optional<AppObject> app = FindAppObject(*text);
     if (!app) continue;
-    std::string target = absl::StrCat(ModuleName(rel), ":", app->variable, app->factory ? "()" : "");
+    std::string target =
+        absl::StrCat(ModuleName(rel), ":", app->variable, app->factory ? "()" : "");
     start.module = options.python_module.empty() ? target : options.python_module;
     start.framework = app->framework;
-    std::string where = absl::StrCat(app->framework == "flask" ? "Flask" : "FastAPI", " app found in ", rel);
+    std::string where =
+        absl::StrCat(app->framework == "flask" ? "Flask" : "FastAPI", " app found in ", rel);
     if (app->framework == "fastapi") {
       if (absl::Status s = require(where, "uvicorn"); !s.ok()) return s;
-      start.command = Shell(
-          absl::StrCat("exec uvicorn ", start.module, " --host 0.0.0.0 --port $PORT"));
+      start.command =
+          Shell(absl::StrCat("exec uvicorn ", start.module, " --host 0.0.0.0 --port $PORT"));
       start.reason = absl::StrCat("start: ", where, " (", start.module, ") under uvicorn");
     } else {
       if (absl::Status s = require(where, "gunicorn"); !s.ok()) return s;
@@ -194,12 +196,14 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
     start.framework = "script";
     start.module = script;
     start.command = Shell(absl::StrCat("exec python ", script));
-    start.reason = absl::StrCat("start: python ", script, " (no web framework found; the script "
+    start.reason = absl::StrCat("start: python ", script,
+                                " (no web framework found; the script "
                                 "must listen on $PORT)");
     return start;
   }
   return BadInput(absl::StrCat(
-      "Python app found (", deps.kind, ") but nothing says how to start it: no Django, FastAPI or "
+      "Python app found (", deps.kind,
+      ") but nothing says how to start it: no Django, FastAPI or "
       "Flask app object and no app.py or main.py; add a Procfile with `web: <command>` or "
       "start = \"<command>\" in tempa.toml"));
 }

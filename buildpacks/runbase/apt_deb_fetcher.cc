@@ -26,8 +26,7 @@
 namespace tempa::buildpacks::runbase {
 
 std::string DebPackage::FileName() const {
-  return absl::StrCat(name, "_", absl::StrReplaceAll(version, {{":", "%3a"}}), "_", arch,
-                      ".deb");
+  return absl::StrCat(name, "_", absl::StrReplaceAll(version, {{":", "%3a"}}), "_", arch, ".deb");
 }
 
 namespace {
@@ -94,8 +93,8 @@ class AptDebFetcher : public DebFetcher {
     if (internal::IsRegularFile(cached)) {
       absl::StatusOr<std::string> recorded = ReadSmall(digest_file);
       absl::StatusOr<Digest> actual = Sha256OfFile(cached);
-      if (recorded.ok() && actual.ok() && absl::StripAsciiWhitespace(*recorded) ==
-                                             actual->ToString()) {
+      if (recorded.ok() && actual.ok() &&
+          absl::StripAsciiWhitespace(*recorded) == actual->ToString()) {
         return FetchedDeb{package, cached, *actual};
       }
       // Torn download or a corrupted disk: fetch again rather than ship it.
@@ -167,7 +166,8 @@ class AptDebFetcher : public DebFetcher {
   }
   absl::Status Unavailable(const DebPackage& package, absl::string_view why) {
     return absl::NotFoundError(absl::StrCat(
-        package.Pin(), " is installed here but no apt source offers that version any more"
+        package.Pin(),
+        " is installed here but no apt source offers that version any more"
         " (mirrors keep only the newest); upgrade the worker (apt-get install --only-upgrade ",
         package.name, ") or keep apt's archives: ", why));
   }
@@ -231,8 +231,8 @@ class AptDebFetcher : public DebFetcher {
     absl::Status s = digest.status();
     if (s.ok()) s = WriteSmall(cached + ".sha256", digest->ToString() + "\n");
     if (s.ok() && rename(tmp.c_str(), cached.c_str()) != 0) {
-      s = absl::InternalError(absl::StrCat("rename ", tmp, " → ", cached, ": ",
-                                           std::strerror(errno)));
+      s = absl::InternalError(
+          absl::StrCat("rename ", tmp, " → ", cached, ": ", std::strerror(errno)));
     }
     if (!s.ok()) {
       unlink(tmp.c_str());

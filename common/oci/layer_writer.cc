@@ -62,8 +62,8 @@ absl::StatusOr<std::vector<const LayerEntry*>> SortedEntries(const LayerSpec& sp
       if (it == by_path.end()) {
         missing.push_back(std::move(parent));
       } else if (it->second->type != Type::kDirectory) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "layer entry \"", path, "\" is under \"", parent, "\", which is not a directory"));
+        return absl::InvalidArgumentError(absl::StrCat("layer entry \"", path, "\" is under \"",
+                                                       parent, "\", which is not a directory"));
       }
     }
   }
@@ -274,14 +274,14 @@ absl::StatusOr<LayerWriteResult> WriteLayerTo(const LayerSpec& spec,
                                               const LayerWriteOptions& options, ByteSink& sink,
                                               bool hash_output) {
   if (options.compression_level < 0 || options.compression_level > 12) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "compression level ", options.compression_level, " is outside libdeflate's 0..12"));
+    return absl::InvalidArgumentError(absl::StrCat("compression level ", options.compression_level,
+                                                   " is outside libdeflate's 0..12"));
   }
   std::vector<LayerEntry> implicit;
   ASSIGN_OR_RETURN(std::vector<const LayerEntry*> entries, SortedEntries(spec, implicit));
 
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::thread::hardware_concurrency());
+  int threads =
+      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   Sha256 gzip_hash;
   ParallelGzipWriter gzip(options.compression_level, std::max(threads, 1), options.chunk_bytes,
                           sink, hash_output ? &gzip_hash : nullptr);

@@ -19,8 +19,9 @@ class BuildpackIntegrationTest : public ::testing::Test {
   void SetUp() override;
 
   // Detects `source` with `buildpack` (it must apply), prepares the plan with `scratch_dir` and
-  // `cache_dir` (handed to the build user first, as the pipeline does) in sandbox_, and returns what the recipe's last layer, the app, produces. The
-  // recipe must have two layers (base, app). Every build log line is appended to log_.
+  // `cache_dir` (handed to the build user first, as the pipeline does) in sandbox_, and returns
+  // what the recipe's last layer, the app, produces. The recipe must have two layers (base, app).
+  // Every build log line is appended to log_.
   absl::StatusOr<buildpacks::LayerOutput> DetectAndBuild(buildpacks::Buildpack& buildpack,
                                                          const std::string& source,
                                                          const std::string& scratch_dir,

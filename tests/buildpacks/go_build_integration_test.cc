@@ -30,6 +30,12 @@ std::string Example(const std::string& name) {
   return std::string(root ? root : TEMPA_SOURCE_ROOT) + "/examples/" + name;
 }
 
+// A copy of examples/NAME the build user can reach (the checkout may sit in root's 0700 home).
+std::string CopyExample(const TempTree& tree, const std::string& name) {
+  std::filesystem::copy(Example(name), tree / name, std::filesystem::copy_options::recursive);
+  return tree / name;
+}
+
 class GoBuildIntegrationTest : public tempa::testing::BuildpackIntegrationTest {
  protected:
   // One Go build cache shared by these tests, as a worker keeps one per app: a cold cache
@@ -76,8 +82,8 @@ TempTree* GoBuildIntegrationTest::owned_cache_ = nullptr;
 std::string GoBuildIntegrationTest::shared_cache_dir_;
 
 TEST_F(GoBuildIntegrationTest, ExampleAppBuildsOfflineAndServesHttp) {
-  TempTree scratch;
-  auto app = Build(Example("go-hello"), scratch);
+  TempTree source, scratch;
+  auto app = Build(CopyExample(source, "go-hello"), scratch);
   ASSERT_TRUE(app.ok()) << app.status() << "\n" << log_;
   std::string binary = scratch / "go-out/go-hello";
   ASSERT_EQ(access(binary.c_str(), X_OK), 0);
@@ -91,11 +97,12 @@ TEST_F(GoBuildIntegrationTest, ExampleAppBuildsOfflineAndServesHttp) {
 }
 
 TEST_F(GoBuildIntegrationTest, RebuildingTheSameSourceGivesTheSameBinary) {
-  TempTree first, second, cold_cache;
-  auto a = Build(Example("go-hello"), first);
+  TempTree source, first, second, cold_cache;
+  std::string example = CopyExample(source, "go-hello");
+  auto a = Build(example, first);
   ASSERT_TRUE(a.ok()) << a.status() << "\n" << log_;
   // A cold cache the second time: the binary must not depend on what was cached.
-  auto b = Build(Example("go-hello"), second, &cold_cache);
+  auto b = Build(example, second, &cold_cache);
   ASSERT_TRUE(b.ok()) << b.status() << "\n" << log_;
   EXPECT_EQ(*Sha256OfFile(first / "go-out/go-hello"), *Sha256OfFile(second / "go-out/go-hello"));
   EXPECT_EQ(a->content_key, b->content_key);

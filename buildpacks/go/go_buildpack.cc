@@ -188,7 +188,7 @@ absl::StatusOr<std::optional<BuildPlan>> GoBuildpack::Detect(const std::string& 
             "the build env (the build is offline otherwise)");
   if (!options.start.empty()) {
     ASSIGN_OR_RETURN(plan.start_command,
-                     internal::BinaryStartCommand(options.start, options.start_source, "Go"));
+                     internal::BinaryStartCommand(options.start, options.start_source, "Go", name));
     plan.reasons.push_back(
         absl::StrCat("start: ", absl::StrJoin(plan.start_command, " "), " (from ",
                      options.start_source.empty() ? "the config" : options.start_source,

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "buildpacks/runbase/static_base.h"
@@ -32,7 +33,8 @@ ImageConfigSpec BinaryAppConfig(std::vector<std::string> entrypoint, int port,
 
 absl::StatusOr<std::vector<std::string>> BinaryStartCommand(absl::string_view start,
                                                             absl::string_view source,
-                                                            absl::string_view language) {
+                                                            absl::string_view language,
+                                                            absl::string_view binary) {
   // Accepted only when splitting on blanks means what a shell would make of it.
   constexpr absl::string_view kShellOnly = "$`\\\"'|&;<>()*?[]{}~#\n";
   auto bad = [](std::string message) {
@@ -49,6 +51,12 @@ absl::StatusOr<std::vector<std::string>> BinaryStartCommand(absl::string_view st
   }
   std::vector<std::string> argv = absl::StrSplit(start, absl::ByAnyChar(" \t"), absl::SkipEmpty());
   if (argv.empty()) return bad("start command is empty");
+  absl::string_view program = argv[0];
+  size_t slash = program.rfind('/');
+  if (!absl::StartsWith(program, "/") &&
+      program.substr(slash == absl::string_view::npos ? 0 : slash + 1) == binary) {
+    argv[0] = absl::StrCat("/app/", binary);
+  }
   return argv;
 }
 

@@ -21,8 +21,11 @@ ImageConfigSpec BinaryAppConfig(std::vector<std::string> entrypoint, int port,
 // A start command (shell form, from tempa.toml `start` or a Procfile `web:` line, named by
 // `source`) as the exec-form argv such an image runs. The binary run bases have no shell, so a
 // command that needs one ($VAR, quotes, pipes, ...) is bad_input naming the character and the fix.
+// A relative program named like the app's binary (Heroku's `web: bin/NAME`, `./NAME`) is the
+// binary where the image has it, /app/`binary`.
 absl::StatusOr<std::vector<std::string>> BinaryStartCommand(absl::string_view start,
                                                             absl::string_view source,
-                                                            absl::string_view language);
+                                                            absl::string_view language,
+                                                            absl::string_view binary);
 
 }  // namespace tempa::buildpacks::internal

@@ -126,8 +126,9 @@ absl::StatusOr<std::optional<BuildPlan>> RustBuildpack::Detect(const std::string
   plan.reasons.push_back(absl::StrCat("port: ", plan.port, options.port ? " (from the config)" : "",
                                       " (the app reads $PORT)"));
   if (!options.start.empty()) {
-    ASSIGN_OR_RETURN(plan.start_command,
-                     internal::BinaryStartCommand(options.start, options.start_source, "Rust"));
+    ASSIGN_OR_RETURN(
+        plan.start_command,
+        internal::BinaryStartCommand(options.start, options.start_source, "Rust", bin.name));
     plan.reasons.push_back(
         absl::StrCat("start: ", absl::StrJoin(plan.start_command, " "), " (from ",
                      options.start_source.empty() ? "the config" : options.start_source,

@@ -124,6 +124,12 @@ TEST_F(AppSourcePlanTest, AGoAppsProcfileStartIsItsExecFormEntrypoint) {
   ASSERT_TRUE(planned.ok()) << planned.status();
   EXPECT_THAT(planned->plan.start_command, ElementsAre("/app/api", "--serve"));
 
+  // Heroku's form names the binary where Heroku puts it: it is /app/NAME in the image.
+  Write("Procfile", "web: bin/api --serve\n");
+  planned = Plan();
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  EXPECT_THAT(planned->plan.start_command, ElementsAre("/app/api", "--serve"));
+
   // The Go run base has no shell: a command that needs one is refused, not run differently.
   Write("Procfile", "web: /app/api --port $PORT\n");
   planned = Plan();

@@ -98,8 +98,8 @@ absl::StatusOr<std::vector<PackageEntry>> ReadDataTar(archive* inner, const std:
     const char* raw = archive_entry_pathname(e);
     std::optional<std::string> path = NormalizePackagePath(raw ? raw : "");
     if (!path) {
-      return absl::InvalidArgumentError(absl::StrCat(deb, ": entry '", raw ? raw : "",
-                                                     "' leaves the package root"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(deb, ": entry '", raw ? raw : "", "' leaves the package root"));
     }
     if (path->empty()) continue;  // "./": the root itself
     PackageEntry entry;
@@ -200,15 +200,20 @@ absl::StatusOr<std::vector<PackageEntry>> ReadDebData(const std::string& deb_pat
     if (name == nullptr || !absl::StartsWith(name, "data.tar")) continue;
 
     ArchivePtr inner(archive_read_new(), archive_read_free);
-    archive_read_support_filter_all(inner.get());
+    // Only what dpkg writes, decoded in process: filter_all would also run external programs
+    // (lrzip, lzop, grzip) for other formats when they happen to be installed.
+    for (auto support : {archive_read_support_filter_gzip, archive_read_support_filter_xz,
+                         archive_read_support_filter_lzma, archive_read_support_filter_zstd,
+                         archive_read_support_filter_bzip2}) {
+      support(inner.get());
+    }
     archive_read_support_format_tar(inner.get());
     archive_read_support_format_gnutar(inner.get());
     auto stream = std::make_unique<MemberStream>();
     stream->outer = outer.get();
-    if (archive_read_open(inner.get(), stream.get(), nullptr, ReadMember, nullptr) !=
-        ARCHIVE_OK) {
-      return absl::InvalidArgumentError(absl::StrCat(deb_path, ": ", name, ": ",
-                                                     archive_error_string(inner.get())));
+    if (archive_read_open(inner.get(), stream.get(), nullptr, ReadMember, nullptr) != ARCHIVE_OK) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(deb_path, ": ", name, ": ", archive_error_string(inner.get())));
     }
     return ReadDataTar(inner.get(), deb_path, options);
   }

@@ -10,10 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "common/tree_copy.h"
 #include "worker/sandbox/bubblewrap_sandbox.h"
 
@@ -35,13 +37,11 @@ bool SearchableBy(const struct stat& st, uid_t uid, gid_t gid) {
   return AllowedTo(st, uid, gid, 1);
 }
 
-// Chowns the entries of the open directory `dir_fd` (already chowned itself), recursing into
-// subdirectories on the same file system.
-absl::Status ChownEntries(int dir_fd, const std::string& path, dev_t dev, uid_t uid, gid_t gid,
-                          int depth = 0) {
-  // Only Tempa's own entries need handing over, and it makes none this deep: a deeper tree is
-  // the build's (already its own) and is not walked, so nesting cannot exhaust descriptors.
-  if (depth > kMaxTreeDepth) return absl::OkStatus();
+// Calls `visit(name, st)` for each entry of the open directory `dir_fd` (not "." or "..", stat
+// not following links), stopping at the first error.
+absl::Status ForEachEntry(
+    int dir_fd, const std::string& path,
+    const std::function<absl::Status(const std::string& name, const struct stat& st)>& visit) {
   int list_fd = ::dup(dir_fd);
   if (list_fd < 0) return Errno("dup", path);
   DIR* dir = ::fdopendir(list_fd);
@@ -59,32 +59,49 @@ absl::Status ChownEntries(int dir_fd, const std::string& path, dev_t dev, uid_t 
     }
     std::string name = entry->d_name;
     if (name == "." || name == "..") continue;
-    std::string child = path + "/" + name;
     struct stat st;
     if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      status = Errno("stat", child);
-      break;
+      status = Errno("stat", path + "/" + name);
+    } else {
+      status = visit(name, st);
     }
-    if (st.st_dev != dev) continue;  // a mount point: not ours to change
-    // Another name of a file the build user does not own (a hard link planted to a host file):
-    // chowning it would hand over the host file. Left as it is.
-    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && st.st_uid != uid) continue;
-    if ((st.st_uid != uid || st.st_gid != gid) &&
-        ::fchownat(dir_fd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
-      status = Errno("chown", child);
-      break;
-    }
-    if (!S_ISDIR(st.st_mode)) continue;
-    int sub = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0) {
-      status = Errno("open", child);
-      break;
-    }
-    status = ChownEntries(sub, child, dev, uid, gid, depth + 1);
-    ::close(sub);
   }
   ::closedir(dir);
   return status;
+}
+
+// Opens the subdirectory `name` of `dir_fd` without following a link and runs `walk` on it.
+absl::Status InSubdirectory(int dir_fd, const std::string& name, const std::string& child,
+                            const std::function<absl::Status(int fd)>& walk) {
+  int sub = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (sub < 0) return Errno("open", child);
+  absl::Status status = walk(sub);
+  ::close(sub);
+  return status;
+}
+
+// Chowns the entries of the open directory `dir_fd` (already chowned itself), recursing into
+// subdirectories on the same file system.
+absl::Status ChownEntries(int dir_fd, const std::string& path, dev_t dev, uid_t uid, gid_t gid,
+                          int depth = 0) {
+  // Only Tempa's own entries need handing over, and it makes none this deep: a deeper tree is
+  // the build's (already its own) and is not walked, so nesting cannot exhaust descriptors.
+  if (depth > kMaxTreeDepth) return absl::OkStatus();
+  return ForEachEntry(dir_fd, path, [&](const std::string& name, const struct stat& st) {
+    std::string child = path + "/" + name;
+    if (st.st_dev != dev) return absl::OkStatus();  // a mount point: not ours to change
+    // Another name of a file the build user does not own (a hard link planted to a host file):
+    // chowning it would hand over the host file. Left as it is.
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && st.st_uid != uid) return absl::OkStatus();
+    if ((st.st_uid != uid || st.st_gid != gid) &&
+        ::fchownat(dir_fd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      return Errno("chown", child);
+    }
+    if (!S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return InSubdirectory(dir_fd, name, child, [&](int sub) {
+      return ChownEntries(sub, child, dev, uid, gid, depth + 1);
+    });
+  });
 }
 
 // FailedPrecondition naming `path` when uid/gid may not read it (and, a directory, enter it).
@@ -103,41 +120,15 @@ absl::Status CheckEntryReadable(const struct stat& st, const std::string& path, 
 absl::Status CheckTreeReadable(int dir_fd, const std::string& path, uid_t uid, gid_t gid) {
   struct stat st;
   if (::fstat(dir_fd, &st) != 0) return Errno("stat", path);
-  absl::Status status = CheckEntryReadable(st, path, uid, gid);
-  if (!status.ok()) return status;
-  int list_fd = ::dup(dir_fd);
-  if (list_fd < 0) return Errno("dup", path);
-  DIR* dir = ::fdopendir(list_fd);
-  if (dir == nullptr) {
-    ::close(list_fd);
-    return Errno("read directory", path);
-  }
-  while (status.ok()) {
-    errno = 0;
-    struct dirent* entry = ::readdir(dir);
-    if (entry == nullptr) {
-      if (errno != 0) status = Errno("read directory", path);
-      break;
-    }
-    std::string name = entry->d_name;
-    if (name == "." || name == ".." || name == ".git") continue;
+  RETURN_IF_ERROR(CheckEntryReadable(st, path, uid, gid));
+  return ForEachEntry(dir_fd, path, [&](const std::string& name, const struct stat& entry) {
+    if (name == ".git") return absl::OkStatus();
     std::string child = path + "/" + name;
-    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      status = Errno("stat", child);
-    } else if (S_ISREG(st.st_mode)) {
-      status = CheckEntryReadable(st, child, uid, gid);
-    } else if (S_ISDIR(st.st_mode)) {
-      int sub = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub < 0) {
-        status = Errno("open", child);
-      } else {
-        status = CheckTreeReadable(sub, child, uid, gid);
-        ::close(sub);
-      }
-    }
-  }
-  ::closedir(dir);
-  return status;
+    if (S_ISREG(entry.st_mode)) return CheckEntryReadable(entry, child, uid, gid);
+    if (!S_ISDIR(entry.st_mode)) return absl::OkStatus();
+    return InSubdirectory(dir_fd, name, child,
+                          [&](int sub) { return CheckTreeReadable(sub, child, uid, gid); });
+  });
 }
 
 }  // namespace

@@ -1,0 +1,42 @@
+// tempa-coordinator: parses flags and runs the daemon (coordinator/service/coordinator_daemon.h).
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "coordinator/service/coordinator_daemon.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC address, HOST:PORT (port 0: any)");
+ABSL_FLAG(std::string, webhook_listen, "127.0.0.1:7071",
+          "HTTP address for POST /webhooks/github and GET /metrics");
+ABSL_FLAG(std::string, data_dir, "", "where the state (RocksDB) lives; made 0700");
+ABSL_FLAG(std::string, registry, "", "the OCI registry workers push to, HOST:PORT");
+ABSL_FLAG(std::string, token_file, "", "bearer tokens: lines 'ROLE TOKEN [NAME]' (0600)");
+ABSL_FLAG(std::string, secret_key_file, "",
+          "AES-256 key sealing stored secrets (default DATA_DIR/secret.key, made if missing)");
+ABSL_FLAG(std::string, tls_cert_file, "", "serve gRPC over TLS with this certificate");
+ABSL_FLAG(std::string, tls_key_file, "", "and this private key");
+ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
+          "a build is handed to another worker when its worker is silent this long");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(3), "how often workers heartbeat");
+ABSL_FLAG(int, max_attempts, 3, "leases a build gets before it fails");
+ABSL_FLAG(int, app_concurrency, 2, "builds of one app running at once, unless the app says");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "tempa-coordinator --listen HOST:PORT --webhook-listen HOST:PORT --data-dir DIR "
+      "--registry HOST:PORT [--token-file F]");
+  absl::ParseCommandLine(argc, argv);
+  tempa::coordinator::CoordinatorDaemonOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.webhook_listen = absl::GetFlag(FLAGS_webhook_listen);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.registry = absl::GetFlag(FLAGS_registry);
+  options.token_file = absl::GetFlag(FLAGS_token_file);
+  options.secret_key_file = absl::GetFlag(FLAGS_secret_key_file);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
+  options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
+  options.app_concurrency = absl::GetFlag(FLAGS_app_concurrency);
+  return tempa::coordinator::RunCoordinatorDaemon(options);
+}

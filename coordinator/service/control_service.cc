@@ -1,0 +1,187 @@
+#include "coordinator/service/control_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc/status_conversion.h"
+
+namespace tempa::coordinator {
+namespace {
+
+constexpr absl::string_view kService = "/tempa.v1.ControlService/";
+
+bool Finished(v1::BuildStatus status) {
+  return status != v1::QUEUED && status != v1::RUNNING;
+}
+
+}  // namespace
+
+grpc::Status ControlServiceImpl::Check(grpc::ServerContext* ctx, absl::string_view method) const {
+  return ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kService, method)));
+}
+
+grpc::Status ControlServiceImpl::CreateApp(grpc::ServerContext* ctx,
+                                           const v1::CreateAppRequest* request,
+                                           v1::App* response) {
+  if (grpc::Status s = Check(ctx, "CreateApp"); !s.ok()) return s;
+  absl::StatusOr<v1::App> app = coordinator_->CreateApp(*request);
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  *response = *std::move(app);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::GetApp(grpc::ServerContext* ctx, const v1::GetAppRequest* request,
+                                        v1::App* response) {
+  if (grpc::Status s = Check(ctx, "GetApp"); !s.ok()) return s;
+  absl::StatusOr<v1::App> app = coordinator_->GetApp(request->name());
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  *response = *std::move(app);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::ListApps(grpc::ServerContext* ctx,
+                                          const v1::ListAppsRequest* request,
+                                          v1::ListAppsResponse* response) {
+  if (grpc::Status s = Check(ctx, "ListApps"); !s.ok()) return s;
+  absl::StatusOr<std::vector<v1::App>> apps = coordinator_->ListApps();
+  if (!apps.ok()) return ToGrpcStatus(apps.status());
+  for (v1::App& app : *apps) *response->add_apps() = std::move(app);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::UpdateApp(grpc::ServerContext* ctx,
+                                           const v1::UpdateAppRequest* request,
+                                           v1::App* response) {
+  if (grpc::Status s = Check(ctx, "UpdateApp"); !s.ok()) return s;
+  absl::StatusOr<v1::App> app = coordinator_->UpdateApp(*request);
+  if (!app.ok()) return ToGrpcStatus(app.status());
+  *response = *std::move(app);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::DeleteApp(grpc::ServerContext* ctx,
+                                           const v1::DeleteAppRequest* request,
+                                           v1::DeleteAppResponse* response) {
+  if (grpc::Status s = Check(ctx, "DeleteApp"); !s.ok()) return s;
+  return ToGrpcStatus(coordinator_->DeleteApp(request->name()));
+}
+
+grpc::Status ControlServiceImpl::TriggerBuild(grpc::ServerContext* ctx,
+                                              const v1::TriggerBuildRequest* request,
+                                              v1::Build* response) {
+  if (grpc::Status s = Check(ctx, "TriggerBuild"); !s.ok()) return s;
+  absl::StatusOr<v1::Build> build = coordinator_->TriggerBuild(*request);
+  if (!build.ok()) return ToGrpcStatus(build.status());
+  *response = *std::move(build);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::GetBuild(grpc::ServerContext* ctx,
+                                          const v1::GetBuildRequest* request,
+                                          v1::Build* response) {
+  if (grpc::Status s = Check(ctx, "GetBuild"); !s.ok()) return s;
+  absl::StatusOr<v1::Build> build = coordinator_->GetBuild(request->id());
+  if (!build.ok()) return ToGrpcStatus(build.status());
+  *response = *std::move(build);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::ListBuilds(grpc::ServerContext* ctx,
+                                            const v1::ListBuildsRequest* request,
+                                            v1::ListBuildsResponse* response) {
+  if (grpc::Status s = Check(ctx, "ListBuilds"); !s.ok()) return s;
+  absl::StatusOr<std::vector<v1::Build>> builds =
+      coordinator_->ListBuilds(request->app(), request->limit());
+  if (!builds.ok()) return ToGrpcStatus(builds.status());
+  for (v1::Build& build : *builds) *response->add_builds() = std::move(build);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::GetBuildLogs(grpc::ServerContext* ctx,
+                                              const v1::GetBuildLogsRequest* request,
+                                              v1::GetBuildLogsResponse* response) {
+  if (grpc::Status s = Check(ctx, "GetBuildLogs"); !s.ok()) return s;
+  absl::StatusOr<std::vector<v1::LogLine>> lines =
+      coordinator_->ReadLogs(request->id(), request->from_line(), request->limit());
+  if (!lines.ok()) return ToGrpcStatus(lines.status());
+  for (v1::LogLine& line : *lines) *response->add_lines() = std::move(line);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::WatchBuild(grpc::ServerContext* ctx,
+                                            const v1::WatchBuildRequest* request,
+                                            grpc::ServerWriter<v1::BuildEvent>* writer) {
+  if (grpc::Status s = Check(ctx, "WatchBuild"); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<BuildSubscription>> subscription =
+      coordinator_->Watch(request->id());
+  if (!subscription.ok()) return ToGrpcStatus(subscription.status());
+  absl::StatusOr<v1::Build> build = coordinator_->GetBuild(request->id());
+  if (!build.ok()) return ToGrpcStatus(build.status());
+  v1::BuildEvent first;
+  *first.mutable_build() = *build;
+  if (!writer->Write(first)) return grpc::Status::OK;
+  // Stored lines first, then live ones; a line is sent once, in order, whichever path it came by.
+  int64_t next_line = std::max<int64_t>(request->from_line(), 0);
+  bool finished = Finished(build->status());
+  while (true) {
+    absl::StatusOr<std::vector<v1::LogLine>> stored =
+        coordinator_->ReadLogs(request->id(), next_line, 0);
+    if (!stored.ok()) return ToGrpcStatus(stored.status());
+    if (stored->empty()) break;
+    for (v1::LogLine& line : *stored) {
+      next_line = line.number() + 1;
+      v1::BuildEvent event;
+      *event.mutable_log() = std::move(line);
+      if (!writer->Write(event)) return grpc::Status::OK;
+    }
+  }
+  if (finished) return grpc::Status::OK;
+  while (!ctx->IsCancelled()) {
+    for (v1::BuildEvent& event : (*subscription)->Next(absl::Seconds(1))) {
+      if (event.has_log()) {
+        if (event.log().number() < next_line) continue;
+        next_line = event.log().number() + 1;
+      }
+      bool last = event.has_build() && Finished(event.build().status());
+      if (!writer->Write(event)) return grpc::Status::OK;
+      if (last) {
+        // Lines made durable with the result may still be on their way: send what is stored.
+        absl::StatusOr<std::vector<v1::LogLine>> rest =
+            coordinator_->ReadLogs(request->id(), next_line, 0);
+        if (rest.ok()) {
+          for (v1::LogLine& line : *rest) {
+            v1::BuildEvent tail;
+            *tail.mutable_log() = std::move(line);
+            writer->Write(tail);
+          }
+        }
+        return grpc::Status::OK;
+      }
+    }
+    if ((*subscription)->fell_behind()) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("the watch fell behind the build's output; watch again "
+                                       "from line ",
+                                       next_line));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::CancelBuild(grpc::ServerContext* ctx,
+                                             const v1::CancelBuildRequest* request,
+                                             v1::Build* response) {
+  if (grpc::Status s = Check(ctx, "CancelBuild"); !s.ok()) return s;
+  absl::StatusOr<v1::Build> build = coordinator_->CancelBuild(request->id());
+  if (!build.ok()) return ToGrpcStatus(build.status());
+  *response = *std::move(build);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::ListWorkers(grpc::ServerContext* ctx,
+                                             const v1::ListWorkersRequest* request,
+                                             v1::ListWorkersResponse* response) {
+  if (grpc::Status s = Check(ctx, "ListWorkers"); !s.ok()) return s;
+  for (v1::Worker& worker : coordinator_->ListWorkers()) *response->add_workers() = std::move(worker);
+  return grpc::Status::OK;
+}
+
+}  // namespace tempa::coordinator

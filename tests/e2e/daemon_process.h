@@ -1,0 +1,43 @@
+// A long-running process for end-to-end tests (tempa-coordinator, tempa-worker, git daemon):
+// started with its output going to a file, waited on until it prints a line, killed with
+// SIGKILL as a crash would, or stopped with SIGTERM. Killed in the destructor.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace tempa::testing {
+
+class DaemonProcess {
+ public:
+  // Starts argv[0] (a path) with the current environment plus `env`; stdout and stderr go to
+  // `log_path` (appended, so a restarted daemon's log continues).
+  static absl::StatusOr<std::unique_ptr<DaemonProcess>> Start(
+      const std::vector<std::string>& argv, const std::string& log_path,
+      const std::map<std::string, std::string>& env = {});
+  ~DaemonProcess();
+
+  // Waits until the log contains `needle` (after `from` bytes); returns the line holding it.
+  absl::StatusOr<std::string> WaitForLine(const std::string& needle,
+                                          absl::Duration timeout = absl::Seconds(30),
+                                          size_t from = 0);
+  void Kill9();           // as a crash: no cleanup runs
+  int Terminate();        // SIGTERM, then waits; the exit status
+  bool running();
+  std::string log() const;
+  size_t log_size() const;
+  pid_t pid() const { return pid_; }
+
+ private:
+  DaemonProcess() = default;
+  pid_t pid_ = -1;
+  std::string log_path_;
+};
+
+}  // namespace tempa::testing

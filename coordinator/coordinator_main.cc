@@ -2,6 +2,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/flags/dashed_flags.h"
 #include "coordinator/service/coordinator_daemon.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC address, HOST:PORT (port 0: any)");
@@ -24,7 +25,10 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "tempa-coordinator --listen HOST:PORT --webhook-listen HOST:PORT --data-dir DIR "
       "--registry HOST:PORT [--token-file F]");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args = tempa::UnderscoreFlagNames(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (std::string& arg : args) arg_ptrs.push_back(arg.data());
+  absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   tempa::coordinator::CoordinatorDaemonOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.webhook_listen = absl::GetFlag(FLAGS_webhook_listen);

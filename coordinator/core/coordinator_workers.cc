@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "coordinator/core/app_rules.h"
 #include "coordinator/core/coordinator.h"
@@ -83,7 +84,8 @@ uint64_t Coordinator::WaitForJob(const std::string& worker_id, absl::Duration wa
   NoteWorkerLocked(worker_id, now);
   uint64_t handle = next_waiter_++;
   wait = std::clamp(wait, absl::ZeroDuration(), options_.max_lease_wait);
-  waiters_[handle] = Waiter{worker_id, now + wait, std::move(done)};
+  // A long-poll is a transport matter: it ends on the real clock, leases on the injected one.
+  waiters_[handle] = Waiter{worker_id, absl::Now() + wait, std::move(done)};
   DispatchLocked(now);
   return handle;
 }
@@ -270,11 +272,12 @@ void Coordinator::Tick() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     absl::Time now = clock_();
+    absl::Time real_now = absl::Now();
     BuildChanges expired = scheduler_.ExpireLeases(now);
     stats_.lease_expiries += expired.size();
     if (!expired.empty()) PersistLocked(std::move(expired), nullptr);
     for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->second.deadline <= now) {
+      if (it->second.deadline <= real_now) {
         timed_out.push_back(std::move(it->second.done));
         it = waiters_.erase(it);
       } else {

@@ -15,7 +15,7 @@ bool Finished(v1::BuildStatus status) {
 }  // namespace
 
 grpc::Status ControlServiceImpl::Check(grpc::ServerContext* ctx, absl::string_view method) const {
-  return ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kService, method)));
+  return rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kService, method)));
 }
 
 grpc::Status ControlServiceImpl::CreateApp(grpc::ServerContext* ctx,
@@ -23,7 +23,7 @@ grpc::Status ControlServiceImpl::CreateApp(grpc::ServerContext* ctx,
                                            v1::App* response) {
   if (grpc::Status s = Check(ctx, "CreateApp"); !s.ok()) return s;
   absl::StatusOr<v1::App> app = coordinator_->CreateApp(*request);
-  if (!app.ok()) return ToGrpcStatus(app.status());
+  if (!app.ok()) return rpc::ToGrpcStatus(app.status());
   *response = *std::move(app);
   return grpc::Status::OK;
 }
@@ -32,7 +32,7 @@ grpc::Status ControlServiceImpl::GetApp(grpc::ServerContext* ctx, const v1::GetA
                                         v1::App* response) {
   if (grpc::Status s = Check(ctx, "GetApp"); !s.ok()) return s;
   absl::StatusOr<v1::App> app = coordinator_->GetApp(request->name());
-  if (!app.ok()) return ToGrpcStatus(app.status());
+  if (!app.ok()) return rpc::ToGrpcStatus(app.status());
   *response = *std::move(app);
   return grpc::Status::OK;
 }
@@ -42,7 +42,7 @@ grpc::Status ControlServiceImpl::ListApps(grpc::ServerContext* ctx,
                                           v1::ListAppsResponse* response) {
   if (grpc::Status s = Check(ctx, "ListApps"); !s.ok()) return s;
   absl::StatusOr<std::vector<v1::App>> apps = coordinator_->ListApps();
-  if (!apps.ok()) return ToGrpcStatus(apps.status());
+  if (!apps.ok()) return rpc::ToGrpcStatus(apps.status());
   for (v1::App& app : *apps) *response->add_apps() = std::move(app);
   return grpc::Status::OK;
 }
@@ -52,7 +52,7 @@ grpc::Status ControlServiceImpl::UpdateApp(grpc::ServerContext* ctx,
                                            v1::App* response) {
   if (grpc::Status s = Check(ctx, "UpdateApp"); !s.ok()) return s;
   absl::StatusOr<v1::App> app = coordinator_->UpdateApp(*request);
-  if (!app.ok()) return ToGrpcStatus(app.status());
+  if (!app.ok()) return rpc::ToGrpcStatus(app.status());
   *response = *std::move(app);
   return grpc::Status::OK;
 }
@@ -61,7 +61,7 @@ grpc::Status ControlServiceImpl::DeleteApp(grpc::ServerContext* ctx,
                                            const v1::DeleteAppRequest* request,
                                            v1::DeleteAppResponse* response) {
   if (grpc::Status s = Check(ctx, "DeleteApp"); !s.ok()) return s;
-  return ToGrpcStatus(coordinator_->DeleteApp(request->name()));
+  return rpc::ToGrpcStatus(coordinator_->DeleteApp(request->name()));
 }
 
 grpc::Status ControlServiceImpl::TriggerBuild(grpc::ServerContext* ctx,
@@ -69,7 +69,7 @@ grpc::Status ControlServiceImpl::TriggerBuild(grpc::ServerContext* ctx,
                                               v1::Build* response) {
   if (grpc::Status s = Check(ctx, "TriggerBuild"); !s.ok()) return s;
   absl::StatusOr<v1::Build> build = coordinator_->TriggerBuild(*request);
-  if (!build.ok()) return ToGrpcStatus(build.status());
+  if (!build.ok()) return rpc::ToGrpcStatus(build.status());
   *response = *std::move(build);
   return grpc::Status::OK;
 }
@@ -79,7 +79,7 @@ grpc::Status ControlServiceImpl::GetBuild(grpc::ServerContext* ctx,
                                           v1::Build* response) {
   if (grpc::Status s = Check(ctx, "GetBuild"); !s.ok()) return s;
   absl::StatusOr<v1::Build> build = coordinator_->GetBuild(request->id());
-  if (!build.ok()) return ToGrpcStatus(build.status());
+  if (!build.ok()) return rpc::ToGrpcStatus(build.status());
   *response = *std::move(build);
   return grpc::Status::OK;
 }
@@ -90,7 +90,7 @@ grpc::Status ControlServiceImpl::ListBuilds(grpc::ServerContext* ctx,
   if (grpc::Status s = Check(ctx, "ListBuilds"); !s.ok()) return s;
   absl::StatusOr<std::vector<v1::Build>> builds =
       coordinator_->ListBuilds(request->app(), request->limit());
-  if (!builds.ok()) return ToGrpcStatus(builds.status());
+  if (!builds.ok()) return rpc::ToGrpcStatus(builds.status());
   for (v1::Build& build : *builds) *response->add_builds() = std::move(build);
   return grpc::Status::OK;
 }
@@ -101,7 +101,7 @@ grpc::Status ControlServiceImpl::GetBuildLogs(grpc::ServerContext* ctx,
   if (grpc::Status s = Check(ctx, "GetBuildLogs"); !s.ok()) return s;
   absl::StatusOr<std::vector<v1::LogLine>> lines =
       coordinator_->ReadLogs(request->id(), request->from_line(), request->limit());
-  if (!lines.ok()) return ToGrpcStatus(lines.status());
+  if (!lines.ok()) return rpc::ToGrpcStatus(lines.status());
   for (v1::LogLine& line : *lines) *response->add_lines() = std::move(line);
   return grpc::Status::OK;
 }
@@ -112,9 +112,9 @@ grpc::Status ControlServiceImpl::WatchBuild(grpc::ServerContext* ctx,
   if (grpc::Status s = Check(ctx, "WatchBuild"); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<BuildSubscription>> subscription =
       coordinator_->Watch(request->id());
-  if (!subscription.ok()) return ToGrpcStatus(subscription.status());
+  if (!subscription.ok()) return rpc::ToGrpcStatus(subscription.status());
   absl::StatusOr<v1::Build> build = coordinator_->GetBuild(request->id());
-  if (!build.ok()) return ToGrpcStatus(build.status());
+  if (!build.ok()) return rpc::ToGrpcStatus(build.status());
   v1::BuildEvent first;
   *first.mutable_build() = *build;
   if (!writer->Write(first)) return grpc::Status::OK;
@@ -124,7 +124,7 @@ grpc::Status ControlServiceImpl::WatchBuild(grpc::ServerContext* ctx,
   while (true) {
     absl::StatusOr<std::vector<v1::LogLine>> stored =
         coordinator_->ReadLogs(request->id(), next_line, 0);
-    if (!stored.ok()) return ToGrpcStatus(stored.status());
+    if (!stored.ok()) return rpc::ToGrpcStatus(stored.status());
     if (stored->empty()) break;
     for (v1::LogLine& line : *stored) {
       next_line = line.number() + 1;
@@ -171,7 +171,7 @@ grpc::Status ControlServiceImpl::CancelBuild(grpc::ServerContext* ctx,
                                              v1::Build* response) {
   if (grpc::Status s = Check(ctx, "CancelBuild"); !s.ok()) return s;
   absl::StatusOr<v1::Build> build = coordinator_->CancelBuild(request->id());
-  if (!build.ok()) return ToGrpcStatus(build.status());
+  if (!build.ok()) return rpc::ToGrpcStatus(build.status());
   *response = *std::move(build);
   return grpc::Status::OK;
 }

@@ -10,7 +10,7 @@ namespace tempa::coordinator {
 
 class ControlServiceImpl final : public v1::ControlService::Service {
  public:
-  ControlServiceImpl(Coordinator* coordinator, const Authorizer* authorizer)
+  ControlServiceImpl(Coordinator* coordinator, const auth::Authorizer* authorizer)
       : coordinator_(coordinator), authorizer_(authorizer) {}
 
   grpc::Status CreateApp(grpc::ServerContext* ctx, const v1::CreateAppRequest* request,
@@ -42,7 +42,7 @@ class ControlServiceImpl final : public v1::ControlService::Service {
   grpc::Status Check(grpc::ServerContext* ctx, absl::string_view method) const;
 
   Coordinator* coordinator_;
-  const Authorizer* authorizer_;
+  const auth::Authorizer* authorizer_;
 };
 
 }  // namespace tempa::coordinator

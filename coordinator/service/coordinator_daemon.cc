@@ -46,18 +46,18 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& add
   return std::make_pair(host, port);
 }
 
-absl::StatusOr<SecretBox> OpenSecretKey(const CoordinatorDaemonOptions& options) {
+absl::StatusOr<crypto::SecretBox> OpenSecretKey(const CoordinatorDaemonOptions& options) {
   std::string path = options.secret_key_file;
   if (path.empty()) {
     path = options.data_dir + "/secret.key";
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) {
-      RETURN_IF_ERROR(SecretBox::GenerateKeyFile(path));
+      RETURN_IF_ERROR(crypto::SecretBox::GenerateKeyFile(path));
       std::cerr << "tempa-coordinator: made a new secret key in " << path
                 << "; keep a copy: stored secrets cannot be read without it\n";
     }
   }
-  return SecretBox::FromKeyFile(path);
+  return crypto::SecretBox::FromKeyFile(path);
 }
 
 volatile sig_atomic_t g_signalled = 0;
@@ -79,20 +79,24 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
 
   absl::StatusOr<std::unique_ptr<StateStore>> store = OpenRocksdbStateStore(options.data_dir);
   if (!store.ok()) return Fail(Annotate(store.status(), "open the state in " + options.data_dir));
-  absl::StatusOr<SecretBox> key = OpenSecretKey(options);
+  absl::StatusOr<crypto::SecretBox> key = OpenSecretKey(options);
   if (!key.ok()) return Fail(key.status());
   SecretBoxSealer sealer(*std::move(key));
 
-  absl::StatusOr<std::unique_ptr<Authorizer>> authorizer =
-      options.token_file.empty() ? Authorizer::AllowAll() : Authorizer::FromTokenFile(options.token_file);
+  absl::StatusOr<auth::Authorizer> authorizer = options.token_file.empty()
+                                                  ? auth::Authorizer::Open()
+                                                  : auth::Authorizer::FromTokenFile(options.token_file);
   if (!authorizer.ok()) return Fail(authorizer.status());
   if (options.token_file.empty()) {
     std::cerr << "tempa-coordinator: no --token-file: every caller is an admin; give one "
                  "before anyone but you can reach "
               << options.listen << "\n";
   }
-  ServerTlsOptions tls{options.tls_cert_file, options.tls_key_file, ""};
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = MakeServerCredentials(tls);
+  rpc::ServerTlsOptions tls;
+  tls.cert_file = options.tls_cert_file;
+  tls.key_file = options.tls_key_file;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      rpc::MakeServerCredentials(tls);
   if (!credentials.ok()) return Fail(credentials.status());
 
   CoordinatorOptions core_options;
@@ -107,7 +111,7 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
     return Fail(Annotate(s, "restore the state"));
   }
 
-  CoordinatorServer server(&coordinator, authorizer->get());
+  CoordinatorServer server(&coordinator, &*authorizer);
   absl::StatusOr<int> grpc_port = server.Start(options.listen, *credentials);
   if (!grpc_port.ok()) return Fail(grpc_port.status());
 

@@ -9,7 +9,8 @@
 
 namespace tempa::coordinator {
 
-CoordinatorServer::CoordinatorServer(Coordinator* coordinator, const Authorizer* authorizer)
+CoordinatorServer::CoordinatorServer(Coordinator* coordinator,
+                                     const auth::Authorizer* authorizer)
     : control_(std::make_unique<ControlServiceImpl>(coordinator, authorizer)),
       workers_(std::make_unique<WorkerServiceImpl>(coordinator, authorizer)),
       layers_(std::make_unique<LayerCacheServiceImpl>(coordinator, authorizer)) {}

@@ -19,7 +19,7 @@ class LayerCacheServiceImpl;
 
 class CoordinatorServer {
  public:
-  CoordinatorServer(Coordinator* coordinator, const Authorizer* authorizer);
+  CoordinatorServer(Coordinator* coordinator, const auth::Authorizer* authorizer);
   ~CoordinatorServer();
 
   // Listens on HOST:PORT (port 0: any free one); returns the bound port.

@@ -10,14 +10,14 @@ namespace tempa::coordinator {
 
 class SecretBoxSealer final : public SecretSealer {
  public:
-  explicit SecretBoxSealer(SecretBox box) : box_(std::move(box)) {}
+  explicit SecretBoxSealer(crypto::SecretBox box) : box_(std::move(box)) {}
   absl::StatusOr<std::string> Seal(absl::string_view plaintext,
                                    absl::string_view record) const override;
   absl::StatusOr<std::string> Open(absl::string_view sealed,
                                    absl::string_view record) const override;
 
  private:
-  SecretBox box_;
+  crypto::SecretBox box_;
 };
 
 }  // namespace tempa::coordinator

@@ -54,7 +54,7 @@ class LeaseReactor final : public grpc::ServerUnaryReactor {
 
 grpc::Status WorkerServiceImpl::Check(grpc::ServerContextBase* ctx,
                                       absl::string_view method) const {
-  return ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kWorkerService, method)));
+  return rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kWorkerService, method)));
 }
 
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* ctx,
@@ -62,7 +62,7 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* ctx,
                                                v1::RegisterWorkerResponse* response) {
   if (grpc::Status s = Check(ctx, "RegisterWorker"); !s.ok()) return s;
   absl::StatusOr<v1::RegisterWorkerResponse> answer = coordinator_->RegisterWorker(*request);
-  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  if (!answer.ok()) return rpc::ToGrpcStatus(answer.status());
   *response = *std::move(answer);
   return grpc::Status::OK;
 }
@@ -83,7 +83,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx,
                                           v1::HeartbeatResponse* response) {
   if (grpc::Status s = Check(ctx, "Heartbeat"); !s.ok()) return s;
   absl::StatusOr<v1::HeartbeatResponse> answer = coordinator_->Heartbeat(*request);
-  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  if (!answer.ok()) return rpc::ToGrpcStatus(answer.status());
   *response = *std::move(answer);
   return grpc::Status::OK;
 }
@@ -93,7 +93,7 @@ grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* ctx,
                                                v1::ReportProgressResponse* response) {
   if (grpc::Status s = Check(ctx, "ReportProgress"); !s.ok()) return s;
   absl::StatusOr<v1::ReportProgressResponse> answer = coordinator_->ReportProgress(*request);
-  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  if (!answer.ok()) return rpc::ToGrpcStatus(answer.status());
   *response = *std::move(answer);
   return grpc::Status::OK;
 }
@@ -103,7 +103,7 @@ grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext* ctx,
                                             v1::CompleteJobResponse* response) {
   if (grpc::Status s = Check(ctx, "CompleteJob"); !s.ok()) return s;
   absl::StatusOr<v1::CompleteJobResponse> answer = coordinator_->CompleteJob(*request);
-  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  if (!answer.ok()) return rpc::ToGrpcStatus(answer.status());
   *response = *std::move(answer);
   return grpc::Status::OK;
 }
@@ -111,14 +111,14 @@ grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext* ctx,
 grpc::Status LayerCacheServiceImpl::FindLayer(grpc::ServerContext* ctx,
                                               const v1::FindLayerRequest* request,
                                               v1::FindLayerResponse* response) {
-  if (grpc::Status s = ToGrpcStatus(
+  if (grpc::Status s = rpc::ToGrpcStatus(
           authorizer_->Authorize(*ctx, absl::StrCat(kLayerService, "FindLayer")));
       !s.ok()) {
     return s;
   }
   absl::StatusOr<std::optional<v1::LayerCacheEntry>> entry =
       coordinator_->FindLayer(request->key());
-  if (!entry.ok()) return ToGrpcStatus(entry.status());
+  if (!entry.ok()) return rpc::ToGrpcStatus(entry.status());
   if (*entry) {
     response->set_found(true);
     *response->mutable_entry() = **entry;
@@ -129,12 +129,12 @@ grpc::Status LayerCacheServiceImpl::FindLayer(grpc::ServerContext* ctx,
 grpc::Status LayerCacheServiceImpl::PutLayer(grpc::ServerContext* ctx,
                                              const v1::PutLayerRequest* request,
                                              v1::PutLayerResponse* response) {
-  if (grpc::Status s = ToGrpcStatus(
+  if (grpc::Status s = rpc::ToGrpcStatus(
           authorizer_->Authorize(*ctx, absl::StrCat(kLayerService, "PutLayer")));
       !s.ok()) {
     return s;
   }
-  return ToGrpcStatus(coordinator_->PutLayer(request->entry()));
+  return rpc::ToGrpcStatus(coordinator_->PutLayer(request->entry()));
 }
 
 }  // namespace tempa::coordinator

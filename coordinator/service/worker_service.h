@@ -13,7 +13,7 @@ namespace tempa::coordinator {
 class WorkerServiceImpl final
     : public v1::WorkerService::WithCallbackMethod_LeaseJob<v1::WorkerService::Service> {
  public:
-  WorkerServiceImpl(Coordinator* coordinator, const Authorizer* authorizer)
+  WorkerServiceImpl(Coordinator* coordinator, const auth::Authorizer* authorizer)
       : coordinator_(coordinator), authorizer_(authorizer) {}
 
   grpc::Status RegisterWorker(grpc::ServerContext* ctx, const v1::RegisterWorkerRequest* request,
@@ -32,12 +32,12 @@ class WorkerServiceImpl final
   grpc::Status Check(grpc::ServerContextBase* ctx, absl::string_view method) const;
 
   Coordinator* coordinator_;
-  const Authorizer* authorizer_;
+  const auth::Authorizer* authorizer_;
 };
 
 class LayerCacheServiceImpl final : public v1::LayerCacheService::Service {
  public:
-  LayerCacheServiceImpl(Coordinator* coordinator, const Authorizer* authorizer)
+  LayerCacheServiceImpl(Coordinator* coordinator, const auth::Authorizer* authorizer)
       : coordinator_(coordinator), authorizer_(authorizer) {}
 
   grpc::Status FindLayer(grpc::ServerContext* ctx, const v1::FindLayerRequest* request,
@@ -47,7 +47,7 @@ class LayerCacheServiceImpl final : public v1::LayerCacheService::Service {
 
  private:
   Coordinator* coordinator_;
-  const Authorizer* authorizer_;
+  const auth::Authorizer* authorizer_;
 };
 
 }  // namespace tempa::coordinator

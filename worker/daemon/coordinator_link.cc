@@ -13,7 +13,7 @@ template <typename Response>
 absl::StatusOr<Response> Answer(const grpc::Status& status, Response response,
                                 absl::string_view call) {
   if (!status.ok()) {
-    return Annotate(FromGrpcStatus(status), absl::StrCat("coordinator ", call));
+    return rpc::FromGrpcStatus(status, absl::StrCat("coordinator ", call));
   }
   return response;
 }
@@ -21,13 +21,13 @@ absl::StatusOr<Response> Answer(const grpc::Status& status, Response response,
 }  // namespace
 
 GrpcCoordinatorLink::GrpcCoordinatorLink(std::shared_ptr<grpc::Channel> channel,
-                                         ClientOptions options)
+                                         rpc::ClientOptions options)
     : stub_(v1::WorkerService::NewStub(std::move(channel))), options_(std::move(options)) {}
 
 absl::StatusOr<v1::RegisterWorkerResponse> GrpcCoordinatorLink::Register(
     const v1::RegisterWorkerRequest& request) {
   grpc::ClientContext ctx;
-  PrepareContext(&ctx, options_, kCallDeadline);
+  rpc::PrepareContext(&ctx, options_, kCallDeadline);
   v1::RegisterWorkerResponse response;
   return Answer(stub_->RegisterWorker(&ctx, request, &response), response, "RegisterWorker");
 }
@@ -35,13 +35,13 @@ absl::StatusOr<v1::RegisterWorkerResponse> GrpcCoordinatorLink::Register(
 absl::StatusOr<std::optional<v1::Job>> GrpcCoordinatorLink::LeaseJob(const std::string& worker_id,
                                                                     absl::Duration wait) {
   grpc::ClientContext ctx;
-  PrepareContext(&ctx, options_, wait + kCallDeadline);
+  rpc::PrepareContext(&ctx, options_, wait + kCallDeadline);
   v1::LeaseJobRequest request;
   request.set_worker_id(worker_id);
   request.set_wait_ms(absl::ToInt64Milliseconds(wait));
   v1::LeaseJobResponse response;
   grpc::Status status = stub_->LeaseJob(&ctx, request, &response);
-  if (!status.ok()) return Annotate(FromGrpcStatus(status), "coordinator LeaseJob");
+  if (!status.ok()) return Annotate(rpc::FromGrpcStatus(status), "coordinator LeaseJob");
   if (!response.has_job()) return std::optional<v1::Job>();
   return std::optional<v1::Job>(response.job());
 }
@@ -49,7 +49,7 @@ absl::StatusOr<std::optional<v1::Job>> GrpcCoordinatorLink::LeaseJob(const std::
 absl::StatusOr<v1::HeartbeatResponse> GrpcCoordinatorLink::Heartbeat(
     const v1::HeartbeatRequest& request) {
   grpc::ClientContext ctx;
-  PrepareContext(&ctx, options_, kCallDeadline);
+  rpc::PrepareContext(&ctx, options_, kCallDeadline);
   v1::HeartbeatResponse response;
   return Answer(stub_->Heartbeat(&ctx, request, &response), response, "Heartbeat");
 }
@@ -57,7 +57,7 @@ absl::StatusOr<v1::HeartbeatResponse> GrpcCoordinatorLink::Heartbeat(
 absl::StatusOr<v1::ReportProgressResponse> GrpcCoordinatorLink::ReportProgress(
     const v1::ReportProgressRequest& request) {
   grpc::ClientContext ctx;
-  PrepareContext(&ctx, options_, kCallDeadline);
+  rpc::PrepareContext(&ctx, options_, kCallDeadline);
   v1::ReportProgressResponse response;
   return Answer(stub_->ReportProgress(&ctx, request, &response), response, "ReportProgress");
 }
@@ -65,7 +65,7 @@ absl::StatusOr<v1::ReportProgressResponse> GrpcCoordinatorLink::ReportProgress(
 absl::StatusOr<v1::CompleteJobResponse> GrpcCoordinatorLink::CompleteJob(
     const v1::CompleteJobRequest& request) {
   grpc::ClientContext ctx;
-  PrepareContext(&ctx, options_, kCallDeadline);
+  rpc::PrepareContext(&ctx, options_, kCallDeadline);
   v1::CompleteJobResponse response;
   return Answer(stub_->CompleteJob(&ctx, request, &response), response, "CompleteJob");
 }

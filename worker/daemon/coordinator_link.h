@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/grpc/client_channel.h"
+#include "common/grpc/client.h"
 #include "tempa/v1/worker.grpc.pb.h"
 
 namespace tempa::worker {
@@ -31,7 +31,7 @@ class CoordinatorLink {
 
 class GrpcCoordinatorLink final : public CoordinatorLink {
  public:
-  GrpcCoordinatorLink(std::shared_ptr<grpc::Channel> channel, ClientOptions options);
+  GrpcCoordinatorLink(std::shared_ptr<grpc::Channel> channel, rpc::ClientOptions options);
   absl::StatusOr<v1::RegisterWorkerResponse> Register(
       const v1::RegisterWorkerRequest& request) override;
   absl::StatusOr<std::optional<v1::Job>> LeaseJob(const std::string& worker_id,
@@ -44,7 +44,7 @@ class GrpcCoordinatorLink final : public CoordinatorLink {
 
  private:
   std::unique_ptr<v1::WorkerService::Stub> stub_;
-  ClientOptions options_;
+  rpc::ClientOptions options_;
 };
 
 }  // namespace tempa::worker

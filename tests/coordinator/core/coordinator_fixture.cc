@@ -47,9 +47,9 @@ CoordinatorFixture::CoordinatorFixture(CoordinatorOptions options)
         << "worker " << kWorkerToken << " fleet\n";
   }
   ::chmod(tokens.c_str(), 0600);
-  absl::StatusOr<std::unique_ptr<Authorizer>> authorizer = Authorizer::FromTokenFile(tokens);
+  absl::StatusOr<auth::Authorizer> authorizer = auth::Authorizer::FromTokenFile(tokens);
   EXPECT_TRUE(authorizer.ok()) << authorizer.status();
-  authorizer_ = *std::move(authorizer);
+  authorizer_ = std::make_unique<auth::Authorizer>(*std::move(authorizer));
   Open();
 }
 

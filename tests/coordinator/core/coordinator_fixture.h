@@ -76,10 +76,10 @@ class CoordinatorFixture {
   void Close();
 
   CoordinatorOptions options_;
-  TempDir dir_;
+  tempa::testing::TempDir dir_;
   ScriptedClock clock_;
   FakeSealer sealer_;
-  std::unique_ptr<Authorizer> authorizer_;
+  std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<CoordinatorServer> server_;

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc/client_channel.h"
+#include "common/grpc/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/coordinator/core/coordinator_fixture.h"
@@ -42,10 +42,10 @@ class ScriptedExecutor : public JobExecutor {
 
 struct DaemonRun {
   DaemonRun(CoordinatorFixture& f, JobExecutor* executor) {
-    ClientOptions options;
+    rpc::ClientOptions options;
     options.target = f.target();
     options.token = kWorkerToken;
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(options);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = rpc::MakeChannel(options);
     EXPECT_TRUE(channel.ok());
     link = std::make_unique<GrpcCoordinatorLink>(*channel, options);
     WorkerDaemonOptions daemon_options;

@@ -22,6 +22,7 @@ constexpr std::pair<FailureKind, absl::string_view> kNames[] = {
     {FailureKind::kPush, "push"},
     {FailureKind::kBadInput, "bad_input"},
     {FailureKind::kInternal, "internal"},
+    {FailureKind::kCancelled, "cancelled"},
 };
 
 }  // namespace

@@ -22,6 +22,7 @@ enum class FailureKind {
   kPush,
   kBadInput,   // bad flags, image names, config
   kInternal,   // Tempa itself or the machine (disk, sandbox) failed
+  kCancelled,  // stopped on request (a cancel, or a newer push superseding it)
 };
 
 // "no_app_detected", "compile", ... as printed and carried in JSON.

@@ -11,6 +11,7 @@
 #include "common/build_error.h"
 #include "common/oci/layer_writer.h"
 #include "common/registry/image_pusher.h"
+#include "common/sandbox/cancellable_sandbox.h"
 #include "common/status_macros.h"
 #include "common/tree_copy.h"
 #include "worker/app_source.h"
@@ -49,16 +50,27 @@ absl::StatusOr<std::string> CopySourceTree(const std::string& from, const std::s
 
 }  // namespace
 
+// One build's own state; the pipeline object itself holds none.
+struct BuildPipeline::Run {
+  Run(const BuildSession& session, Sandbox* sandbox)
+      : session(session), sandbox(sandbox, session.cancel) {}
+
+  void Step(absl::string_view name, absl::Time started, absl::string_view detail) const {
+    if (session.on_step) session.on_step(name, absl::Now() - started, detail);
+  }
+  bool cancelled() const { return IsCancelled(session.cancel); }
+
+  const BuildSession& session;
+  // The injected sandbox, handing the build's cancel token to every command.
+  CancellableSandbox sandbox;
+};
+
 BuildPipeline::BuildPipeline(PipelineDeps deps, PipelineOptions options)
     : deps_(std::move(deps)), options_(std::move(options)) {}
 
-void BuildPipeline::Step(absl::string_view name, absl::Time started, absl::string_view detail) {
-  if (deps_.on_step) deps_.on_step(name, absl::Now() - started, detail);
-}
-
 absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::PlannedLayer& planned,
                                                        int64_t commit_epoch,
-                                                       absl::string_view build_scope) {
+                                                       absl::string_view build_scope, Run& run) {
   BuiltLayer built{planned.role, {}, false};
   auto cached = [&](const std::string& key) -> absl::StatusOr<bool> {
     ASSIGN_OR_RETURN(std::optional<oci::LayerRecord> hit, deps_.actions->Get(key));
@@ -96,12 +108,37 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
   return built;
 }
 
-absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
+absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request,
+                                                  const BuildSession& session) {
+  if (session.registry == nullptr) {
+    return WithFailure(absl::InvalidArgumentError("a build needs a client for its registry"),
+                       {FailureKind::kInternal, "registry", ""});
+  }
+  Run run(session, deps_.sandbox);
+  absl::StatusOr<BuildOutcome> outcome = BuildWith(request, run);
+  // Whatever a cancelled build failed with (a killed step, a cut connection) is its cancel.
+  if (!outcome.ok() && run.cancelled()) {
+    BuildFailure failure = FailureOf(outcome.status()).value_or(BuildFailure{});
+    failure.kind = FailureKind::kCancelled;
+    return WithFailure(absl::CancelledError(absl::StrCat("the build was cancelled (",
+                                                         outcome.status().message(), ")")),
+                       failure);
+  }
+  return outcome;
+}
+
+absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& request, Run& run) {
+  const BuildSession& session = run.session;
   auto fail = [](FailureKind kind, absl::string_view step, absl::Status status) {
     std::optional<BuildFailure> inner = FailureOf(status);
     BuildFailure failure = inner.value_or(BuildFailure{kind, std::string(step), ""});
     if (failure.step.empty()) failure.step = std::string(step);
     return WithFailure(std::move(status), failure);
+  };
+  // Checked between steps: a cancelled build starts nothing more.
+  auto cancelled_before = [&](absl::string_view step) {
+    return WithFailure(absl::CancelledError(absl::StrCat("the build was cancelled before ", step)),
+                       {FailureKind::kCancelled, std::string(step), ""});
   };
 
   BuildOutcome outcome;
@@ -118,33 +155,35 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   if (!source.ok()) return fail(FailureKind::kBadInput, "detect", source.status());
   outcome.revision = source->revision;
   std::string notes = app->notes.empty() ? "" : " [" + absl::StrJoin(app->notes, "; ") + "]";
-  Step("detect", started,
-       absl::StrCat(plan.language, " (", plan.toolchain, "), ", plan.app_name,
-                    plan.main_package.empty() ? "" : " from " + plan.main_package, notes));
+  run.Step("detect", started,
+           absl::StrCat(plan.language, " (", plan.toolchain, "), ", plan.app_name,
+                        plan.main_package.empty() ? "" : " from " + plan.main_package, notes));
 
   // A registry that is down or refuses us fails the build now, not after the compile.
+  if (run.cancelled()) return cancelled_before("registry");
   started = absl::Now();
-  if (absl::Status reachable = deps_.registry->CheckReachable(request.image.repository());
+  if (absl::Status reachable = session.registry->CheckReachable(request.image.repository());
       !reachable.ok()) {
     return fail(FailureKind::kPush, "registry",
                 Annotate(reachable, absl::StrCat("registry ", request.image.registry(),
                                                  " is not usable for ", request.image.ToString(),
                                                  " (is it running, and is --image right?)")));
   }
-  Step("registry", started, absl::StrCat(request.image.registry(), " answers"));
+  run.Step("registry", started, absl::StrCat(request.image.registry(), " answers"));
 
   std::optional<RunImageBase> run_base;
   if (request.run_image) {
     started = absl::Now();
     registry::RegistryClient* client =
-        deps_.run_image_registry != nullptr ? deps_.run_image_registry : deps_.registry;
+        session.run_image_registry != nullptr ? session.run_image_registry : session.registry;
     absl::StatusOr<RunImageBase> pulled = PullRunImage(*client, *request.run_image, *deps_.blobs);
     if (!pulled.ok()) return fail(FailureKind::kBadInput, "run-image", pulled.status());
     run_base = *std::move(pulled);
     outcome.run_image = run_base->reference;
-    Step("run image", started, run_base->reference);
+    run.Step("run image", started, run_base->reference);
   }
 
+  if (run.cancelled()) return cancelled_before("build");
   started = absl::Now();
   // The app is its image repository on its registry: two registries' "acme/api" are two apps.
   const std::string app_identity =
@@ -153,7 +192,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   dir_options.scratch_parent = options_.scratch_dir;
   dir_options.cache_parent = options_.cache_dir;
   dir_options.build_owner = options_.build_owner.value_or(CurrentOwner());
-  absl::StatusOr<BuildDirs> dirs = BuildDirs::Open(dir_options, app_identity, deps_.log);
+  absl::StatusOr<BuildDirs> dirs = BuildDirs::Open(dir_options, app_identity, session.log);
   if (!dirs.ok()) return fail(FailureKind::kInternal, "build", dirs.status());
 
   // A source the build user cannot reach or read (say under root's private home, or a 0700
@@ -182,9 +221,9 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   context.cache_dir = dirs->app_cache();
   context.deb_cache_dir = dirs->shared_debs();
   context.build_env = app->build_env;
-  context.sandbox = deps_.sandbox;
+  context.sandbox = &run.sandbox;
   context.limits = request.limits;
-  context.log = deps_.log;
+  context.log = session.log;
   absl::StatusOr<buildpacks::BuildRecipe> recipe = buildpack->Prepare(plan, context);
   if (!recipe.ok()) return fail(FailureKind::kBadInput, "build", recipe.status());
 
@@ -199,10 +238,11 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   }
   for (const buildpacks::PlannedLayer& planned : recipe->layers) {
     if (run_base && planned.role == buildpacks::LayerRole::kBase) continue;  // replaced
+    std::string step = absl::StrCat("layer ", buildpacks::LayerRoleName(planned.role));
+    if (run.cancelled()) return cancelled_before(step);
     absl::Time layer_started = absl::Now();
     absl::StatusOr<BuiltLayer> layer =
-        ProduceLayer(planned, source->source_date_epoch, build_scope);
-    std::string step = absl::StrCat("layer ", buildpacks::LayerRoleName(planned.role));
+        ProduceLayer(planned, source->source_date_epoch, build_scope, run);
     if (!layer.ok()) {
       // A layer source that is not what the build should have left (a symlink where a file
       // belongs, a fifo) is the repository's doing: bad input, naming the path.
@@ -211,12 +251,13 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
                              : FailureKind::kCompile;
       return fail(kind, step, layer.status());
     }
-    Step(step, layer_started,
-         absl::StrCat(layer->record.blob.digest.ToString().substr(0, 19), " ",
-                      layer->record.blob.size, " bytes", layer->reused ? " (reused)" : ""));
+    run.Step(step, layer_started,
+             absl::StrCat(layer->record.blob.digest.ToString().substr(0, 19), " ",
+                          layer->record.blob.size, " bytes", layer->reused ? " (reused)" : ""));
     outcome.layers.push_back(*std::move(layer));
   }
 
+  if (run.cancelled()) return cancelled_before("image");
   started = absl::Now();
   ImageInputs inputs;
   inputs.spec = recipe->config;
@@ -226,8 +267,9 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   inputs.revision = source->revision;
   absl::StatusOr<AssembledImage> image = AssembleImage(inputs, *deps_.blobs);
   if (!image.ok()) return fail(FailureKind::kInternal, "image", image.status());
-  Step("image", started, image->manifest_digest.ToString());
+  run.Step("image", started, image->manifest_digest.ToString());
 
+  if (run.cancelled()) return cancelled_before("push");
   started = absl::Now();
   registry::PushOptions push_options;
   if (request.run_image && request.run_image->registry() == request.image.registry() &&
@@ -235,16 +277,16 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
     push_options.mount_from.push_back(request.run_image->repository());
   }
   absl::StatusOr<registry::PushResult> pushed =
-      registry::PushImage(*deps_.registry, request.image, *deps_.blobs, image->config,
+      registry::PushImage(*session.registry, request.image, *deps_.blobs, image->config,
                           image->layers, image->manifest_json, push_options);
   if (!pushed.ok()) return fail(FailureKind::kPush, "push", pushed.status());
   outcome.manifest_digest = pushed->manifest_digest;
   outcome.image = request.image.WithDigest(pushed->manifest_digest);
   outcome.blobs_uploaded = pushed->uploaded;
   outcome.blobs_skipped = pushed->skipped;
-  Step("push", started,
-       absl::StrCat(pushed->uploaded, " blobs uploaded, ", pushed->skipped, " already there, ",
-                    pushed->mounted, " mounted, ", pushed->bytes_uploaded, " bytes"));
+  run.Step("push", started,
+           absl::StrCat(pushed->uploaded, " blobs uploaded, ", pushed->skipped, " already there, ",
+                        pushed->mounted, " mounted, ", pushed->bytes_uploaded, " bytes"));
   return outcome;
 }
 

@@ -14,6 +14,7 @@
 #include "buildpacks/build_plan.h"
 #include "buildpacks/buildpack.h"
 #include "buildpacks/detector.h"
+#include "common/cancel_token.h"
 #include "common/cas/action_cache.h"
 #include "common/cas/blob_store.h"
 #include "common/digest.h"
@@ -55,25 +56,36 @@ struct BuildOutcome {
   int blobs_skipped = 0;
 };
 
-// Everything external the pipeline uses, injected.
+// Everything external the pipeline uses, injected; shared by every build the pipeline runs,
+// so each must be safe to use from several builds at once.
 struct PipelineDeps {
   cas::BlobStore* blobs = nullptr;
   cas::ActionCache* actions = nullptr;
   Sandbox* sandbox = nullptr;
   buildpacks::Detector* detector = nullptr;
-  registry::RegistryClient* registry = nullptr;
-  // Client for the run image's registry; null when it is the same as `registry`.
-  registry::RegistryClient* run_image_registry = nullptr;
   // Hands a tree the daemon made for one build (its scratch directory, the app's cache) to the
   // sandbox's build user, never following a link in it (the sandbox's own rule).
   std::function<absl::Status(const std::string& dir)> prepare_writable_dir;
   // OK when the sandbox's build user can reach and read `dir` to mount it; otherwise the
   // source is copied into the build's scratch directory first.
   std::function<absl::Status(const std::string& dir)> source_reachable;
-  // Step progress: name, how long it took, one-line detail. Build log lines go to `log`.
+};
+
+// What belongs to one build and is passed with it: where it pushes, who watches it, and how it
+// is stopped. Everything here must outlive the Build call.
+struct BuildSession {
+  // Client for the registry of BuildRequest::image (required).
+  registry::RegistryClient* registry = nullptr;
+  // Client for the run image's registry; null when it is the same as `registry`.
+  registry::RegistryClient* run_image_registry = nullptr;
+  // Step progress: name, how long it took, one-line detail. Build log lines go to `log`. Both
+  // are called on the thread running Build.
   std::function<void(absl::string_view step, absl::Duration took, absl::string_view detail)>
       on_step;
   std::function<void(absl::string_view line)> log;
+  // Set by another thread to stop the build: the running sandboxed step is killed, no further
+  // step starts, and Build fails with FailureKind::kCancelled. Null: never cancelled.
+  const CancelToken* cancel = nullptr;
 };
 
 struct PipelineOptions {
@@ -89,17 +101,21 @@ struct PipelineOptions {
   int compression_level = 6;
 };
 
+// One object serves any number of concurrent builds (a worker's slots): it holds no per-build
+// state; each Build call keeps its own.
 class BuildPipeline {
  public:
   BuildPipeline(PipelineDeps deps, PipelineOptions options);
-  // Runs the whole build. Failures carry a BuildFailure (common/build_error.h).
-  absl::StatusOr<BuildOutcome> Build(const BuildRequest& request);
+  // Runs the whole build. Failures carry a BuildFailure (common/build_error.h). Every blob the
+  // build uses stays pinned in the store (no eviction) until Build returns.
+  absl::StatusOr<BuildOutcome> Build(const BuildRequest& request, const BuildSession& session);
 
  private:
+  struct Run;  // one build's state (build_pipeline.cc)
+  absl::StatusOr<BuildOutcome> BuildWith(const BuildRequest& request, Run& run);
   // `build_scope` (the app and its build env) keys layers made by the build's own code.
   absl::StatusOr<BuiltLayer> ProduceLayer(const buildpacks::PlannedLayer& planned, int64_t epoch,
-                                          absl::string_view build_scope);
-  void Step(absl::string_view name, absl::Time started, absl::string_view detail);
+                                          absl::string_view build_scope, Run& run);
 
   PipelineDeps deps_;
   PipelineOptions options_;

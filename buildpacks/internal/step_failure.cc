@@ -47,6 +47,10 @@ absl::Status StepFailed(absl::string_view what, const SandboxResult& result,
       kind = FailureKind::kInternal;
       status = absl::AbortedError(absl::StrCat(what, " was killed", sep, tail));
       break;
+    case SandboxResult::Outcome::kCancelled:
+      kind = FailureKind::kCancelled;
+      status = absl::CancelledError(absl::StrCat(what, " was cancelled", sep, tail));
+      break;
   }
   return WithFailure(status, BuildFailure{kind, "build", tail});
 }

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/cancel_token.h"
 
 namespace tempa {
 
@@ -50,11 +51,23 @@ struct SandboxCommand {
   SandboxLimits limits;
   // Called with each line of combined stdout/stderr, without the newline.
   std::function<void(absl::string_view line)> on_output;
+  // When set (and while it lives), setting it stops the command: every process of it is killed
+  // within a second and the result's outcome is kCancelled. Null: never cancelled.
+  const CancelToken* cancel = nullptr;
 };
 
 struct SandboxResult {
-  enum class Outcome { kExited, kTimedOut, kOutOfMemory, kOutputTooLarge, kFileTooLarge, kProcessLimit,
-                       kKilled };
+  // kCancelled: the command's cancel token was set and the sandbox killed it.
+  enum class Outcome {
+    kExited,
+    kTimedOut,
+    kOutOfMemory,
+    kOutputTooLarge,
+    kFileTooLarge,
+    kProcessLimit,
+    kKilled,
+    kCancelled
+  };
   Outcome outcome = Outcome::kExited;
   int exit_code = 0;
   std::string log_tail;  // last lines of output, for error messages

@@ -237,11 +237,12 @@ TEST_F(PrivateDirsE2eTest, TwoConcurrentBuildsOfOneAppBothSucceedWithTheirOwnBin
     deps.actions = &(*store)->actions();
     deps.sandbox = &sandbox;
     deps.detector = &detector;
-    deps.registry = &client;
+    worker::BuildSession session;
+    session.registry = &client;
     deps.prepare_writable_dir = [&](const std::string& dir) {
       return PrepareForSandbox(dir, sandbox_options);
     };
-    deps.log = [&](absl::string_view line) {
+    session.log = [&](absl::string_view line) {
       build.log.emplace_back(line);
       if (absl::StartsWith(line, "waiting for another build")) build.waiting.Notify();
     };
@@ -253,7 +254,7 @@ TEST_F(PrivateDirsE2eTest, TwoConcurrentBuildsOfOneAppBothSucceedWithTheirOwnBin
     request.source_dir = build.source;
     request.image = *registry::ImageReference::Parse(registry() + "/go-hello:" + build.tag);
     request.source_date_epoch = 1700000000;
-    build.outcome = worker::BuildPipeline(std::move(deps), options).Build(request);
+    build.outcome = worker::BuildPipeline(std::move(deps), options).Build(request, session);
   };
   // The app's cache is held (as by an earlier build) until both builds are waiting for it, so
   // they contend for it whatever the scheduling.

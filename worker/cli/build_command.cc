@@ -193,12 +193,13 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
     return CheckReadableBy(dir, sandbox_options.build_uid, sandbox_options.build_gid);
   };
   deps.detector = &detector;
-  deps.registry = &client;
-  deps.run_image_registry = run_image_client ? &*run_image_client : nullptr;
-  deps.on_step = [&err](absl::string_view step, absl::Duration took, absl::string_view detail) {
+  worker::BuildSession session;
+  session.registry = &client;
+  session.run_image_registry = run_image_client ? &*run_image_client : nullptr;
+  session.on_step = [&err](absl::string_view step, absl::Duration took, absl::string_view detail) {
     err << absl::StrFormat("tempa: %-12s %7.2fs  %s\n", step, absl::ToDoubleSeconds(took), detail);
   };
-  deps.log = [&err](absl::string_view line) { err << "  | " << line << "\n"; };
+  session.log = [&err](absl::string_view line) { err << "  | " << line << "\n"; };
   worker::PipelineOptions options;
   options.cache_dir = layout->work_area;
   options.scratch_dir = layout->work_area + "/tmp";
@@ -219,7 +220,7 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
 
   absl::Time started = absl::Now();
   worker::BuildPipeline pipeline(std::move(deps), options);
-  absl::StatusOr<worker::BuildOutcome> outcome = pipeline.Build(request);
+  absl::StatusOr<worker::BuildOutcome> outcome = pipeline.Build(request, session);
   if (!outcome.ok()) return ReportFailure("build", outcome.status(), args.json, out, err);
   err << absl::StrFormat("tempa: built %s in %.2fs\n", outcome->image,
                          absl::ToDoubleSeconds(absl::Now() - started));

@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "worker/sandbox/file_limit_evidence.h"
 #include "worker/sandbox/output_collector.h"
+#include "worker/sandbox/process_tree.h"
 #include "worker/sandbox/sandbox_child.h"
 #include "worker/sandbox/sandbox_egress.h"
 
@@ -275,7 +276,10 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::RunDirect(const SandboxCommand&
   const absl::Time deadline = start + limits.wall_time;
   bool killed = false;
   std::vector<std::string> notes;  // tempa's own lines, appended after the command's output
+  // Without a cgroup, the PID namespace's init: it exits only once the namespace is empty.
+  std::vector<UniqueFd> namespace_inits;
   auto kill_group = [&](SandboxResult::Outcome why) {
+    if (!cgroup) namespace_inits = sandbox_internal::OpenChildPidfds(pid);
     // SIGKILL to bwrap's group. The build itself sits in bwrap's PID namespace (and its own
     // session): when bwrap dies, --die-with-parent kills the namespace's init and with it
     // every process of the build. The cgroup is emptied below as well.
@@ -297,8 +301,16 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::RunDirect(const SandboxCommand&
       kill_group(SandboxResult::Outcome::kProcessLimit);
     }
   };
+  // A cancel is seen within one poll (kMonitorEvery) and kills the whole build.
+  auto check_cancel = [&] {
+    if (killed || !IsCancelled(command.cancel)) return;
+    notes.push_back("tempa: the build was cancelled");
+    kill_group(SandboxResult::Outcome::kCancelled);
+  };
   char buf[1 << 16];
   while (!killed) {
+    check_cancel();
+    if (killed) break;
     absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
       kill_group(SandboxResult::Outcome::kTimedOut);
@@ -334,6 +346,7 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::RunDirect(const SandboxCommand&
     if (done == 0) {
       absl::Duration left = deadline - absl::Now();
       monitor();
+      check_cancel();
       if (killed) continue;
       if (left <= absl::ZeroDuration()) {
         kill_group(SandboxResult::Outcome::kTimedOut);
@@ -342,6 +355,8 @@ absl::StatusOr<SandboxResult> BubblewrapSandbox::RunDirect(const SandboxCommand&
       }
     }
   }
+  // Nothing of the build outlives its run: the namespace empties just after bwrap dies.
+  sandbox_internal::WaitForExits(namespace_inits, absl::Seconds(5));
   result.elapsed = absl::Now() - start;
   CgroupUsage usage;
   if (cgroup) {

@@ -1,0 +1,161 @@
+// The pipeline itself, with a scripted buildpack in the real sandbox, a real LocalCas and a
+// fake registry on loopback: a build cancelled from another thread stops at once, cleans up and
+// says why; a cancelled build starts nothing.
+#include "worker/build_pipeline.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/build_error.h"
+#include "common/cas/local_cas.h"
+#include "common/registry/curl_http_transport.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/fake_registry.h"
+#include "tests/support/temp_dir.h"
+#include "tests/worker/scripted_app.h"
+#include "worker/sandbox/bubblewrap_sandbox.h"
+
+namespace tempa::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Host processes whose command line contains `marker`.
+int CountProcessesWith(const std::string& marker) {
+  int found = 0;
+  for (const fs::directory_entry& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::stringstream text;
+    text << in.rdbuf();
+    if (absl::StrContains(text.str(), marker) && std::stoi(name) != ::getpid()) ++found;
+  }
+  return found;
+}
+
+class BuildPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::chmod(tmp_.path().c_str(), 0711);  // the build user passes through to its directories
+    absl::StatusOr<std::unique_ptr<cas::LocalCas>> cas =
+        cas::LocalCas::Open(tmp_.Join("cas"), cas::LocalCasOptions{});
+    ASSERT_TRUE(cas.ok()) << cas.status();
+    cas_ = *std::move(cas);
+    deps_.blobs = &cas_->blobs();
+    deps_.actions = &cas_->actions();
+    deps_.sandbox = &sandbox_;
+    deps_.detector = &detector_;
+    deps_.prepare_writable_dir = [this](const std::string& dir) {
+      return PrepareForSandbox(dir, sandbox_options_);
+    };
+    options_.cache_dir = tmp_.Join("work");
+    options_.scratch_dir = tmp_.Join("work/tmp");
+    if (sandbox_.drops_privileges()) {
+      options_.build_owner = DirOwner{sandbox_options_.build_uid, sandbox_options_.build_gid};
+    }
+    registry::RegistryClientOptions registry_options;
+    registry_options.insecure = true;
+    client_ = std::make_unique<registry::RegistryClient>(registry_.host_port(), &transport_,
+                                                         registry_options);
+    session_.registry = client_.get();
+    session_.cancel = &cancel_;
+    session_.log = [this](absl::string_view line) {
+      if (line == "started" && !started_.HasBeenNotified()) started_.Notify();
+    };
+  }
+
+  BuildRequest Request(const std::string& app_dir) {
+    BuildRequest request;
+    request.source_dir = app_dir;
+    request.image = *registry::ImageReference::Parse(registry_.host_port() + "/scripted:1");
+    request.source_date_epoch = 1700000000;
+    return request;
+  }
+
+  // Entries left in the parent of the builds' scratch directories.
+  std::vector<std::string> ScratchLeft() {
+    std::vector<std::string> left;
+    std::error_code ec;
+    for (fs::directory_iterator it(options_.scratch_dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      left.push_back(it->path().filename());
+    }
+    return left;
+  }
+
+  testing::TempDir tmp_{"pipeline-test-"};
+  testing::FakeRegistry registry_{testing::FakeRegistry::Options{}};
+  registry::CurlHttpTransport transport_;
+  std::unique_ptr<registry::RegistryClient> client_;
+  BubblewrapSandboxOptions sandbox_options_;
+  BubblewrapSandbox sandbox_{sandbox_options_};
+  buildpacks::Detector detector_ = testing::ScriptedDetector();
+  std::unique_ptr<cas::LocalCas> cas_;
+  PipelineDeps deps_;
+  PipelineOptions options_;
+  BuildSession session_;
+  CancelToken cancel_;
+  absl::Notification started_;
+};
+
+TEST_F(BuildPipelineTest, ACancelledBuildStopsItsStepFailsAsCancelledAndCleansItsScratch) {
+  const std::string marker = absl::StrCat("86400.", ::getpid());
+  testing::WriteScriptedApp(
+      tmp_.Join("app"), "lock v1",
+      absl::StrCat("echo started\nwhile true; do sleep ", marker, " & sleep 0.05; done\n"), "hi");
+  BuildPipeline pipeline(deps_, options_);
+  std::thread canceller([this] {
+    // Not a timing assertion: only keeps a build that never starts from hanging the test.
+    started_.WaitForNotificationWithTimeout(absl::Minutes(2));
+    cancel_.Cancel();
+  });
+  absl::StatusOr<BuildOutcome> outcome = pipeline.Build(Request(tmp_.Join("app")), session_);
+  canceller.join();
+  ASSERT_TRUE(started_.HasBeenNotified());
+  ASSERT_FALSE(outcome.ok());
+  std::optional<BuildFailure> failure = FailureOf(outcome.status());
+  ASSERT_TRUE(failure.has_value()) << outcome.status();
+  EXPECT_EQ(FailureKindName(failure->kind), "cancelled") << outcome.status();
+  EXPECT_EQ(failure->step, "build");
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(CountProcessesWith(marker), 0);
+  EXPECT_THAT(ScratchLeft(), ::testing::IsEmpty());
+  EXPECT_EQ(registry_.requests("PUT"), 0) << "a cancelled build pushed";
+}
+
+TEST_F(BuildPipelineTest, ABuildCancelledBeforeItStartsRunsNothing) {
+  testing::WriteScriptedApp(tmp_.Join("app"), "lock v1", "echo started\n", "hi");
+  cancel_.Cancel();
+  absl::StatusOr<BuildOutcome> outcome =
+      BuildPipeline(deps_, options_).Build(Request(tmp_.Join("app")), session_);
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(FailureOf(outcome.status())->kind, FailureKind::kCancelled) << outcome.status();
+  EXPECT_FALSE(started_.HasBeenNotified());
+  EXPECT_THAT(ScratchLeft(), ::testing::IsEmpty());
+}
+
+TEST_F(BuildPipelineTest, AnUncancelledBuildPushes) {
+  testing::WriteScriptedApp(tmp_.Join("app"), "lock v1", "echo started\necho dep > dep.txt\n",
+                            "hi");
+  absl::StatusOr<BuildOutcome> outcome =
+      BuildPipeline(deps_, options_).Build(Request(tmp_.Join("app")), session_);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_TRUE(started_.HasBeenNotified());
+  ASSERT_EQ(outcome->layers.size(), 2u);
+  EXPECT_FALSE(outcome->layers[0].reused);
+  EXPECT_THAT(ScratchLeft(), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace tempa::worker

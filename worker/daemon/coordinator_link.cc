@@ -29,7 +29,8 @@ absl::StatusOr<v1::RegisterWorkerResponse> GrpcCoordinatorLink::Register(
   grpc::ClientContext ctx;
   rpc::PrepareContext(&ctx, options_, kCallDeadline);
   v1::RegisterWorkerResponse response;
-  return Answer(stub_->RegisterWorker(&ctx, request, &response), response, "RegisterWorker");
+  grpc::Status status = stub_->RegisterWorker(&ctx, request, &response);
+  return Answer(status, std::move(response), "RegisterWorker");
 }
 
 absl::StatusOr<std::optional<v1::Job>> GrpcCoordinatorLink::LeaseJob(const std::string& worker_id,
@@ -51,7 +52,8 @@ absl::StatusOr<v1::HeartbeatResponse> GrpcCoordinatorLink::Heartbeat(
   grpc::ClientContext ctx;
   rpc::PrepareContext(&ctx, options_, kCallDeadline);
   v1::HeartbeatResponse response;
-  return Answer(stub_->Heartbeat(&ctx, request, &response), response, "Heartbeat");
+  grpc::Status status = stub_->Heartbeat(&ctx, request, &response);
+  return Answer(status, std::move(response), "Heartbeat");
 }
 
 absl::StatusOr<v1::ReportProgressResponse> GrpcCoordinatorLink::ReportProgress(
@@ -59,7 +61,8 @@ absl::StatusOr<v1::ReportProgressResponse> GrpcCoordinatorLink::ReportProgress(
   grpc::ClientContext ctx;
   rpc::PrepareContext(&ctx, options_, kCallDeadline);
   v1::ReportProgressResponse response;
-  return Answer(stub_->ReportProgress(&ctx, request, &response), response, "ReportProgress");
+  grpc::Status status = stub_->ReportProgress(&ctx, request, &response);
+  return Answer(status, std::move(response), "ReportProgress");
 }
 
 absl::StatusOr<v1::CompleteJobResponse> GrpcCoordinatorLink::CompleteJob(
@@ -67,7 +70,8 @@ absl::StatusOr<v1::CompleteJobResponse> GrpcCoordinatorLink::CompleteJob(
   grpc::ClientContext ctx;
   rpc::PrepareContext(&ctx, options_, kCallDeadline);
   v1::CompleteJobResponse response;
-  return Answer(stub_->CompleteJob(&ctx, request, &response), response, "CompleteJob");
+  grpc::Status status = stub_->CompleteJob(&ctx, request, &response);
+  return Answer(status, std::move(response), "CompleteJob");
 }
 
 }  // namespace tempa::worker

@@ -164,7 +164,10 @@ void WorkerDaemon::Heartbeats(const CancelToken& stop) {
     if (!Pause(stop, interval)) return;
     if (request.lease_ids().empty()) continue;  // the long-polls say we are alive
     absl::StatusOr<v1::HeartbeatResponse> response = link_->Heartbeat(request);
-    if (!response.ok()) continue;
+    if (!response.ok()) {
+      Log(absl::StrCat("heartbeat failed: ", response.status().message()));
+      continue;
+    }
     absl::MutexLock lock(&mu_);
     for (const std::string& lease : response->cancel_lease_ids()) {
       auto it = active_.find(lease);

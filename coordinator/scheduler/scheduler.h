@@ -48,7 +48,10 @@ class Scheduler {
 
   // Rebuilds the in-memory queue from durable records after a restart: QUEUED builds queue
   // again in sequence order; RUNNING ones keep their lease, its expiry restarted from `now`
-  // (their worker may still be alive and heartbeat). Terminal records are ignored.
+  // (their worker may still be alive and heartbeat). Terminal records are ignored. Replaces
+  // whatever the scheduler held. Not restored (memory only): which worker last built each app
+  // (apps with a running build get it back from that build) and the order apps were served
+  // in (all start even).
   void Restore(const std::vector<v1::Build>& unfinished, const std::map<std::string, v1::App>& apps,
                absl::Time now);
 

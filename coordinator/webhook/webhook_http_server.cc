@@ -23,6 +23,9 @@ constexpr char kWebhookPath[] = "/webhooks/github";
 constexpr char kMetricsContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 // How long a closing connection waits for the client to stop sending (and read our answer).
 constexpr absl::Duration kLinger = absl::Seconds(2);
+// What a closing connection reads and drops at most: GitHub's payload cap (25 MB) and some, so
+// GitHub shows our 413 rather than a reset. Nothing of it is kept.
+constexpr size_t kLingerBytes = 32 << 20;
 
 void SetReply(httplib::Response& res, const HttpReply& reply) {
   res.status = reply.status;
@@ -62,7 +65,7 @@ class WebhookHttpServer::BoundedServer : public httplib::Server {
                                  options_.read_timeout, options_.write_timeout);
       bool connection_closed = false;
       ok = process_request(stream, /*close_connection=*/true, connection_closed, nullptr);
-      stream.LingeringShutdown(kLinger);
+      stream.LingeringShutdown(kLinger, kLingerBytes);
     } catch (...) {
       ok = false;  // nothing may leave a server thread; the connection just closes
     }

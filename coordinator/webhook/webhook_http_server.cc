@@ -96,7 +96,7 @@ void WebhookHttpServer::Route() {
   s.set_payload_max_length(max_body);
 
   // Decided from the request line and headers alone, before any body is read.
-  s.set_pre_routing_handler([max_body, this](const httplib::Request& req, httplib::Response& res) {
+  s.set_pre_routing_handler([max_body](const httplib::Request& req, httplib::Response& res) {
     using R = httplib::Server::HandlerResponse;
     if (req.path == "/metrics" || req.path == "/healthz") {
       if (req.method == "GET" || req.method == "HEAD") return R::Unhandled;

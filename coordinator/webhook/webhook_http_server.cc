@@ -150,6 +150,19 @@ void WebhookHttpServer::Route() {
     return R::Unhandled;
   });
 
+  // A client that asks first (curl does for large bodies) is told 413 before it sends any.
+  s.set_expect_100_continue_handler([max_body](const httplib::Request& req,
+                                               httplib::Response& res) {
+    uint64_t length = 0;
+    if (absl::SimpleAtoi(req.get_header_value("Content-Length"), &length) && length > max_body) {
+      SetError(res, 413,
+               absl::StrCat("body of ", length, " bytes is over this server's limit of ", max_body,
+                            " bytes"));
+      return 413;
+    }
+    return 100;
+  });
+
   s.Post(kWebhookPath, [this, max_body](const httplib::Request& req, httplib::Response& res,
                                         const httplib::ContentReader& reader) {
     WebhookDelivery delivery;

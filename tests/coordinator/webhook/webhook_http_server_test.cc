@@ -161,6 +161,22 @@ TEST_F(WebhookHttpServerTest, AClaimedHugeLengthIs413BeforeAnyBodyIsSent) {
   EXPECT_EQ(targets_.lookups(), 0);
 }
 
+TEST_F(WebhookHttpServerTest, AClientExpecting100ContinueIsToldThe413Instead) {
+  std::string answer =
+      RawExchange(port_, PostHead("Content-Length: 10000000\r\nExpect: 100-continue\r\n"));
+  EXPECT_THAT(answer, StartsWith("HTTP/1.1 413"));
+  EXPECT_THAT(answer, HasSubstr("over this server's limit"));
+}
+
+TEST_F(WebhookHttpServerTest, AClientExpecting100ContinueWithASmallBodyIsDelivered) {
+  std::string body = PushFixture().dump();
+  std::string request =
+      PostHead(absl::StrCat("X-Hub-Signature-256: ", GithubSignature(kSecret, body),
+                            "\r\nContent-Length: ", body.size(), "\r\nExpect: 100-continue\r\n"));
+  std::string answer = RawExchange(port_, request + body);
+  EXPECT_THAT(answer, StartsWith("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201"));
+}
+
 TEST_F(WebhookHttpServerTest, AChunkedBodyOverTheLimitIs413) {
   std::string request = PostHead("Transfer-Encoding: chunked\r\n");
   std::string chunk(8192, 'x');

@@ -186,7 +186,10 @@ void Scheduler::RemoveApp(const std::string& name) {
 BuildChanges Scheduler::Submit(v1::Build build, absl::Time now) {
   ChangeSet changes;
   BuildChanges out;
-  if (build.id().empty() || builds_.contains(build.id())) return out;
+  if (build.id().empty() || builds_.contains(build.id()) ||
+      Branch(build).unfinished.contains(build.sequence())) {
+    return out;
+  }
   const int64_t now_ms = absl::ToUnixMillis(now);
   build.set_status(v1::QUEUED);
   build.set_queued_unix_ms(now_ms);
@@ -317,6 +320,15 @@ std::vector<Assignment> Scheduler::Dispatch(const std::vector<std::string>& wait
   }
   set.AppendTo(changes);
   return assignments;
+}
+
+std::vector<std::string> Scheduler::UnfinishedOf(const std::string& app) const {
+  std::vector<std::string> ids;
+  for (auto it = branches_.lower_bound({app, ""}); it != branches_.end() && it->first.first == app;
+       ++it) {
+    for (const auto& [seq, id] : it->second.unfinished) ids.push_back(id);
+  }
+  return ids;
 }
 
 int Scheduler::QueuedCount() const { return queued_; }

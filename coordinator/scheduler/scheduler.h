@@ -48,11 +48,16 @@ class Scheduler {
 
   // Rebuilds the in-memory queue from durable records after a restart: QUEUED builds queue
   // again in sequence order; RUNNING ones keep their lease, its expiry restarted from `now`
-  // (their worker may still be alive and heartbeat). Terminal records are ignored.
+  // (their worker may still be alive and heartbeat). Terminal records are ignored. Replaces
+  // whatever the scheduler held. Not restored (memory only): which worker last built each app
+  // (apps with a running build get it back from that build) and the order apps were served
+  // in (all start even).
   void Restore(const std::vector<v1::Build>& unfinished, const std::map<std::string, v1::App>& apps,
                absl::Time now);
 
-  // Apps change rarely; the scheduler reads concurrency limits from them.
+  // Apps change rarely; the scheduler reads concurrency limits from them. Removing an app
+  // leaves its builds alone (it then runs under the default limit): the caller cancels them,
+  // e.g. each of UnfinishedOf(name).
   void PutApp(const v1::App& app);
   void RemoveApp(const std::string& name);
 
@@ -62,7 +67,10 @@ class Scheduler {
   // worker reports back, or when its lease expires; one already being cancelled is left as
   // it is). Returns the new record first, then those changes. A build older (lower sequence)
   // than one already submitted to the same app and branch (webhook deliveries that raced) is
-  // returned SUPERSEDED at once, superseded_by the newest. An id already tracked: no change.
+  // returned SUPERSEDED at once, superseded_by the newest. An id, or a sequence within the
+  // app and branch, already tracked: no change (empty result). Sequences must grow across
+  // restarts: the newest sequence per app and branch is known again after Restore only from
+  // the unfinished builds.
   BuildChanges Submit(v1::Build build, absl::Time now);
 
   // A worker is connected. Informational: Dispatch is told who is waiting.
@@ -127,6 +135,8 @@ class Scheduler {
   int QueuedCount() const;
   int RunningCount() const;
   std::vector<std::string> RunningOn(const std::string& worker_id) const;
+  // The app's QUEUED and RUNNING build ids, in sequence order per branch.
+  std::vector<std::string> UnfinishedOf(const std::string& app) const;
 
  private:
   // An unfinished build as the scheduler holds it. Terminal builds are forgotten at once.

@@ -130,7 +130,7 @@ bool Scheduler::Complete(const std::string& build_id, const std::string& lease_i
   }
   v1::Build& b = entry->record;
   const std::string worker = b.worker_id();
-  if (result.cancelled() && !b.cancel_requested()) {
+  if (result.cancelled() && !result.succeeded() && !b.cancel_requested()) {
     // Stopped without being told (the worker is shutting down): someone else builds it.
     LeaseLost(*entry, now, "worker gave the build back", set);
     set.AppendTo(changes);

@@ -106,9 +106,10 @@ void BoundedSocketStream::get_local_ip_and_port(std::string& ip, int& port) cons
     AddressOf(addr, ip, port);
 }
 
-void BoundedSocketStream::LingeringShutdown(absl::Duration linger) {
+void BoundedSocketStream::LingeringShutdown(absl::Duration linger, size_t max_bytes) {
   ::shutdown(sock_, SHUT_WR);
-  deadline_ = std::min(deadline_, absl::Now() + linger);
+  deadline_ = absl::Now() + linger;
+  budget_ = max_bytes;
   char sink[4096];
   while (budget_ > 0 && Wait(POLLIN, linger)) {
     ssize_t n = ::recv(sock_, sink, std::min(sizeof(sink), budget_), 0);

@@ -28,9 +28,9 @@ class BoundedSocketStream : public httplib::Stream {
 
   bool budget_exhausted() const { return budget_exhausted_; }
 
-  // After the response: stop sending, then read and drop what the client still sends (within
-  // the remaining budget and `linger`) so it reads our answer instead of a reset.
-  void LingeringShutdown(absl::Duration linger);
+  // After the response: stop sending, then read and drop what the client still sends (at most
+  // `max_bytes`, for at most `linger`) so it reads our answer rather than a connection reset.
+  void LingeringShutdown(absl::Duration linger, size_t max_bytes);
 
  private:
   // Waits until the socket is ready for `events`, at most `timeout` and never past the deadline.

@@ -23,6 +23,9 @@ constexpr char kWebhookPath[] = "/webhooks/github";
 constexpr char kMetricsContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 // How long a closing connection waits for the client to stop sending (and read our answer).
 constexpr absl::Duration kLinger = absl::Seconds(2);
+// What a closing connection reads and drops at most: GitHub's payload cap (25 MB) and some, so
+// GitHub shows our 413 rather than a reset. Nothing of it is kept.
+constexpr size_t kLingerBytes = 32 << 20;
 
 void SetReply(httplib::Response& res, const HttpReply& reply) {
   res.status = reply.status;
@@ -62,7 +65,7 @@ class WebhookHttpServer::BoundedServer : public httplib::Server {
                                  options_.read_timeout, options_.write_timeout);
       bool connection_closed = false;
       ok = process_request(stream, /*close_connection=*/true, connection_closed, nullptr);
-      stream.LingeringShutdown(kLinger);
+      stream.LingeringShutdown(kLinger, kLingerBytes);
     } catch (...) {
       ok = false;  // nothing may leave a server thread; the connection just closes
     }
@@ -93,7 +96,7 @@ void WebhookHttpServer::Route() {
   s.set_payload_max_length(max_body);
 
   // Decided from the request line and headers alone, before any body is read.
-  s.set_pre_routing_handler([max_body, this](const httplib::Request& req, httplib::Response& res) {
+  s.set_pre_routing_handler([max_body](const httplib::Request& req, httplib::Response& res) {
     using R = httplib::Server::HandlerResponse;
     if (req.path == "/metrics" || req.path == "/healthz") {
       if (req.method == "GET" || req.method == "HEAD") return R::Unhandled;
@@ -145,6 +148,19 @@ void WebhookHttpServer::Route() {
       }
     }
     return R::Unhandled;
+  });
+
+  // A client that asks first (curl does for large bodies) is told 413 before it sends any.
+  s.set_expect_100_continue_handler([max_body](const httplib::Request& req,
+                                               httplib::Response& res) {
+    uint64_t length = 0;
+    if (absl::SimpleAtoi(req.get_header_value("Content-Length"), &length) && length > max_body) {
+      SetError(res, 413,
+               absl::StrCat("body of ", length, " bytes is over this server's limit of ", max_body,
+                            " bytes"));
+      return 413;
+    }
+    return 100;
   });
 
   s.Post(kWebhookPath, [this, max_body](const httplib::Request& req, httplib::Response& res,

@@ -203,7 +203,8 @@ class Simulation {
     if (wid.empty()) return;
     CompleteHeld(wid, AnyHeld(workers_.at(wid)), succeed);
   }
-  void CompleteHeld(const std::string& wid, const std::string& id, bool succeed) {
+  // `id` is a copy: callers pass a key of the held map, which this edits.
+  void CompleteHeld(const std::string& wid, std::string id, bool succeed) {
     SimWorker& w = workers_.at(wid);
     const std::string lease = w.held.at(id);
     w.held.erase(id);

@@ -140,6 +140,17 @@ TEST_F(SchedulerTest, DispatchPrefersTheAppsLastWorkerWhenItIsWaiting) {
   EXPECT_EQ(a[0].worker_id, "w2");
 }
 
+TEST_F(SchedulerTest, AWorkerThatLeftForGoodIsNoLongerPreferred) {
+  Submit("web", "main", 1);
+  auto first = Dispatch({"w2"});
+  ASSERT_TRUE(Complete(first[0], Succeeded()));
+  scheduler_.WorkerGone("w2");
+  Submit("web", "main", 2);
+  auto a = Dispatch({"w1", "w2"});
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].worker_id, "w1");
+}
+
 TEST_F(SchedulerTest, DispatchDoesNotWaitForABusyPreferredWorker) {
   Submit("web", "a", 1);
   auto first = Dispatch({"w2"});
@@ -263,6 +274,31 @@ TEST_F(SchedulerTest, RemovedAppFallsBackToTheDefaultLimit) {
   EXPECT_EQ(Dispatch({"w1", "w2"}).size(), 1u);
   scheduler_.RemoveApp("web");
   EXPECT_EQ(Dispatch({"w2"}).size(), 1u);
+}
+
+TEST_F(SchedulerTest, UnfinishedOfListsAnAppsQueuedAndRunningBuildsForTheCallerToCancel) {
+  Submit("web", "a", 1);
+  Submit("web", "b", 2);
+  Submit("api", "a", 3);
+  Submit("web", "c", 4);
+  Dispatch({"w1"});
+  EXPECT_THAT(scheduler_.UnfinishedOf("web"), ::testing::UnorderedElementsAre("b-1", "b-2", "b-4"));
+  for (const std::string& id : scheduler_.UnfinishedOf("web")) {
+    BuildChanges changes;
+    ASSERT_TRUE(scheduler_.Cancel(id, now_, &changes));
+  }
+  EXPECT_EQ(scheduler_.QueuedCount(), 1);
+  auto a = Dispatch({"w2"});
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].build.app(), "api");
+}
+
+TEST_F(SchedulerTest, ASecondBuildWithTheSameSequenceChangesNothing) {
+  Submit("web", "main", 1);
+  v1::Build twin = NewBuild("web", "main", 1);
+  twin.set_id("b-x");
+  EXPECT_TRUE(scheduler_.Submit(twin, now_).empty());
+  EXPECT_EQ(scheduler_.QueuedCount(), 1);
 }
 
 }  // namespace

@@ -200,11 +200,10 @@ absl::Status Coordinator::DeleteApp(const std::string& name) {
     absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(AppLocked(name).status());
     // Its unfinished builds end now: nothing may build an app that no longer exists.
-    ASSIGN_OR_RETURN(std::vector<v1::Build> unfinished, store_->ListUnfinishedBuilds());
     BuildChanges changes;
     absl::Time now = clock_();
-    for (const v1::Build& build : unfinished) {
-      if (build.app() == name) scheduler_.Cancel(build.id(), now, &changes);
+    for (const std::string& id : scheduler_.UnfinishedOf(name)) {
+      scheduler_.Cancel(id, now, &changes);
     }
     std::unique_ptr<StateBatch> batch = store_->NewBatch();
     batch->DeleteApp(name);

@@ -49,7 +49,11 @@ absl::StatusOr<v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
     record.set_slots(request.slots());
     std::unique_ptr<StateBatch> batch = store_->NewBatch();
     batch->PutWorker(record);
-    durable = PersistLocked({}, std::move(batch));
+    // A worker registers when it starts: whatever it held before is gone with its last run.
+    BuildChanges released = scheduler_.ReleaseWorker(request.worker_id(), now);
+    stats_.lease_expiries += released.size();
+    durable = PersistLocked(std::move(released), std::move(batch));
+    DispatchLocked(now);
   }
   durable->WaitForNotification();
   v1::RegisterWorkerResponse response;

@@ -153,6 +153,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
   outcome.plan = plan;
   absl::StatusOr<SourceInfo> source = ReadSourceInfo(request.source_dir, request.source_date_epoch);
   if (!source.ok()) return fail(FailureKind::kBadInput, "detect", source.status());
+  if (request.revision) source->revision = request.revision;
   outcome.revision = source->revision;
   std::string notes = app->notes.empty() ? "" : " [" + absl::StrJoin(app->notes, "; ") + "]";
   run.Step("detect", started,

@@ -33,6 +33,9 @@ struct BuildRequest {
   buildpacks::DetectOptions detect;
   // SOURCE_DATE_EPOCH from the environment, which wins over the commit time.
   std::optional<int64_t> source_date_epoch;
+  // The commit the source is, when the source directory has no .git of its own (a worker's
+  // checkout); with it, `source_date_epoch` should be the commit's time.
+  std::optional<std::string> revision;
   // Limits for every sandboxed build step.
   SandboxLimits limits;
   // A base image to build onto instead of the buildpack's own run base.

@@ -13,7 +13,7 @@
 
 namespace tempa::worker {
 
-struct JobContext {
+struct JobHooks {
   std::function<void(absl::string_view line)> log;
   std::function<void(absl::string_view step, absl::Duration took, absl::string_view detail)>
       on_step;
@@ -27,7 +27,7 @@ class JobExecutor {
   virtual ~JobExecutor() = default;
   // Runs the job to its end and says how it ended; never throws. Called from several slot
   // threads at once.
-  virtual v1::BuildResult Execute(const v1::Job& job, const JobContext& context) = 0;
+  virtual v1::BuildResult Execute(const v1::Job& job, const JobHooks& context) = 0;
 };
 
 }  // namespace tempa::worker

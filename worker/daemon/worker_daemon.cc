@@ -105,7 +105,7 @@ void WorkerDaemon::RunJob(const v1::Job& job, const CancelToken& stop) {
                    job.commit().empty() ? "head of " + job.branch() : "commit " + job.commit(),
                    ", attempt ", job.attempt()));
   ProgressReporter reporter(link_, job, cancel.get(), options_.progress);
-  JobContext context;
+  JobHooks context;
   context.log = [&reporter](absl::string_view line) { reporter.Line(line); };
   context.on_step = [&reporter](absl::string_view step, absl::Duration took,
                                 absl::string_view detail) { reporter.Step(step, took, detail); };

@@ -19,7 +19,7 @@ using coordinator::testing::kWorkerToken;
 
 class ScriptedExecutor : public JobExecutor {
  public:
-  v1::BuildResult Execute(const v1::Job& job, const JobContext& context) override {
+  v1::BuildResult Execute(const v1::Job& job, const JobHooks& context) override {
     ++started;
     context.log("step one output");
     context.on_step("build", absl::Milliseconds(5), "compiled");

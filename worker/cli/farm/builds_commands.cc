@@ -1,0 +1,277 @@
+// tempa builds list | show | logs | cancel, tempa trigger and tempa workers list.
+#include <ostream>
+
+#include "absl/strings/str_cat.h"
+#include "worker/cli/farm/farm_format.h"
+#include "worker/cli/farm/farm_session.h"
+
+namespace tempa::cli::farm {
+namespace {
+
+using tempa::v1::Build;
+
+// A followed build's stream may drop (the coordinator restarting); it is picked up again from
+// the next line this many times before the command gives up.
+constexpr int kMaxReconnects = 30;
+
+// Parses `args` for `command` wanting exactly `positionals` positional arguments, named `what`
+// in the message. Returns the parsed flags, or nullopt after printing the usage error (exit 2).
+std::optional<ParsedFlags> ParseExact(Session& session, const std::string& command,
+                                      const std::vector<std::string>& args,
+                                      const std::vector<FlagSpec>& allowed, size_t positionals,
+                                      const std::string& what, int& exit_code) {
+  absl::StatusOr<ParsedFlags> flags = ParseFlags(args, allowed);
+  if (!flags.ok()) {
+    exit_code = session.Usage(command, std::string(flags.status().message()));
+    return std::nullopt;
+  }
+  if (flags->positionals.size() != positionals) {
+    exit_code = session.Usage(
+        command, flags->positionals.size() < positionals
+                     ? absl::StrCat("which ", what, "? name it")
+                     : absl::StrCat("unexpected \"", flags->positionals[positionals], "\""));
+    return std::nullopt;
+  }
+  return std::move(*flags);
+}
+
+RpcSubject BuildSubject(const std::string& verb, const std::string& id) {
+  return {absl::StrCat(verb, " build ", id), "build", id};
+}
+
+void PrintBuild(Session& session, const Build& build, bool json) {
+  if (json) {
+    session.out() << BuildJson(build).dump(2) << "\n";
+  } else {
+    session.out() << BuildDetails(build, session.Now());
+  }
+}
+
+// How a followed build ends: 0 when it SUCCEEDED, else 1; its summary line on stderr.
+int FinishFollow(Session& session, const Build& build) {
+  session.out().flush();
+  session.err() << "tempa: " << BuildSummary(build) << "\n";
+  return build.status() == tempa::v1::SUCCEEDED ? 0 : 1;
+}
+
+}  // namespace
+
+int FollowBuild(Session& session, const std::string& id, int64_t from_line) {
+  auto* stub = session.Connect();
+  if (stub == nullptr) return 1;
+  int64_t next_line = from_line;
+  bool received = false;
+  for (int reconnects = 0;; ++reconnects) {
+    tempa::v1::WatchBuildRequest request;
+    request.set_id(id);
+    request.set_from_line(next_line);
+    auto context = session.Context(/*with_deadline=*/false);
+    auto reader = stub->WatchBuild(context.get(), request);
+    tempa::v1::BuildEvent event;
+    std::optional<Build> finished;
+    while (reader->Read(&event)) {
+      received = true;
+      if (event.has_log()) {
+        if (event.log().number() < next_line) continue;  // seen before a reconnect
+        session.out() << TerminalSafe(event.log().text()) << "\n" << std::flush;
+        next_line = event.log().number() + 1;
+      } else if (event.has_build() && IsFinished(event.build().status())) {
+        finished = event.build();
+        break;
+      }
+    }
+    if (finished) {
+      context->TryCancel();  // the coordinator ends the stream too; do not wait for it
+      reader->Finish();
+      return FinishFollow(session, *finished);
+    }
+    grpc::Status status = reader->Finish();
+    bool retryable = status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE;
+    if (!received || !retryable) return session.Fail(status, BuildSubject("follow", id));
+    if (reconnects >= kMaxReconnects) {
+      session.err() << "tempa: the coordinator kept closing the stream of build " << id
+                    << " before it finished; see where it stands: tempa builds show " << id << "\n";
+      return 1;
+    }
+    session.err() << "tempa: lost the stream of build " << id
+                  << (status.ok() ? std::string() : absl::StrCat(" (", status.error_message(), ")"))
+                  << "; reconnecting\n";
+    session.env().sleep(absl::Seconds(1));
+  }
+}
+
+int BuildsList(Session& session, const std::vector<std::string>& args) {
+  int exit_code = 0;
+  auto flags =
+      ParseExact(session, "builds list", args,
+                 {{"--app", true}, {"--limit", true}, {"--json", false}}, 0, "", exit_code);
+  if (!flags) return exit_code;
+  tempa::v1::ListBuildsRequest request;
+  request.set_app(flags->Last("--app").value_or(""));
+  if (auto limit = flags->Last("--limit")) {
+    absl::StatusOr<int> n = ParseNonNegativeInt("--limit", *limit);
+    if (!n.ok()) return session.Usage("builds list", std::string(n.status().message()));
+    request.set_limit(*n);
+  }
+  auto* stub = session.Connect();
+  if (stub == nullptr) return 1;
+  tempa::v1::ListBuildsResponse response;
+  auto context = session.Context();
+  grpc::Status status = stub->ListBuilds(context.get(), request, &response);
+  if (!status.ok()) {
+    if (request.app().empty()) return session.Fail(status, {"list builds", "", ""});
+    return session.Fail(status,
+                        {absl::StrCat("list the builds of ", request.app()), "app", request.app()});
+  }
+  if (flags->Has("--json")) {
+    session.out() << BuildsJson(response).dump(2) << "\n";
+  } else {
+    session.out() << BuildsTable(response, session.Now());
+  }
+  return 0;
+}
+
+int BuildsShow(Session& session, const std::vector<std::string>& args) {
+  int exit_code = 0;
+  auto flags = ParseExact(session, "builds show", args, {{"--json", false}}, 1, "build", exit_code);
+  if (!flags) return exit_code;
+  const std::string& id = flags->positionals[0];
+  auto* stub = session.Connect();
+  if (stub == nullptr) return 1;
+  tempa::v1::GetBuildRequest request;
+  request.set_id(id);
+  Build build;
+  auto context = session.Context();
+  grpc::Status status = stub->GetBuild(context.get(), request, &build);
+  if (!status.ok()) return session.Fail(status, BuildSubject("show", id));
+  PrintBuild(session, build, flags->Has("--json"));
+  return 0;
+}
+
+int BuildsLogs(Session& session, const std::vector<std::string>& args) {
+  int exit_code = 0;
+  auto flags = ParseExact(session, "builds logs", args, {{"--follow", false}, {"--tail", true}}, 1,
+                          "build", exit_code);
+  if (!flags) return exit_code;
+  const std::string& id = flags->positionals[0];
+  std::optional<int> tail;
+  if (auto text = flags->Last("--tail")) {
+    absl::StatusOr<int> n = ParseNonNegativeInt("--tail", *text);
+    if (!n.ok()) return session.Usage("builds logs", std::string(n.status().message()));
+    tail = *n;
+  }
+  auto* stub = session.Connect();
+  if (stub == nullptr) return 1;
+  int64_t from_line = 0;
+  if (tail) {  // the last N lines: where they start needs the build's line count
+    tempa::v1::GetBuildRequest request;
+    request.set_id(id);
+    Build build;
+    auto context = session.Context();
+    grpc::Status status = stub->GetBuild(context.get(), request, &build);
+    if (!status.ok()) return session.Fail(status, BuildSubject("read the logs of", id));
+    from_line = std::max<int64_t>(0, build.log_lines() - *tail);
+  }
+  if (flags->Has("--follow")) return FollowBuild(session, id, from_line);
+
+  tempa::v1::GetBuildLogsRequest request;
+  request.set_id(id);
+  request.set_from_line(from_line);
+  tempa::v1::GetBuildLogsResponse response;
+  auto context = session.Context();
+  grpc::Status status = stub->GetBuildLogs(context.get(), request, &response);
+  if (!status.ok()) return session.Fail(status, BuildSubject("read the logs of", id));
+  for (const tempa::v1::LogLine& line : response.lines()) {
+    session.out() << TerminalSafe(line.text()) << "\n";
+  }
+  return 0;
+}
+
+int BuildsCancel(Session& session, const std::vector<std::string>& args) {
+  int exit_code = 0;
+  auto flags =
+      ParseExact(session, "builds cancel", args, {{"--json", false}}, 1, "build", exit_code);
+  if (!flags) return exit_code;
+  const std::string& id = flags->positionals[0];
+  auto* stub = session.Connect();
+  if (stub == nullptr) return 1;
+  tempa::v1::CancelBuildRequest request;
+  request.set_id(id);
+  Build build;
+  auto context = session.Context();
+  grpc::Status status = stub->CancelBuild(context.get(), request, &build);
+  if (!status.ok()) return session.Fail(status, BuildSubject("cancel", id));
+  if (flags->Has("--json")) {
+    PrintBuild(session, build, true);
+  } else if (build.status() == tempa::v1::CANCELLED) {
+    session.out() << "cancelled build " << id << "\n";
+  } else if (!IsFinished(build.status())) {
+    session.out() << "cancelling build " << id << " (" << StatusName(build.status())
+                  << "): its worker stops it within a second; watch: tempa builds logs " << id
+                  << " --follow\n";
+  } else {
+    session.out() << "build " << id << " had already finished (" << StatusName(build.status())
+                  << "); nothing to cancel\n";
+  }
+  return 0;
+}
+
+int Trigger(Session& session, const std::vector<std::string>& args) {
+  int exit_code = 0;
+  auto flags =
+      ParseExact(session, "trigger", args,
+                 {{"--commit", true}, {"--branch", true}, {"--follow", false}, {"--json", false}},
+                 1, "app", exit_code);
+  if (!flags) return exit_code;
+  if (flags->Has("--follow") && flags->Has("--json")) {
+    return session.Usage("trigger", "--follow streams the log; it does not go with --json");
+  }
+  const std::string& app = flags->positionals[0];
+  auto* stub = session.Connect();
+  if (stub == nullptr) return 1;
+  tempa::v1::TriggerBuildRequest request;
+  request.set_app(app);
+  request.set_commit(flags->Last("--commit").value_or(""));
+  request.set_branch(flags->Last("--branch").value_or(""));
+  Build build;
+  auto context = session.Context();
+  grpc::Status status = stub->TriggerBuild(context.get(), request, &build);
+  if (!status.ok()) {
+    return session.Fail(status, {absl::StrCat("trigger a build of ", app), "app", app});
+  }
+  if (flags->Has("--json")) {
+    PrintBuild(session, build, true);
+    return 0;
+  }
+  std::string line =
+      absl::StrCat("queued build ", build.id(), " of ", build.app(), " (branch ",
+                   build.branch().empty() ? "default" : build.branch(), ", commit ",
+                   build.commit().empty() ? "head" : ShortCommit(build.commit()), ")");
+  if (flags->Has("--follow")) {
+    session.err() << "tempa: " << line << "\n";
+    return FollowBuild(session, build.id(), 0);
+  }
+  session.out() << line << "\n  follow it: tempa builds logs " << build.id() << " --follow\n";
+  return 0;
+}
+
+int WorkersList(Session& session, const std::vector<std::string>& args) {
+  int exit_code = 0;
+  auto flags = ParseExact(session, "workers list", args, {{"--json", false}}, 0, "", exit_code);
+  if (!flags) return exit_code;
+  auto* stub = session.Connect();
+  if (stub == nullptr) return 1;
+  tempa::v1::ListWorkersResponse response;
+  auto context = session.Context();
+  grpc::Status status =
+      stub->ListWorkers(context.get(), tempa::v1::ListWorkersRequest(), &response);
+  if (!status.ok()) return session.Fail(status, {"list workers", "", ""});
+  if (flags->Has("--json")) {
+    session.out() << MessageJson(response).dump(2) << "\n";
+  } else {
+    session.out() << WorkersTable(response, session.Now());
+  }
+  return 0;
+}
+
+}  // namespace tempa::cli::farm

@@ -1,9 +1,11 @@
 // How `tempa` reaches the coordinator: address and token from flags or the environment, the
 // bearer token on every call, deadlines, and the messages when that goes wrong; usage errors;
 // and the real `tempa` binary handing farm commands to the farm CLI.
+#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -172,6 +174,34 @@ TEST_F(FarmCliConnectionTest, TheTempaBinaryDispatchesFarmCommands) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.out, HasSubstr("tempa build DIR"));
   EXPECT_THAT(r.out, HasSubstr("tempa apps create NAME --repo URL"));
+}
+
+// The real binary flushes each followed line: a reader on a pipe sees it before the build ends.
+TEST_F(FarmCliConnectionTest, TheTempaBinaryStreamsFollowedLinesBeforeTheBuildEnds) {
+  tempa::v1::Build done;
+  done.set_id("b-5");
+  done.set_status(tempa::v1::FAILED);
+  absl::Notification line_read;
+  bool read_before_the_end = false;
+  fake().AddWatchScript({{"compiling", "linking"}, 0, done, [&] {
+                           read_before_the_end =
+                               line_read.WaitForNotificationWithTimeout(absl::Seconds(30));
+                         }});
+  std::string command = std::string(TEMPA_BINARY_DIR) + "/worker/tempa --coordinator " +
+                        coordinator_.address() + " builds logs b-5 --follow 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char line[256];
+  while (fgets(line, sizeof(line), pipe) != nullptr) {
+    out += line;
+    if (std::string(line) == "linking\n" && !line_read.HasBeenNotified()) line_read.Notify();
+  }
+  int status = pclose(pipe);
+  EXPECT_TRUE(read_before_the_end);
+  EXPECT_EQ(out, "compiling\nlinking\n");
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);  // the build failed
 }
 
 }  // namespace

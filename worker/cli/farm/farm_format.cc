@@ -39,7 +39,9 @@ std::string Table(const std::vector<Row>& rows) {
 std::string Block(const std::string& title,
                   const std::vector<std::pair<std::string, std::string>>& fields) {
   size_t width = 0;
-  for (const auto& [label, value] : fields) width = std::max(width, label.size());
+  for (const auto& [label, value] : fields) {
+    if (!value.empty()) width = std::max(width, label.size());
+  }
   std::string out = absl::StrCat(title, "\n");
   for (const auto& [label, value] : fields) {
     if (value.empty()) continue;

@@ -350,9 +350,10 @@ grpc::Status FakeControlService::ListWorkers(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-FakeCoordinator::FakeCoordinator() {
+FakeCoordinator::FakeCoordinator(std::shared_ptr<grpc::ServerCredentials> credentials) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort("127.0.0.1:0",
+                           credentials ? credentials : grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(&service_);
   server_ = builder.BuildAndStart();
 }

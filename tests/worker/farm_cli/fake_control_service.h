@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "tempa/v1/control.grpc.pb.h"
 
@@ -97,10 +98,11 @@ class FakeControlService final : public tempa::v1::ControlService::Service {
   std::vector<tempa::v1::WatchBuildRequest> watch_requests_ ABSL_GUARDED_BY(mu_);
 };
 
-// The fake served on 127.0.0.1:<port chosen by the kernel> until destruction.
+// The fake served on 127.0.0.1:<port chosen by the kernel> until destruction, in plaintext or
+// with `credentials` (TLS).
 class FakeCoordinator {
  public:
-  FakeCoordinator();
+  explicit FakeCoordinator(std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
   ~FakeCoordinator();
   FakeControlService& service() { return service_; }
   std::string address() const;

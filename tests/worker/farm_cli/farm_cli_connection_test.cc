@@ -107,6 +107,15 @@ TEST_F(FarmCliConnectionTest, AnUnreadableTokenFileFailsBeforeAnyCall) {
   EXPECT_THAT(fake().methods(), IsEmpty());
 }
 
+TEST_F(FarmCliConnectionTest, ATokenFileWithASecondLineIsRefusedWithoutEchoingIt) {
+  std::string token = File("token", "first-line\nsecond-line\n");
+  CliResult r = Run({"--token-file", token, "apps", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("a second line?"));
+  EXPECT_THAT(r.err, Not(HasSubstr("first-line")));
+  EXPECT_THAT(fake().methods(), IsEmpty());
+}
+
 TEST_F(FarmCliConnectionTest, EveryCallHasADeadline) {
   CliResult r = Run({"--timeout", "1s", "apps", "show", "slow"});  // the fake never answers
   EXPECT_EQ(r.code, 1);

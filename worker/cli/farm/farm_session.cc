@@ -73,6 +73,18 @@ tempa::v1::ControlService::Stub* Session::Connect() {
     token_source = "TEMPA_TOKEN";
   }
 
+  // A header value carries printable ASCII only; a token file with a second line (or a stray
+  // control character) would otherwise fail every call with an obscure transport error.
+  for (char c : options.token) {
+    if (c < 0x20 || c > 0x7e) {
+      Fail(absl::InvalidArgumentError(absl::StrCat(
+          "the token from ", token_source,
+          " holds a character a request header cannot carry (a second line?): put only the "
+          "token in it")));
+      return nullptr;
+    }
+  }
+
   if (flags_.tls_ca) {
     absl::StatusOr<std::string> pem = ReadSmallFile(*flags_.tls_ca);
     if (!pem.ok()) {

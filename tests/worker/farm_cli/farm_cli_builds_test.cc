@@ -147,6 +147,26 @@ TEST_F(FarmCliBuildsTest, LogsPrintsTheStoredLinesAndTheTail) {
   EXPECT_EQ(r.out, "pushed\n");
 }
 
+TEST_F(FarmCliBuildsTest, ShowAndLogsWithAppNameTheAppsNewestBuild) {
+  CliResult r = Run({"builds", "show", "--app", "web", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["id"], "b-2");
+  EXPECT_EQ(fake().last_list_builds()->limit(), 1);
+  r = Run({"builds", "logs", "--app", "api"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "compiling\nmain.go:3: undefined: foo\n");
+
+  tempa::v1::App fresh;
+  fresh.set_name("fresh");
+  fake().PutApp(fresh);
+  r = Run({"builds", "logs", "--app", "fresh"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "tempa: app fresh has no builds yet; start one: tempa trigger fresh\n");
+  r = Run({"builds", "show", "b-1", "--app", "web"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("not both"));
+}
+
 TEST_F(FarmCliBuildsTest, FollowPrintsLinesAsTheyArriveAndExitsZeroWhenTheBuildSucceeds) {
   SharedTextBuf buf;
   std::ostream out(&buf);

@@ -135,7 +135,7 @@ TEST_F(FarmCliConnectionTest, BadUsageExitsTwoWithTheSubcommandsUsage) {
       {{"apps", "create", "web", "--repo", "u", "--env", "NOEQUALS"}, "not KEY=VALUE", ""},
       {{"apps", "create", "--repo", "u"}, "which app?", ""},
       {{"apps", "frobnicate"}, "unknown subcommand \"frobnicate\"", "tempa apps delete NAME"},
-      {{"builds", "show"}, "which build?", "tempa builds show ID [--json]"},
+      {{"builds", "show"}, "which build?", "tempa builds show ID|--app NAME [--json]"},
       {{"builds", "list", "--limit", "many"}, "--limit \"many\" is not a whole number", ""},
       {{"builds", "logs", "b-1", "--follow=yes"}, "--follow takes no value", ""},
       {{"trigger", "web", "--follow", "--json"}, "does not go with --json", ""},
@@ -156,7 +156,7 @@ TEST_F(FarmCliConnectionTest, BadUsageExitsTwoWithTheSubcommandsUsage) {
 TEST_F(FarmCliConnectionTest, HelpPrintsTheUsageAndSucceeds) {
   CliResult r = Run({"builds", "logs", "--help"});
   EXPECT_EQ(r.code, 0);
-  EXPECT_THAT(r.out, HasSubstr("tempa builds logs ID [--follow]"));
+  EXPECT_THAT(r.out, HasSubstr("tempa builds logs ID|--app NAME [--follow]"));
   EXPECT_THAT(r.out, HasSubstr("TEMPA_TOKEN_FILE"));
 }
 

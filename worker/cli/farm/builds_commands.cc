@@ -14,25 +14,59 @@ using tempa::v1::Build;
 // the next line this many times before the command gives up.
 constexpr int kMaxReconnects = 30;
 
-// Parses `args` for `command` wanting exactly `positionals` positional arguments, named `what`
-// in the message. Returns the parsed flags, or nullopt after printing the usage error (exit 2).
+// Parses `args` for `command`, which takes up to `max_positionals` positional arguments (the
+// first named `what` in messages). Returns the parsed flags, or nullopt after printing the usage
+// error (exit 2).
 std::optional<ParsedFlags> ParseExact(Session& session, const std::string& command,
                                       const std::vector<std::string>& args,
-                                      const std::vector<FlagSpec>& allowed, size_t positionals,
+                                      const std::vector<FlagSpec>& allowed, size_t max_positionals,
                                       const std::string& what, int& exit_code) {
   absl::StatusOr<ParsedFlags> flags = ParseFlags(args, allowed);
   if (!flags.ok()) {
     exit_code = session.Usage(command, std::string(flags.status().message()));
     return std::nullopt;
   }
-  if (flags->positionals.size() != positionals) {
+  if (flags->positionals.size() > max_positionals) {
     exit_code = session.Usage(
-        command, flags->positionals.size() < positionals
-                     ? absl::StrCat("which ", what, "? name it")
-                     : absl::StrCat("unexpected \"", flags->positionals[positionals], "\""));
+        command, absl::StrCat("unexpected \"", flags->positionals[max_positionals], "\""));
+    return std::nullopt;
+  }
+  if (flags->positionals.size() < max_positionals && !flags->Has("--app")) {
+    exit_code = session.Usage(command, absl::StrCat("which ", what, "? name it"));
     return std::nullopt;
   }
   return std::move(*flags);
+}
+
+// The build `command` is about: the ID given, or with --app NAME that app's newest build.
+// Returns nullopt after printing the problem; `exit_code` says how to exit.
+std::optional<std::string> ResolveBuildId(Session& session, const std::string& command,
+                                          const ParsedFlags& flags, int& exit_code) {
+  std::optional<std::string> app = flags.Last("--app");
+  if (!app) return flags.positionals[0];
+  if (!flags.positionals.empty()) {
+    exit_code = session.Usage(command, "name a build ID or pass --app NAME, not both");
+    return std::nullopt;
+  }
+  auto* stub = session.Connect();
+  exit_code = 1;
+  if (stub == nullptr) return std::nullopt;
+  tempa::v1::ListBuildsRequest request;
+  request.set_app(*app);
+  request.set_limit(1);
+  tempa::v1::ListBuildsResponse response;
+  auto context = session.Context();
+  grpc::Status status = stub->ListBuilds(context.get(), request, &response);
+  if (!status.ok()) {
+    session.Fail(status, {absl::StrCat("find the newest build of ", *app), "app", *app});
+    return std::nullopt;
+  }
+  if (response.builds().empty()) {
+    session.Fail(absl::NotFoundError(
+        absl::StrCat("app ", *app, " has no builds yet; start one: tempa trigger ", *app)));
+    return std::nullopt;
+  }
+  return response.builds(0).id();
 }
 
 RpcSubject BuildSubject(const std::string& verb, const std::string& id) {
@@ -133,9 +167,12 @@ int BuildsList(Session& session, const std::vector<std::string>& args) {
 
 int BuildsShow(Session& session, const std::vector<std::string>& args) {
   int exit_code = 0;
-  auto flags = ParseExact(session, "builds show", args, {{"--json", false}}, 1, "build", exit_code);
+  auto flags = ParseExact(session, "builds show", args, {{"--json", false}, {"--app", true}}, 1,
+                          "build", exit_code);
   if (!flags) return exit_code;
-  const std::string& id = flags->positionals[0];
+  std::optional<std::string> resolved = ResolveBuildId(session, "builds show", *flags, exit_code);
+  if (!resolved) return exit_code;
+  const std::string& id = *resolved;
   auto* stub = session.Connect();
   if (stub == nullptr) return 1;
   tempa::v1::GetBuildRequest request;
@@ -150,10 +187,13 @@ int BuildsShow(Session& session, const std::vector<std::string>& args) {
 
 int BuildsLogs(Session& session, const std::vector<std::string>& args) {
   int exit_code = 0;
-  auto flags = ParseExact(session, "builds logs", args, {{"--follow", false}, {"--tail", true}}, 1,
-                          "build", exit_code);
+  auto flags =
+      ParseExact(session, "builds logs", args,
+                 {{"--follow", false}, {"--tail", true}, {"--app", true}}, 1, "build", exit_code);
   if (!flags) return exit_code;
-  const std::string& id = flags->positionals[0];
+  std::optional<std::string> resolved = ResolveBuildId(session, "builds logs", *flags, exit_code);
+  if (!resolved) return exit_code;
+  const std::string& id = *resolved;
   std::optional<int> tail;
   if (auto text = flags->Last("--tail")) {
     absl::StatusOr<int> n = ParseNonNegativeInt("--tail", *text);

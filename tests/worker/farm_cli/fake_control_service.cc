@@ -296,6 +296,10 @@ grpc::Status FakeControlService::WatchBuild(grpc::ServerContext* context,
   }
   tempa::v1::BuildEvent event;
   if (script) {
+    if (script->first) {
+      *event.mutable_build() = *script->first;
+      writer->Write(event);
+    }
     for (size_t i = 0; i < script->lines.size(); ++i) {
       event.mutable_log()->set_number(script->first_line_number + static_cast<int64_t>(i));
       event.mutable_log()->set_text(script->lines[i]);

@@ -20,10 +20,11 @@ namespace tempa::testing {
 // One WatchBuild answer: these lines, then (after `before_final` returns) `final_build`, which
 // may be unset to end the stream early, as a restarting coordinator would.
 struct WatchScript {
-  std::vector<std::string> lines;
+  std::vector<std::string> lines;  // sent after `first` (when set)
   int64_t first_line_number = 0;
   std::optional<tempa::v1::Build> final_build;
   std::function<void()> before_final;
+  std::optional<tempa::v1::Build> first;  // the build as it stood when the watch began
 };
 
 class FakeControlService final : public tempa::v1::ControlService::Service {

@@ -199,6 +199,27 @@ TEST_F(FarmCliBuildsTest, FollowExitsOneWithASummaryWhenTheBuildFails) {
   EXPECT_THAT(r.err, HasSubstr("SUPERSEDED by b-3"));
 }
 
+TEST_F(FarmCliBuildsTest, FollowSaysOnStderrWhereTheBuildStands) {
+  tempa::v1::Build running = SucceededBuild();
+  running.set_status(tempa::v1::RUNNING);
+  running.set_worker_id("w-1");
+  WatchScript script{{"compiling"}, 0, SucceededBuild(), nullptr};
+  script.first = running;
+  fake().AddWatchScript(script);
+  CliResult r = Run({"builds", "logs", "b-2", "--follow"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "compiling\n");
+  EXPECT_THAT(r.err, HasSubstr("tempa: build b-2 is RUNNING on w-1\n"));
+}
+
+TEST_F(FarmCliBuildsTest, FollowOfAStreamThatEndsWithoutAWordFails) {
+  fake().AddWatchScript({{}, 0, std::nullopt, nullptr});
+  CliResult r = Run({"builds", "logs", "b-2", "--follow"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("ended the stream of build b-2 without a word"));
+  EXPECT_THAT(r.err, HasSubstr("tempa builds show b-2"));
+}
+
 TEST_F(FarmCliBuildsTest, FollowPicksUpFromTheNextLineWhenTheStreamDrops) {
   fake().AddWatchScript({{"one", "two"}, 0, std::nullopt, nullptr});  // ends before the build
   fake().AddWatchScript({{"two", "three"}, 1, SucceededBuild(), nullptr});

@@ -95,6 +95,7 @@ int FollowBuild(Session& session, const std::string& id, int64_t from_line) {
   if (stub == nullptr) return 1;
   int64_t next_line = from_line;
   bool received = false;
+  tempa::v1::BuildStatus last_status = tempa::v1::BUILD_STATUS_UNSPECIFIED;
   for (int reconnects = 0;; ++reconnects) {
     tempa::v1::WatchBuildRequest request;
     request.set_id(id);
@@ -112,6 +113,15 @@ int FollowBuild(Session& session, const std::string& id, int64_t from_line) {
       } else if (event.has_build() && IsFinished(event.build().status())) {
         finished = event.build();
         break;
+      } else if (event.has_build() && event.build().status() != last_status) {
+        // Where a build stands while no line comes: waiting for a worker, or running on one.
+        last_status = event.build().status();
+        session.err() << "tempa: build " << id << " is " << StatusName(last_status)
+                      << (last_status == tempa::v1::QUEUED ? " (waiting for a worker)" : "")
+                      << (event.build().worker_id().empty()
+                              ? ""
+                              : absl::StrCat(" on ", event.build().worker_id()))
+                      << "\n";
       }
     }
     if (finished) {
@@ -120,6 +130,11 @@ int FollowBuild(Session& session, const std::string& id, int64_t from_line) {
       return FinishFollow(session, *finished);
     }
     grpc::Status status = reader->Finish();
+    if (status.ok() && !received) {
+      session.err() << "tempa: the coordinator ended the stream of build " << id
+                    << " without a word; see where it stands: tempa builds show " << id << "\n";
+      return 1;
+    }
     bool retryable = status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE;
     if (!received || !retryable) return session.Fail(status, BuildSubject("follow", id));
     if (reconnects >= kMaxReconnects) {

@@ -212,6 +212,17 @@ TEST_F(FarmCliBuildsTest, FollowSaysOnStderrWhereTheBuildStands) {
   EXPECT_THAT(r.err, HasSubstr("tempa: build b-2 is RUNNING on w-1\n"));
 }
 
+TEST_F(FarmCliBuildsTest, FollowOfAFinishedBuildPrintsItsStoredLinesAndExitsByItsStatus) {
+  // No script: the fake answers as the coordinator does, the build first and its lines after.
+  CliResult r = Run({"builds", "logs", "b-1", "--follow"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "compiling\nmain.go:3: undefined: foo\n");
+  EXPECT_EQ(r.err, "tempa: build b-1 FAILED (compile in step build): undefined: foo\n");
+  r = Run({"builds", "logs", "b-2", "--follow", "--tail", "1"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "pushed\n");
+}
+
 TEST_F(FarmCliBuildsTest, FollowOfAStreamThatEndsWithoutAWordFails) {
   fake().AddWatchScript({{}, 0, std::nullopt, nullptr});
   CliResult r = Run({"builds", "logs", "b-2", "--follow"});

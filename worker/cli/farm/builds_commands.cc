@@ -111,8 +111,9 @@ int FollowBuild(Session& session, const std::string& id, int64_t from_line) {
         session.out() << TerminalSafe(event.log().text()) << "\n" << std::flush;
         next_line = event.log().number() + 1;
       } else if (event.has_build() && IsFinished(event.build().status())) {
+        // Read on: a build that had finished before the watch began comes first, its stored
+        // lines after it; the coordinator ends the stream once it has sent everything.
         finished = event.build();
-        break;
       } else if (event.has_build() && event.build().status() != last_status) {
         // Where a build stands while no line comes: waiting for a worker, or running on one.
         last_status = event.build().status();
@@ -124,12 +125,8 @@ int FollowBuild(Session& session, const std::string& id, int64_t from_line) {
                       << "\n";
       }
     }
-    if (finished) {
-      context->TryCancel();  // the coordinator ends the stream too; do not wait for it
-      reader->Finish();
-      return FinishFollow(session, *finished);
-    }
     grpc::Status status = reader->Finish();
+    if (finished) return FinishFollow(session, *finished);
     if (status.ok() && !received) {
       session.err() << "tempa: the coordinator ended the stream of build " << id
                     << " without a word; see where it stands: tempa builds show " << id << "\n";

@@ -1,4 +1,5 @@
 // `tempa builds ...` and `tempa trigger` against a fake coordinator.
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -170,7 +171,7 @@ TEST_F(FarmCliBuildsTest, ShowAndLogsWithAppNameTheAppsNewestBuild) {
 TEST_F(FarmCliBuildsTest, FollowPrintsLinesAsTheyArriveAndExitsZeroWhenTheBuildSucceeds) {
   SharedTextBuf buf;
   std::ostream out(&buf);
-  bool seen_before_the_end = false;
+  std::atomic<bool> seen_before_the_end{false};
   fake().AddWatchScript({{"compiling main.go", "linking"}, 0, SucceededBuild(), [&] {
                            // The build has not finished yet: its lines must be on screen.
                            seen_before_the_end = buf.WaitFor("linking\n", absl::Seconds(30));
@@ -178,7 +179,7 @@ TEST_F(FarmCliBuildsTest, FollowPrintsLinesAsTheyArriveAndExitsZeroWhenTheBuildS
   CliResult r =
       RunRaw({"--coordinator", coordinator_.address(), "builds", "logs", "b-2", "--follow"}, &out);
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(seen_before_the_end);
+  EXPECT_TRUE(seen_before_the_end.load());
   EXPECT_EQ(buf.text(), "compiling main.go\nlinking\n");
   EXPECT_THAT(r.err, HasSubstr("build b-2 SUCCEEDED"));
 }

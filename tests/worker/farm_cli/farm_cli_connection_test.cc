@@ -1,6 +1,7 @@
 // How `tempa` reaches the coordinator: address and token from flags or the environment, the
 // bearer token on every call, deadlines, and the messages when that goes wrong; usage errors;
 // and the real `tempa` binary handing farm commands to the farm CLI.
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -191,7 +192,7 @@ TEST_F(FarmCliConnectionTest, TheTempaBinaryStreamsFollowedLinesBeforeTheBuildEn
   done.set_id("b-5");
   done.set_status(tempa::v1::FAILED);
   absl::Notification line_read;
-  bool read_before_the_end = false;
+  std::atomic<bool> read_before_the_end{false};
   fake().AddWatchScript({{"compiling", "linking"}, 0, done, [&] {
                            read_before_the_end =
                                line_read.WaitForNotificationWithTimeout(absl::Seconds(30));
@@ -207,7 +208,7 @@ TEST_F(FarmCliConnectionTest, TheTempaBinaryStreamsFollowedLinesBeforeTheBuildEn
     if (std::string(line) == "linking\n" && !line_read.HasBeenNotified()) line_read.Notify();
   }
   int status = pclose(pipe);
-  EXPECT_TRUE(read_before_the_end);
+  EXPECT_TRUE(read_before_the_end.load());
   EXPECT_EQ(out, "compiling\nlinking\n");
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 1);  // the build failed

@@ -1,7 +1,6 @@
 // `tempa builds ...` and `tempa trigger` against a fake coordinator.
 #include <atomic>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_split.h"

@@ -149,7 +149,9 @@ TEST_F(FarmCliConnectionTest, BadUsageExitsTwoWithTheSubcommandsUsage) {
     EXPECT_EQ(r.code, 2) << c.args[1];
     EXPECT_THAT(r.err, HasSubstr(c.problem));
     EXPECT_THAT(r.err, HasSubstr("usage:"));
-    if (!c.usage.empty()) EXPECT_THAT(r.err, HasSubstr(c.usage));
+    if (!c.usage.empty()) {
+      EXPECT_THAT(r.err, HasSubstr(c.usage));
+    }
   }
   EXPECT_THAT(fake().methods(), IsEmpty());
 }

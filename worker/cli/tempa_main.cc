@@ -6,12 +6,16 @@
 #include "worker/cli/build_command.h"
 #include "worker/cli/cli_args.h"
 #include "worker/cli/detect_command.h"
+#include "worker/cli/farm/farm_command.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << tempa::cli::kUsage;
+    std::cout << tempa::cli::kUsage << tempa::cli::farm::FarmCommandsUsage();
     return args.empty() ? 2 : 0;
+  }
+  if (tempa::cli::farm::IsFarmCommand(args)) {
+    return tempa::cli::farm::RunFarmCommand(args, std::cout, std::cerr);
   }
   std::string command = args[0];
   args.erase(args.begin());
@@ -31,6 +35,7 @@ int main(int argc, char** argv) {
     }
     return tempa::cli::RunDetect(*parsed, std::cout, std::cerr);
   }
-  std::cerr << "tempa: unknown command \"" << command << "\"\n" << tempa::cli::kUsage;
+  std::cerr << "tempa: unknown command \"" << command << "\"\n"
+            << tempa::cli::kUsage << tempa::cli::farm::FarmCommandsUsage();
   return 2;
 }

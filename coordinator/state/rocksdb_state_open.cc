@@ -80,7 +80,7 @@ rocksdb::DBOptions DatabaseOptions() {
 
 rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions options;
-  options.write_buffer_size = 4 << 20;
+  options.write_buffer_size = 8 << 20;
   options.max_write_buffer_number = 2;
   options.target_file_size_base = 8 << 20;
   options.max_bytes_for_level_base = 64 << 20;

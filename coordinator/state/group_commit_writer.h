@@ -1,10 +1,12 @@
-// Group commit for RocksDB: whoever leads takes everything queued, makes it durable with ONE
-// synced WAL write, and hands each batch its result; one group is written at a time, so commit
-// order is submission order. The leader is the writer thread (for Submit) or a thread blocked
-// in Write() (it is already running: no hand-off to another thread before the fsync). Submit's
-// callbacks run on the writer thread, in submission order. After a failed write every batch of
-// that group and every later one fails (memory and disk may disagree: the process must restart).
-// Closing drains the queue.
+// Group commit for RocksDB. Submitted batches queue; whoever leads takes everything queued,
+// makes it durable with ONE synced WAL write and hands each batch its result; one such group is
+// written at a time, so commit order is submission order. The leader is the writer thread, or a
+// thread blocked in Write() (already running: no hand-off before the fsync). A Write() that finds
+// nothing queued or being written goes straight to RocksDB's own write thread, which groups
+// concurrent synced writers into one WAL write and fsync as well (see the .cc for why both).
+// Submit's callbacks run on the writer thread, in submission order. After a failed write every
+// batch of that group and every later one fails (memory and disk may disagree: the process must
+// restart). Closing drains the queue.
 #pragma once
 
 #include <cstdint>
@@ -50,7 +52,9 @@ class GroupCommitWriter {
 
   struct Stats {
     uint64_t batches = 0;  // batches written (durable)
-    uint64_t groups = 0;   // WAL writes that made them durable
+    // WAL writes that made them durable: RocksDB's WRITE_DONE_BY_SELF ticker (one per write
+    // group) when the DB keeps statistics, else the writes this writer issued.
+    uint64_t groups = 0;
   };
   Stats stats() const;
 
@@ -85,6 +89,7 @@ class GroupCommitWriter {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   std::deque<Finished> callbacks_ ABSL_GUARDED_BY(mu_);  // durable or failed, not yet told
   bool writing_ ABSL_GUARDED_BY(mu_) = false;            // a group is being written
+  int direct_ ABSL_GUARDED_BY(mu_) = 0;  // Write()s inside RocksDB's own write thread
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   // Set by the first failed write; every later batch fails with it.
   absl::Status failed_ ABSL_GUARDED_BY(mu_);

@@ -168,6 +168,28 @@ TEST_F(GroupCommitWriterTest, AFailedWriteFailsItsWholeGroupAndEveryLaterBatch) 
   EXPECT_EQ(writer_->stats().batches, 2u);
 }
 
+TEST_F(GroupCommitWriterTest, AFailedWriteWithNothingQueuedAlsoFailsEveryLaterBatch) {
+  ASSERT_TRUE(writer_->Write(Put("before", "1")).ok());
+  fs_->fail_sync = true;
+  absl::Status failed = writer_->Write(Put("lost", "1"));
+  EXPECT_THAT(failed.message(), HasSubstr("injected: the disk failed"));
+  fs_->fail_sync = false;
+  absl::Status later = writer_->Write(Put("after", "1"));
+  EXPECT_THAT(later.message(),
+              HasSubstr("the state store failed earlier: restart the coordinator"));
+  absl::Notification done;
+  absl::Status async;
+  writer_->Submit(Put("after-async", "1"), [&](absl::Status status) {
+    async = status;
+    done.Notify();
+  });
+  done.WaitForNotification();
+  EXPECT_THAT(async.message(), HasSubstr("restart the coordinator"));
+  EXPECT_EQ(Read("lost"), std::nullopt);
+  EXPECT_EQ(Read("after"), std::nullopt);
+  EXPECT_EQ(Read("after-async"), std::nullopt);
+}
+
 TEST_F(GroupCommitWriterTest, CloseWritesEverythingQueuedThenRefusesMore) {
   std::atomic<int> ok{0};
   constexpr int kBatches = 200;

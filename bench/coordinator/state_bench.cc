@@ -6,7 +6,9 @@
 //   rocksdb-writers  C threads, plain RocksDB, each event its own synced Write: RocksDB's write
 //                    thread groups concurrent synced writers (the leader fsyncs for them all)
 //   store            C client threads, each Commit()ing through the StateStore (group commit:
-//                    one writer thread, one synced WAL write per group)
+//                    with nothing queued ahead, a Commit joins RocksDB's write thread)
+//   store-async      the same through CommitAsync, each client waiting for its callback: the
+//                    store's own queue (one group at a time, callbacks on the writer thread)
 //   store-unsynced   the store with sync off: what the fsyncs cost
 // Mean group = events per WAL sync (RocksDB's WAL_FILE_SYNCED ticker for the plain rows, the
 // store's write_stats() for the store rows).
@@ -30,6 +32,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "coordinator/state/state_store.h"
 #include "rocksdb/db.h"
 #include "rocksdb/statistics.h"
@@ -134,7 +137,10 @@ Result RunPlainRocksdb(const std::string& dir, int clients, double seconds) {
   return result;
 }
 
-Result RunStore(const std::string& dir, int clients, double seconds, bool sync) {
+enum class Mode { kCommit, kCommitAsync };
+
+Result RunStore(const std::string& dir, int clients, double seconds, bool sync,
+                Mode mode = Mode::kCommit) {
   auto opened = OpenRocksdbStateStore(dir, StateStoreOptions{.sync = sync});
   if (!opened.ok()) {
     fprintf(stderr, "state_bench: %s\n", opened.status().ToString().c_str());
@@ -146,7 +152,15 @@ Result RunStore(const std::string& dir, int clients, double seconds, bool sync) 
     auto batch = store.NewBatch();
     batch->PutBuild(build);
     batch->PutDelivery(build.delivery_id(), {build.id()}, build.queued_unix_ms());
-    return store.Commit(std::move(batch)).ok();
+    if (mode == Mode::kCommit) return store.Commit(std::move(batch)).ok();
+    absl::Notification durable;
+    bool ok = false;
+    store.CommitAsync(std::move(batch), [&](absl::Status status) {
+      ok = status.ok();
+      durable.Notify();
+    });
+    durable.WaitForNotification();
+    return ok;
   });
   StateStore::WriteStats stats = store.write_stats();
   result.mean_group = stats.groups ? static_cast<double>(stats.batches) / stats.groups : 0;
@@ -210,13 +224,15 @@ int main(int argc, char** argv) {
   // Rows are interleaved round by round so that a burst of load from elsewhere on the machine
   // hits every row alike; each row reports its median round.
   std::vector<Result> floor_runs, unsynced_runs;
-  std::map<int, std::vector<Result>> plain_runs, store_runs;
+  std::map<int, std::vector<Result>> plain_runs, store_runs, async_runs;
   for (int round = 0; round < flags.repeat; ++round) {
     fprintf(stderr, "state_bench: round %d of %d\n", round + 1, flags.repeat);
     floor_runs.push_back(RunPlainRocksdb(fresh(), 1, flags.seconds));
     for (int clients : flags.clients) {
       plain_runs[clients].push_back(RunPlainRocksdb(fresh(), clients, flags.seconds));
       store_runs[clients].push_back(RunStore(fresh(), clients, flags.seconds, /*sync=*/true));
+      async_runs[clients].push_back(
+          RunStore(fresh(), clients, flags.seconds, /*sync=*/true, Mode::kCommitAsync));
     }
     unsynced_runs.push_back(RunStore(fresh(), most, flags.seconds, /*sync=*/false));
   }
@@ -242,6 +258,7 @@ int main(int argc, char** argv) {
   for (int clients : flags.clients) {
     row("rocksdb-writers", clients, Summarize(plain_runs[clients]));
     row("store", clients, Summarize(store_runs[clients]));
+    row("store-async", clients, Summarize(async_runs[clients]));
   }
   row("store-unsynced", most, Summarize(unsynced_runs));
   return 0;

@@ -1,7 +1,12 @@
-// Group commit for RocksDB: one writer thread takes everything queued when it wakes, makes it
-// durable with ONE synced WAL write, then runs every callback in submission order. Commit order
-// is submission order. After a failed write every batch of that group and every later one fails
-// (memory and disk may disagree: the process must restart). Closing drains the queue.
+// Group commit for RocksDB. Submitted batches queue; whoever leads takes everything queued,
+// makes it durable with ONE synced WAL write and hands each batch its result; one such group is
+// written at a time, so commit order is submission order. The leader is the writer thread, or a
+// thread blocked in Write() (already running: no hand-off before the fsync). A Write() that finds
+// nothing queued or being written goes straight to RocksDB's own write thread, which groups
+// concurrent synced writers into one WAL write and fsync as well (see the .cc for why both).
+// Submit's callbacks run on the writer thread, in submission order. After a failed write every
+// batch of that group and every later one fails (memory and disk may disagree: the process must
+// restart). Closing drains the queue.
 #pragma once
 
 #include <cstdint>
@@ -37,26 +42,43 @@ class GroupCommitWriter {
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
 
   // Queues `batch`; `done` runs on the writer thread once it is durable (OK) or failed, after the
-  // callbacks of every batch submitted before it. `done` must not block on a later commit.
+  // callbacks of every batch submitted before it. `done` may call Write (it leads a group itself).
   void Submit(rocksdb::WriteBatch batch, std::function<void(absl::Status)> done);
-  // Submit and wait. Refused (without writing) when called from a callback: it would deadlock.
+  // Queues `batch` and returns once it is durable (OK) or failed; writes a group itself when no
+  // other thread is writing one.
   absl::Status Write(rocksdb::WriteBatch batch);
   // Stops accepting, makes everything queued durable, joins the writer. Idempotent.
   void Close();
 
   struct Stats {
     uint64_t batches = 0;  // batches written (durable)
-    uint64_t groups = 0;   // WAL writes that made them durable
+    // WAL writes that made them durable: RocksDB's WRITE_DONE_BY_SELF ticker (one per write
+    // group) when the DB keeps statistics, else the writes this writer issued.
+    uint64_t groups = 0;
   };
   Stats stats() const;
 
  private:
+  // A blocked Write()'s slot, on its stack; filled by the leader of its group.
+  struct Waiter {
+    bool done = false;
+    absl::Status status;
+  };
   struct Pending {
     rocksdb::WriteBatch batch;
-    std::function<void(absl::Status)> done;
+    std::function<void(absl::Status)> done;  // Submit
+    Waiter* waiter = nullptr;                // Write
   };
+  struct Finished {
+    std::function<void(absl::Status)> done;
+    absl::Status status;
+  };
+  // The writer thread: runs callbacks, leads groups nobody else leads, drains on close.
   void Run();
-  // Writes `group` as one batch; returns the status every member gets.
+  bool CanLead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !writing_ && !queue_.empty(); }
+  // Takes the queued batches, writes them (mu_ released meanwhile), hands out the results.
+  void LeadOneGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes `group` as one batch; fills `statuses`; returns the write's status.
   absl::Status WriteGroup(std::vector<Pending>& group, std::vector<absl::Status>& statuses);
 
   rocksdb::DB* const db_;
@@ -65,12 +87,13 @@ class GroupCommitWriter {
 
   mutable absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Finished> callbacks_ ABSL_GUARDED_BY(mu_);  // durable or failed, not yet told
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;            // a group is being written
+  int direct_ ABSL_GUARDED_BY(mu_) = 0;  // Write()s inside RocksDB's own write thread
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // Set by the first failed write; every later batch fails with it.
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   Stats stats_ ABSL_GUARDED_BY(mu_);
-  std::thread::id writer_id_;
   std::thread writer_;
 };
 

@@ -32,6 +32,18 @@ absl::StatusOr<Message> ParseRecord(rocksdb::ColumnFamilyHandle* family, absl::s
 
 std::string BuildName(uint64_t sequence) { return BuildIdFor(sequence); }
 
+// The build stored under `sequence`; DataLoss when the value does not parse or names another id.
+absl::StatusOr<v1::Build> ParseBuildAt(rocksdb::ColumnFamilyHandle* builds, uint64_t sequence,
+                                       const rocksdb::Slice& value) {
+  ASSIGN_OR_RETURN(v1::Build build, ParseRecord<v1::Build>(builds, BuildName(sequence), value));
+  if (build.id() != BuildName(sequence)) {
+    return absl::DataLossError(absl::StrCat(
+        "state store: the builds record ", BuildName(sequence), " holds build ",
+        Printable(build.id()), ": the database is damaged; restore the data dir from a backup"));
+  }
+  return build;
+}
+
 // A consistent view for a listing that reads an index and then the records it names.
 class ScopedSnapshot {
  public:
@@ -139,13 +151,7 @@ absl::StatusOr<std::optional<v1::Build>> RocksdbStateStore::GetBuildAt(
   ASSIGN_OR_RETURN(std::optional<std::string> value,
                    Get(families_.builds, state_keys::BuildKey(sequence), snapshot));
   if (!value) return std::nullopt;
-  ASSIGN_OR_RETURN(v1::Build build,
-                   ParseRecord<v1::Build>(families_.builds, BuildName(sequence), *value));
-  if (build.id() != BuildName(sequence)) {
-    return absl::DataLossError(absl::StrCat(
-        "state store: the builds record ", BuildName(sequence), " holds build ",
-        Printable(build.id()), ": the database is damaged; restore the data dir from a backup"));
-  }
+  ASSIGN_OR_RETURN(v1::Build build, ParseBuildAt(families_.builds, sequence, *value));
   return build;
 }
 
@@ -167,9 +173,11 @@ absl::StatusOr<std::vector<v1::Build>> RocksdbStateStore::ListBuilds(absl::strin
         db_->NewIterator(rocksdb::ReadOptions(), families_.builds));
     for (it->SeekToLast(); it->Valid() && static_cast<int>(builds.size()) < limit; it->Prev()) {
       std::optional<uint64_t> sequence = state_keys::ParseBigEndian64(View(it->key()));
-      std::string name = sequence ? BuildName(*sequence) : Printable(View(it->key()));
-      ASSIGN_OR_RETURN(v1::Build build,
-                       ParseRecord<v1::Build>(families_.builds, name, it->value()));
+      if (!sequence) {
+        return absl::DataLossError(absl::StrCat("state store: builds key ",
+                                                Printable(View(it->key())), " is not a sequence"));
+      }
+      ASSIGN_OR_RETURN(v1::Build build, ParseBuildAt(families_.builds, *sequence, it->value()));
       builds.push_back(std::move(build));
     }
     RETURN_IF_ERROR(FromRocksdb(it->status(), "state store: list builds"));

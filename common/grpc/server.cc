@@ -1,0 +1,38 @@
+#include "common/grpc/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace tempa::rpc {
+
+absl::StatusOr<RunningServer> StartServer(const ServerOptions& opts,
+                                          const std::vector<grpc::Service*>& services) {
+  if (opts.listen.empty()) return absl::InvalidArgumentError("no listen address: give HOST:PORT");
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeServerCredentials(opts.tls);
+  if (!creds.ok()) return creds.status();
+  // Both are process-wide switches read when a builder is made, so they come first.
+  grpc::EnableDefaultHealthCheckService(opts.health);
+  if (opts.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  RunningServer running;
+  builder.AddListeningPort(opts.listen, *creds, &running.port);
+  builder.SetMaxReceiveMessageSize(opts.max_receive_message_bytes);
+  // gRPC sets SO_REUSEPORT by default: a second coordinator on the same port would start and
+  // silently take half the calls. Off, so it fails to bind instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  running.server = builder.BuildAndStart();
+  if (running.server == nullptr || running.port == 0) {
+    if (running.server) running.server->Shutdown();
+    return absl::UnavailableError(
+        absl::StrCat("could not listen on ", opts.listen,
+                     ": the port is in use or the host is not an address of this machine"));
+  }
+  return running;
+}
+
+}  // namespace tempa::rpc

@@ -24,6 +24,11 @@ absl::StatusOr<RunningServer> StartServer(const ServerOptions& opts,
   // gRPC sets SO_REUSEPORT by default: a second coordinator on the same port would start and
   // silently take half the calls. Off, so it fails to bind instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Clients (MakeChannel) ping every 30 s during calls: allow it rather than answer GOAWAY
+  // "too many pings". The server pings too, to drop streams of clients that vanished.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
   for (grpc::Service* service : services) builder.RegisterService(service);
   running.server = builder.BuildAndStart();
   if (running.server == nullptr || running.port == 0) {

@@ -1,7 +1,7 @@
 // The authorization metadata of every call comes from the network, and the token file from the
 // operator. Input: token file contents, "\n%%\n", an authorization value. Parsing must not
 // crash; every token of an accepted file authenticates as its own line's caller; an error never
-// quotes a token of the file.
+// quotes a token of the file (beyond the method and caller names it gives).
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "coordinator/auth/authorizer.h"
 #include "coordinator/auth/method_names.h"
@@ -30,7 +31,8 @@ std::multimap<grpc::string_ref, grpc::string_ref> Header(const std::string& valu
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto parts = tempa::fuzz::SplitParts(data, size, 2);
-  absl::string_view file = parts.empty() ? absl::string_view() : parts[0];
+  absl::string_view file =
+      parts.empty() ? absl::string_view() : absl::string_view(parts[0].data(), parts[0].size());
   std::string header = parts.size() > 1 ? std::string(parts[1]) : std::string();
 
   auto entries = tempa::coordinator::auth::ParseTokenFile(file, "tokens");
@@ -57,8 +59,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto status =
       authorizer->AuthorizeMetadata(Header(header), tempa::coordinator::auth::methods::kCreateApp);
   if (!status.ok()) {
+    // The message names the method and the caller's NAME: a token the file happens to make a
+    // substring of those is not quoted.
+    std::string message(status.message());
+    message = absl::StrReplaceAll(message, {{tempa::coordinator::auth::methods::kCreateApp, ""}});
     for (const TokenEntry& entry : *entries) {
-      tempa::fuzz::Check(!absl::StrContains(status.message(), entry.token),
+      if (!entry.name.empty()) message = absl::StrReplaceAll(message, {{entry.name, ""}});
+    }
+    for (const TokenEntry& entry : *entries) {
+      tempa::fuzz::Check(!absl::StrContains(message, entry.token),
                          "an authorization error quotes a token");
     }
   }

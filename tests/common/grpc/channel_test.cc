@@ -55,7 +55,7 @@ class EchoLayerCache final : public tempa::v1::LayerCacheService::Service {
   std::atomic<int> calls{0};
 };
 
-class ChannelTest : public ::testing::Test {
+class GrpcChannelTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (std::system("openssl version >/dev/null 2>&1") != 0) {
@@ -121,7 +121,7 @@ class ChannelTest : public ::testing::Test {
   std::string target_;
 };
 
-TEST_F(ChannelTest, PlaintextCallCarriesTheBearerTokenAndTheDeadline) {
+TEST_F(GrpcChannelTest, PlaintextCallCarriesTheBearerTokenAndTheDeadline) {
   StartServer({});
   tempa::v1::FindLayerResponse response;
   grpc::Status status = Find(Client(), "k", &response);
@@ -130,7 +130,7 @@ TEST_F(ChannelTest, PlaintextCallCarriesTheBearerTokenAndTheDeadline) {
   EXPECT_EQ(response.entry().worker_id(), "deadline");
 }
 
-TEST_F(ChannelTest, CallWithoutATokenCarriesNoAuthorization) {
+TEST_F(GrpcChannelTest, CallWithoutATokenCarriesNoAuthorization) {
   StartServer({});
   ClientOptions opts = Client();
   opts.token.clear();
@@ -139,7 +139,7 @@ TEST_F(ChannelTest, CallWithoutATokenCarriesNoAuthorization) {
   EXPECT_EQ(response.entry().repository(), "<none>");
 }
 
-TEST_F(ChannelTest, TokenFileIsReadAndMustBePrivate) {
+TEST_F(GrpcChannelTest, TokenFileIsReadAndMustBePrivate) {
   StartServer({});
   std::string path = dir_.Join("worker.token");
   testing::WriteFileOrDie(path, absl::StrCat("  ", kToken, "\n"));
@@ -159,7 +159,7 @@ TEST_F(ChannelTest, TokenFileIsReadAndMustBePrivate) {
   EXPECT_EQ(opts.token, kToken);
 }
 
-TEST_F(ChannelTest, TokenFileWithMoreThanATokenIsRefused) {
+TEST_F(GrpcChannelTest, TokenFileWithMoreThanATokenIsRefused) {
   std::string path = dir_.Join("tokens");
   testing::WriteFileOrDie(path, absl::StrCat("admin ", kToken, "\n"));
   ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
@@ -168,7 +168,7 @@ TEST_F(ChannelTest, TokenFileWithMoreThanATokenIsRefused) {
   EXPECT_THAT(token.status().message(), ::testing::Not(HasSubstr(kToken)));
 }
 
-TEST_F(ChannelTest, TlsClientWithTheServersCaReachesIt) {
+TEST_F(GrpcChannelTest, TlsClientWithTheServersCaReachesIt) {
   MakeCert("server", "IP:127.0.0.1,DNS:localhost");
   StartServer(ServerTls("server"));
   ClientOptions opts = Client();
@@ -179,7 +179,7 @@ TEST_F(ChannelTest, TlsClientWithTheServersCaReachesIt) {
   EXPECT_EQ(response.entry().repository(), absl::StrCat("Bearer ", kToken));
 }
 
-TEST_F(ChannelTest, PlaintextClientToATlsServerFailsWithAHintAboutTls) {
+TEST_F(GrpcChannelTest, PlaintextClientToATlsServerFailsWithAHintAboutTls) {
   MakeCert("server", "IP:127.0.0.1");
   StartServer(ServerTls("server"));
   ClientOptions opts = Client();
@@ -192,7 +192,7 @@ TEST_F(ChannelTest, PlaintextClientToATlsServerFailsWithAHintAboutTls) {
   EXPECT_EQ(service_.calls.load(), 0);
 }
 
-TEST_F(ChannelTest, TlsClientToAPlaintextServerFails) {
+TEST_F(GrpcChannelTest, TlsClientToAPlaintextServerFails) {
   MakeCert("server", "IP:127.0.0.1");
   StartServer({});
   ClientOptions opts = Client();
@@ -205,7 +205,7 @@ TEST_F(ChannelTest, TlsClientToAPlaintextServerFails) {
   EXPECT_EQ(service_.calls.load(), 0);
 }
 
-TEST_F(ChannelTest, TlsClientTrustingAnotherCaIsRefused) {
+TEST_F(GrpcChannelTest, TlsClientTrustingAnotherCaIsRefused) {
   MakeCert("server", "IP:127.0.0.1");
   MakeCert("stranger", "IP:127.0.0.1");
   StartServer(ServerTls("server"));
@@ -216,7 +216,7 @@ TEST_F(ChannelTest, TlsClientTrustingAnotherCaIsRefused) {
   EXPECT_EQ(service_.calls.load(), 0);
 }
 
-TEST_F(ChannelTest, ServerNameOverrideMatchesACertificateForAnotherName) {
+TEST_F(GrpcChannelTest, ServerNameOverrideMatchesACertificateForAnotherName) {
   MakeCert("named", "DNS:coordinator.tempa.test");
   StartServer(ServerTls("named"));
   ClientOptions opts = Client();
@@ -229,7 +229,7 @@ TEST_F(ChannelTest, ServerNameOverrideMatchesACertificateForAnotherName) {
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
-TEST_F(ChannelTest, MutualTlsServerRefusesAClientWithoutItsCertificate) {
+TEST_F(GrpcChannelTest, MutualTlsServerRefusesAClientWithoutItsCertificate) {
   MakeCert("server", "IP:127.0.0.1");
   MakeCert("client", "DNS:worker-1");
   ServerTlsOptions tls = ServerTls("server");
@@ -246,7 +246,7 @@ TEST_F(ChannelTest, MutualTlsServerRefusesAClientWithoutItsCertificate) {
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
-TEST_F(ChannelTest, ServerCredentialsRefuseAKeyOthersCanReadAndHalfAConfiguration) {
+TEST_F(GrpcChannelTest, ServerCredentialsRefuseAKeyOthersCanReadAndHalfAConfiguration) {
   MakeCert("server", "IP:127.0.0.1");
   std::string key = dir_.Join("server.key");
   ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
@@ -268,7 +268,7 @@ TEST_F(ChannelTest, ServerCredentialsRefuseAKeyOthersCanReadAndHalfAConfiguratio
   EXPECT_NE(*insecure, nullptr);
 }
 
-TEST_F(ChannelTest, MakeChannelRefusesAMissingCaAndTlsOptionsWithoutOne) {
+TEST_F(GrpcChannelTest, MakeChannelRefusesAMissingCaAndTlsOptionsWithoutOne) {
   ClientOptions opts;
   opts.target = "127.0.0.1:1";
   opts.tls_ca_file = dir_.Join("missing.crt");
@@ -279,7 +279,7 @@ TEST_F(ChannelTest, MakeChannelRefusesAMissingCaAndTlsOptionsWithoutOne) {
   EXPECT_EQ(MakeChannel(ClientOptions{}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(ChannelTest, RetrierRetriesARealUnavailableThenSucceeds) {
+TEST_F(GrpcChannelTest, RetrierRetriesARealUnavailableThenSucceeds) {
   StartServer({});
   ClientOptions opts = Client();
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(opts);
@@ -309,7 +309,7 @@ TEST_F(ChannelTest, RetrierRetriesARealUnavailableThenSucceeds) {
   EXPECT_EQ(service_.calls.load(), 1);
 }
 
-TEST_F(ChannelTest, RetrierGivesUpOnAServerThatNeverComesWithinTheAttempts) {
+TEST_F(GrpcChannelTest, RetrierGivesUpOnAServerThatNeverComesWithinTheAttempts) {
   ClientOptions opts = Client();
   opts.target = absl::StrCat("127.0.0.1:", testing::PickFreePort());  // nothing listens
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(opts);

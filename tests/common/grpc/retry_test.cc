@@ -31,7 +31,7 @@ struct FakeTime {
 
 grpc::Status Unavailable() { return grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"); }
 
-TEST(RetryTest, RetriesUnavailableThenSucceeds) {
+TEST(GrpcRetryTest, RetriesUnavailableThenSucceeds) {
   FakeTime time;
   int calls = 0;
   grpc::Status status = CallWithRetry(
@@ -41,7 +41,7 @@ TEST(RetryTest, RetriesUnavailableThenSucceeds) {
   EXPECT_EQ(time.waits.size(), 2u);
 }
 
-TEST(RetryTest, NeverRetriesWhatAnotherAttemptCannotFix) {
+TEST(GrpcRetryTest, NeverRetriesWhatAnotherAttemptCannotFix) {
   for (grpc::StatusCode code :
        {grpc::StatusCode::INVALID_ARGUMENT, grpc::StatusCode::NOT_FOUND,
         grpc::StatusCode::PERMISSION_DENIED, grpc::StatusCode::UNAUTHENTICATED,
@@ -61,7 +61,7 @@ TEST(RetryTest, NeverRetriesWhatAnotherAttemptCannotFix) {
   }
 }
 
-TEST(RetryTest, ResourceExhaustedIsRetriedUnlessTurnedOffOrTheMessageWasTooLarge) {
+TEST(GrpcRetryTest, ResourceExhaustedIsRetriedUnlessTurnedOffOrTheMessageWasTooLarge) {
   FakeTime time;
   int calls = 0;
   auto exhausted_once = [&](absl::Time) {
@@ -87,7 +87,7 @@ TEST(RetryTest, ResourceExhaustedIsRetriedUnlessTurnedOffOrTheMessageWasTooLarge
   EXPECT_EQ(calls, 1);
 }
 
-TEST(RetryTest, WaitsGrowExponentiallyWithinTheJitterAndStopAtTheCap) {
+TEST(GrpcRetryTest, WaitsGrowExponentiallyWithinTheJitterAndStopAtTheCap) {
   FakeTime time;
   RetryOptions options = time.Options();
   options.initial_backoff = absl::Milliseconds(100);
@@ -112,7 +112,7 @@ TEST(RetryTest, WaitsGrowExponentiallyWithinTheJitterAndStopAtTheCap) {
   }
 }
 
-TEST(RetryTest, WithoutJitterTheWaitsAreExact) {
+TEST(GrpcRetryTest, WithoutJitterTheWaitsAreExact) {
   FakeTime time;
   RetryOptions options = time.Options();
   options.initial_backoff = absl::Milliseconds(50);
@@ -126,7 +126,7 @@ TEST(RetryTest, WithoutJitterTheWaitsAreExact) {
                                      absl::Milliseconds(450), absl::Milliseconds(1000)));
 }
 
-TEST(RetryTest, GivesUpRatherThanWaitPastTheDeadlineWhichEveryAttemptGets) {
+TEST(GrpcRetryTest, GivesUpRatherThanWaitPastTheDeadlineWhichEveryAttemptGets) {
   FakeTime time;
   RetryOptions options = time.Options();
   options.deadline = time.now + absl::Seconds(2);
@@ -146,7 +146,7 @@ TEST(RetryTest, GivesUpRatherThanWaitPastTheDeadlineWhichEveryAttemptGets) {
   EXPECT_LE(time.now, options.deadline);
 }
 
-TEST(RetryTest, RaisedCancelFlagStopsTheNextAttempt) {
+TEST(GrpcRetryTest, RaisedCancelFlagStopsTheNextAttempt) {
   FakeTime time;
   std::atomic<bool> cancelled{false};
   RetryOptions options = time.Options();
@@ -169,7 +169,7 @@ TEST(RetryTest, RaisedCancelFlagStopsTheNextAttempt) {
   EXPECT_EQ(calls, 0);
 }
 
-TEST(RetryTest, CancelEndsARealWaitEarly) {
+TEST(GrpcRetryTest, CancelEndsARealWaitEarly) {
   std::atomic<bool> cancelled{false};
   RetryOptions options;  // the real clock and sleep
   options.cancelled = &cancelled;

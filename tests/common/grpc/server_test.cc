@@ -35,7 +35,7 @@ grpc::ByteBuffer Bytes(const std::string& data) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
-class ServerTest : public ::testing::Test {
+class GrpcServerTest : public ::testing::Test {
  protected:
   void Start(ServerOptions opts) {
     absl::StatusOr<RunningServer> running = StartServer(opts, {&control_, &layers_});
@@ -72,7 +72,7 @@ class ServerTest : public ::testing::Test {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-TEST_F(ServerTest, ReflectionListsTheServicesWithoutAToken) {
+TEST_F(GrpcServerTest, ReflectionListsTheServicesWithoutAToken) {
   Start({.listen = "127.0.0.1:0"});
   EXPECT_GT(running_.port, 0);
   std::string answer;
@@ -83,7 +83,7 @@ TEST_F(ServerTest, ReflectionListsTheServicesWithoutAToken) {
   EXPECT_THAT(answer, HasSubstr("grpc.health.v1.Health"));
 }
 
-TEST_F(ServerTest, HealthCheckAnswersServingWithoutAToken) {
+TEST_F(GrpcServerTest, HealthCheckAnswersServingWithoutAToken) {
   Start({.listen = "127.0.0.1:0"});
   grpc::internal::RpcMethod method("/grpc.health.v1.Health/Check",
                                    grpc::internal::RpcMethod::NORMAL_RPC, channel_);
@@ -97,7 +97,7 @@ TEST_F(ServerTest, HealthCheckAnswersServingWithoutAToken) {
   EXPECT_EQ(Flatten(response), std::string("\x08\x01", 2));
 }
 
-TEST_F(ServerTest, TakenPortIsAClearError) {
+TEST_F(GrpcServerTest, TakenPortIsAClearError) {
   Start({.listen = "127.0.0.1:0"});
   tempa::v1::ControlService::Service other;
   absl::StatusOr<RunningServer> second =
@@ -106,7 +106,7 @@ TEST_F(ServerTest, TakenPortIsAClearError) {
   EXPECT_THAT(second.status().message(), HasSubstr("could not listen on 127.0.0.1:"));
 }
 
-TEST_F(ServerTest, HalfATlsConfigurationIsRefusedBeforeListening) {
+TEST_F(GrpcServerTest, HalfATlsConfigurationIsRefusedBeforeListening) {
   tempa::v1::ControlService::Service other;
   absl::StatusOr<RunningServer> server =
       StartServer({.listen = "127.0.0.1:0", .tls = {.cert_file = "/nonexistent.crt"}}, {&other});

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 
@@ -48,6 +49,21 @@ bool IsHex(absl::string_view s) {
 uint8_t HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   return absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10;
+}
+
+// EVP_CipherUpdate over `size` bytes in chunks an int can count (AAD when out is null).
+bool CipherUpdate(EVP_CIPHER_CTX* ctx, unsigned char* out, const void* in, size_t size) {
+  const auto* from = static_cast<const unsigned char*>(in);
+  constexpr size_t kChunk = size_t{1} << 30;
+  while (size > 0) {
+    int n = static_cast<int>(std::min(size, kChunk));
+    int len = 0;
+    if (EVP_CipherUpdate(ctx, out, &len, from, n) != 1) return false;
+    if (out != nullptr) out += len;
+    from += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
 }
 
 }  // namespace
@@ -166,19 +182,11 @@ std::string SecretBox::Seal(absl::string_view plaintext, absl::string_view assoc
   TEMPA_CHECK(EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key_.data(), nonce) == 1,
               "EVP_EncryptInit_ex key");
   // Associated data: the version byte, then the caller's.
-  TEMPA_CHECK(EVP_EncryptUpdate(ctx.get(), nullptr, &len, out, 1) == 1, "GCM AAD");
-  if (!associated_data.empty()) {
-    TEMPA_CHECK(EVP_EncryptUpdate(ctx.get(), nullptr, &len,
-                                  reinterpret_cast<const unsigned char*>(associated_data.data()),
-                                  static_cast<int>(associated_data.size())) == 1,
-                "GCM AAD");
-  }
-  if (!plaintext.empty()) {
-    TEMPA_CHECK(EVP_EncryptUpdate(ctx.get(), ciphertext, &len,
-                                  reinterpret_cast<const unsigned char*>(plaintext.data()),
-                                  static_cast<int>(plaintext.size())) == 1,
-                "GCM encrypt");
-  }
+  TEMPA_CHECK(CipherUpdate(ctx.get(), nullptr, out, 1), "GCM AAD");
+  TEMPA_CHECK(CipherUpdate(ctx.get(), nullptr, associated_data.data(), associated_data.size()),
+              "GCM AAD");
+  TEMPA_CHECK(CipherUpdate(ctx.get(), ciphertext, plaintext.data(), plaintext.size()),
+              "GCM encrypt");
   TEMPA_CHECK(EVP_EncryptFinal_ex(ctx.get(), ciphertext + plaintext.size(), &len) == 1,
               "GCM final");
   TEMPA_CHECK(EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, tag) == 1, "GCM tag");
@@ -201,11 +209,6 @@ absl::StatusOr<std::string> SecretBox::Open(absl::string_view sealed,
   const unsigned char* ciphertext = nonce + kNonceSize;
   size_t ciphertext_size = sealed.size() - kOverhead;
   const unsigned char* tag = ciphertext + ciphertext_size;
-  if (ciphertext_size > static_cast<size_t>(INT32_MAX) ||
-      associated_data.size() > static_cast<size_t>(INT32_MAX)) {
-    return absl::InvalidArgumentError("sealed value too large");
-  }
-
   std::string plaintext(ciphertext_size, '\0');
   auto* out = reinterpret_cast<unsigned char*>(plaintext.data());
   CipherCtx ctx(EVP_CIPHER_CTX_new());
@@ -214,13 +217,9 @@ absl::StatusOr<std::string> SecretBox::Open(absl::string_view sealed,
   bool ok = EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
             EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceSize, nullptr) == 1 &&
             EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key_.data(), nonce) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), nullptr, &len, in, 1) == 1 &&
-            (associated_data.empty() ||
-             EVP_DecryptUpdate(ctx.get(), nullptr, &len,
-                               reinterpret_cast<const unsigned char*>(associated_data.data()),
-                               static_cast<int>(associated_data.size())) == 1) &&
-            (ciphertext_size == 0 || EVP_DecryptUpdate(ctx.get(), out, &len, ciphertext,
-                                                       static_cast<int>(ciphertext_size)) == 1) &&
+            CipherUpdate(ctx.get(), nullptr, in, 1) &&
+            CipherUpdate(ctx.get(), nullptr, associated_data.data(), associated_data.size()) &&
+            CipherUpdate(ctx.get(), out, ciphertext, ciphertext_size) &&
             EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize,
                                 const_cast<unsigned char*>(tag)) == 1 &&
             EVP_DecryptFinal_ex(ctx.get(), out + ciphertext_size, &len) == 1;

@@ -4,7 +4,8 @@
 // sealed value copied into another record does not open there.
 //
 // Sealed layout: version byte (1) | 12-byte random nonce | ciphertext | 16-byte GCM tag.
-// The version byte is authenticated too.
+// The version byte is authenticated too. A SecretBox is immutable once made: Seal and Open may
+// run on many threads at once.
 #pragma once
 
 #include <array>

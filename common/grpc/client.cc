@@ -54,6 +54,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& 
     if (!token.ok()) return token.status();
   }
   grpc::ChannelArguments args;
+  // Long polls (LeaseJob) and streams (WatchBuild) notice a coordinator that vanished without
+  // closing the connection (a partition, a host gone) within ~40 s, not at the deadline. The
+  // server's StartServer allows pings this often.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   if (opts.tls_ca_file.empty()) {
     if (!opts.tls_cert_file.empty() || !opts.tls_key_file.empty() ||
         !opts.tls_server_name.empty()) {

@@ -7,7 +7,8 @@
 // interceptor fail a call, so the check is the handler's first line.) The caller's token comes
 // in `authorization: Bearer TOKEN` metadata and is compared in constant time with every known
 // token. Without a token file the authorizer is open: every call is allowed (the coordinator
-// warns once at startup).
+// warns once at startup). An Authorizer is immutable once made: handlers on every thread share
+// one.
 #pragma once
 
 #include <grpcpp/server_context.h>

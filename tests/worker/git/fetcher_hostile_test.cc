@@ -223,3 +223,28 @@ TEST_F(FetcherTest, TokenIsNotHandedToAnotherHost) {
 
 }  // namespace
 }  // namespace tempa::worker
+
+namespace tempa::worker {
+namespace {
+
+// A tree with two entries named "a": a symlink to a directory outside the checkout, then a
+// directory holding "b". Writing a/b must not go through the link.
+TEST_F(FetcherTest, SymlinkAndDirectoryOfOneNameCannotWriteOutsideTheCheckout) {
+  std::string outside = tmp_.Join("outside");
+  ASSERT_EQ(mkdir(outside.c_str(), 0700), 0);
+  testing::GitRepoBuilder repo(tmp_.Join("src/app"));
+  std::string link = repo.WriteBlob(outside);
+  std::string payload = repo.WriteBlob("pwned");
+  std::string dir = repo.Git({"mktree"}, absl::StrCat("100644 blob ", payload, "\tb\n"));
+  repo.CommitTree(absl::StrCat("120000 blob ", link, "\ta\n040000 tree ", dir, "\ta\n"), "dup");
+  FetchRequest request = Request(repo.url(), "main");
+  auto result = fetcher_->Fetch(request);
+  EXPECT_FALSE(Exists(outside + "/b")) << "checkout wrote through a symlink";
+  if (result.ok()) {
+    struct stat st;
+    ASSERT_EQ(lstat((request.checkout_dir + "/a").c_str(), &st), 0);
+  }
+}
+
+}  // namespace
+}  // namespace tempa::worker

@@ -195,7 +195,7 @@ absl::StatusOr<FetchResult> Libgit2Fetcher::Fetch(const FetchRequest& request) {
   std::string name = dir.substr(slash + 1);
   UniqueFd parent_fd(open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!parent_fd.valid()) return ErrnoStatus(errno, "open the parent of checkout_dir", parent);
-  if (mkdirat(parent_fd.get(), name.c_str(), 0700) != 0) {
+  if (mkdirat(parent_fd.get(), name.c_str(), options_.checkout_dir_mode) != 0) {
     return Annotate(ErrnoStatus(errno, "create checkout_dir", dir),
                     "the fetcher makes checkout_dir itself");
   }
@@ -203,6 +203,10 @@ absl::StatusOr<FetchResult> Libgit2Fetcher::Fetch(const FetchRequest& request) {
       openat(parent_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   absl::Status status =
       root_fd.valid() ? absl::OkStatus() : ErrnoStatus(errno, "open checkout_dir", dir);
+  // mkdirat's mode went through the umask.
+  if (status.ok() && fchmod(root_fd.get(), options_.checkout_dir_mode) != 0) {
+    status = ErrnoStatus(errno, "chmod checkout_dir", dir);
+  }
   TransferSession session(url, request.auth, request.max_fetch_bytes, request.cancelled);
   FetchResult result;
   if (status.ok()) {

@@ -85,7 +85,8 @@ int main(int argc, char** argv) {
   tempa::worker::FetchResult result;
   double cold = fetch(&result);
   std::printf("repository: %d files, %.1f MiB packed (first fetch: %lu objects)\n", files,
-              result.received_bytes / 1048576.0, static_cast<unsigned long>(result.received_objects));
+              result.received_bytes / 1048576.0,
+              static_cast<unsigned long>(result.received_objects));
 
   std::vector<double> incremental, clone, shallow;
   uint64_t objects = 0;
@@ -94,8 +95,7 @@ int main(int argc, char** argv) {
     repo.Commit(absl::StrCat("round ", r));
     incremental.push_back(fetch(&result));
     objects = result.received_objects;
-    clone.push_back(TimeGitClone(
-        {"git", "clone", "-q", url, tmp.Join(absl::StrCat("clone", r))}));
+    clone.push_back(TimeGitClone({"git", "clone", "-q", url, tmp.Join(absl::StrCat("clone", r))}));
     shallow.push_back(TimeGitClone(
         {"git", "clone", "-q", "--depth", "1", url, tmp.Join(absl::StrCat("shallow", r))}));
   }

@@ -42,6 +42,11 @@ TEST_F(FetcherTest, FetchesTheBranchHeadOverFileUrl) {
   EXPECT_FALSE(Exists(request.checkout_dir + "/.git"));
   EXPECT_TRUE(result->submodules.empty());
   EXPECT_EQ(Mirrors().size(), 1u);
+  struct stat st;
+  ASSERT_EQ(stat(request.checkout_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(stat(mirrors_dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
 TEST_F(FetcherTest, FetchesAnExactOlderCommitOverGitDaemon) {
@@ -77,20 +82,27 @@ TEST_F(FetcherTest, AbbreviatedShaResolvesThroughTheMirror) {
   EXPECT_EQ(Read(request.checkout_dir + "/f"), "first");
 }
 
-TEST_F(FetcherTest, SecondFetchTransfersOnlyTheNewObjects) {
-  GitRepoBuilder repo(tmp_.Join("served/app.git"));
-  for (int i = 0; i < 20; ++i)
-    repo.WriteFile(absl::StrCat("dir", i % 4, "/f", i), "x" + std::to_string(i));
-  repo.Commit("many files");
-  GitDaemon daemon(tmp_.Join("served"));
+// Over git:// (the smart protocol's negotiation) and file:// (libgit2's local transport).
+class IncrementalFetchTest : public FetcherTest, public ::testing::WithParamInterface<bool> {};
 
-  auto first = fetcher_->Fetch(Request(daemon.Url("app.git"), "main"));
+TEST_P(IncrementalFetchTest, SecondFetchTransfersOnlyTheNewObjects) {
+  const bool over_daemon = GetParam();
+  GitRepoBuilder repo(tmp_.Join("served/app.git"));
+  for (int i = 0; i < 20; ++i) {
+    repo.WriteFile(absl::StrCat("dir", i % 4, "/f", i), "x" + std::to_string(i));
+  }
+  repo.Commit("many files");
+  std::unique_ptr<GitDaemon> daemon;
+  if (over_daemon) daemon = std::make_unique<GitDaemon>(tmp_.Join("served"));
+  std::string url = over_daemon ? daemon->Url("app.git") : repo.url();
+
+  auto first = fetcher_->Fetch(Request(url, "main"));
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_GE(first->received_objects, 26u);  // 20 blobs, 5 trees, 1 commit
 
   repo.WriteFile("dir0/f0", "changed");
   std::string next = repo.Commit("one change");
-  FetchRequest request = Request(daemon.Url("app.git"), "main");
+  FetchRequest request = Request(url, "main");
   auto second = fetcher_->Fetch(request);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->commit, next);
@@ -98,11 +110,14 @@ TEST_F(FetcherTest, SecondFetchTransfersOnlyTheNewObjects) {
   EXPECT_EQ(second->received_objects, 4u);
   EXPECT_EQ(Read(request.checkout_dir + "/dir0/f0"), "changed");
 
-  auto third = fetcher_->Fetch(Request(daemon.Url("app.git"), "main"));
+  auto third = fetcher_->Fetch(Request(url, "main"));
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(third->received_objects, 0u);
   EXPECT_THAT(Logs(), Contains(HasSubstr("nothing to fetch")));
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, IncrementalFetchTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "GitDaemon" : "FileUrl"; });
 
 TEST_F(FetcherTest, CommitNotInTheRepositoryIsNotFoundAndLeavesNoCheckout) {
   GitRepoBuilder repo(tmp_.Join("served/app.git"));

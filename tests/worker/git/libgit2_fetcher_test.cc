@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -150,6 +151,60 @@ TEST_F(FetcherTest, CommitOnlyOnAnotherBranchIsFoundByFetchingAllHeads) {
   auto result = fetcher_->Fetch(request);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(Read(request.checkout_dir + "/f"), "feature");
+}
+
+TEST_F(FetcherTest, UnreachableCommitIsFetchedBySha) {
+  GitRepoBuilder repo(tmp_.Join("served/app.git"));
+  repo.WriteFile("f", "main");
+  repo.Commit("main");
+  repo.Branch("tmp");
+  repo.Checkout("tmp");
+  repo.WriteFile("f", "orphan");
+  std::string orphan = repo.Commit("orphan");
+  repo.Checkout("main");
+  repo.Git({"branch", "-D", "tmp"});  // the commit stays in the object store, on no ref
+  repo.Git({"config", "uploadpack.allowAnySHA1InWant", "true"});
+  GitDaemon daemon(tmp_.Join("served"));
+
+  FetchRequest request = Request(daemon.Url("app.git"), "main", orphan);
+  auto result = fetcher_->Fetch(request);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(Read(request.checkout_dir + "/f"), "orphan");
+
+  // A server that does not allow it: not found, after trying every head and tag.
+  repo.Git({"config", "uploadpack.allowAnySHA1InWant", "false"});
+  Libgit2Fetcher fresh({tmp_.Join("other-mirrors")});
+  auto refused = fresh.Fetch(Request(daemon.Url("app.git"), "main", orphan));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kNotFound) << refused.status();
+  EXPECT_THAT(Logs(), Contains(HasSubstr("would not send")));
+}
+
+TEST_F(FetcherTest, BrokenOrReplacedMirrorIsMadeAgain) {
+  GitRepoBuilder repo(tmp_.Join("src/app"));
+  repo.WriteFile("f", "x");
+  std::string head = repo.Commit("one");
+  ASSERT_TRUE(fetcher_->Fetch(Request(repo.url(), "main")).ok());
+  ASSERT_EQ(Mirrors().size(), 1u);
+  std::string mirror = mirrors_dir_ + "/" + Mirrors()[0];
+
+  // Half-made (a crash during init): no HEAD, no objects.
+  std::filesystem::remove_all(mirror);
+  std::filesystem::create_directory(mirror);
+  auto again = fetcher_->Fetch(Request(repo.url(), "main"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->commit, head);
+
+  // A symlink planted where the mirror was is replaced, its target untouched.
+  std::string elsewhere = tmp_.Join("elsewhere");
+  std::filesystem::create_directory(elsewhere);
+  std::filesystem::remove_all(mirror);
+  ASSERT_EQ(symlink(elsewhere.c_str(), mirror.c_str()), 0);
+  auto third = fetcher_->Fetch(Request(repo.url(), "main"));
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_TRUE(std::filesystem::is_empty(elsewhere));
+  struct stat st;
+  ASSERT_EQ(lstat(mirror.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
 }
 
 TEST_F(FetcherTest, UnknownBranchIsNotFound) {

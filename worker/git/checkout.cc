@@ -49,20 +49,84 @@ absl::StatusOr<int64_t> CommitTime(git_repository* repo, const git_oid& oid) {
   return static_cast<int64_t>(git_commit_time(raw));
 }
 
-absl::Status CheckoutCommit(git_repository* repo, const git_oid& oid,
-                            const std::string& target_dir) {
+namespace {
+
+// The tree `tree` with every gitlink left out (recursively): libgit2 cannot check a gitlink out
+// of a bare repository, and submodules are checked out from their own mirrors anyway. Only
+// trees on the way to a gitlink are rewritten; `*changed` says whether any was.
+absl::StatusOr<git_oid> WithoutGitlinks(git_repository* repo, const git_tree* tree, int depth,
+                                        bool* changed) {
+  *changed = false;
+  if (depth > 4096) return absl::InvalidArgumentError("tree nested too deep");
+  git_treebuilder* raw = nullptr;
+  if (git_treebuilder_new(&raw, repo, tree) != 0) {
+    return absl::InternalError(absl::StrCat("copy tree: ", LastGitError()));
+  }
+  GitPtr<git_treebuilder, git_treebuilder_free> builder(raw);
+  size_t count = git_tree_entrycount(tree);
+  for (size_t i = 0; i < count; ++i) {
+    const git_tree_entry* entry = git_tree_entry_byindex(tree, i);
+    git_filemode_t mode = git_tree_entry_filemode(entry);
+    if (mode == GIT_FILEMODE_COMMIT) {
+      git_treebuilder_remove(raw, git_tree_entry_name(entry));
+      *changed = true;
+    } else if (mode == GIT_FILEMODE_TREE) {
+      git_tree* raw_sub = nullptr;
+      if (git_tree_lookup(&raw_sub, repo, git_tree_entry_id(entry)) != 0) {
+        return absl::InternalError(absl::StrCat("read tree: ", LastGitError()));
+      }
+      TreePtr sub(raw_sub);
+      bool sub_changed = false;
+      auto oid = WithoutGitlinks(repo, raw_sub, depth + 1, &sub_changed);
+      if (!oid.ok()) return oid.status();
+      if (sub_changed) {
+        if (git_treebuilder_insert(nullptr, raw, git_tree_entry_name(entry), &*oid,
+                                   GIT_FILEMODE_TREE) != 0) {
+          return absl::InternalError(absl::StrCat("rewrite tree: ", LastGitError()));
+        }
+        *changed = true;
+      }
+    }
+  }
+  if (!*changed) return *git_tree_id(tree);
+  git_oid out;
+  if (git_treebuilder_write(&out, raw) != 0) {
+    return absl::InternalError(absl::StrCat("write tree: ", LastGitError()));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status CheckoutCommit(git_repository* repo, const git_oid& oid, const std::string& target_dir,
+                            bool has_gitlinks) {
   git_commit* raw_commit = nullptr;
   if (git_commit_lookup(&raw_commit, repo, &oid) != 0) {
     return absl::InternalError(absl::StrCat("read commit ", OidHex(oid), ": ", LastGitError()));
   }
   CommitPtr commit(raw_commit);
+  git_tree* raw_tree = nullptr;
+  if (git_commit_tree(&raw_tree, raw_commit) != 0) {
+    return absl::InternalError(absl::StrCat("read tree of ", OidHex(oid), ": ", LastGitError()));
+  }
+  TreePtr tree(raw_tree);
+  if (has_gitlinks) {
+    bool changed = false;
+    auto stripped = WithoutGitlinks(repo, raw_tree, 0, &changed);
+    if (!stripped.ok()) return stripped.status();
+    git_tree* raw_stripped = nullptr;
+    if (git_tree_lookup(&raw_stripped, repo, &*stripped) != 0) {
+      return absl::InternalError(absl::StrCat("read tree: ", LastGitError()));
+    }
+    tree.reset(raw_stripped);
+  }
   git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
   // No index is read or written: the mirror is shared by every checkout.
   opts.checkout_strategy =
       GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_DONT_WRITE_INDEX;
   opts.target_directory = target_dir.c_str();
   opts.dir_mode = 0755;
-  if (git_checkout_tree(repo, reinterpret_cast<const git_object*>(raw_commit), &opts) != 0) {
+  if (git_checkout_tree(repo, reinterpret_cast<const git_object*>(tree.get()), &opts) != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("check out ", OidHex(oid), " into ", target_dir, ": ", LastGitError()));
   }

@@ -21,9 +21,10 @@ namespace tempa::worker {
 absl::StatusOr<std::optional<git_oid>> FindCommit(git_repository* repo, const std::string& spec,
                                                   absl::string_view shown_url);
 
-// Writes the tree of commit `oid` into the existing, empty directory `target_dir`.
-absl::Status CheckoutCommit(git_repository* repo, const git_oid& oid,
-                            const std::string& target_dir);
+// Writes the tree of commit `oid` into the existing, empty directory `target_dir`. With
+// `has_gitlinks` the gitlinks are left out (check submodules out into their directories after).
+absl::Status CheckoutCommit(git_repository* repo, const git_oid& oid, const std::string& target_dir,
+                            bool has_gitlinks);
 
 // Committer time of commit `oid` (unix seconds).
 absl::StatusOr<int64_t> CommitTime(git_repository* repo, const git_oid& oid);

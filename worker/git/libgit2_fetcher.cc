@@ -118,8 +118,44 @@ absl::Status Libgit2Fetcher::CheckoutRepository(Job& job, const std::string& url
   mirror.Unlock();
   if (session.Cancelled()) return absl::CancelledError("fetch cancelled");
 
+  // Submodules are read, and their URLs checked, before anything is written.
+  std::vector<Gitlink> gitlinks;
+  std::string gitmodules_text;
+  RETURN_IF_ERROR(ReadSubmoduleSources(mirror.repo(), oid, &gitlinks, &gitmodules_text));
+  std::string shown = session.Scrub(RedactUrl(url));
+  std::vector<std::pair<Gitlink, std::string>> submodules;  // with their resolved URLs
+  if (!gitlinks.empty()) {
+    if (depth >= kMaxSubmoduleDepth) {
+      return absl::InvalidArgumentError(absl::StrCat("submodules of ", shown, " nest deeper than ",
+                                                     kMaxSubmoduleDepth, " levels"));
+    }
+    auto entries = ParseGitmodules(gitmodules_text);
+    if (!entries.ok()) return Annotate(entries.status(), absl::StrCat("submodules of ", shown));
+    for (const Gitlink& link : gitlinks) {
+      const SubmoduleEntry* entry = nullptr;
+      for (const SubmoduleEntry& e : *entries) {
+        std::string path = e.path;
+        while (!path.empty() && path.back() == '/') path.pop_back();
+        if (path == link.path) entry = &e;
+      }
+      std::string where = absl::StrCat(relative, link.path);
+      if (entry == nullptr || entry->url.empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("submodule ", where, " of ", shown,
+                         " has no url in .gitmodules: add one or remove the gitlink"));
+      }
+      auto sub_url = ResolveSubmoduleUrl(url, entry->url);
+      if (!sub_url.ok()) return Annotate(sub_url.status(), absl::StrCat("submodule ", where));
+      submodules.emplace_back(link, *sub_url);
+    }
+    if (job.result->submodules.size() + submodules.size() > kMaxSubmodules) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(shown, " has more than ", kMaxSubmodules, " submodules"));
+    }
+  }
+
   auto start = std::chrono::steady_clock::now();
-  RETURN_IF_ERROR(CheckoutCommit(mirror.repo(), oid, target_dir));
+  RETURN_IF_ERROR(CheckoutCommit(mirror.repo(), oid, target_dir, !gitlinks.empty()));
   job.log(absl::StrFormat(
       "checked out %s%s in %.1fs", OidHex(oid).substr(0, 12),
       relative.empty() ? "" : absl::StrCat(" at ", relative),
@@ -128,43 +164,13 @@ absl::Status Libgit2Fetcher::CheckoutRepository(Job& job, const std::string& url
     job.result->commit = OidHex(oid);
     ASSIGN_OR_RETURN(job.result->commit_time, CommitTime(mirror.repo(), oid));
   }
-
-  std::vector<Gitlink> gitlinks;
-  std::string gitmodules_text;
-  RETURN_IF_ERROR(ReadSubmoduleSources(mirror.repo(), oid, &gitlinks, &gitmodules_text));
-  if (gitlinks.empty()) return absl::OkStatus();
-  std::string shown = session.Scrub(RedactUrl(url));
-  if (depth >= kMaxSubmoduleDepth) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("submodules of ", shown, " nest deeper than ", kMaxSubmoduleDepth, " levels"));
-  }
-  auto entries = ParseGitmodules(gitmodules_text);
-  if (!entries.ok()) return Annotate(entries.status(), absl::StrCat("submodules of ", shown));
-  for (const Gitlink& link : gitlinks) {
-    const SubmoduleEntry* entry = nullptr;
-    for (const SubmoduleEntry& e : *entries) {
-      std::string path = e.path;
-      while (!path.empty() && path.back() == '/') path.pop_back();
-      if (path == link.path) entry = &e;
-    }
+  for (const auto& [link, sub_url] : submodules) {
     std::string where = absl::StrCat(relative, link.path);
-    if (entry == nullptr || entry->url.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("submodule ", where, " of ", shown,
-                       " has no url in .gitmodules: add one or remove "
-                       "the gitlink"));
-    }
-    auto sub_url = ResolveSubmoduleUrl(url, entry->url);
-    if (!sub_url.ok()) return Annotate(sub_url.status(), absl::StrCat("submodule ", where));
-    if (job.result->submodules.size() >= kMaxSubmodules) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(shown, " has more than ", kMaxSubmodules, " submodules"));
-    }
     ASSIGN_OR_RETURN(std::string dir, DirectoryBeneath(job.root_fd, job.root_path, where));
     job.result->submodules.push_back(where);
-    job.log(absl::StrCat("submodule ", where, ": ", session.Scrub(RedactUrl(*sub_url)), " at ",
+    job.log(absl::StrCat("submodule ", where, ": ", session.Scrub(RedactUrl(sub_url)), " at ",
                          OidHex(link.commit).substr(0, 12)));
-    RETURN_IF_ERROR(CheckoutRepository(job, *sub_url, "", OidHex(link.commit), dir,
+    RETURN_IF_ERROR(CheckoutRepository(job, sub_url, "", OidHex(link.commit), dir,
                                        absl::StrCat(where, "/"), depth + 1));
   }
   return absl::OkStatus();
@@ -189,7 +195,7 @@ absl::StatusOr<FetchResult> Libgit2Fetcher::Fetch(const FetchRequest& request) {
   std::string name = dir.substr(slash + 1);
   UniqueFd parent_fd(open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!parent_fd.valid()) return ErrnoStatus(errno, "open the parent of checkout_dir", parent);
-  if (mkdirat(parent_fd.get(), name.c_str(), 0700) != 0) {
+  if (mkdirat(parent_fd.get(), name.c_str(), options_.checkout_dir_mode) != 0) {
     return Annotate(ErrnoStatus(errno, "create checkout_dir", dir),
                     "the fetcher makes checkout_dir itself");
   }
@@ -197,6 +203,10 @@ absl::StatusOr<FetchResult> Libgit2Fetcher::Fetch(const FetchRequest& request) {
       openat(parent_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   absl::Status status =
       root_fd.valid() ? absl::OkStatus() : ErrnoStatus(errno, "open checkout_dir", dir);
+  // mkdirat's mode went through the umask.
+  if (status.ok() && fchmod(root_fd.get(), options_.checkout_dir_mode) != 0) {
+    status = ErrnoStatus(errno, "chmod checkout_dir", dir);
+  }
   TransferSession session(url, request.auth, request.max_fetch_bytes, request.cancelled);
   FetchResult result;
   if (status.ok()) {

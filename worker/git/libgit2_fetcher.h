@@ -3,6 +3,8 @@
 // submodules', recursively, each from its own mirror) checked out into a fresh directory.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "worker/git/git_fetcher.h"
@@ -16,6 +18,9 @@ class Libgit2Fetcher : public GitFetcher {
  public:
   struct Options {
     std::string mirrors_dir;  // created 0700 when missing; one <sha256>.git per repository
+    // The mode checkout_dir is made with (what is inside gets 0755 directories and 0644/0755
+    // files, less the umask). 0755 lets a build user read the source without a copy.
+    mode_t checkout_dir_mode = 0700;
   };
   // Deepest submodule nesting followed, and most submodules checked out for one request.
   static constexpr int kMaxSubmoduleDepth = 8;

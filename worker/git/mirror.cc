@@ -27,7 +27,17 @@ absl::Status MakeRepo(int mirrors_fd, const std::string& name, const std::string
   if (git_repository_init_ext(&raw, path.c_str(), &opts) != 0) {
     return absl::InternalError(absl::StrCat("init mirror ", path, ": ", LastGitError()));
   }
-  git_repository_free(raw);
+  RepositoryPtr repo(raw);
+  // Checkouts refuse .git spelled as NTFS (git~1, ".git.") and HFS (ignorable code points)
+  // would read it, not only as Linux does: a checkout may end up on any filesystem.
+  git_config* config = nullptr;
+  if (git_repository_config(&config, raw) != 0 ||
+      git_config_set_bool(config, "core.protectHFS", 1) != 0 ||
+      git_config_set_bool(config, "core.protectNTFS", 1) != 0) {
+    git_config_free(config);
+    return absl::InternalError(absl::StrCat("configure mirror ", path, ": ", LastGitError()));
+  }
+  git_config_free(config);
   return absl::OkStatus();
 }
 

@@ -29,6 +29,9 @@ absl::StatusOr<int> CoordinatorServer::Start(
   builder.RegisterService(layers_.get());
   // Requests are small; logs arrive in batches well under this.
   builder.SetMaxReceiveMessageSize(8 << 20);
+  // gRPC sets SO_REUSEPORT by default: a second coordinator on the same port would start and
+  // quietly take half the calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat(

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/build_error.h"
+#include "common/cas/pinning_blob_store.h"
 #include "common/oci/layer_writer.h"
 #include "common/registry/image_pusher.h"
 #include "common/sandbox/cancellable_sandbox.h"
@@ -52,17 +53,18 @@ absl::StatusOr<std::string> CopySourceTree(const std::string& from, const std::s
 
 // One build's own state; the pipeline object itself holds none.
 struct BuildPipeline::Run {
-  Run(const BuildSession& session, Sandbox* sandbox)
-      : session(session), sandbox(sandbox, session.cancel) {}
+  Run(const BuildSession& session, Sandbox* sandbox, cas::BlobStore* blobs)
+      : session(session), sandbox(sandbox, session.cancel), blobs(blobs) {}
 
   void Step(absl::string_view name, absl::Time started, absl::string_view detail) const {
     if (session.on_step) session.on_step(name, absl::Now() - started, detail);
   }
   bool cancelled() const { return IsCancelled(session.cancel); }
-
   const BuildSession& session;
   // The injected sandbox, handing the build's cancel token to every command.
   CancellableSandbox sandbox;
+  // The shared store, pinning every blob the build writes or holds until the build ends.
+  cas::PinningBlobStore blobs;
 };
 
 BuildPipeline::BuildPipeline(PipelineDeps deps, PipelineOptions options)
@@ -75,8 +77,10 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
   auto cached = [&](const std::string& key) -> absl::StatusOr<bool> {
     ASSIGN_OR_RETURN(std::optional<oci::LayerRecord> hit, deps_.actions->Get(key));
     if (!hit) return false;
-    ASSIGN_OR_RETURN(bool present, deps_.blobs->Contains(hit->blob.digest));
-    if (!present) return false;  // evicted since: build it again
+    // Pinned as it is found, so no other build's eviction takes it before the push.
+    absl::Status held = run.blobs.Hold(hit->blob.digest);
+    if (absl::IsNotFound(held)) return false;  // evicted since: build it again
+    RETURN_IF_ERROR(held);
     built.record = *hit;
     built.reused = true;
     return true;
@@ -103,7 +107,7 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
     ASSIGN_OR_RETURN(bool hit, cached(key));
     if (hit) return built;
   }
-  ASSIGN_OR_RETURN(built.record, oci::WriteLayer(output.spec, write_options, *deps_.blobs));
+  ASSIGN_OR_RETURN(built.record, oci::WriteLayer(output.spec, write_options, run.blobs));
   if (!key.empty()) RETURN_IF_ERROR(deps_.actions->Put(key, built.record));
   return built;
 }
@@ -114,7 +118,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request,
     return WithFailure(absl::InvalidArgumentError("a build needs a client for its registry"),
                        {FailureKind::kInternal, "registry", ""});
   }
-  Run run(session, deps_.sandbox);
+  Run run(session, deps_.sandbox, deps_.blobs);
   absl::StatusOr<BuildOutcome> outcome = BuildWith(request, run);
   // Whatever a cancelled build failed with (a killed step, a cut connection) is its cancel.
   if (!outcome.ok() && run.cancelled()) {
@@ -176,9 +180,14 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
     started = absl::Now();
     registry::RegistryClient* client =
         session.run_image_registry != nullptr ? session.run_image_registry : session.registry;
-    absl::StatusOr<RunImageBase> pulled = PullRunImage(*client, *request.run_image, *deps_.blobs);
+    absl::StatusOr<RunImageBase> pulled = PullRunImage(*client, *request.run_image, run.blobs);
     if (!pulled.ok()) return fail(FailureKind::kBadInput, "run-image", pulled.status());
     run_base = *std::move(pulled);
+    for (const oci::LayerRecord& layer : run_base->layers) {
+      if (absl::Status s = run.blobs.Hold(layer.blob.digest); !s.ok()) {
+        return fail(FailureKind::kInternal, "run-image", s);
+      }
+    }
     outcome.run_image = run_base->reference;
     run.Step("run image", started, run_base->reference);
   }
@@ -265,7 +274,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
   for (const BuiltLayer& layer : outcome.layers) inputs.layers.push_back(layer.record);
   inputs.created_epoch = source->source_date_epoch;
   inputs.revision = source->revision;
-  absl::StatusOr<AssembledImage> image = AssembleImage(inputs, *deps_.blobs);
+  absl::StatusOr<AssembledImage> image = AssembleImage(inputs, run.blobs);
   if (!image.ok()) return fail(FailureKind::kInternal, "image", image.status());
   run.Step("image", started, image->manifest_digest.ToString());
 
@@ -277,8 +286,8 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
     push_options.mount_from.push_back(request.run_image->repository());
   }
   absl::StatusOr<registry::PushResult> pushed =
-      registry::PushImage(*session.registry, request.image, *deps_.blobs, image->config,
-                          image->layers, image->manifest_json, push_options);
+      registry::PushImage(*session.registry, request.image, run.blobs, image->config, image->layers,
+                          image->manifest_json, push_options);
   if (!pushed.ok()) return fail(FailureKind::kPush, "push", pushed.status());
   outcome.manifest_digest = pushed->manifest_digest;
   outcome.image = request.image.WithDigest(pushed->manifest_digest);

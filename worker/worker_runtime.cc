@@ -56,6 +56,7 @@ absl::StatusOr<std::unique_ptr<WorkerRuntime>> WorkerRuntime::Open(WorkerRuntime
   deps.actions = &runtime->cas_->actions();
   deps.sandbox = runtime->sandbox_.get();
   deps.detector = runtime->detector_.get();
+  deps.remote_layers = opts.remote_layers;
   BubblewrapSandbox* sandbox = runtime->sandbox_.get();
   const BubblewrapSandboxOptions* sandbox_options = &runtime->options_.sandbox;
   deps.prepare_writable_dir = [sandbox_options](const std::string& dir) {

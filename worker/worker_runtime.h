@@ -39,6 +39,8 @@ struct WorkerRuntimeOptions {
   absl::Duration cas_lock_wait = absl::Seconds(30);
   std::function<void()> on_cas_wait;
   uint64_t cas_max_bytes = 0;  // 0: no cap
+  // The fleet's layer cache (see PipelineDeps::remote_layers); must outlive the runtime.
+  RemoteLayerIndex* remote_layers = nullptr;
   int compression_level = 6;
 };
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/build_error.h"
+#include "common/cas/pinning_blob_store.h"
 #include "common/oci/layer_writer.h"
 #include "common/registry/image_pusher.h"
 #include "common/sandbox/cancellable_sandbox.h"
@@ -16,6 +17,7 @@
 #include "common/tree_copy.h"
 #include "worker/app_source.h"
 #include "worker/build_pipeline_dirs.h"
+#include "worker/fleet_layers.h"
 #include "worker/image_assembly.h"
 #include "worker/run_image.h"
 #include "worker/source_info.h"
@@ -52,17 +54,23 @@ absl::StatusOr<std::string> CopySourceTree(const std::string& from, const std::s
 
 // One build's own state; the pipeline object itself holds none.
 struct BuildPipeline::Run {
-  Run(const BuildSession& session, Sandbox* sandbox)
-      : session(session), sandbox(sandbox, session.cancel) {}
+  Run(const BuildSession& session, Sandbox* sandbox, cas::BlobStore* blobs)
+      : session(session), sandbox(sandbox, session.cancel), blobs(blobs) {}
 
   void Step(absl::string_view name, absl::Time started, absl::string_view detail) const {
     if (session.on_step) session.on_step(name, absl::Now() - started, detail);
   }
   bool cancelled() const { return IsCancelled(session.cancel); }
-
   const BuildSession& session;
+  const registry::ImageReference* target = nullptr;  // the image pushed
   // The injected sandbox, handing the build's cancel token to every command.
   CancellableSandbox sandbox;
+  // The shared store, pinning every blob the build writes or holds until the build ends.
+  cas::PinningBlobStore blobs;
+  // Fleet layers: where each reused one's blob is mounted from (repository on the target's
+  // registry), and the keys of those built here, recorded once pushed.
+  std::map<Digest, std::string> blob_sources;
+  std::vector<std::pair<std::string, oci::LayerRecord>> fleet_puts;
 };
 
 BuildPipeline::BuildPipeline(PipelineDeps deps, PipelineOptions options)
@@ -70,13 +78,16 @@ BuildPipeline::BuildPipeline(PipelineDeps deps, PipelineOptions options)
 
 absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::PlannedLayer& planned,
                                                        int64_t commit_epoch,
-                                                       absl::string_view build_scope, Run& run) {
+                                                       absl::string_view build_scope,
+                                                       absl::string_view env_scope, Run& run) {
   BuiltLayer built{planned.role, {}, false};
   auto cached = [&](const std::string& key) -> absl::StatusOr<bool> {
     ASSIGN_OR_RETURN(std::optional<oci::LayerRecord> hit, deps_.actions->Get(key));
     if (!hit) return false;
-    ASSIGN_OR_RETURN(bool present, deps_.blobs->Contains(hit->blob.digest));
-    if (!present) return false;  // evicted since: build it again
+    // Pinned as it is found, so no other build's eviction takes it before the push.
+    absl::Status held = run.blobs.Hold(hit->blob.digest);
+    if (absl::IsNotFound(held)) return false;  // evicted since: build it again
+    RETURN_IF_ERROR(held);
     built.record = *hit;
     built.reused = true;
     return true;
@@ -97,14 +108,31 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
     ASSIGN_OR_RETURN(bool hit, cached(key));
     if (hit) return built;
   }
+  // The fleet shares dependency layers across apps: keyed by inputs and build env alone.
+  std::string fleet_key;
+  if (deps_.remote_layers != nullptr && planned.role == buildpacks::LayerRole::kDeps &&
+      !planned.input_key.empty()) {
+    fleet_key = ActionKey(planned.role, absl::StrCat(planned.input_key, "\nfleet\n", env_scope),
+                          write_options);
+    if (std::optional<RemoteLayer> remote = FindFleetLayer(
+            *deps_.remote_layers, *run.session.registry, *run.target, fleet_key, run.session.log)) {
+      built.record = remote->record;
+      built.reused = true;
+      built.reused_from = remote->repository;
+      run.blob_sources[remote->record.blob.digest] =
+          *RepositoryOn(run.target->registry(), remote->repository);
+      return built;
+    }
+  }
   ASSIGN_OR_RETURN(buildpacks::LayerOutput output, planned.produce());
   if (key.empty() && !output.content_key.empty()) {
     key = ActionKey(planned.role, output.content_key, write_options);
     ASSIGN_OR_RETURN(bool hit, cached(key));
     if (hit) return built;
   }
-  ASSIGN_OR_RETURN(built.record, oci::WriteLayer(output.spec, write_options, *deps_.blobs));
+  ASSIGN_OR_RETURN(built.record, oci::WriteLayer(output.spec, write_options, run.blobs));
   if (!key.empty()) RETURN_IF_ERROR(deps_.actions->Put(key, built.record));
+  if (!fleet_key.empty()) run.fleet_puts.emplace_back(fleet_key, built.record);
   return built;
 }
 
@@ -114,7 +142,8 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request,
     return WithFailure(absl::InvalidArgumentError("a build needs a client for its registry"),
                        {FailureKind::kInternal, "registry", ""});
   }
-  Run run(session, deps_.sandbox);
+  Run run(session, deps_.sandbox, deps_.blobs);
+  run.target = &request.image;
   absl::StatusOr<BuildOutcome> outcome = BuildWith(request, run);
   // Whatever a cancelled build failed with (a killed step, a cut connection) is its cancel.
   if (!outcome.ok() && run.cancelled()) {
@@ -177,9 +206,14 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
     started = absl::Now();
     registry::RegistryClient* client =
         session.run_image_registry != nullptr ? session.run_image_registry : session.registry;
-    absl::StatusOr<RunImageBase> pulled = PullRunImage(*client, *request.run_image, *deps_.blobs);
+    absl::StatusOr<RunImageBase> pulled = PullRunImage(*client, *request.run_image, run.blobs);
     if (!pulled.ok()) return fail(FailureKind::kBadInput, "run-image", pulled.status());
     run_base = *std::move(pulled);
+    for (const oci::LayerRecord& layer : run_base->layers) {
+      if (absl::Status s = run.blobs.Hold(layer.blob.digest); !s.ok()) {
+        return fail(FailureKind::kInternal, "run-image", s);
+      }
+    }
     outcome.run_image = run_base->reference;
     run.Step("run image", started, run_base->reference);
   }
@@ -233,17 +267,18 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
       outcome.layers.push_back({buildpacks::LayerRole::kBase, layer, true});
     }
   }
-  std::string build_scope = absl::StrCat("app=", app_identity, "\n");
+  std::string env_scope;
   for (const auto& [name, value] : app->build_env) {
-    absl::StrAppend(&build_scope, "env ", name, "=", value, "\n");
+    absl::StrAppend(&env_scope, "env ", name, "=", value, "\n");
   }
+  const std::string build_scope = absl::StrCat("app=", app_identity, "\n", env_scope);
   for (const buildpacks::PlannedLayer& planned : recipe->layers) {
     if (run_base && planned.role == buildpacks::LayerRole::kBase) continue;  // replaced
     std::string step = absl::StrCat("layer ", buildpacks::LayerRoleName(planned.role));
     if (run.cancelled()) return cancelled_before(step);
     absl::Time layer_started = absl::Now();
     absl::StatusOr<BuiltLayer> layer =
-        ProduceLayer(planned, source->source_date_epoch, build_scope, run);
+        ProduceLayer(planned, source->source_date_epoch, build_scope, env_scope, run);
     if (!layer.ok()) {
       // A layer source that is not what the build should have left (a symlink where a file
       // belongs, a fifo) is the repository's doing: bad input, naming the path.
@@ -254,7 +289,10 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
     }
     run.Step(step, layer_started,
              absl::StrCat(layer->record.blob.digest.ToString().substr(0, 19), " ",
-                          layer->record.blob.size, " bytes", layer->reused ? " (reused)" : ""));
+                          layer->record.blob.size, " bytes",
+                          !layer->reused_from.empty() ? " (reused from " + layer->reused_from + ")"
+                          : layer->reused             ? " (reused)"
+                                                      : ""));
     outcome.layers.push_back(*std::move(layer));
   }
 
@@ -266,7 +304,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
   for (const BuiltLayer& layer : outcome.layers) inputs.layers.push_back(layer.record);
   inputs.created_epoch = source->source_date_epoch;
   inputs.revision = source->revision;
-  absl::StatusOr<AssembledImage> image = AssembleImage(inputs, *deps_.blobs);
+  absl::StatusOr<AssembledImage> image = AssembleImage(inputs, run.blobs);
   if (!image.ok()) return fail(FailureKind::kInternal, "image", image.status());
   run.Step("image", started, image->manifest_digest.ToString());
 
@@ -277,17 +315,29 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
       request.run_image->repository() != request.image.repository()) {
     push_options.mount_from.push_back(request.run_image->repository());
   }
+  push_options.blob_sources = run.blob_sources;
   absl::StatusOr<registry::PushResult> pushed =
-      registry::PushImage(*session.registry, request.image, *deps_.blobs, image->config,
-                          image->layers, image->manifest_json, push_options);
+      registry::PushImage(*session.registry, request.image, run.blobs, image->config, image->layers,
+                          image->manifest_json, push_options);
   if (!pushed.ok()) return fail(FailureKind::kPush, "push", pushed.status());
   outcome.manifest_digest = pushed->manifest_digest;
   outcome.image = request.image.WithDigest(pushed->manifest_digest);
   outcome.blobs_uploaded = pushed->uploaded;
   outcome.blobs_skipped = pushed->skipped;
+  outcome.blobs_mounted = pushed->mounted;
   run.Step("push", started,
            absl::StrCat(pushed->uploaded, " blobs uploaded, ", pushed->skipped, " already there, ",
                         pushed->mounted, " mounted, ", pushed->bytes_uploaded, " bytes"));
+  // Now that the registry holds them, the fleet may reuse the layers built here.
+  const std::string repository =
+      absl::StrCat(request.image.registry(), "/", request.image.repository());
+  for (const auto& [key, record] : run.fleet_puts) {
+    if (absl::Status s = deps_.remote_layers->Put(key, record, repository);
+        !s.ok() && session.log) {
+      session.log(
+          absl::StrCat("tempa: could not record the layer in the fleet's cache: ", s.message()));
+    }
+  }
   return outcome;
 }
 

@@ -23,6 +23,7 @@
 #include "common/registry/registry_client.h"
 #include "common/sandbox/sandbox.h"
 #include "worker/build_pipeline_dirs.h"
+#include "worker/remote_layer_index.h"
 
 namespace tempa::worker {
 
@@ -46,6 +47,8 @@ struct BuiltLayer {
   buildpacks::LayerRole role;
   oci::LayerRecord record;
   bool reused = false;  // came from the action cache instead of being built
+  // When reused from the fleet's layer cache: the "REGISTRY/REPO" its blob is mounted from.
+  std::string reused_from;
 };
 
 struct BuildOutcome {
@@ -57,6 +60,7 @@ struct BuildOutcome {
   std::string run_image;  // the pinned run image reference, when one was used
   int blobs_uploaded = 0;
   int blobs_skipped = 0;
+  int blobs_mounted = 0;  // cross-repository mounts (fleet layers, a run image's)
 };
 
 // Everything external the pipeline uses, injected; shared by every build the pipeline runs,
@@ -72,6 +76,10 @@ struct PipelineDeps {
   // OK when the sandbox's build user can reach and read `dir` to mount it; otherwise the
   // source is copied into the build's scratch directory first.
   std::function<absl::Status(const std::string& dir)> source_reachable;
+  // The fleet's layer cache; null: layers are only reused from this worker's own cache. A
+  // dependency layer it knows (keyed by its inputs and build env, not by app) is mounted from
+  // the repository holding it instead of being built; one built here is recorded after the push.
+  RemoteLayerIndex* remote_layers = nullptr;
 };
 
 // What belongs to one build and is passed with it: where it pushes, who watches it, and how it
@@ -117,8 +125,10 @@ class BuildPipeline {
   struct Run;  // one build's state (build_pipeline.cc)
   absl::StatusOr<BuildOutcome> BuildWith(const BuildRequest& request, Run& run);
   // `build_scope` (the app and its build env) keys layers made by the build's own code.
+  // `env_scope` (the build env) keys them in the fleet's cache.
   absl::StatusOr<BuiltLayer> ProduceLayer(const buildpacks::PlannedLayer& planned, int64_t epoch,
-                                          absl::string_view build_scope, Run& run);
+                                          absl::string_view build_scope,
+                                          absl::string_view env_scope, Run& run);
 
   PipelineDeps deps_;
   PipelineOptions options_;

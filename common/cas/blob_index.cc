@@ -100,12 +100,12 @@ absl::Status BlobIndex::Erase(absl::string_view hex) {
   return absl::OkStatus();
 }
 
-std::vector<std::string> BlobIndex::EvictionCandidates(uint64_t max_bytes,
-                                                       absl::string_view keep) const {
+std::vector<std::string> BlobIndex::EvictionCandidates(
+    uint64_t max_bytes, const std::function<bool(const std::string& hex)>& spared) const {
   std::vector<std::string> out;
   uint64_t total = total_bytes_;
   for (auto it = lru_.begin(); it != lru_.end() && total > max_bytes; ++it) {
-    if (it->second == keep) continue;
+    if (spared(it->second)) continue;
     out.push_back(it->second);
     total -= entries_.at(it->second).size;
   }

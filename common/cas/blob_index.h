@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -43,9 +44,10 @@ class BlobIndex {
   absl::Status Touch(absl::string_view hex, absl::Time now);
   absl::Status Erase(absl::string_view hex);
 
-  // Least recently used first, skipping `keep`, enough that removing them all brings the total
-  // to at most `max_bytes` (or every other entry, when that is not enough).
-  std::vector<std::string> EvictionCandidates(uint64_t max_bytes, absl::string_view keep) const;
+  // Least recently used first, skipping those `spared` says to keep, enough that removing them
+  // all brings the total to at most `max_bytes` (or every other entry, when that is not enough).
+  std::vector<std::string> EvictionCandidates(
+      uint64_t max_bytes, const std::function<bool(const std::string& hex)>& spared) const;
 
   // Every indexed digest hex, for reconciliation with the files on disk.
   std::vector<std::string> AllHex() const;

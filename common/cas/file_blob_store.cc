@@ -106,6 +106,10 @@ class FileBlobWriter : public BlobWriter {
   }
 
   absl::StatusOr<Digest> Commit(std::optional<Digest> expected) override {
+    return CommitPinned(expected, nullptr);
+  }
+
+  absl::StatusOr<Digest> CommitPinned(std::optional<Digest> expected, BlobPin* pin) override {
     if (done_) return absl::FailedPreconditionError("blob writer already committed");
     done_ = true;
     RETURN_IF_ERROR(Flush());
@@ -121,7 +125,7 @@ class FileBlobWriter : public BlobWriter {
                                               expected->ToString(),
                                               " was expected; nothing was stored"));
     }
-    RETURN_IF_ERROR(store_->Publish(temp_path_, digest, size_));
+    RETURN_IF_ERROR(store_->Publish(temp_path_, digest, size_, pin));
     published_ = true;
     return digest;
   }
@@ -223,7 +227,7 @@ absl::StatusOr<Digest> FileBlobStore::Put(absl::string_view data) {
 }
 
 absl::Status FileBlobStore::Publish(const std::string& temp_path, const Digest& digest,
-                                    uint64_t size) {
+                                    uint64_t size, BlobPin* pin) {
   {
     absl::MutexLock lock(&mu_);
     // Renaming over an existing copy is safe: both hold the same verified bytes, rename is
@@ -233,6 +237,7 @@ absl::Status FileBlobStore::Publish(const std::string& temp_path, const Digest& 
       return ErrnoStatus(errno, "publish blob as", final_path);
     }
     RETURN_IF_ERROR(index_.Put(digest.hex(), size, options_.now()));
+    if (pin != nullptr) *pin = PinLocked(digest.hex());
     RETURN_IF_ERROR(EvictLocked(digest.hex()));
   }
   return FsyncDir(blob_dir_);
@@ -257,7 +262,8 @@ absl::Status FileBlobStore::RemoveLocked(absl::string_view hex) {
 
 absl::Status FileBlobStore::EvictLocked(absl::string_view keep) {
   if (options_.max_bytes == 0) return absl::OkStatus();
-  for (const std::string& hex : index_.EvictionCandidates(options_.max_bytes, keep)) {
+  auto spared = [&](const std::string& hex) { return hex == keep || pins_.contains(hex); };
+  for (const std::string& hex : index_.EvictionCandidates(options_.max_bytes, spared)) {
     RETURN_IF_ERROR(RemoveLocked(hex));
   }
   return absl::OkStatus();
@@ -312,6 +318,25 @@ absl::Status FileBlobStore::Verify(const Digest& digest) {
   ASSIGN_OR_RETURN(Digest actual, Sha256OfFile(path));
   if (!(actual == digest)) return ReportCorruption(digest, actual);
   return absl::OkStatus();
+}
+
+absl::StatusOr<BlobPin> FileBlobStore::Pin(const Digest& digest) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(bool present, CheckPresentLocked(digest.hex()));
+  if (!present) {
+    return absl::NotFoundError(absl::StrCat("blob ", digest.ToString(), " not in store"));
+  }
+  RETURN_IF_ERROR(index_.Touch(digest.hex(), options_.now()));
+  return PinLocked(digest.hex());
+}
+
+BlobPin FileBlobStore::PinLocked(const std::string& hex) {
+  ++pins_[hex];
+  return BlobPin([this, hex] {
+    absl::MutexLock lock(&mu_);
+    auto it = pins_.find(hex);
+    if (it != pins_.end() && --it->second == 0) pins_.erase(it);
+  });
 }
 
 absl::Status FileBlobStore::EvictToFit() {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -43,8 +44,10 @@ class FileBlobStore : public BlobStore {
   absl::StatusOr<std::string> Path(const Digest& digest) override;
   absl::StatusOr<std::string> Read(const Digest& digest) override;
   absl::Status Verify(const Digest& digest) override;
+  // Pinned blobs are never evicted, even when the store stays over its cap because of them.
+  absl::StatusOr<BlobPin> Pin(const Digest& digest) override;
 
-  // Evicts least-recently-used blobs until the total fits the cap (no-op without a cap).
+  // Evicts least-recently-used unpinned blobs until the total fits the cap (no-op without one).
   absl::Status EvictToFit();
   uint64_t total_bytes();
 
@@ -55,8 +58,11 @@ class FileBlobStore : public BlobStore {
                 FileBlobStoreOptions options);
 
   std::string BlobPath(absl::string_view hex) const;
-  // Moves a hashed, fsynced temp file into place as `digest` and indexes it.
-  absl::Status Publish(const std::string& temp_path, const Digest& digest, uint64_t size);
+  // Moves a hashed, fsynced temp file into place as `digest` and indexes it; pins it before
+  // anything is evicted when `pin` is set.
+  absl::Status Publish(const std::string& temp_path, const Digest& digest, uint64_t size,
+                       BlobPin* pin);
+  BlobPin PinLocked(const std::string& hex) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes startup leftovers and makes the index and the blob directory agree.
   absl::Status Reconcile();
   // Checks the file still exists with the indexed size; drops the entry (and file) otherwise.
@@ -74,6 +80,8 @@ class FileBlobStore : public BlobStore {
   const FileBlobStoreOptions options_;
   absl::Mutex mu_;
   BlobIndex index_ ABSL_GUARDED_BY(mu_);
+  // Digest hex → how many pins hold it.
+  absl::flat_hash_map<std::string, int> pins_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tempa::cas

@@ -25,6 +25,19 @@ absl::StatusOr<Outcome> PushOne(RegistryClient& client, const ImageReference& ta
   ASSIGN_OR_RETURN(bool exists, client.BlobExists(repo, blob.digest));
   if (exists) return Outcome::kSkipped;
   std::optional<std::string> session;
+  auto source = options.blob_sources.find(blob.digest);
+  if (source != options.blob_sources.end() && source->second != repo) {
+    ASSIGN_OR_RETURN(MountResult mount, client.MountBlob(repo, blob.digest, source->second));
+    if (mount.mounted) return Outcome::kMounted;
+    session = mount.upload_location;
+    ASSIGN_OR_RETURN(bool have, blobs.Contains(blob.digest));
+    if (!have) {  // refused: fetched from where it lives, then uploaded like any other
+      ASSIGN_OR_RETURN(std::unique_ptr<cas::BlobWriter> writer, blobs.NewWriter());
+      RETURN_IF_ERROR(Annotate(
+          client.GetBlob(source->second, blob.digest, static_cast<uint64_t>(blob.size), *writer),
+          absl::StrCat("fetch it from ", source->second)));
+    }
+  }
   for (const std::string& from : options.mount_from) {
     if (from == repo) continue;
     ASSIGN_OR_RETURN(MountResult mount, client.MountBlob(repo, blob.digest, from));

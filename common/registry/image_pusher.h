@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct PushOptions {
   // Repositories on the same registry that may already hold some blobs (e.g. other apps built
   // from the same base); each missing blob is mounted from the first that has it.
   std::vector<std::string> mount_from;
+  // Blobs that live in a repository of the same registry rather than (or besides) in `blobs`:
+  // each is mounted from there first; when the registry refuses the mount and `blobs` lacks
+  // it, it is downloaded from there into `blobs` and uploaded.
+  std::map<Digest, std::string> blob_sources;
   // Blobs checked/uploaded at once.
   int parallelism = 4;
 };

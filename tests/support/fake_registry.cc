@@ -158,7 +158,7 @@ void FakeRegistry::Route() {
                 [this](const httplib::Request& req, httplib::Response& res) {
                   absl::MutexLock lock(&mu_);
                   std::string repo = req.matches[1];
-                  if (req.has_param("mount") &&
+                  if (req.has_param("mount") && !options_.refuse_mounts &&
                       links_.count({req.get_param_value("from"), req.get_param_value("mount")})) {
                     links_.insert({repo, req.get_param_value("mount")});
                     res.status = 201;

@@ -43,6 +43,9 @@ class FakeRegistry {
     std::string token_realm;
     // Appended to every blob served: blobs longer than their descriptors.
     std::string blob_suffix;
+    // Answer every cross-repository mount with a fresh upload session (202), as registries
+    // that disable mounts do.
+    bool refuse_mounts = false;
     // Where to listen; 127.0.0.2 and 127.0.0.3 make "another host" on loopback.
     std::string address = "127.0.0.1";
   };

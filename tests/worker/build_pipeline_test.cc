@@ -1,6 +1,7 @@
 // The pipeline itself, with a scripted buildpack in the real sandbox, a real LocalCas and a
 // fake registry on loopback: a build cancelled from another thread stops at once, cleans up and
-// says why; a cancelled build starts nothing.
+// says why; a cancelled build starts nothing; concurrent builds on one pipeline keep the blobs
+// they use from each other's eviction.
 #include "worker/build_pipeline.h"
 
 #include <dirent.h>
@@ -155,6 +156,58 @@ TEST_F(BuildPipelineTest, AnUncancelledBuildPushes) {
   ASSERT_EQ(outcome->layers.size(), 2u);
   EXPECT_FALSE(outcome->layers[0].reused);
   EXPECT_THAT(ScratchLeft(), ::testing::IsEmpty());
+}
+
+TEST_F(BuildPipelineTest, ConcurrentBuildsOnOnePipelineKeepTheBlobsTheyUseFromEviction) {
+  // A cap so small that every blob written evicts every other one not pinned.
+  cas_.reset();
+  cas::LocalCasOptions cas_options;
+  cas_options.max_bytes = 1;
+  absl::StatusOr<std::unique_ptr<cas::LocalCas>> cas =
+      cas::LocalCas::Open(tmp_.Join("cas"), cas_options);
+  ASSERT_TRUE(cas.ok()) << cas.status();
+  cas_ = *std::move(cas);
+  deps_.blobs = &cas_->blobs();
+  deps_.actions = &cas_->actions();
+  BuildPipeline pipeline(deps_, options_);
+
+  // A: its deps layer is written, then its app step waits until the test lets it go on.
+  testing::WriteScriptedApp(tmp_.Join("a"), "lock a", "echo dep-a > a.txt\n", "a");
+  testing::WriteFileOrDie(tmp_.Join("a/app.sh"),
+                          "echo waiting\nwhile [ ! -e /src/go ]; do sleep 0.05; done\n");
+  testing::WriteScriptedApp(tmp_.Join("b"), "lock b", "echo dep-b > b.txt\n", "b");
+  absl::Notification a_waiting;
+  BuildSession session_a;
+  registry::RegistryClientOptions insecure;
+  insecure.insecure = true;
+  registry::RegistryClient client_a(registry_.host_port(), &transport_, insecure);
+  session_a.registry = &client_a;
+  session_a.log = [&](absl::string_view line) {
+    if (line == "waiting") a_waiting.Notify();
+  };
+  BuildRequest request_a = Request(tmp_.Join("a"));
+  request_a.image = *registry::ImageReference::Parse(registry_.host_port() + "/a:1");
+  absl::StatusOr<BuildOutcome> outcome_a = absl::UnknownError("not run");
+  std::thread build_a([&] { outcome_a = pipeline.Build(request_a, session_a); });
+  // Not a timing assertion: only keeps a build that never gets there from hanging the test.
+  ASSERT_TRUE(a_waiting.WaitForNotificationWithTimeout(absl::Minutes(2)));
+
+  // B runs to the end meanwhile, each of its writes evicting what nobody pins.
+  BuildRequest request_b = Request(tmp_.Join("b"));
+  request_b.image = *registry::ImageReference::Parse(registry_.host_port() + "/b:1");
+  absl::StatusOr<BuildOutcome> outcome_b = pipeline.Build(request_b, session_);
+  EXPECT_TRUE(outcome_b.ok()) << outcome_b.status();
+  ASSERT_TRUE(cas_->EvictToFit().ok());
+
+  testing::WriteFileOrDie(tmp_.Join("a/go"), "");
+  build_a.join();
+  ASSERT_TRUE(outcome_a.ok()) << outcome_a.status();
+  ASSERT_EQ(outcome_a->layers.size(), 2u);
+  const Digest deps_a = outcome_a->layers[0].record.blob.digest;
+  EXPECT_TRUE(registry_.HasBlob("a", deps_a.ToString())) << "A pushed without its deps layer";
+  // Once A has ended its blobs are fair game again.
+  ASSERT_TRUE(cas_->EvictToFit().ok());
+  EXPECT_FALSE(*cas_->blobs().Contains(deps_a));
 }
 
 }  // namespace

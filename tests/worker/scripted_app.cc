@@ -56,7 +56,16 @@ absl::StatusOr<buildpacks::BuildRecipe> ScriptedBuildpack::Prepare(
   recipe.layers.push_back(std::move(deps));
   buildpacks::PlannedLayer app;
   app.role = buildpacks::LayerRole::kApp;
-  app.produce = [source]() -> absl::StatusOr<buildpacks::LayerOutput> {
+  app.produce = [context, source]() -> absl::StatusOr<buildpacks::LayerOutput> {
+    if (std::filesystem::exists(source + "/app.sh")) {
+      SandboxCommand command;
+      command.argv = {"/bin/sh", "/src/app.sh"};
+      command.env = {{"PATH", "/usr/bin:/bin"}};
+      command.cwd = "/src";
+      command.mounts = {{source, "/src", false}};
+      command.limits = context.limits;
+      RETURN_IF_ERROR(buildpacks::internal::RunBuildStep("app.sh", command, context, {}));
+    }
     buildpacks::LayerOutput output;
     output.spec.Add({.path = "app/app.txt", .contents = ReadOrEmpty(source + "/app.txt")});
     return output;

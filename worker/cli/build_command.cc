@@ -1,7 +1,5 @@
 #include "worker/cli/build_command.h"
 
-#include <unistd.h>
-
 #include <cstdlib>
 #include <iomanip>
 #include <ostream>
@@ -10,18 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "buildpacks/detector.h"
 #include "common/build_error.h"
-#include "common/cas/local_cas.h"
-#include "common/registry/curl_http_transport.h"
 #include "common/registry/image_reference.h"
 #include "common/registry/registry_client.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
-#include "worker/build_pipeline.h"
-#include "worker/build_pipeline_dirs.h"
 #include "worker/cli/failure_report.h"
-#include "worker/sandbox/bubblewrap_sandbox.h"
+#include "worker/worker_runtime.h"
 
 namespace tempa::cli {
 namespace {
@@ -64,62 +57,6 @@ json LayersJson(const worker::BuildOutcome& outcome) {
   return layers;
 }
 
-// Makes the cache directory (0711 when builds run as another user, else 0700; one the user
-// made keeps its mode) and its CAS (0700, root's alone), and returns where the build-writable
-// directories go: the cache directory itself when the build user can pass through it and only
-// root can change it and its parents, else a root-owned private area keyed by it (a 0700
-// `mktemp -d`, or a directory of another user, stays as it was).
-// Where a build keeps its content-addressed store and its writable directories.
-struct CacheLayout {
-  std::string cas;        // the CAS directory
-  std::string work_area;  // tmp/, apps/, locks/, debs/
-};
-
-absl::StatusOr<CacheLayout> PrepareCacheDir(const std::string& cache_dir,
-                                            worker::DirOwner build_owner) {
-  const mode_t parent_mode = worker::ParentModeFor(build_owner);
-  ASSIGN_OR_RETURN(UniqueFd cache, worker::OpenNamedDir(cache_dir, parent_mode));
-  ASSIGN_OR_RETURN(std::string real, worker::PathOfFd(cache.get()));
-  // A directory another user can change could have its CAS pre-seeded (a planted layer for a
-  // known key) or swapped for a link: then nothing of ours lives there.
-  const bool ours = build_owner.uid == ::geteuid() || worker::CheckOnlyWeCanChange(real).ok();
-  if (ours) {
-    ASSIGN_OR_RETURN(UniqueFd cas, worker::EnsurePrivateDir(cache.get(), "cas", real + "/cas",
-                                                            worker::CurrentOwner(), 0700));
-  }
-  // Only where the build user can pass and nobody but root can swap a directory for a link.
-  if (ours && (build_owner.uid == ::geteuid() ||
-               CheckReachableBy(real + "/cas", build_owner.uid, build_owner.gid).ok())) {
-    return CacheLayout{real + "/cas", real};
-  }
-  // The areas live in a root-owned 0711 directory of the system cache; it must be reachable.
-  std::string root_path = worker::kDefaultPrivateRoot;
-  size_t slash = root_path.rfind('/');
-  ASSIGN_OR_RETURN(UniqueFd system, worker::OpenNamedDir(root_path.substr(0, slash), 0711));
-  ASSIGN_OR_RETURN(UniqueFd root,
-                   worker::EnsurePrivateDir(system.get(), root_path.substr(slash + 1), root_path,
-                                            worker::CurrentOwner(), 0711));
-  if (absl::Status s = worker::CheckOnlyWeCanChange(root_path); !s.ok()) {
-    return Annotate(s, absl::StrCat("the cache directory ", cache_dir,
-                                    " is not root's alone, and neither is the fallback for it"));
-  }
-  ASSIGN_OR_RETURN(std::string area, worker::PrivateAreaFor(real, root_path));
-  std::string name = area.substr(area.rfind('/') + 1);
-  ASSIGN_OR_RETURN(UniqueFd made,
-                   worker::EnsurePrivateDir(root.get(), name, area, worker::CurrentOwner(), 0711));
-  ASSIGN_OR_RETURN(UniqueFd apps, worker::EnsurePrivateDir(made.get(), "apps", area + "/apps",
-                                                           worker::CurrentOwner(), 0711));
-  if (absl::Status s = CheckReachableBy(area + "/apps", build_owner.uid, build_owner.gid);
-      !s.ok()) {
-    return Annotate(s, absl::StrCat("the cache directory ", cache_dir,
-                                    " is private, and so is the fallback for it"));
-  }
-  if (ours) return CacheLayout{real + "/cas", area};
-  ASSIGN_OR_RETURN(UniqueFd cas, worker::EnsurePrivateDir(made.get(), "cas", area + "/cas",
-                                                          worker::CurrentOwner(), 0700));
-  return CacheLayout{area + "/cas", area};
-}
-
 }  // namespace
 
 int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
@@ -141,69 +78,28 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
     run_image = *parsed;
   }
   std::string cache_dir = args.cache_dir.empty() ? DefaultCacheDir() : args.cache_dir;
-  BubblewrapSandboxOptions sandbox_options;
-  BubblewrapSandbox sandbox(sandbox_options);
-  worker::DirOwner build_owner =
-      sandbox.drops_privileges()
-          ? worker::DirOwner{sandbox_options.build_uid, sandbox_options.build_gid}
-          : worker::CurrentOwner();
-  absl::StatusOr<CacheLayout> layout = PrepareCacheDir(cache_dir, build_owner);
-  if (!layout.ok()) {
-    return ReportFailure("build",
-                         WithFailure(layout.status(), {FailureKind::kInternal, "cache", ""}),
-                         args.json, out, err);
-  }
+  worker::WorkerRuntimeOptions runtime_options;
+  runtime_options.cache_dir = cache_dir;
   // One process at a time holds a cache directory: another `tempa build` on it is waited for,
   // as long as a build may run, saying so once.
-  cas::LocalCasOptions cas_options;
-  cas_options.lock_wait =
+  runtime_options.cas_lock_wait =
       (args.timeout > absl::ZeroDuration() ? args.timeout : SandboxLimits().wall_time) +
       absl::Minutes(5);
-  cas_options.on_wait = [&err, &cache_dir] {
+  runtime_options.on_cas_wait = [&err, &cache_dir] {
     err << "tempa: waiting for another tempa build using " << cache_dir << " to finish\n";
   };
-  absl::StatusOr<std::unique_ptr<cas::LocalCas>> cas =
-      cas::LocalCas::Open(layout->cas, cas_options);
-  if (!cas.ok()) {
-    return ReportFailure("build", WithFailure(cas.status(), {FailureKind::kInternal, "cache", ""}),
-                         args.json, out, err);
-  }
+  absl::StatusOr<std::unique_ptr<worker::WorkerRuntime>> runtime =
+      worker::WorkerRuntime::Open(std::move(runtime_options));
+  if (!runtime.ok()) return ReportFailure("build", runtime.status(), args.json, out, err);
 
-  buildpacks::Detector detector = buildpacks::Detector::WithDefaultBuildpacks();
-  registry::CurlHttpTransport transport;
-  registry::RegistryClientOptions registry_options;
-  registry_options.insecure = args.insecure_registry;
-  registry_options.credentials = CredentialsFromEnv();
-  registry_options.token_hosts = TokenHostsFromEnv();
-  registry::RegistryClient client(image->registry(), &transport, registry_options);
-  std::optional<registry::RegistryClient> run_image_client;
-  if (run_image && run_image->registry() != image->registry()) {
-    run_image_client.emplace(run_image->registry(), &transport, registry_options);
-  }
-
-  worker::PipelineDeps deps;
-  deps.blobs = &(*cas)->blobs();
-  deps.actions = &(*cas)->actions();
-  deps.sandbox = &sandbox;
-  deps.prepare_writable_dir = [&sandbox_options](const std::string& dir) {
-    return PrepareForSandbox(dir, sandbox_options);
-  };
-  deps.source_reachable = [&sandbox, &sandbox_options](const std::string& dir) {
-    if (!sandbox.drops_privileges()) return absl::OkStatus();
-    return CheckReadableBy(dir, sandbox_options.build_uid, sandbox_options.build_gid);
-  };
-  deps.detector = &detector;
-  worker::BuildSession session;
-  session.registry = &client;
-  session.run_image_registry = run_image_client ? &*run_image_client : nullptr;
-  session.on_step = [&err](absl::string_view step, absl::Duration took, absl::string_view detail) {
+  worker::JobContext context;
+  context.registry.insecure = args.insecure_registry;
+  context.registry.credentials = CredentialsFromEnv();
+  context.registry.token_hosts = TokenHostsFromEnv();
+  context.on_step = [&err](absl::string_view step, absl::Duration took, absl::string_view detail) {
     err << absl::StrFormat("tempa: %-12s %7.2fs  %s\n", step, absl::ToDoubleSeconds(took), detail);
   };
-  session.log = [&err](absl::string_view line) { err << "  | " << line << "\n"; };
-  worker::PipelineOptions options;
-  options.cache_dir = layout->work_area;
-  options.scratch_dir = layout->work_area + "/tmp";
-  options.build_owner = build_owner;
+  context.log = [&err](absl::string_view line) { err << "  | " << line << "\n"; };
 
   worker::BuildRequest request;
   request.source_dir = AbsoluteSourceDir(args.source_dir);
@@ -219,14 +115,14 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   if (args.max_file_bytes > 0) request.limits.file_bytes = args.max_file_bytes;
 
   absl::Time started = absl::Now();
-  worker::BuildPipeline pipeline(std::move(deps), options);
-  absl::StatusOr<worker::BuildOutcome> outcome = pipeline.Build(request, session);
-  if (!outcome.ok()) return ReportFailure("build", outcome.status(), args.json, out, err);
+  absl::StatusOr<worker::JobOutcome> job = (*runtime)->Build(request, context);
+  if (!job.ok()) return ReportFailure("build", job.status(), args.json, out, err);
+  const worker::BuildOutcome* outcome = &job->build;
   err << absl::StrFormat("tempa: built %s in %.2fs\n", outcome->image,
                          absl::ToDoubleSeconds(absl::Now() - started));
 
   if (args.json) {
-    registry::RequestCounts counts = client.counts();
+    const registry::RequestCounts& counts = job->registry_requests;
     json requests = {{"HEAD", counts.head}, {"GET", counts.get},     {"POST", counts.post},
                      {"PUT", counts.put},   {"PATCH", counts.patch}, {"other", counts.other}};
     json result = {{"image", outcome->image},

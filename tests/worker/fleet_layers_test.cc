@@ -1,0 +1,176 @@
+// The fleet-wide layer cache, worker side, against the real docker-registry: a second app with
+// the same lockfile, built on another worker (a fresh CAS), reuses the first app's dependency
+// layer through the index — its installer never runs, the blob is mounted, not uploaded, and
+// the image it pushes is complete. A layer the index names but the registry lost is built; a
+// registry refusing the mount gets the blob downloaded from its source and uploaded.
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <map>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/fake_registry.h"
+#include "tests/support/registry_server.h"
+#include "tests/support/temp_dir.h"
+#include "tests/worker/scripted_app.h"
+#include "worker/worker_runtime.h"
+
+namespace tempa::worker {
+namespace {
+
+using ::testing::Contains;
+using ::testing::Not;
+
+// The coordinator's index, in memory.
+class InMemoryLayerIndex : public RemoteLayerIndex {
+ public:
+  absl::StatusOr<std::optional<RemoteLayer>> Find(const std::string& key) override {
+    absl::MutexLock lock(&mu_);
+    auto it = layers_.find(key);
+    if (it == layers_.end()) return std::nullopt;
+    return it->second;
+  }
+  absl::Status Put(const std::string& key, const oci::LayerRecord& record,
+                   const std::string& repository) override {
+    absl::MutexLock lock(&mu_);
+    layers_[key] = RemoteLayer{record, repository};
+    return absl::OkStatus();
+  }
+  std::map<std::string, RemoteLayer> layers() {
+    absl::MutexLock lock(&mu_);
+    return layers_;
+  }
+  void Replace(const RemoteLayer& layer) {
+    absl::MutexLock lock(&mu_);
+    for (auto& [key, value] : layers_) value = layer;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, RemoteLayer> layers_ ABSL_GUARDED_BY(mu_);
+};
+
+// Exit code of `command` run by /bin/sh, its output appended to `output`.
+int Shell(const std::string& command, std::string* output) {
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output->append(buf, n);
+  return WEXITSTATUS(::pclose(pipe));
+}
+
+class FleetLayersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::RegistryServer::Available()) GTEST_SKIP() << "docker-registry not installed";
+    ::chmod(tmp_.path().c_str(), 0711);
+    absl::StatusOr<std::unique_ptr<testing::RegistryServer>> registry =
+        testing::RegistryServer::Start();
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    registry_ = *std::move(registry);
+    const std::string installer = "echo installing\necho dependency > dep.txt\n";
+    testing::WriteScriptedApp(tmp_.Join("a"), "same lockfile", installer, "app a");
+    testing::WriteScriptedApp(tmp_.Join("b"), "same lockfile", installer, "app b");
+  }
+
+  // One worker: its own cache directory (a fresh CAS), sharing the fleet's index.
+  std::unique_ptr<WorkerRuntime> Worker(const std::string& name) {
+    WorkerRuntimeOptions options;
+    options.cache_dir = tmp_.Join(name);
+    options.detector = std::make_shared<buildpacks::Detector>(testing::ScriptedDetector());
+    options.remote_layers = &index_;
+    absl::StatusOr<std::unique_ptr<WorkerRuntime>> runtime = WorkerRuntime::Open(options);
+    EXPECT_TRUE(runtime.ok()) << runtime.status();
+    return runtime.ok() ? *std::move(runtime) : nullptr;
+  }
+
+  // Builds `app` as REGISTRY/team/<app>:1 on `worker`, collecting its log.
+  absl::StatusOr<JobOutcome> BuildApp(WorkerRuntime& worker, const std::string& app,
+                                      std::vector<std::string>* log, std::string registry = "") {
+    if (registry.empty()) registry = registry_->host_port();
+    BuildRequest request;
+    request.source_dir = tmp_.Join(app);
+    request.image = *registry::ImageReference::Parse(absl::StrCat(registry, "/team/", app, ":1"));
+    request.source_date_epoch = 1700000000;
+    JobContext context;
+    context.log = [log](absl::string_view line) { log->emplace_back(line); };
+    return worker.Build(request, context);
+  }
+
+  testing::TempDir tmp_{"fleet-layers-test-"};
+  std::unique_ptr<testing::RegistryServer> registry_;
+  InMemoryLayerIndex index_;
+};
+
+TEST_F(FleetLayersTest, ASecondAppWithTheSameLockfileMountsTheFirstAppsDepsLayer) {
+  std::unique_ptr<WorkerRuntime> worker_a = Worker("worker-a");
+  std::unique_ptr<WorkerRuntime> worker_b = Worker("worker-b");
+  ASSERT_TRUE(worker_a && worker_b);
+  std::vector<std::string> log_a, log_b;
+  absl::StatusOr<JobOutcome> a = BuildApp(*worker_a, "a", &log_a);
+  ASSERT_TRUE(a.ok()) << a.status() << "\n" << registry_->log();
+  EXPECT_THAT(log_a, Contains("installing"));
+  ASSERT_EQ(index_.layers().size(), 1u) << "the deps layer built by A is in the fleet's index";
+  const oci::LayerRecord deps = a->build.layers[0].record;
+  EXPECT_EQ(index_.layers().begin()->second.repository, registry_->host_port() + "/team/a");
+
+  absl::StatusOr<JobOutcome> b = BuildApp(*worker_b, "b", &log_b);
+  ASSERT_TRUE(b.ok()) << b.status() << "\n" << registry_->log();
+  EXPECT_THAT(log_b, Not(Contains("installing"))) << "B ran the installer";
+  ASSERT_EQ(b->build.layers.size(), 2u);
+  EXPECT_TRUE(b->build.layers[0].reused);
+  EXPECT_EQ(b->build.layers[0].reused_from, registry_->host_port() + "/team/a");
+  EXPECT_EQ(b->build.layers[0].record, deps);
+  EXPECT_GE(b->build.blobs_mounted, 1);
+  EXPECT_FALSE(*worker_b->cas().blobs().Contains(deps.blob.digest)) << "B fetched the layer";
+  // Every blob B's manifest names is there: skopeo fetches and verifies each one.
+  std::string output;
+  int copied = Shell(absl::StrCat("skopeo copy --src-tls-verify=false docker://", b->build.image,
+                                  " oci:", tmp_.Join("copy-b"), ":b"),
+                     &output);
+  EXPECT_EQ(copied, 0) << output;
+}
+
+TEST_F(FleetLayersTest, ALayerTheIndexNamesButTheRegistryLostIsBuiltHere) {
+  std::unique_ptr<WorkerRuntime> worker_a = Worker("worker-a");
+  std::unique_ptr<WorkerRuntime> worker_b = Worker("worker-b");
+  ASSERT_TRUE(worker_a && worker_b);
+  std::vector<std::string> log_a, log_b;
+  absl::StatusOr<JobOutcome> a = BuildApp(*worker_a, "a", &log_a);
+  ASSERT_TRUE(a.ok()) << a.status();
+  // The index now points at a repository that never held the layer.
+  index_.Replace({a->build.layers[0].record, registry_->host_port() + "/team/elsewhere"});
+  absl::StatusOr<JobOutcome> b = BuildApp(*worker_b, "b", &log_b);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_THAT(log_b, Contains("installing"));
+  EXPECT_FALSE(b->build.layers[0].reused);
+  EXPECT_EQ(index_.layers().begin()->second.repository, registry_->host_port() + "/team/b");
+}
+
+TEST_F(FleetLayersTest, ARefusedMountIsReplacedByADownloadFromTheSourceAndAnUpload) {
+  testing::FakeRegistry::Options refusing;
+  refusing.refuse_mounts = true;
+  testing::FakeRegistry fake(refusing);
+  std::unique_ptr<WorkerRuntime> worker_a = Worker("worker-a");
+  std::unique_ptr<WorkerRuntime> worker_b = Worker("worker-b");
+  ASSERT_TRUE(worker_a && worker_b);
+  std::vector<std::string> log_a, log_b;
+  absl::StatusOr<JobOutcome> a = BuildApp(*worker_a, "a", &log_a, fake.host_port());
+  ASSERT_TRUE(a.ok()) << a.status();
+  absl::StatusOr<JobOutcome> b = BuildApp(*worker_b, "b", &log_b, fake.host_port());
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_THAT(log_b, Not(Contains("installing")));
+  EXPECT_TRUE(b->build.layers[0].reused);
+  EXPECT_EQ(b->build.blobs_mounted, 0);
+  const Digest deps = a->build.layers[0].record.blob.digest;
+  EXPECT_TRUE(fake.HasBlob("team/b", deps.ToString()));
+  EXPECT_TRUE(*worker_b->cas().blobs().Contains(deps)) << "fetched from team/a, then uploaded";
+}
+
+}  // namespace
+}  // namespace tempa::worker

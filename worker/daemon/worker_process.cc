@@ -14,6 +14,7 @@
 #include "common/posix_status.h"
 #include "common/status_macros.h"
 #include "worker/daemon/coordinator_link.h"
+#include "worker/daemon/grpc_remote_layer_index.h"
 #include "worker/daemon/pipeline_job_executor.h"
 #include "worker/daemon/worker_daemon.h"
 #include "worker/daemon/worker_daemon_main.h"
@@ -101,8 +102,10 @@ int RunWorkerProcess(const WorkerProcessOptions& options) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = rpc::MakeChannel(client);
   if (!channel.ok()) return Fail(channel.status());
 
+  GrpcRemoteLayerIndex fleet_layers(*channel, client, *worker_id);
   WorkerRuntimeOptions runtime_options;
   runtime_options.cache_dir = options.work_dir + "/cache";
+  runtime_options.remote_layers = &fleet_layers;
   runtime_options.on_cas_wait = [] {
     std::cerr << "tempa-worker: waiting for another process using this work dir's cache\n";
   };

@@ -181,6 +181,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   context.scratch_dir = dirs->scratch();
   context.cache_dir = dirs->app_cache();
   context.deb_cache_dir = dirs->shared_debs();
+  context.toolchain_seed_dir = dirs->toolchain_seeds();
   context.build_env = app->build_env;
   context.sandbox = deps_.sandbox;
   context.limits = request.limits;

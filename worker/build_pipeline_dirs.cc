@@ -146,6 +146,15 @@ absl::StatusOr<UniqueFd> LockFile(int dir_fd, const std::string& name, const std
   return fd;
 }
 
+absl::StatusOr<std::string> OpenToolchainSeeds(const std::string& area) {
+  ASSIGN_OR_RETURN(UniqueFd area_fd, OpenNamedDir(area, 0711));
+  ASSIGN_OR_RETURN(std::string area_path, PathOfFd(area_fd.get()));
+  std::string seeds = area_path + "/seeds";
+  ASSIGN_OR_RETURN(UniqueFd fd,
+                   EnsurePrivateDir(area_fd.get(), "seeds", seeds, CurrentOwner(), 0711));
+  return seeds;
+}
+
 absl::StatusOr<BuildDirs> BuildDirs::Open(const Options& options, absl::string_view repository,
                                           const std::function<void(absl::string_view)>& log) {
   const DirOwner root = CurrentOwner();
@@ -198,6 +207,8 @@ absl::StatusOr<BuildDirs> BuildDirs::Open(const Options& options, absl::string_v
   dirs.shared_cache_ = area_path + "/debs";
   ASSIGN_OR_RETURN(UniqueFd shared,
                    EnsurePrivateDir(area.get(), "debs", dirs.shared_cache_, root, 0711));
+  dirs.seeds_ = area_path + "/seeds";
+  ASSIGN_OR_RETURN(UniqueFd seeds, EnsurePrivateDir(area.get(), "seeds", dirs.seeds_, root, 0711));
   dirs.app_cache_ = absl::StrCat(apps_path, "/", key);
   ASSIGN_OR_RETURN(UniqueFd cache,
                    EnsurePrivateDir(apps.get(), key, dirs.app_cache_, options.build_owner, 0700));

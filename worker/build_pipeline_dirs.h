@@ -68,6 +68,10 @@ inline constexpr char kDefaultPrivateRoot[] = "/var/cache/tempa/private";
 absl::StatusOr<UniqueFd> LockFile(int dir_fd, const std::string& name, const std::string& path,
                                   const std::function<void()>& on_wait);
 
+// Opens (making it when missing) the root-owned toolchain seeds directory `area`/seeds, 0711,
+// never through a link. For a daemon that prepares seeds before its first build.
+absl::StatusOr<std::string> OpenToolchainSeeds(const std::string& area);
+
 // One build's scratch directory and its app's cache, made, locked and removed as the build
 // goes. Paths are real (no symlinks), as the buildpacks' MakeDirs requires.
 class BuildDirs {
@@ -89,6 +93,9 @@ class BuildDirs {
   // Root's own cache of fetched Debian packages, shared by all apps (0711: apt's _apt user
   // passes through to its download directory); no build mounts or writes it.
   const std::string& shared_debs() const { return shared_cache_; }
+  // Root's toolchain seeds (seeds/, 0711: the build user passes through to the work directory
+  // a seed is compiled in), shared by all apps; builds see only read-only links to them.
+  const std::string& toolchain_seeds() const { return seeds_; }
   // Gives the scratch directory itself to the build owner, mode 0700.
   absl::Status HandOverScratch();
 
@@ -102,6 +109,7 @@ class BuildDirs {
   std::string scratch_;
   std::string app_cache_;
   std::string shared_cache_;
+  std::string seeds_;
   UniqueFd cache_lock_;
 };
 

@@ -96,6 +96,24 @@ TEST_F(BuildPipelineDirsTest, ScratchAndCacheAreTheBuildUsersWithMode0700InRoots
   EXPECT_TRUE(CheckReachableBy(dirs->app_cache() + "/.", 65534, 65534).ok());
 }
 
+TEST_F(BuildPipelineDirsTest, ToolchainSeedsAreRootsAndPassableButNotWritableByTheBuildUser) {
+  // A link left where the seeds belong is replaced, never followed.
+  fs::create_directories(options_.cache_parent);
+  fs::create_directory_symlink(victim_dir_, options_.cache_parent + "/seeds");
+  absl::StatusOr<BuildDirs> dirs = BuildDirs::Open(options_, "team/app", nullptr);
+  ASSERT_TRUE(dirs.ok()) << dirs.status();
+  EXPECT_EQ(dirs->toolchain_seeds(), fs::canonical(options_.cache_parent).string() + "/seeds");
+  struct stat st = Lstat(dirs->toolchain_seeds());
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0711u);
+  ExpectVictimsUntouched();
+  // A daemon preparing seeds before any build gets the same directory.
+  absl::StatusOr<std::string> seeds = OpenToolchainSeeds(options_.cache_parent);
+  ASSERT_TRUE(seeds.ok()) << seeds.status();
+  EXPECT_EQ(*seeds, dirs->toolchain_seeds());
+}
+
 TEST_F(BuildPipelineDirsTest, TheScratchDirectoryGoesWithTheBuildButNotWhatItsLinksPointAt) {
   std::string scratch;
   {

@@ -153,6 +153,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request) {
   dir_options.scratch_parent = options_.scratch_dir;
   dir_options.cache_parent = options_.cache_dir;
   dir_options.build_owner = options_.build_owner.value_or(CurrentOwner());
+  dir_options.shared_seeds_root = options_.shared_seeds_root;
   absl::StatusOr<BuildDirs> dirs = BuildDirs::Open(dir_options, app_identity, deps_.log);
   if (!dirs.ok()) return fail(FailureKind::kInternal, "build", dirs.status());
 

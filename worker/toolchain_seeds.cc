@@ -6,12 +6,13 @@
 
 namespace tempa::worker {
 
-absl::Status PrepareToolchainSeeds(const std::string& work_area, Sandbox& sandbox,
+absl::Status PrepareToolchainSeeds(const std::string& work_area,
+                                   const std::string& shared_seeds_root, Sandbox& sandbox,
                                    DirOwner build_owner, buildpacks::GoToolchainLocator& go,
                                    const std::function<void(absl::string_view)>& log) {
   absl::StatusOr<buildpacks::GoToolchain> toolchain = go.Locate();
   if (!toolchain.ok()) return absl::OkStatus();  // no Go here: no Go builds to speed up
-  ASSIGN_OR_RETURN(std::string seeds, OpenToolchainSeeds(work_area));
+  ASSIGN_OR_RETURN(std::string seeds, OpenToolchainSeeds(work_area, shared_seeds_root));
   buildpacks::go::GoStdSeedOptions options;
   options.seeds_dir = seeds;
   options.sandbox = &sandbox;

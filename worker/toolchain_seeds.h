@@ -17,11 +17,13 @@
 
 namespace tempa::worker {
 
-// Prepares the seeds in `work_area`/seeds (the pipeline's PipelineOptions::cache_dir), compiling
-// with `sandbox` as `build_owner`. No Go toolchain: OK, nothing to do. Errors name the
-// toolchain and what failed; a worker may log them and go on (builds then compile the standard
-// library themselves, as before).
-absl::Status PrepareToolchainSeeds(const std::string& work_area, Sandbox& sandbox,
+// Prepares the seeds builds in `work_area` (the pipeline's PipelineOptions::cache_dir) will use:
+// in `shared_seeds_root` when usable, else `work_area`/seeds (OpenToolchainSeeds; pass the
+// pipeline's PipelineOptions::shared_seeds_root), compiling with `sandbox` as `build_owner`. No Go
+// toolchain: OK, nothing to do. Errors name the toolchain and what failed; a worker may log them
+// and go on (builds then compile the standard library themselves, as before).
+absl::Status PrepareToolchainSeeds(const std::string& work_area,
+                                   const std::string& shared_seeds_root, Sandbox& sandbox,
                                    DirOwner build_owner, buildpacks::GoToolchainLocator& go,
                                    const std::function<void(absl::string_view)>& log);
 

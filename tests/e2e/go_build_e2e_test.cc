@@ -78,9 +78,10 @@ TEST_F(TempaE2eTest, SameSourceGivesTheSameDigestFromOtherDirsMtimesAndCaches) {
   EXPECT_FALSE(other_cold["layers"][0]["reused"].get<bool>());
 }
 
-// The first Go build on a cache directory compiles the standard library once, into the root-owned
-// seed; a new app after it compiles none of it: its GOCACHE gets the seed's read-only links and
-// only the entries of its own packages. The image does not depend on the seed.
+// The first Go build on a machine compiles the standard library once, into the root-owned seed
+// (/var/cache/tempa/seeds, shared by every cache directory); a new app after it compiles none of
+// it: its GOCACHE gets the seed's read-only links and only the entries of its own packages. The
+// image does not depend on the seed.
 TEST_F(TempaE2eTest, ANewAppsFirstBuildLinksTheStandardLibraryInsteadOfCompilingIt) {
   if (geteuid() != 0) GTEST_SKIP() << "the seed is shared read-only with another build user";
   std::string src = CopyExample("go-hello", "app");
@@ -88,7 +89,6 @@ TEST_F(TempaE2eTest, ANewAppsFirstBuildLinksTheStandardLibraryInsteadOfCompiling
   CommandResult first, second;
   json a = BuildJson(src, registry() + "/first:v1", cache, &first);
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  EXPECT_TRUE(absl::StrContains(first.err, "compiling the standard library once")) << first.err;
   json b = BuildJson(src, registry() + "/second:v1", cache, &second);
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_FALSE(absl::StrContains(second.err, "compiling the standard library")) << second.err;

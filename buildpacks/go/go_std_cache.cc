@@ -145,6 +145,27 @@ absl::Status RefreshIfDue(int seed_fd, const std::string& seed, absl::Duration a
   return absl::OkStatus();
 }
 
+// Removes the seeds other than `keep` whose last refresh is older than `after`: an app cache
+// still holding links to one keeps its files (they are its own then); a build that was about to
+// link from one finds it gone and compiles the standard library itself.
+absl::Status RemoveUnusedSeeds(int seeds_fd, const std::string& seeds, const std::string& keep,
+                               absl::Duration after) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, NamesIn(seeds_fd, seeds));
+  for (const std::string& name : names) {
+    if (name == keep || !absl::StartsWith(name, "go-") || absl::EndsWith(name, ".lock")) continue;
+    UniqueFd seed(::openat(seeds_fd, name.c_str(), kDirFlags));
+    struct stat info;
+    if (!seed.valid() || ::fstatat(seed.get(), "INFO", &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (absl::Now() - absl::FromUnixSeconds(info.st_mtim.tv_sec) < after) continue;
+    // Out of the way under a name no user looks for first, then removed.
+    std::string trash = ".trash-" + name;
+    RETURN_IF_ERROR(RemoveTreeAt(seeds_fd, trash, seeds + "/" + trash));
+    if (::renameat(seeds_fd, name.c_str(), seeds_fd, trash.c_str()) != 0) continue;
+    RETURN_IF_ERROR(RemoveTreeAt(seeds_fd, trash, seeds + "/" + trash));
+  }
+  return absl::OkStatus();
+}
+
 // Runs the toolchain on std in a fresh work directory and publishes the copy as `name`. The
 // caller holds the key's lock.
 absl::Status Produce(const GoToolchain& toolchain, const GoStdSeedOptions& options, int seeds_fd,
@@ -239,6 +260,8 @@ absl::StatusOr<GoStdSeed> EnsureGoStdSeed(const GoToolchain& toolchain,
                                  " (kept read-only for every app's build cache)"));
       }
       RETURN_IF_ERROR(Produce(toolchain, options, seeds.get(), name, key_text));
+      RETURN_IF_ERROR(
+          RemoveUnusedSeeds(seeds.get(), options.seeds_dir, name, options.remove_unused_after));
       seed.produced = true;
       found.Reset(::openat(seeds.get(), name.c_str(), kDirFlags));
       if (!found.valid()) return ErrnoStatus(errno, "open", seed.dir);

@@ -44,6 +44,9 @@ struct GoStdSeedOptions {
   // The seed's files get a fresh mtime when its last refresh is older than this, so that go's
   // trim (which drops entries unused for 5 days) never removes them from an app's cache.
   absl::Duration refresh_after = absl::Hours(24);
+  // When a new seed is made, other seeds not used for this long (an older toolchain's) are
+  // removed. A seed in use is refreshed every refresh_after, so it never looks this old.
+  absl::Duration remove_unused_after = absl::Hours(24 * 30);
   // The limits of the one `go build std` run (trusted code: only the time is bounded).
   SandboxLimits limits;
 };
@@ -67,7 +70,8 @@ SandboxCommand MakeGoStdSeedCommand(const GoToolchain& toolchain, const std::str
 // Returns the seed for `toolchain`, producing it first when there is none: under the key's lock
 // (a concurrent caller waits, then finds it), in a fresh work directory, then copied (read
 // beneath the work directory, never following a link; only cache entry files) into a root-owned
-// staging directory, synced and renamed into place. Refreshes the seed's mtimes when due.
+// staging directory, synced and renamed into place; then removes seeds unused for
+// remove_unused_after. Refreshes the seed's mtimes when due.
 // Errors name what failed; a failed `go build std` is Internal with its output's last lines.
 absl::StatusOr<GoStdSeed> EnsureGoStdSeed(const GoToolchain& toolchain,
                                           const GoStdSeedOptions& options);

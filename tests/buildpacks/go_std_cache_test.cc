@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -163,6 +164,25 @@ TEST_F(GoStdCacheTest, AnotherToolchainGetsItsOwnSeedAndTheOldOneStays) {
   EXPECT_NE(GoStdSeedKey(GoToolchain{"/bin/sh", "/opt/go", "go1.23.5"}),
             GoStdSeedKey(RealishToolchain("go1.23.5")));
   EXPECT_EQ(GoStdSeedKey(RealishToolchain()), GoStdSeedKey(RealishToolchain()));
+}
+
+TEST_F(GoStdCacheTest, ANewToolchainsSeedRemovesSeedsUnusedForAMonthOnly) {
+  auto unused = EnsureGoStdSeed(RealishToolchain("go1.21.0"), Options());
+  auto recent = EnsureGoStdSeed(RealishToolchain("go1.22.0"), Options());
+  ASSERT_TRUE(unused.ok() && recent.ok());
+  // An app cache still links one of the unused seed's files.
+  tree_.Mkdir("app/go");
+  ASSERT_TRUE(SeedGoCache(unused->dir, tree_ / "app/go/go-build", true).ok());
+  auto old_time = fs::file_time_type::clock::now() - std::chrono::hours(24 * 40);
+  fs::last_write_time(unused->dir + "/INFO", old_time);
+  auto now_seed = EnsureGoStdSeed(RealishToolchain("go1.23.5"), Options());
+  ASSERT_TRUE(now_seed.ok()) << now_seed.status();
+  EXPECT_FALSE(fs::exists(unused->dir));
+  EXPECT_TRUE(fs::exists(recent->dir + "/INFO"));
+  EXPECT_EQ(Slurp(tree_ / ("app/go/go-build/bb/" + Hash('b') + "-d")), "object net/http");
+  for (const auto& e : fs::directory_iterator(seeds_)) {
+    EXPECT_FALSE(absl::StartsWith(e.path().filename().string(), ".")) << e.path();
+  }
 }
 
 TEST_F(GoStdCacheTest, ConcurrentFirstCallsCompileOnceAndAllGetTheWholeSeed) {

@@ -55,6 +55,10 @@ struct BuildContext {
   // Tempa's own cache of fetched .debs for run bases, shared by all apps and never mounted into
   // a sandbox. Empty: a debs/ directory in cache_dir (or scratch_dir).
   std::string deb_cache_dir;
+  // Root's directory of toolchain seeds (the Go standard library compiled once per toolchain,
+  // see go/go_std_cache.h), shared by all apps; builds only ever see read-only links to what is
+  // in it. Empty: app caches start empty.
+  std::string toolchain_seed_dir;
   std::map<std::string, std::string> build_env;  // user's --build-env
   Sandbox* sandbox = nullptr;
   // Limits for every sandboxed step of this build (memory, processes, time, output).

@@ -227,6 +227,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
   dir_options.scratch_parent = options_.scratch_dir;
   dir_options.cache_parent = options_.cache_dir;
   dir_options.build_owner = options_.build_owner.value_or(CurrentOwner());
+  dir_options.shared_seeds_root = options_.shared_seeds_root;
   absl::StatusOr<BuildDirs> dirs = BuildDirs::Open(dir_options, app_identity, session.log);
   if (!dirs.ok()) return fail(FailureKind::kInternal, "build", dirs.status());
 
@@ -255,6 +256,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
   context.scratch_dir = dirs->scratch();
   context.cache_dir = dirs->app_cache();
   context.deb_cache_dir = dirs->shared_debs();
+  context.toolchain_seed_dir = dirs->toolchain_seeds();
   context.build_env = app->build_env;
   context.sandbox = &run.sandbox;
   context.limits = request.limits;

@@ -109,6 +109,9 @@ struct PipelineOptions {
   std::string scratch_dir;
   // Who owns the directories a build writes (the sandbox's build user). Unset: this process.
   std::optional<DirOwner> build_owner;
+  // Toolchain seeds shared by every work area on the machine (see OpenToolchainSeeds); empty:
+  // each cache_dir keeps its own in seeds/.
+  std::string shared_seeds_root = kDefaultSharedSeedsRoot;
   int compression_level = 6;
 };
 

@@ -146,6 +146,51 @@ absl::StatusOr<UniqueFd> LockFile(int dir_fd, const std::string& name, const std
   return fd;
 }
 
+namespace {
+
+// The machine-wide seeds directory, when only root can change what leads to it and it shares the
+// area's file system.
+absl::StatusOr<std::string> OpenSharedSeeds(const std::string& shared_root, int area_fd) {
+  size_t slash = shared_root.rfind('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == shared_root.size()) {
+    return absl::InvalidArgumentError("not an absolute directory path: " + shared_root);
+  }
+  std::string parent = shared_root.substr(0, slash);
+  ASSIGN_OR_RETURN(UniqueFd parent_fd, OpenNamedDir(parent, 0711));
+  ASSIGN_OR_RETURN(std::string real_parent, PathOfFd(parent_fd.get()));
+  RETURN_IF_ERROR(CheckOnlyWeCanChange(real_parent));
+  std::string seeds = absl::StrCat(real_parent, "/", shared_root.substr(slash + 1));
+  ASSIGN_OR_RETURN(UniqueFd fd, EnsurePrivateDir(parent_fd.get(), shared_root.substr(slash + 1),
+                                                 seeds, CurrentOwner(), 0711));
+  struct stat seeds_st, area_st;
+  if (::fstat(fd.get(), &seeds_st) != 0) return ErrnoStatus(errno, "stat", seeds);
+  if (::fstat(area_fd, &area_st) != 0) return ErrnoStatus(errno, "stat", "the work area");
+  if (seeds_st.st_dev != area_st.st_dev) {
+    return absl::FailedPreconditionError(seeds + " is on another file system than the work area");
+  }
+  return seeds;
+}
+
+absl::StatusOr<std::string> SeedsFor(int area_fd, const std::string& area_path,
+                                     const std::string& shared_root) {
+  if (!shared_root.empty() && ::geteuid() == 0) {
+    absl::StatusOr<std::string> shared = OpenSharedSeeds(shared_root, area_fd);
+    if (shared.ok()) return shared;
+  }
+  std::string seeds = area_path + "/seeds";
+  ASSIGN_OR_RETURN(UniqueFd fd, EnsurePrivateDir(area_fd, "seeds", seeds, CurrentOwner(), 0711));
+  return seeds;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> OpenToolchainSeeds(const std::string& area,
+                                               const std::string& shared_root) {
+  ASSIGN_OR_RETURN(UniqueFd area_fd, OpenNamedDir(area, 0711));
+  ASSIGN_OR_RETURN(std::string area_path, PathOfFd(area_fd.get()));
+  return SeedsFor(area_fd.get(), area_path, shared_root);
+}
+
 absl::StatusOr<BuildDirs> BuildDirs::Open(const Options& options, absl::string_view repository,
                                           const std::function<void(absl::string_view)>& log) {
   const DirOwner root = CurrentOwner();
@@ -198,6 +243,7 @@ absl::StatusOr<BuildDirs> BuildDirs::Open(const Options& options, absl::string_v
   dirs.shared_cache_ = area_path + "/debs";
   ASSIGN_OR_RETURN(UniqueFd shared,
                    EnsurePrivateDir(area.get(), "debs", dirs.shared_cache_, root, 0711));
+  ASSIGN_OR_RETURN(dirs.seeds_, SeedsFor(area.get(), area_path, options.shared_seeds_root));
   dirs.app_cache_ = absl::StrCat(apps_path, "/", key);
   ASSIGN_OR_RETURN(UniqueFd cache,
                    EnsurePrivateDir(apps.get(), key, dirs.app_cache_, options.build_owner, 0700));

@@ -68,6 +68,19 @@ inline constexpr char kDefaultPrivateRoot[] = "/var/cache/tempa/private";
 absl::StatusOr<UniqueFd> LockFile(int dir_fd, const std::string& name, const std::string& path,
                                   const std::function<void()>& on_wait);
 
+// The machine-wide toolchain seeds directory: one seed per toolchain for every Tempa process on
+// the machine (each CLI cache directory, each worker), so a fresh cache directory's first Go build
+// compiles no standard library either.
+inline constexpr char kDefaultSharedSeedsRoot[] = "/var/cache/tempa/seeds";
+
+// Opens (making it when missing) the root-owned toolchain seeds directory (0711, never through a
+// link) for the work area `area`: `shared_root` when it is usable (this process is root, only
+// root can change its parent, and it is on the area's file system, since seeds are hard-linked
+// into app caches), else `area`/seeds. Returns its path. For BuildDirs and for a daemon that
+// prepares seeds before its first build.
+absl::StatusOr<std::string> OpenToolchainSeeds(
+    const std::string& area, const std::string& shared_root = kDefaultSharedSeedsRoot);
+
 // One build's scratch directory and its app's cache, made, locked and removed as the build
 // goes. Paths are real (no symlinks), as the buildpacks' MakeDirs requires.
 class BuildDirs {
@@ -76,6 +89,8 @@ class BuildDirs {
     std::string scratch_parent;  // tmp/ of the work area
     std::string cache_parent;    // the work area: app caches go in its apps/, locks in locks/
     DirOwner build_owner;
+    // See OpenToolchainSeeds; empty: always the area's own seeds/.
+    std::string shared_seeds_root = kDefaultSharedSeedsRoot;
   };
   // Makes a scratch directory (root's until HandOverScratch, so a source copy can be made in it
   // first), then opens and locks the cache of `repository`: `log` says so when it has to wait.
@@ -89,6 +104,9 @@ class BuildDirs {
   // Root's own cache of fetched Debian packages, shared by all apps (0711: apt's _apt user
   // passes through to its download directory); no build mounts or writes it.
   const std::string& shared_debs() const { return shared_cache_; }
+  // Root's toolchain seeds (0711: the build user passes through to the work directory
+  // a seed is compiled in), shared by all apps; builds see only read-only links to them.
+  const std::string& toolchain_seeds() const { return seeds_; }
   // Gives the scratch directory itself to the build owner, mode 0700.
   absl::Status HandOverScratch();
 
@@ -102,6 +120,7 @@ class BuildDirs {
   std::string scratch_;
   std::string app_cache_;
   std::string shared_cache_;
+  std::string seeds_;
   UniqueFd cache_lock_;
 };
 

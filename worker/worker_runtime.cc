@@ -1,5 +1,8 @@
 #include "worker/worker_runtime.h"
 
+#include "buildpacks/go/go_toolchain.h"
+#include "worker/toolchain_seeds.h"
+
 #include <utility>
 
 #include "common/build_error.h"
@@ -93,6 +96,13 @@ absl::StatusOr<JobOutcome> WorkerRuntime::Build(const BuildRequest& request,
   session.cancel = context.cancel;
   ASSIGN_OR_RETURN(BuildOutcome outcome, pipeline_->Build(request, session));
   return JobOutcome{std::move(outcome), client.counts()};
+}
+
+absl::Status WorkerRuntime::PrepareToolchainSeeds(
+    const std::function<void(absl::string_view)>& log) {
+  buildpacks::HostGoToolchainLocator go;
+  return ::tempa::worker::PrepareToolchainSeeds(layout_.work_area, kDefaultSharedSeedsRoot,
+                                                *sandbox_, build_owner_, go, log);
 }
 
 }  // namespace tempa::worker

@@ -83,6 +83,11 @@ class WorkerRuntime {
   // once; builds of one app wait for each other (its cache is locked), others run side by side.
   absl::StatusOr<JobOutcome> Build(const BuildRequest& request, const JobContext& context);
 
+  // Compiles what toolchains can share across apps (the Go standard library for Tempa's flags)
+  // once, by Tempa itself, before any build needs it. Errors are worth a log line only: builds
+  // then compile it themselves.
+  absl::Status PrepareToolchainSeeds(const std::function<void(absl::string_view)>& log);
+
   const CacheLayout& layout() const { return layout_; }
   cas::LocalCas& cas() { return *cas_; }
   // Who owns what builds write (the sandbox's build user when the worker is root).

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "buildpacks/go/go_source.h"
+#include "buildpacks/go/go_std_cache.h"
 #include "buildpacks/internal/build_output.h"
 #include "buildpacks/internal/build_step.h"
 #include "buildpacks/internal/egress_targets.h"
@@ -84,20 +85,20 @@ std::map<std::string, std::string> GoBuildEnv(const GoBuildParams& params,
   return env;
 }
 
+std::vector<std::string> GoBuildFlags() {
+  return {"-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid="};
+}
+
 absl::StatusOr<SandboxCommand> MakeGoBuildCommand(const GoBuildParams& params,
                                                   const BuildContext& context,
                                                   const std::string& src_host,
                                                   const std::string& out_host,
                                                   const std::string& cache_host) {
   SandboxCommand command;
-  command.argv = {params.toolchain.go_binary,
-                  "build",
-                  "-trimpath",
-                  "-buildvcs=false",
-                  "-ldflags=-s -w -buildid=",
-                  "-o",
-                  absl::StrCat(kSandboxOut, "/", params.app_name),
-                  params.main_package};
+  command.argv = {params.toolchain.go_binary, "build"};
+  for (std::string& flag : GoBuildFlags()) command.argv.push_back(std::move(flag));
+  command.argv.insert(command.argv.end(),
+                      {"-o", absl::StrCat(kSandboxOut, "/", params.app_name), params.main_package});
   command.env = GoBuildEnv(params, context.build_env);
   command.limits = context.limits;
   command.cwd = kSandboxSrc;
@@ -140,6 +141,8 @@ absl::StatusOr<LayerOutput> RunGoBuild(const GoBuildParams& params, const BuildC
   if (!made.ok()) {
     return WithFailure(Annotate(made.status(), "build env"), {FailureKind::kBadInput, "build", ""});
   }
+  // A new app's cache starts with the standard library already compiled (read-only links).
+  SeedAppGoCache(params.toolchain, context, cache_host + "/go-build");
   // Modules are fetched first, with the egress; the compile (which may run the module's
   // generators and cgo tools) sees only the module cache.
   internal::SplitStep steps = internal::SplitFetchFromCompile(

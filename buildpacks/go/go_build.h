@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "buildpacks/buildpack.h"
@@ -32,6 +33,11 @@ inline constexpr char kSandboxCache[] = "/cache";
 // say so, and owns the consequences (a cgo binary will not run on the static base).
 std::map<std::string, std::string> GoBuildEnv(const GoBuildParams& params,
                                               const std::map<std::string, std::string>& user);
+
+// The flags of every `go build` Tempa runs (-trimpath, no VCS stamp, no build id), before -o.
+// The standard-library seed (go_std_cache.h) is compiled with exactly these, so its cache keys
+// are the ones an app's build looks up.
+std::vector<std::string> GoBuildFlags();
 
 // The whole sandbox command, with `src_host` mounted at /src, `out_host` at /out and
 // `cache_host` at /cache. Offline unless the build is not vendored and the build env names a

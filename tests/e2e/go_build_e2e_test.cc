@@ -1,10 +1,12 @@
 // `tempa build` on the Go example, driven through the real binary as a user would: real
 // registry, real sandboxed go build, image pulled back with skopeo, unpacked with umoci, run
 // with runc.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <regex>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -29,7 +31,8 @@ TEST_F(TempaE2eTest, GoAppWithVendoredDependencyRunsFromTheRegistryAndAnswersHtt
   EXPECT_EQ(out["language"], "go");
   EXPECT_TRUE(absl::StartsWith(out["image"].get<std::string>(), registry() + "/go-hello@sha256:"))
       << out.dump();
-  EXPECT_EQ(out["image"].get<std::string>(), registry() + "/go-hello@" + out["digest"].get<std::string>());
+  EXPECT_EQ(out["image"].get<std::string>(),
+            registry() + "/go-hello@" + out["digest"].get<std::string>());
   ASSERT_EQ(out["layers"].size(), 2u);
   EXPECT_EQ(out["layers"][0]["role"], "base");
   EXPECT_EQ(out["layers"][1]["role"], "app");
@@ -39,8 +42,8 @@ TEST_F(TempaE2eTest, GoAppWithVendoredDependencyRunsFromTheRegistryAndAnswersHtt
   EXPECT_TRUE(absl::StrContains(result.err, "tempa: push")) << result.err;
 
   // The config says how the image runs: non-root, PORT, the exposed port.
-  CommandResult inspect = RunCommand({"skopeo", "inspect", "--config", "--tls-verify=false",
-                                      "docker://" + image});
+  CommandResult inspect =
+      RunCommand({"skopeo", "inspect", "--config", "--tls-verify=false", "docker://" + image});
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   json config = json::parse(inspect.out);
   EXPECT_EQ(config["config"]["User"], "65532:65532");
@@ -73,6 +76,51 @@ TEST_F(TempaE2eTest, SameSourceGivesTheSameDigestFromOtherDirsMtimesAndCaches) {
   EXPECT_EQ(cold["digest"], other_cold["digest"]);
   EXPECT_TRUE(warm["layers"][0]["reused"].get<bool>());
   EXPECT_FALSE(other_cold["layers"][0]["reused"].get<bool>());
+}
+
+// The first Go build on a machine compiles the standard library once, into the root-owned seed
+// (/var/cache/tempa/seeds, shared by every cache directory); a new app after it compiles none of
+// it: its GOCACHE gets the seed's read-only links and only the entries of its own packages. The
+// image does not depend on the seed.
+TEST_F(TempaE2eTest, ANewAppsFirstBuildLinksTheStandardLibraryInsteadOfCompilingIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "the seed is shared read-only with another build user";
+  std::string src = CopyExample("go-hello", "app");
+  std::string cache = tmp_.Join("cache");
+  CommandResult first, second;
+  json a = BuildJson(src, registry() + "/first:v1", cache, &first);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  json b = BuildJson(src, registry() + "/second:v1", cache, &second);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_FALSE(absl::StrContains(second.err, "compiling the standard library")) << second.err;
+  std::smatch linked;
+  ASSERT_TRUE(
+      std::regex_search(second.err, linked, std::regex(R"(seed \((\d+) cache entries linked)")))
+      << second.err;
+  EXPECT_GE(std::stoi(linked[1]), 1000);
+  EXPECT_EQ(a["digest"], b["digest"]);
+
+  std::string gocache;
+  for (const auto& e : fs::directory_iterator(cache + "/apps")) {
+    if (absl::StrContains(e.path().filename().string(), "_second-")) {
+      gocache = e.path().string() + "/go/go-build";
+    }
+  }
+  ASSERT_FALSE(gocache.empty());
+  int own = 0, seed_links = 0;
+  for (const auto& e : fs::recursive_directory_iterator(gocache)) {
+    struct stat st;
+    if (lstat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (e.path().filename().string().size() != 66) continue;  // README, trim.txt
+    if (st.st_uid == 0 && (st.st_mode & 0222) == 0 && st.st_nlink >= 2) {
+      ++seed_links;
+    } else {
+      ++own;
+    }
+  }
+  EXPECT_GE(seed_links, 1000);
+  // go-hello's main package, its vendored module and the link: a few dozen entries, where a
+  // build that missed the seed writes hundreds (net/http and everything below it).
+  EXPECT_LE(own, 60);
 }
 
 TEST_F(TempaE2eTest, RepushOfAnUnchangedImageUploadsNoBlob) {

@@ -24,6 +24,7 @@ absl::StatusOr<buildpacks::LayerOutput> BuildpackIntegrationTest::DetectAndBuild
   context.scratch_dir = scratch_dir;
   context.cache_dir = cache_dir;
   context.sandbox = &sandbox_;
+  context.toolchain_seed_dir = toolchain_seed_dir_;
   context.log = [this](absl::string_view line) { log_ += std::string(line) + "\n"; };
   auto recipe = buildpack.Prepare(**plan, context);
   if (!recipe.ok()) return recipe.status();

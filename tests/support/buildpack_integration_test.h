@@ -29,6 +29,8 @@ class BuildpackIntegrationTest : public ::testing::Test {
 
   BubblewrapSandbox sandbox_;
   std::string log_;
+  // Passed as BuildContext::toolchain_seed_dir (empty: app caches start empty, as before).
+  std::string toolchain_seed_dir_;
 };
 
 }  // namespace tempa::testing

@@ -38,6 +38,7 @@ class BuildPipelineDirsTest : public ::testing::Test {
     options_.scratch_parent = tmp_.Join("area/tmp");
     options_.cache_parent = tmp_.Join("area");
     options_.build_owner = DirOwner{65534, 65534};
+    options_.shared_seeds_root = tmp_.Join("system/seeds");
     // A root-owned file and directory outside the area, for links to point at.
     victim_dir_ = tmp_.Join("victim");
     fs::create_directories(victim_dir_);
@@ -94,6 +95,44 @@ TEST_F(BuildPipelineDirsTest, ScratchAndCacheAreTheBuildUsersWithMode0700InRoots
   // The build user can reach both (bwrap mounts them as that user).
   EXPECT_TRUE(CheckReachableBy(dirs->scratch() + "/.", 65534, 65534).ok());
   EXPECT_TRUE(CheckReachableBy(dirs->app_cache() + "/.", 65534, 65534).ok());
+}
+
+TEST_F(BuildPipelineDirsTest, ToolchainSeedsAreSharedByWorkAreasAndRootsAlone) {
+  absl::StatusOr<BuildDirs> dirs = BuildDirs::Open(options_, "team/app", nullptr);
+  ASSERT_TRUE(dirs.ok()) << dirs.status();
+  EXPECT_EQ(dirs->toolchain_seeds(), fs::canonical(tmp_.Join("system/seeds")).string());
+  struct stat st = Lstat(dirs->toolchain_seeds());
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0711u);
+  // Another work area (another cache directory) finds the same seeds; so does a daemon's start.
+  BuildDirs::Options other = options_;
+  other.cache_parent = tmp_.Join("other");
+  other.scratch_parent = tmp_.Join("other/tmp");
+  absl::StatusOr<BuildDirs> other_dirs = BuildDirs::Open(other, "team/app", nullptr);
+  ASSERT_TRUE(other_dirs.ok()) << other_dirs.status();
+  EXPECT_EQ(other_dirs->toolchain_seeds(), dirs->toolchain_seeds());
+  absl::StatusOr<std::string> seeds =
+      OpenToolchainSeeds(options_.cache_parent, options_.shared_seeds_root);
+  ASSERT_TRUE(seeds.ok()) << seeds.status();
+  EXPECT_EQ(*seeds, dirs->toolchain_seeds());
+}
+
+TEST_F(BuildPipelineDirsTest, SeedsStayInTheAreaWhenOthersCouldChangeTheSharedRoot) {
+  fs::create_directories(tmp_.Join("system"));
+  ::chmod(tmp_.Join("system").c_str(), 0777);
+  // And a link left where the area's seeds belong is replaced, never followed.
+  fs::create_directories(options_.cache_parent);
+  fs::create_directory_symlink(victim_dir_, options_.cache_parent + "/seeds");
+  absl::StatusOr<BuildDirs> dirs = BuildDirs::Open(options_, "team/app", nullptr);
+  ASSERT_TRUE(dirs.ok()) << dirs.status();
+  EXPECT_EQ(dirs->toolchain_seeds(), fs::canonical(options_.cache_parent).string() + "/seeds");
+  struct stat st = Lstat(dirs->toolchain_seeds());
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0711u);
+  EXPECT_FALSE(fs::exists(tmp_.Join("system/seeds")));
+  ExpectVictimsUntouched();
 }
 
 TEST_F(BuildPipelineDirsTest, TheScratchDirectoryGoesWithTheBuildButNotWhatItsLinksPointAt) {

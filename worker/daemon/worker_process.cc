@@ -138,6 +138,14 @@ int RunWorkerProcess(const WorkerProcessOptions& options) {
   action.sa_handler = Signalled;
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  // The standard-library seeds are made once per toolchain, beside the first leases (a build
+  // that needs one meanwhile waits for it on its lock).
+  std::thread seeds([&runtime] {
+    absl::Status made = (*runtime)->PrepareToolchainSeeds([](absl::string_view line) {
+      std::cerr << "tempa-worker: seeds: " << line << "\n";
+    });
+    if (!made.ok()) std::cerr << "tempa-worker: toolchain seeds: " << made.message() << "\n";
+  });
   CancelToken stop;
   std::thread watcher([&stop] {
     while (!g_signalled && !stop.cancelled()) ::usleep(100 * 1000);
@@ -147,6 +155,7 @@ int RunWorkerProcess(const WorkerProcessOptions& options) {
             << options.slots << " slot(s), work dir " << options.work_dir << "\n";
   daemon.Run(stop);
   watcher.join();
+  seeds.join();
   std::cerr << "tempa-worker: stopped\n";
   return 0;
 }

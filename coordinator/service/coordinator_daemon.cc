@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/crypto/secret_box.h"
 #include "common/grpc/server_credentials.h"
+#include "common/metrics/metrics.h"
 #include "common/status_macros.h"
 #include "coordinator/auth/authorizer.h"
 #include "coordinator/core/coordinator.h"
@@ -115,13 +116,15 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   absl::StatusOr<int> grpc_port = server.Start(options.listen, *credentials);
   if (!grpc_port.ok()) return Fail(grpc_port.status());
 
-  GithubWebhookHandler webhooks(&coordinator);
+  metrics::MetricsRegistry webhook_metrics;
+  GithubWebhookHandler webhooks(&coordinator, &webhook_metrics);
   WebhookHttpServer::Options http_options;
   http_options.host = webhook_address->first;
   http_options.port = webhook_address->second;
   StateStore* state = store->get();
-  WebhookHttpServer http(http_options, &webhooks, [&coordinator, state] {
-    return RenderCoordinatorMetrics(coordinator.stats(), state->write_stats());
+  WebhookHttpServer http(http_options, &webhooks, [&coordinator, state, &webhook_metrics] {
+    return RenderCoordinatorMetrics(coordinator.stats(), state->write_stats()) +
+           webhook_metrics.Render();
   });
   absl::StatusOr<int> http_port = http.Start();
   if (!http_port.ok()) return Fail(http_port.status());

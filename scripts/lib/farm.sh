@@ -1,0 +1,43 @@
+# Starts the farm on loopback: tempa-coordinator (gRPC, webhooks) and one tempa-worker, with
+# tokens of their own. Source this file; call start_farm DIR REGISTRY GRPC_PORT WEBHOOK_PORT.
+# Afterwards FARM_TEMPA is the CLI command line talking to it as admin.
+source "$(dirname "${BASH_SOURCE[0]}")/service.sh"
+start_farm() {
+  local dir=$1 registry=$2 grpc_port=$3 webhook_port=$4 build=${TEMPA_BUILD_DIR:-build}
+  mkdir -p "$dir/coordinator" "$dir/worker"
+  chmod 700 "$dir" "$dir/coordinator" "$dir/worker"
+  if [ ! -f "$dir/tokens" ]; then
+    (umask 077
+     printf '%s' "$(openssl rand -hex 24)" >"$dir/admin.token"
+     printf '%s' "$(openssl rand -hex 24)" >"$dir/worker.token"
+     printf 'admin %s demo\nworker %s demo-worker\n' "$(cat "$dir/admin.token")" \
+       "$(cat "$dir/worker.token")" >"$dir/tokens")
+  fi
+  "$build/coordinator/tempa-coordinator" --listen "127.0.0.1:$grpc_port" \
+    --webhook-listen "127.0.0.1:$webhook_port" --data-dir "$dir/coordinator" \
+    --registry "$registry" --token-file "$dir/tokens" >"$dir/coordinator.log" 2>&1 &
+  echo $! >"$dir/coordinator.pid"
+  wait_for_url "http://127.0.0.1:$webhook_port/healthz" || {
+    echo "tempa-coordinator did not start; its log:" >&2; cat "$dir/coordinator.log" >&2; return 1; }
+  "$build/worker/tempa-worker" --coordinator "127.0.0.1:$grpc_port" --work-dir "$dir/worker" \
+    --token-file "$dir/worker.token" --slots 2 >"$dir/worker.log" 2>&1 &
+  echo $! >"$dir/worker.pid"
+  FARM_TEMPA=("$build/worker/tempa" --coordinator "127.0.0.1:$grpc_port" --token-file "$dir/admin.token")
+}
+
+stop_farm() {
+  stop_pidfile "$1/worker.pid"
+  stop_pidfile "$1/coordinator.pid"
+}
+
+# post_push DIR WEBHOOK_PORT REPO_URL SHA SECRET DELIVERY: a GitHub push webhook, signed.
+post_push() {
+  local dir=$1 port=$2 url=$3 sha=$4 secret=$5 delivery=$6
+  local body="{\"ref\":\"refs/heads/main\",\"after\":\"$sha\",\"repository\":{\"clone_url\":\"$url\"}}"
+  local signature
+  signature=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.*= //')
+  curl -sS -X POST "http://127.0.0.1:$port/webhooks/github" -H 'Content-Type: application/json' \
+    -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: $delivery" \
+    -H "X-Hub-Signature-256: sha256=$signature" --data-binary "$body"
+  echo
+}

@@ -226,6 +226,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
   dir_options.scratch_parent = options_.scratch_dir;
   dir_options.cache_parent = options_.cache_dir;
   dir_options.build_owner = options_.build_owner.value_or(CurrentOwner());
+  dir_options.cancel = session.cancel;
   absl::StatusOr<BuildDirs> dirs = BuildDirs::Open(dir_options, app_identity, session.log);
   if (!dirs.ok()) return fail(FailureKind::kInternal, "build", dirs.status());
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/cancel_token.h"
 #include "common/posix_status.h"
 
 namespace tempa::worker {
@@ -65,8 +66,10 @@ inline constexpr char kDefaultPrivateRoot[] = "/var/cache/tempa/private";
 // Takes the exclusive flock on the lock file `name` in `dir_fd` (created 0600, opened
 // O_NOFOLLOW|O_CLOEXEC), calling `on_wait` first when another process holds it. The lock lasts
 // as long as the returned descriptor.
+// While waiting, a set `cancel` ends the wait with Cancelled.
 absl::StatusOr<UniqueFd> LockFile(int dir_fd, const std::string& name, const std::string& path,
-                                  const std::function<void()>& on_wait);
+                                  const std::function<void()>& on_wait,
+                                  const CancelToken* cancel = nullptr);
 
 // One build's scratch directory and its app's cache, made, locked and removed as the build
 // goes. Paths are real (no symlinks), as the buildpacks' MakeDirs requires.
@@ -76,6 +79,8 @@ class BuildDirs {
     std::string scratch_parent;  // tmp/ of the work area
     std::string cache_parent;    // the work area: app caches go in its apps/, locks in locks/
     DirOwner build_owner;
+    // Ends a wait for the app's cache (another build of the app holds it) with Cancelled.
+    const CancelToken* cancel = nullptr;
   };
   // Makes a scratch directory (root's until HandOverScratch, so a source copy can be made in it
   // first), then opens and locks the cache of `repository`: `log` says so when it has to wait.

@@ -108,7 +108,9 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
     ASSIGN_OR_RETURN(bool hit, cached(key));
     if (hit) return built;
   }
-  // The fleet shares dependency layers across apps: keyed by inputs and build env alone.
+  // The fleet shares dependency layers across apps: keyed by inputs and build env alone. Unlike
+  // the local cache this trusts every app whose builds feed the same index (one operator's
+  // farm) not to plant a layer for a lockfile another app uses.
   std::string fleet_key;
   if (deps_.remote_layers != nullptr && planned.role == buildpacks::LayerRole::kDeps &&
       !planned.input_key.empty()) {
@@ -148,6 +150,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::Build(const BuildRequest& request,
   // Whatever a cancelled build failed with (a killed step, a cut connection) is its cancel.
   if (!outcome.ok() && run.cancelled()) {
     BuildFailure failure = FailureOf(outcome.status()).value_or(BuildFailure{});
+    if (failure.kind == FailureKind::kCancelled) return outcome;
     failure.kind = FailureKind::kCancelled;
     return WithFailure(absl::CancelledError(absl::StrCat("the build was cancelled (",
                                                          outcome.status().message(), ")")),
@@ -228,6 +231,7 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
   dir_options.cache_parent = options_.cache_dir;
   dir_options.build_owner = options_.build_owner.value_or(CurrentOwner());
   dir_options.shared_seeds_root = options_.shared_seeds_root;
+  dir_options.cancel = session.cancel;
   absl::StatusOr<BuildDirs> dirs = BuildDirs::Open(dir_options, app_identity, session.log);
   if (!dirs.ok()) return fail(FailureKind::kInternal, "build", dirs.status());
 

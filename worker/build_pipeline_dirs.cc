@@ -134,12 +134,21 @@ absl::StatusOr<std::string> PrivateAreaFor(const std::string& cache_dir,
 }
 
 absl::StatusOr<UniqueFd> LockFile(int dir_fd, const std::string& name, const std::string& path,
-                                  const std::function<void()>& on_wait) {
+                                  const std::function<void()>& on_wait, const CancelToken* cancel) {
   UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return ErrnoStatus(errno, "open lock file", path);
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return fd;
   if (errno != EWOULDBLOCK) return ErrnoStatus(errno, "lock", path);
   if (on_wait) on_wait();
+  if (cancel != nullptr) {  // polled, so a cancel ends the wait at once
+    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) return ErrnoStatus(errno, "lock", path);
+      if (cancel->WaitFor(absl::Milliseconds(100))) {
+        return absl::CancelledError(absl::StrCat("cancelled while waiting for the lock ", path));
+      }
+    }
+    return fd;
+  }
   while (::flock(fd.get(), LOCK_EX) != 0) {
     if (errno != EINTR) return ErrnoStatus(errno, "lock", path);
   }
@@ -229,14 +238,16 @@ absl::StatusOr<BuildDirs> BuildDirs::Open(const Options& options, absl::string_v
   ASSIGN_OR_RETURN(UniqueFd locks,
                    EnsurePrivateDir(area.get(), "locks", area_path + "/locks", root, 0700));
   std::string key = AppCacheKey(repository);
-  ASSIGN_OR_RETURN(
-      dirs.cache_lock_,
-      LockFile(locks.get(), key + ".lock", absl::StrCat(area_path, "/locks/", key, ".lock"), [&] {
-        if (log) {
-          log(absl::StrCat("waiting for another build of ", repository,
-                           " to finish with its cache"));
-        }
-      }));
+  ASSIGN_OR_RETURN(dirs.cache_lock_,
+                   LockFile(
+                       locks.get(), key + ".lock", absl::StrCat(area_path, "/locks/", key, ".lock"),
+                       [&] {
+                         if (log) {
+                           log(absl::StrCat("waiting for another build of ", repository,
+                                            " to finish with its cache"));
+                         }
+                       },
+                       options.cancel));
   // Tempa's own caches shared by every app (fetched .debs, checked against their digests): the
   // build user never writes there, and apt's _apt user only passes through to its own download
   // directory.

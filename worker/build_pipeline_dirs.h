@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/cancel_token.h"
 #include "common/posix_status.h"
 
 namespace tempa::worker {
@@ -65,8 +66,10 @@ inline constexpr char kDefaultPrivateRoot[] = "/var/cache/tempa/private";
 // Takes the exclusive flock on the lock file `name` in `dir_fd` (created 0600, opened
 // O_NOFOLLOW|O_CLOEXEC), calling `on_wait` first when another process holds it. The lock lasts
 // as long as the returned descriptor.
+// While waiting, a set `cancel` ends the wait with Cancelled.
 absl::StatusOr<UniqueFd> LockFile(int dir_fd, const std::string& name, const std::string& path,
-                                  const std::function<void()>& on_wait);
+                                  const std::function<void()>& on_wait,
+                                  const CancelToken* cancel = nullptr);
 
 // The machine-wide toolchain seeds directory: one seed per toolchain for every Tempa process on
 // the machine (each CLI cache directory, each worker), so a fresh cache directory's first Go build
@@ -91,6 +94,8 @@ class BuildDirs {
     DirOwner build_owner;
     // See OpenToolchainSeeds; empty: always the area's own seeds/.
     std::string shared_seeds_root = kDefaultSharedSeedsRoot;
+    // Ends a wait for the app's cache (another build of the app holds it) with Cancelled.
+    const CancelToken* cancel = nullptr;
   };
   // Makes a scratch directory (root's until HandOverScratch, so a source copy can be made in it
   // first), then opens and locks the cache of `repository`: `log` says so when it has to wait.

@@ -135,6 +135,31 @@ TEST_F(BuildPipelineTest, ACancelledBuildStopsItsStepFailsAsCancelledAndCleansIt
   EXPECT_EQ(registry_.requests("PUT"), 0) << "a cancelled build pushed";
 }
 
+TEST_F(BuildPipelineTest, ACancelEndsTheWaitForTheAppsCache) {
+  testing::WriteScriptedApp(tmp_.Join("app"), "lock v1", "echo started\n", "hi");
+  // Another build of the app holds its cache.
+  BuildDirs::Options held_options{options_.scratch_dir, options_.cache_dir,
+                                  options_.build_owner.value_or(CurrentOwner())};
+  absl::StatusOr<BuildDirs> held =
+      BuildDirs::Open(held_options, registry_.host_port() + "/scripted", nullptr);
+  ASSERT_TRUE(held.ok()) << held.status();
+  absl::Notification waiting;
+  session_.log = [&](absl::string_view line) {
+    if (absl::StartsWith(line, "waiting for another build")) waiting.Notify();
+  };
+  std::thread canceller([&] {
+    waiting.WaitForNotificationWithTimeout(absl::Minutes(2));
+    cancel_.Cancel();
+  });
+  absl::StatusOr<BuildOutcome> outcome =
+      BuildPipeline(deps_, options_).Build(Request(tmp_.Join("app")), session_);
+  canceller.join();
+  EXPECT_TRUE(waiting.HasBeenNotified());
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(FailureOf(outcome.status())->kind, FailureKind::kCancelled) << outcome.status();
+  EXPECT_FALSE(started_.HasBeenNotified());
+}
+
 TEST_F(BuildPipelineTest, ABuildCancelledBeforeItStartsRunsNothing) {
   testing::WriteScriptedApp(tmp_.Join("app"), "lock v1", "echo started\n", "hi");
   cancel_.Cancel();

@@ -1,15 +1,20 @@
 // The libgit2 fetcher against real repositories made by the test, over file:// and over git://
 // from `git daemon` on loopback.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/digest.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/git/fetcher_test_util.h"
+#include "worker/git/git_url.h"
 
 namespace tempa::worker {
 namespace {
@@ -276,6 +281,30 @@ TEST_F(FetcherTest, ConcurrentFetchesOfOneRepositoryShareAnIntactMirror) {
   EXPECT_EQ(ra->received_objects == 0, rb->received_objects != 0);
   ASSERT_EQ(Mirrors().size(), 1u);
   testing::RunGit(mirrors_dir_ + "/" + Mirrors()[0], {"fsck", "--strict", "--no-dangling"});
+}
+
+TEST_F(FetcherTest, FetchWaitsForTheMirrorLockAndCanBeCancelledWhileWaiting) {
+  GitRepoBuilder repo(tmp_.Join("src/app"));
+  repo.WriteFile("f", "x");
+  repo.Commit("one");
+  ASSERT_TRUE(fetcher_->Fetch(Request(repo.url(), "main")).ok());
+  // Another worker process holds the mirror's lock.
+  std::string lock_path = absl::StrCat(
+      mirrors_dir_, "/", Sha256Of(NormalizedUrl(*ParseGitUrl(repo.url()))).hex(), ".lock");
+  int fd = open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << lock_path;
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+
+  FetchRequest request = Request(repo.url(), "main");
+  std::atomic<int> polls{0};
+  request.cancelled = [&] { return ++polls > 3; };
+  auto result = fetcher_->Fetch(request);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled) << result.status();
+  EXPECT_THAT(Logs(), Contains(HasSubstr("waiting for another fetch")));
+
+  // Once released, the next fetch goes through.
+  close(fd);
+  EXPECT_TRUE(fetcher_->Fetch(Request(repo.url(), "main")).ok());
 }
 
 TEST_F(FetcherTest, ResolveBranchReadsTheRemoteHeadWithoutFetching) {

@@ -1,6 +1,7 @@
 // The libgit2 fetcher against real repositories made by the test, over file:// and over git://
 // from `git daemon` on loopback.
 #include <fcntl.h>
+#include <openssl/sha.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
 #include "gmock/gmock.h"
@@ -86,6 +88,35 @@ TEST_F(FetcherTest, AbbreviatedShaResolvesThroughTheMirror) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->commit, first);
   EXPECT_EQ(Read(request.checkout_dir + "/f"), "first");
+}
+
+// Contents of a blob whose SHA-1 starts with the 4 hex digits `prefix`.
+std::string BlobWithPrefix(const std::string& prefix) {
+  for (int i = 0;; ++i) {
+    std::string content = absl::StrCat("collide ", i, "\n");
+    std::string object = absl::StrCat("blob ", content.size(), std::string(1, '\0'), content);
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(object.data()), object.size(), digest);
+    if (absl::BytesToHexString(std::string(reinterpret_cast<char*>(digest), 2)) == prefix) {
+      return content;
+    }
+  }
+}
+
+TEST_F(FetcherTest, AmbiguousAbbreviatedShaIsRefused) {
+  GitRepoBuilder repo(tmp_.Join("src/app"));
+  repo.WriteFile("f", "x");
+  std::string commit = repo.Commit("one");
+  std::string prefix = commit.substr(0, 4);
+  repo.WriteFile("collide", BlobWithPrefix(prefix));
+  repo.Commit("a blob sharing the first commit's prefix");
+
+  auto result = fetcher_->Fetch(Request(repo.url(), "main", prefix));
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << result.status();
+  EXPECT_THAT(result.status().message(), HasSubstr("is ambiguous"));
+  auto longer = fetcher_->Fetch(Request(repo.url(), "main", commit.substr(0, 12)));
+  ASSERT_TRUE(longer.ok()) << longer.status();
+  EXPECT_EQ(longer->commit, commit);
 }
 
 // Over git:// (the smart protocol's negotiation) and file:// (libgit2's local transport).

@@ -56,8 +56,10 @@ class GitFetcher {
   // Fetches `request.commit` (or the head of `request.branch`) and checks it out into
   // `request.checkout_dir`. Errors: InvalidArgument (bad URL, branch, SHA or submodule),
   // NotFound ("commit X is not in REPO (branch B)", unknown branch), ResourceExhausted
-  // (max_fetch_bytes), Cancelled, Unauthenticated (credentials refused), Unimplemented (SSH
-  // without libgit2 SSH support), Unavailable (network). On error checkout_dir is removed.
+  // (max_fetch_bytes), Cancelled, Unauthenticated (credentials or host key refused),
+  // FailedPrecondition (SSH without ssh_known_hosts, a gitlink with no .gitmodules url),
+  // AlreadyExists (checkout_dir), Unimplemented (SSH without libgit2 SSH support), Unavailable
+  // (network). On error checkout_dir is removed (unless it existed before).
   virtual absl::StatusOr<FetchResult> Fetch(const FetchRequest& request) = 0;
 
   // The SHA a branch points at on the remote, without fetching objects (the coordinator's

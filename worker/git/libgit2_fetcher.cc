@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -113,7 +114,8 @@ absl::Status Libgit2Fetcher::CheckoutRepository(Job& job, const std::string& url
   if (session.Cancelled()) return absl::CancelledError("fetch cancelled");
   ASSIGN_OR_RETURN(GitUrl parsed, ParseGitUrl(url));
   RETURN_IF_ERROR(CheckUsable(parsed, *job.auth));
-  ASSIGN_OR_RETURN(Mirror mirror, Mirror::Open(job.mirrors_fd, options_.mirrors_dir, url));
+  ASSIGN_OR_RETURN(Mirror mirror,
+                   Mirror::Open(job.mirrors_fd, options_.mirrors_dir, url, session, job.log));
   ASSIGN_OR_RETURN(git_oid oid, Resolve(job, mirror, branch, commit));
   mirror.Unlock();
   if (session.Cancelled()) return absl::CancelledError("fetch cancelled");
@@ -242,7 +244,7 @@ absl::StatusOr<std::string> Libgit2Fetcher::ResolveBranch(const std::string& rep
   if (branch.empty()) return absl::InvalidArgumentError("ResolveBranch needs a branch");
   RETURN_IF_ERROR(ValidateBranch(branch));
   RETURN_IF_ERROR(CheckUsable(url, auth));
-  TransferSession session(url, auth, 0, nullptr);
+  TransferSession session(url, auth, UINT64_MAX, nullptr);
   auto head = RemoteBranchHead(repo_url, branch, session);
   if (!head.ok()) {
     return absl::Status(head.status().code(), session.Scrub(head.status().message()));

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -75,20 +76,30 @@ absl::StatusOr<UniqueFd> OpenMirrorsDir(const std::string& path) {
 }
 
 absl::StatusOr<Mirror> Mirror::Open(int mirrors_fd, const std::string& mirrors_dir,
-                                    const std::string& url) {
+                                    const std::string& url, const TransferSession& session,
+                                    const LogFn& log) {
   InitLibgit2Once();
   ASSIGN_OR_RETURN(GitUrl parsed, ParseGitUrl(url));
   std::string key = Sha256Of(NormalizedUrl(parsed)).hex();
   std::string lock_name = key + ".lock";
+  std::string lock_path = absl::StrCat(mirrors_dir, "/", lock_name);
   UniqueFd lock(
       openat(mirrors_fd, lock_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!lock.valid()) {
-    return ErrnoStatus(errno, "open mirror lock", absl::StrCat(mirrors_dir, "/", lock_name));
-  }
-  while (flock(lock.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      return ErrnoStatus(errno, "lock mirror", absl::StrCat(mirrors_dir, "/", lock_name));
+  if (!lock.valid()) return ErrnoStatus(errno, "open mirror lock", lock_path);
+  bool logged = false;
+  while (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) return ErrnoStatus(errno, "lock mirror", lock_path);
+    if (!logged && log) {
+      log(absl::StrCat("waiting for another fetch of ", session.Scrub(RedactUrl(url)),
+                       " to finish with its mirror"));
     }
+    logged = true;
+    if (session.Cancelled()) {
+      return absl::CancelledError(absl::StrCat("cancelled while waiting for the mirror of ",
+                                               session.Scrub(RedactUrl(url))));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   std::string name = key + ".git";
   std::string path = absl::StrCat(mirrors_dir, "/", name);

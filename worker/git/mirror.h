@@ -24,9 +24,11 @@ using LogFn = std::function<void(absl::string_view)>;
 class Mirror {
  public:
   // Opens (creating when missing) the mirror for `url` under the directory `mirrors_fd`
-  // (`mirrors_dir` names it), waiting for the lock; a mirror left half-made is made again.
+  // (`mirrors_dir` names it), waiting for the lock (logged; Cancelled when `cancelled` says so
+  // while waiting); a mirror left half-made is made again.
   static absl::StatusOr<Mirror> Open(int mirrors_fd, const std::string& mirrors_dir,
-                                     const std::string& url);
+                                     const std::string& url, const TransferSession& session,
+                                     const LogFn& log);
 
   git_repository* repo() const { return repo_.get(); }
   const std::string& url() const { return url_; }

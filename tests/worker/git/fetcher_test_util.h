@@ -15,14 +15,16 @@
 namespace tempa::worker {
 
 class FetcherTest : public ::testing::Test {
+ public:
+  // A file's contents ("" when missing).
+  static std::string Read(const std::string& path);
+
  protected:
   FetcherTest();
 
   // A request for `url` at `branch`/`commit` into a new checkout directory under the temp dir.
   FetchRequest Request(const std::string& url, const std::string& branch,
                        const std::string& commit = "");
-  // A file's contents under a checkout ("" when missing).
-  static std::string Read(const std::string& path);
   // The mirrors made so far (their directory names).
   std::vector<std::string> Mirrors() const;
   std::vector<std::string> Logs();

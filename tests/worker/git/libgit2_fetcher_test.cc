@@ -1,15 +1,22 @@
 // The libgit2 fetcher against real repositories made by the test, over file:// and over git://
 // from `git daemon` on loopback.
+#include <fcntl.h>
+#include <openssl/sha.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/digest.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/git/fetcher_test_util.h"
+#include "worker/git/git_url.h"
 
 namespace tempa::worker {
 namespace {
@@ -81,6 +88,35 @@ TEST_F(FetcherTest, AbbreviatedShaResolvesThroughTheMirror) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->commit, first);
   EXPECT_EQ(Read(request.checkout_dir + "/f"), "first");
+}
+
+// Contents of a blob whose SHA-1 starts with the 4 hex digits `prefix`.
+std::string BlobWithPrefix(const std::string& prefix) {
+  for (int i = 0;; ++i) {
+    std::string content = absl::StrCat("collide ", i, "\n");
+    std::string object = absl::StrCat("blob ", content.size(), std::string(1, '\0'), content);
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(object.data()), object.size(), digest);
+    if (absl::BytesToHexString(std::string(reinterpret_cast<char*>(digest), 2)) == prefix) {
+      return content;
+    }
+  }
+}
+
+TEST_F(FetcherTest, AmbiguousAbbreviatedShaIsRefused) {
+  GitRepoBuilder repo(tmp_.Join("src/app"));
+  repo.WriteFile("f", "x");
+  std::string commit = repo.Commit("one");
+  std::string prefix = commit.substr(0, 4);
+  repo.WriteFile("collide", BlobWithPrefix(prefix));
+  repo.Commit("a blob sharing the first commit's prefix");
+
+  auto result = fetcher_->Fetch(Request(repo.url(), "main", prefix));
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << result.status();
+  EXPECT_THAT(result.status().message(), HasSubstr("is ambiguous"));
+  auto longer = fetcher_->Fetch(Request(repo.url(), "main", commit.substr(0, 12)));
+  ASSERT_TRUE(longer.ok()) << longer.status();
+  EXPECT_EQ(longer->commit, commit);
 }
 
 // Over git:// (the smart protocol's negotiation) and file:// (libgit2's local transport).
@@ -276,6 +312,30 @@ TEST_F(FetcherTest, ConcurrentFetchesOfOneRepositoryShareAnIntactMirror) {
   EXPECT_EQ(ra->received_objects == 0, rb->received_objects != 0);
   ASSERT_EQ(Mirrors().size(), 1u);
   testing::RunGit(mirrors_dir_ + "/" + Mirrors()[0], {"fsck", "--strict", "--no-dangling"});
+}
+
+TEST_F(FetcherTest, FetchWaitsForTheMirrorLockAndCanBeCancelledWhileWaiting) {
+  GitRepoBuilder repo(tmp_.Join("src/app"));
+  repo.WriteFile("f", "x");
+  repo.Commit("one");
+  ASSERT_TRUE(fetcher_->Fetch(Request(repo.url(), "main")).ok());
+  // Another worker process holds the mirror's lock.
+  std::string lock_path = absl::StrCat(
+      mirrors_dir_, "/", Sha256Of(NormalizedUrl(*ParseGitUrl(repo.url()))).hex(), ".lock");
+  int fd = open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << lock_path;
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+
+  FetchRequest request = Request(repo.url(), "main");
+  std::atomic<int> polls{0};
+  request.cancelled = [&] { return ++polls > 3; };
+  auto result = fetcher_->Fetch(request);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled) << result.status();
+  EXPECT_THAT(Logs(), Contains(HasSubstr("waiting for another fetch")));
+
+  // Once released, the next fetch goes through.
+  close(fd);
+  EXPECT_TRUE(fetcher_->Fetch(Request(repo.url(), "main")).ok());
 }
 
 TEST_F(FetcherTest, ResolveBranchReadsTheRemoteHeadWithoutFetching) {

@@ -17,7 +17,8 @@ ABSL_FLAG(std::string, tls_cert_file, "", "serve gRPC over TLS with this certifi
 ABSL_FLAG(std::string, tls_key_file, "", "and this private key");
 ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
           "a build is handed to another worker when its worker is silent this long");
-ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(3), "how often workers heartbeat");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1),
+          "how often workers heartbeat (and so learn of a cancel)");
 ABSL_FLAG(int, max_attempts, 3, "leases a build gets before it fails");
 ABSL_FLAG(int, app_concurrency, 2, "builds of one app running at once, unless the app says");
 

@@ -93,6 +93,14 @@ std::shared_ptr<absl::Notification> Coordinator::PersistLocked(BuildChanges chan
   }
   CountFinished(changes);
   auto durable = std::make_shared<absl::Notification>();
+  if (changes.empty() && batch->empty()) {
+    // Nothing to make durable (a heartbeat that only extended leases in memory). An answer
+    // drawn from a change still on its way to disk is at worst a cancel or a lost lease that a
+    // restart undoes, which the worker protocol tolerates; no sync write is spent on it.
+    if (then) then();
+    durable->Notify();
+    return durable;
+  }
   store_->CommitAsync(std::move(batch), [this, changes = std::move(changes),
                                          then = std::move(then), durable](absl::Status status) {
     if (!status.ok()) {

@@ -33,7 +33,7 @@ namespace tempa::coordinator {
 struct CoordinatorOptions {
   std::string registry;  // HOST[:PORT] images are pushed to, as REGISTRY/APP:COMMIT
   SchedulerOptions scheduler;
-  absl::Duration heartbeat_interval = absl::Seconds(3);
+  absl::Duration heartbeat_interval = absl::Seconds(1);
   absl::Duration max_lease_wait = absl::Seconds(20);  // long-poll cap
   // A worker not heard from for this long is gone (its leases still expire on their own).
   absl::Duration worker_timeout = absl::Seconds(15);

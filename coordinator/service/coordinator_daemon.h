@@ -18,7 +18,7 @@ struct CoordinatorDaemonOptions {
   std::string tls_cert_file;     // both set: the gRPC listener speaks TLS
   std::string tls_key_file;
   absl::Duration lease_ttl = absl::Seconds(30);
-  absl::Duration heartbeat_interval = absl::Seconds(3);
+  absl::Duration heartbeat_interval = absl::Seconds(1);
   int max_attempts = 3;
   int app_concurrency = 2;
 };

@@ -28,7 +28,7 @@ struct WorkerDaemonOptions {
   int slots = 1;
   absl::Duration lease_wait = absl::Seconds(20);
   // Until the coordinator says otherwise at registration.
-  absl::Duration heartbeat_interval = absl::Seconds(3);
+  absl::Duration heartbeat_interval = absl::Seconds(1);
   absl::Duration max_backoff = absl::Seconds(5);
   // How long a finished build's result is retried while the coordinator is unreachable.
   absl::Duration result_deadline = absl::Minutes(10);

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "openssl/rand.h"
 #include "common/status_macros.h"
 #include "coordinator/core/app_rules.h"
 
@@ -16,6 +18,19 @@ namespace {
 
 bool Terminal(v1::BuildStatus status) {
   return status != v1::QUEUED && status != v1::RUNNING;
+}
+
+// Lease ids carry 64 random bits: knowing a build's id is not enough to report on its lease.
+SchedulerOptions WithLeaseNonce(SchedulerOptions options) {
+  if (!options.lease_nonce) {
+    options.lease_nonce = [] {
+      unsigned char bytes[8];
+      if (RAND_bytes(bytes, sizeof(bytes)) != 1) std::abort();  // no randomness: cannot go on
+      return absl::BytesToHexString(
+          absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+    };
+  }
+  return options;
 }
 
 }  // namespace
@@ -32,7 +47,7 @@ Coordinator::Coordinator(StateStore* store, const SecretSealer* sealer,
       sealer_(sealer),
       options_(std::move(options)),
       clock_(std::move(clock)),
-      scheduler_(options_.scheduler) {}
+      scheduler_(WithLeaseNonce(options_.scheduler)) {}
 
 Coordinator::~Coordinator() { Stop(); }
 

@@ -73,7 +73,10 @@ void Scheduler::StartLease(Entry& entry, const std::string& worker_id, absl::Tim
   v1::Build& b = entry.record;
   b.set_status(v1::RUNNING);
   b.set_worker_id(worker_id);
-  if (b.lease_id().empty()) b.set_lease_id(LeaseIdFor(b));
+  if (b.lease_id().empty()) {
+    b.set_lease_id(options_.lease_nonce ? absl::StrCat(LeaseIdFor(b), ".", options_.lease_nonce())
+                                        : LeaseIdFor(b));
+  }
   entry.lease_expiry = now + options_.lease_ttl;
   b.set_lease_expires_unix_ms(absl::ToUnixMillis(entry.lease_expiry));
   leases_[b.lease_id()] = b.id();

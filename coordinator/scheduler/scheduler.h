@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -25,6 +26,9 @@ struct SchedulerOptions {
   absl::Duration lease_ttl = absl::Seconds(30);
   int max_attempts = 3;             // leases handed out before an expiring build FAILS
   int default_app_concurrency = 2;  // running builds per app when the app sets none
+  // A secret part for every lease id ("b-12@2.<nonce>"), so a worker token cannot report on a
+  // lease it was not handed by guessing its id. Unset: ids are "b-12@2".
+  std::function<std::string()> lease_nonce;
 };
 
 // Every record the call changed (or created), each exactly once and in its final state, in the

@@ -337,3 +337,41 @@ TEST(CoordinatorServiceTest, LayerIndexFindsWhatAnotherWorkerPut) {
 
 }  // namespace
 }  // namespace tempa::coordinator::testing
+
+namespace tempa::coordinator::testing {
+namespace {
+
+TEST(CoordinatorLeaseTest, AGuessedLeaseIdCannotCompleteAnotherWorkersBuild) {
+  CoordinatorFixture f;
+  v1::CreateAppRequest create;
+  create.mutable_app()->set_name("api");
+  create.mutable_app()->set_repo_url("https://git.example.com/api.git");
+  ASSERT_TRUE(f.core().CreateApp(create).ok());
+  v1::TriggerBuildRequest trigger;
+  trigger.set_app("api");
+  absl::StatusOr<v1::Build> build = f.core().TriggerBuild(trigger);
+  ASSERT_TRUE(build.ok());
+  v1::LeaseJobRequest lease;
+  lease.set_worker_id("w1");
+  lease.set_wait_ms(2000);
+  v1::LeaseJobResponse job;
+  ASSERT_TRUE(f.Workers()->LeaseJob(f.Context(kWorkerToken).get(), lease, &job).ok());
+  ASSERT_TRUE(job.has_job());
+  // The id names the build and the attempt, and a secret no other worker was told.
+  EXPECT_THAT(job.job().lease_id(), ::testing::StartsWith(build->id() + "@1."));
+  v1::CompleteJobRequest forged;
+  forged.set_build_id(build->id());
+  forged.set_lease_id(build->id() + "@1");
+  forged.mutable_result()->set_succeeded(true);
+  forged.mutable_result()->set_image("127.0.0.1:5999/api@sha256:" + std::string(64, '6'));
+  v1::CompleteJobResponse answer;
+  ASSERT_TRUE(f.Workers()->CompleteJob(f.Context(kWorkerToken).get(), forged, &answer).ok());
+  EXPECT_FALSE(answer.accepted());
+  absl::StatusOr<v1::Build> still = f.core().GetBuild(build->id());
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->status(), v1::RUNNING);
+  EXPECT_TRUE(still->image().empty());
+}
+
+}  // namespace
+}  // namespace tempa::coordinator::testing

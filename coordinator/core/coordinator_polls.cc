@@ -8,6 +8,12 @@
 #include "coordinator/core/coordinator.h"
 
 namespace tempa::coordinator {
+namespace {
+
+// How far back AcceptPoll looks for the branch's newest build.
+constexpr int kRecentBuilds = 50;
+
+}  // namespace
 
 std::string PollDeliveryId(absl::string_view app, absl::string_view branch,
                            absl::string_view commit) {
@@ -54,9 +60,20 @@ absl::StatusOr<PollOutcome> Coordinator::AcceptPoll(const std::string& app,
     absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(AppLocked(app).status());
   }
+  // A head a webhook (or a user) already had built is not built again: the newest build of
+  // the branch is of this commit. (Checked before the poll's own record, which it then skips.)
+  std::string delivery = PollDeliveryId(app, branch, lower);
+  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> polled, store_->GetDelivery(delivery));
+  if (!polled) {
+    ASSIGN_OR_RETURN(std::vector<v1::Build> recent, store_->ListBuilds(app, kRecentBuilds));
+    for (const v1::Build& build : recent) {
+      if (build.branch() != branch) continue;
+      if (build.commit() == lower) return PollOutcome{build.id(), false};
+      break;
+    }
+  }
   ASSIGN_OR_RETURN(AcceptedDelivery accepted,
-                   AcceptDelivery(PollDeliveryId(app, branch, lower),
-                                  {PushTarget{app, branch, lower}}, v1::POLL));
+                   AcceptDelivery(delivery, {PushTarget{app, branch, lower}}, v1::POLL));
   PollOutcome outcome;
   outcome.queued_now = accepted.new_delivery && !accepted.builds.empty();
   if (!accepted.builds.empty()) outcome.build_id = accepted.builds.front().build_id;

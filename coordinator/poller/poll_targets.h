@@ -40,7 +40,8 @@ class PollTargets {
 
   // Durably queues a POLL build of `commit` on `branch` of `app`, once per (app, branch,
   // commit) for the life of the state: a second call (after a restart too) queues nothing and
-  // names the earlier build. NotFound when the app is gone.
+  // names the earlier build. Nor is a commit queued when the branch's newest build (a webhook's
+  // or a user's) is already of it. NotFound when the app is gone.
   virtual absl::StatusOr<PollOutcome> AcceptPoll(const std::string& app, const std::string& branch,
                                                  const std::string& commit) = 0;
 

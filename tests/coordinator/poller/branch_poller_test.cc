@@ -73,6 +73,13 @@ class FakeResolver final : public BranchResolver {
     absl::MutexLock lock(&mu_);
     return calls_[url];
   }
+  // Waits (real time, bounded) until `url` was asked `n` times: the poller's threads call in
+  // their own time.
+  bool AwaitCalls(const std::string& url, int n) {
+    absl::MutexLock lock(&mu_);
+    auto asked = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_[url] >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&asked), absl::Seconds(30));
+  }
   std::string token_seen(const std::string& url) {
     absl::MutexLock lock(&mu_);
     return tokens_seen_[url];
@@ -233,6 +240,7 @@ TEST_F(BranchPollerTest, AHangingRemoteHoldsOnlyItsOwnSlotAndOtherAppsGoOnBeingP
   EXPECT_EQ(resolver_->calls(Url("fine")), 5);
   EXPECT_EQ(Builds("fine").size(), 2u);
   // The stuck one is reported, not asked again while its call still runs.
+  ASSERT_TRUE(resolver_->AwaitCalls(Url("stuck"), 1));
   EXPECT_EQ(resolver_->calls(Url("stuck")), 1);
   EXPECT_THAT(PollError("stuck"), HasSubstr("did not answer within 30s"));
   EXPECT_EQ(LogLinesWith("poll app stuck: the git server did not answer"), 1) << Log();
@@ -256,15 +264,17 @@ TEST_F(BranchPollerTest, NoMoreThanMaxConcurrentResolutionsRunAtOnce) {
   fixture_.clock().Advance(absl::Minutes(5));
   poller_->PollOnce();
   EXPECT_EQ(poller_->running(), 2);
-  EXPECT_EQ(resolver_->calls(Url("a")) + resolver_->calls(Url("b")) + resolver_->calls(Url("c")),
-            2);
+  ASSERT_TRUE(resolver_->AwaitCalls(Url("a"), 1));
+  ASSERT_TRUE(resolver_->AwaitCalls(Url("b"), 1));
+  EXPECT_EQ(resolver_->calls(Url("c")), 0);
 
   // A freed slot goes to the app that waited.
   resolver_->SetHead(Url("a"), kShaX);
   resolver_->Release(Url("a"));
   ASSERT_TRUE(poller_->AwaitResolution("a", absl::Seconds(30)));
   poller_->PollOnce();
-  EXPECT_EQ(resolver_->calls(Url("c")), 1);
+  EXPECT_EQ(poller_->running(), 2);
+  EXPECT_TRUE(resolver_->AwaitCalls(Url("c"), 1));
 }
 
 TEST_F(BranchPollerTest, AFailingRemoteIsRecordedAndLoggedOncePerChangeAndClearedWhenItWorks) {
@@ -309,6 +319,53 @@ TEST_F(BranchPollerTest, AppsWithoutAnIntervalAreNeverPolledAndTurningItOffStops
   fixture_.clock().Advance(absl::Minutes(1));
   Round({});
   EXPECT_EQ(resolver_->calls(Url("hello")), 1);
+}
+
+TEST_F(BranchPollerTest, AHeadAWebhookAlreadyQueuedIsNotBuiltAgain) {
+  CreateApp("hello");
+  absl::StatusOr<std::vector<AcceptedBuild>> pushed =
+      fixture_.core().AcceptPush("delivery-1", {PushTarget{"hello", "main", kShaX}});
+  ASSERT_TRUE(pushed.ok()) << pushed.status();
+  resolver_->SetHead(Url("hello"), kShaX);
+  Round({"hello"});
+  std::vector<v1::Build> builds = Builds("hello");
+  ASSERT_EQ(builds.size(), 1u);
+  EXPECT_EQ(builds[0].trigger(), v1::WEBHOOK);
+
+  resolver_->SetHead(Url("hello"), kShaY);
+  fixture_.clock().Advance(absl::Seconds(10));
+  Round({"hello"});
+  builds = Builds("hello");
+  ASSERT_EQ(builds.size(), 2u);
+  EXPECT_EQ(builds[0].commit(), kShaY);
+  EXPECT_EQ(builds[0].trigger(), v1::POLL);
+}
+
+TEST_F(BranchPollerTest, UsersCannotSetThePollErrorAndChangingTheRepositoryClearsIt) {
+  v1::CreateAppRequest request;
+  request.mutable_app()->set_name("hello");
+  request.mutable_app()->set_repo_url(Url("hello"));
+  request.mutable_app()->set_poll_interval_seconds(10);
+  request.mutable_app()->set_last_poll_error("forged");
+  ASSERT_TRUE(fixture_.core().CreateApp(request).ok());
+  EXPECT_EQ(PollError("hello"), "");
+
+  resolver_->Fail(Url("hello"), absl::NotFoundError("no branch main"));
+  Round({"hello"});
+  EXPECT_THAT(PollError("hello"), HasSubstr("no branch main"));
+  v1::UpdateAppRequest moved;
+  moved.mutable_app()->set_name("hello");
+  moved.mutable_app()->set_repo_url(Url("elsewhere"));
+  moved.add_update_mask("repo_url");
+  ASSERT_TRUE(fixture_.core().UpdateApp(moved).ok());
+  EXPECT_EQ(PollError("hello"), "");
+  // The next poll reads the new repository at once.
+  resolver_->SetHead(Url("elsewhere"), kShaX);
+  poller_->PollOnce();
+  ASSERT_TRUE(poller_->AwaitResolution("hello", absl::Seconds(30)));
+  poller_->PollOnce();
+  EXPECT_EQ(resolver_->calls(Url("elsewhere")), 1);
+  EXPECT_EQ(Builds("hello").size(), 1u);
 }
 
 TEST(PollDeliveryIdTest, StaysWithinTheDeliveryIdLimitForTheLongestBranch) {

@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "coordinator/core/build_events.h"
 #include "coordinator/core/secret_sealer.h"
+#include "coordinator/poller/poll_targets.h"
 #include "coordinator/scheduler/scheduler.h"
 #include "coordinator/state/state_store.h"
 #include "coordinator/webhook/webhook_handler.h"
@@ -37,8 +38,8 @@ struct CoordinatorOptions {
   absl::Duration max_lease_wait = absl::Seconds(20);  // long-poll cap
   // A worker not heard from for this long is gone (its leases still expire on their own).
   absl::Duration worker_timeout = absl::Seconds(15);
-  int64_t max_log_lines = 100000;       // per build; later lines are counted, not stored
-  size_t max_log_line_bytes = 4096;     // longer lines are cut
+  int64_t max_log_lines = 100000;                // per build; later lines are counted, not stored
+  size_t max_log_line_bytes = 4096;              // longer lines are cut
   absl::Duration tick = absl::Milliseconds(50);  // lease expiry and long-poll timeouts
 };
 
@@ -49,8 +50,12 @@ std::string SecretRecord(absl::string_view app, absl::string_view kind);
 inline constexpr absl::string_view kWebhookSecret = "webhook_secret";
 inline constexpr absl::string_view kGitCredentials = "git_credentials";
 inline constexpr absl::string_view kSequenceCounterName = "next_build_sequence";
+// The delivery id a polled commit is recorded under: "poll:APP:BRANCH:COMMIT", or
+// "poll:APP:sha256:HEX" of the branch and commit when that would be longer than 256.
+std::string PollDeliveryId(absl::string_view app, absl::string_view branch,
+                           absl::string_view commit);
 
-class Coordinator : public WebhookTargets {
+class Coordinator : public WebhookTargets, public PollTargets {
  public:
   using Clock = std::function<absl::Time()>;
   Coordinator(StateStore* store, const SecretSealer* sealer, CoordinatorOptions options,
@@ -104,6 +109,15 @@ class Coordinator : public WebhookTargets {
   absl::StatusOr<std::vector<AcceptedBuild>> AcceptPush(
       absl::string_view delivery_id, const std::vector<PushTarget>& targets) override;
 
+  // PollTargets (the polling fallback). A polled commit is recorded as the delivery
+  // PollDeliveryId(app, branch, commit), so it is queued once however often it is seen.
+  absl::StatusOr<std::vector<PolledApp>> PolledApps() override;
+  absl::StatusOr<std::optional<v1::GitCredentials>> GitCredentialsOf(
+      const std::string& app) override;
+  absl::StatusOr<PollOutcome> AcceptPoll(const std::string& app, const std::string& branch,
+                                         const std::string& commit) override;
+  absl::Status RecordPollError(const std::string& app, const std::string& error) override;
+
   // Figures for /metrics.
   struct Stats {
     int queued = 0;
@@ -136,13 +150,21 @@ class Coordinator : public WebhookTargets {
                                                     std::unique_ptr<StateBatch> batch,
                                                     std::function<void()> then = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records the delivery and queues one build per target with `trigger`, once per delivery id
+  // (AcceptPush's contract); new_delivery is false when the id had been accepted before.
+  struct AcceptedDelivery {
+    std::vector<AcceptedBuild> builds;
+    bool new_delivery = false;
+  };
+  absl::StatusOr<AcceptedDelivery> AcceptDelivery(absl::string_view delivery_id,
+                                                  const std::vector<PushTarget>& targets,
+                                                  v1::BuildTrigger trigger);
   // Hands queued builds to waiting workers.
   void DispatchLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<v1::Job> JobFor(const v1::Build& build) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A new build for `app` (sequence and id assigned); the scheduler's changes go to `changes`.
-  v1::Build NewBuildLocked(const v1::App& app, const std::string& branch,
-                           const std::string& commit, v1::BuildTrigger trigger,
-                           const std::string& delivery_id, absl::Time now,
+  v1::Build NewBuildLocked(const v1::App& app, const std::string& branch, const std::string& commit,
+                           v1::BuildTrigger trigger, const std::string& delivery_id, absl::Time now,
                            BuildChanges* changes, StateBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NoteWorkerLocked(const std::string& worker_id, absl::Time now)

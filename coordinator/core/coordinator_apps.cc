@@ -106,6 +106,7 @@ absl::StatusOr<v1::App> Coordinator::CreateApp(const v1::CreateAppRequest& reque
   if (app.branch().empty()) app.set_branch("main");
   app.set_has_webhook_secret(false);
   app.set_has_git_credentials(false);
+  app.clear_last_poll_error();  // the coordinator's to set
   RETURN_IF_ERROR(CheckApp(app));
   std::shared_ptr<absl::Notification> durable;
   {
@@ -118,12 +119,9 @@ absl::StatusOr<v1::App> Coordinator::CreateApp(const v1::CreateAppRequest& reque
     app.set_created_unix_ms(now);
     app.set_updated_unix_ms(now);
     std::unique_ptr<StateBatch> batch = store_->NewBatch();
-    RETURN_IF_ERROR(StageSecrets(app.name(),
-                                 request.webhook_secret().empty() ? nullptr
-                                                                  : &request.webhook_secret(),
-                                 request.has_git_credentials() ? &request.git_credentials()
-                                                               : nullptr,
-                                 batch.get(), &app));
+    RETURN_IF_ERROR(StageSecrets(
+        app.name(), request.webhook_secret().empty() ? nullptr : &request.webhook_secret(),
+        request.has_git_credentials() ? &request.git_credentials() : nullptr, batch.get(), &app));
     batch->PutApp(app);
     apps_[app.name()] = app;
     scheduler_.PutApp(app);
@@ -182,6 +180,13 @@ absl::StatusOr<v1::App> Coordinator::UpdateApp(const v1::UpdateAppRequest& reque
       }
     }
     RETURN_IF_ERROR(CheckApp(app));
+    for (const std::string& field : request.update_mask()) {
+      // What the last poll failed at may be fixed now; the next poll says.
+      if (field == "repo_url" || field == "branch" || field == "poll_interval_seconds" ||
+          field == "git_credentials") {
+        app.clear_last_poll_error();
+      }
+    }
     app.set_updated_unix_ms(absl::ToUnixMillis(clock_()));
     std::unique_ptr<StateBatch> batch = store_->NewBatch();
     RETURN_IF_ERROR(StageSecrets(app.name(), webhook_secret, credentials, batch.get(), &app));

@@ -157,6 +157,13 @@ absl::StatusOr<std::optional<std::vector<AcceptedBuild>>> Coordinator::FindDeliv
 
 absl::StatusOr<std::vector<AcceptedBuild>> Coordinator::AcceptPush(
     absl::string_view delivery_id, const std::vector<PushTarget>& targets) {
+  ASSIGN_OR_RETURN(AcceptedDelivery accepted, AcceptDelivery(delivery_id, targets, v1::WEBHOOK));
+  return std::move(accepted.builds);
+}
+
+absl::StatusOr<Coordinator::AcceptedDelivery> Coordinator::AcceptDelivery(
+    absl::string_view delivery_id, const std::vector<PushTarget>& targets,
+    v1::BuildTrigger trigger) {
   if (delivery_id.empty() || delivery_id.size() > 256) {
     return absl::InvalidArgumentError("a delivery id is 1-256 characters");
   }
@@ -176,7 +183,7 @@ absl::StatusOr<std::vector<AcceptedBuild>> Coordinator::AcceptPush(
       absl::StatusOr<std::optional<std::vector<AcceptedBuild>>> earlier = FindDelivery(delivery);
       mu_.Lock();
       if (!earlier.ok()) return earlier.status();
-      return earlier->value_or(std::vector<AcceptedBuild>());
+      return AcceptedDelivery{earlier->value_or(std::vector<AcceptedBuild>()), false};
     }
     absl::Time now = clock_();
     BuildChanges changes;
@@ -189,8 +196,8 @@ absl::StatusOr<std::vector<AcceptedBuild>> Coordinator::AcceptPush(
         return absl::InvalidArgumentError(
             absl::StrCat("push to ", target.app, " names no valid branch and commit"));
       }
-      v1::Build build = NewBuildLocked(app->second, target.branch, target.commit, v1::WEBHOOK,
-                                       delivery, now, &changes, batch.get());
+      v1::Build build = NewBuildLocked(app->second, target.branch, target.commit, trigger, delivery,
+                                       now, &changes, batch.get());
       ids.push_back(build.id());
       accepted.push_back(AcceptedBuild{target.app, build.id()});
     }
@@ -202,7 +209,7 @@ absl::StatusOr<std::vector<AcceptedBuild>> Coordinator::AcceptPush(
   durable->WaitForNotification();
   absl::MutexLock lock(&mu_);
   pending_deliveries_.erase(delivery);
-  return accepted;
+  return AcceptedDelivery{std::move(accepted), true};
 }
 
 }  // namespace tempa::coordinator

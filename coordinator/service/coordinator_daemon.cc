@@ -16,8 +16,10 @@
 #include "common/status_macros.h"
 #include "coordinator/auth/authorizer.h"
 #include "coordinator/core/coordinator.h"
+#include "coordinator/poller/branch_poller.h"
 #include "coordinator/service/coordinator_metrics.h"
 #include "coordinator/service/coordinator_server.h"
+#include "coordinator/service/libgit2_branch_resolver.h"
 #include "coordinator/service/secret_box_sealer.h"
 #include "coordinator/state/state_store.h"
 #include "coordinator/webhook/github_webhook_handler.h"
@@ -84,9 +86,9 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   if (!key.ok()) return Fail(key.status());
   SecretBoxSealer sealer(*std::move(key));
 
-  absl::StatusOr<auth::Authorizer> authorizer = options.token_file.empty()
-                                                  ? auth::Authorizer::Open()
-                                                  : auth::Authorizer::FromTokenFile(options.token_file);
+  absl::StatusOr<auth::Authorizer> authorizer =
+      options.token_file.empty() ? auth::Authorizer::Open()
+                                 : auth::Authorizer::FromTokenFile(options.token_file);
   if (!authorizer.ok()) return Fail(authorizer.status());
   if (options.token_file.empty()) {
     std::cerr << "tempa-coordinator: no --token-file: every caller is an admin; give one "
@@ -111,6 +113,11 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   if (absl::Status s = coordinator.Start(); !s.ok()) {
     return Fail(Annotate(s, "restore the state"));
   }
+
+  // The polling fallback: apps with a poll interval have their branch head read on it.
+  BranchPoller poller(&coordinator,
+                      std::make_shared<Libgit2BranchResolver>(options.data_dir + "/poll-mirrors"));
+  poller.Start();
 
   CoordinatorServer server(&coordinator, &*authorizer);
   absl::StatusOr<int> grpc_port = server.Start(options.listen, *credentials);
@@ -142,6 +149,7 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   std::cerr << "tempa-coordinator: stopping\n";
   http.Stop();
   server.Shutdown();
+  poller.Stop();
   coordinator.Stop();
   return 0;
 }

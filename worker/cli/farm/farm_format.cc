@@ -178,7 +178,10 @@ std::string AppDetails(const tempa::v1::App& app, absl::Time now) {
        {"git auth", app.has_git_credentials() ? "credentials set" : "none (public repository)"},
        {"polling",
         app.poll_interval_seconds() > 0
-            ? absl::StrCat("every ", ShortDuration(absl::Seconds(app.poll_interval_seconds())))
+            ? absl::StrCat("every ", ShortDuration(absl::Seconds(app.poll_interval_seconds())),
+                           app.last_poll_error().empty()
+                               ? ""
+                               : absl::StrCat("; the last poll failed: ", app.last_poll_error()))
             : "off (webhooks only)"},
        {"concurrency", app.max_concurrent_builds() > 0
                            ? absl::StrCat(app.max_concurrent_builds(), " builds at a time")

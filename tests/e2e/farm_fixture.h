@@ -29,6 +29,7 @@ struct HttpAnswer {
 struct FarmOptions {
   absl::Duration lease_ttl = absl::Seconds(6);
   absl::Duration heartbeat_interval = absl::Milliseconds(500);
+  int max_attempts = 3;
 };
 
 class FarmFixture {
@@ -49,8 +50,7 @@ class FarmFixture {
   DaemonProcess* coordinator() { return coordinator_.get(); }
 
   // `tempa --coordinator ADDR --token-file ADMIN ARGS...`
-  CommandResult Cli(const std::vector<std::string>& args,
-                    const std::string& token_file = "") const;
+  CommandResult Cli(const std::vector<std::string>& args, const std::string& token_file = "") const;
   // `tempa ... ARGS --json`, parsed; crashes the test on bad JSON.
   absl::StatusOr<nlohmann::json> CliJson(const std::vector<std::string>& args) const;
   // Polls `builds show ID --json` until its status is one of `statuses`.

@@ -132,7 +132,7 @@ class FarmSoakTest : public ::testing::Test {
     for (size_t i = thread; i < plan.size(); i += threads) {
       const Push& push = plan[i];
       if (!push.burst) {
-        absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(0, 40)(rng)));
+        absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(0, 150)(rng)));
       }
       std::string body = GithubPushPayload(push.repo, push.branch, push.sha);
       for (int attempt = 0; attempt < 60; ++attempt) {
@@ -174,7 +174,7 @@ class FarmSoakTest : public ::testing::Test {
     }
   }
 
-  // Kills the coordinator or a worker every 0.3-1.2 s until `done`.
+  // Kills the coordinator or a worker every 0.2-0.9 s until `done`.
   void ChaosLoop(const std::atomic<bool>& done, uint64_t seed) {
     std::mt19937_64 rng(seed);
     auto ms = [&](int lo, int hi) {
@@ -182,7 +182,7 @@ class FarmSoakTest : public ::testing::Test {
     };
     int next_worker = kWorkers;
     while (!done) {
-      absl::SleepFor(ms(300, 1200));
+      absl::SleepFor(ms(200, 900));
       if (std::uniform_real_distribution<double>(0, 1)(rng) < 0.4) {
         farm_.KillCoordinator();
         ++coordinator_kills_;

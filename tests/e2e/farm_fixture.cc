@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 
 #include "absl/strings/escaping.h"
@@ -185,7 +186,9 @@ absl::StatusOr<nlohmann::json> FarmFixture::WaitForBuild(const std::string& id,
 
 HttpAnswer FarmFixture::PostWebhook(const std::string& event, const std::string& delivery,
                                     const std::string& body, const std::string& secret) const {
-  std::string body_file = dir_.Join("webhook-" + delivery + ".json");
+  // One file per POST: the same delivery may be posted from two threads at once.
+  static std::atomic<uint64_t> posts{0};
+  std::string body_file = dir_.Join(absl::StrCat("webhook-", delivery, "-", posts++, ".json"));
   std::ofstream(body_file) << body;
   std::vector<std::string> argv = {"curl",       "-sS",
                                    "--max-time", "30",

@@ -35,6 +35,9 @@ constexpr char kSecret[] = "soak-webhook-secret";
 constexpr char kRepoOne[] = "https://git.example.com/team/one.git";
 constexpr char kRepoTwo[] = "https://git.example.com/team/two";
 constexpr int kWorkers = 3;
+// Bounds on the phases, so a farm that stops answering fails the test instead of hanging it.
+constexpr absl::Duration kPushTime = absl::Seconds(120);
+constexpr absl::Duration kDrainTime = absl::Seconds(90);
 
 struct AppSpec {
   std::string name, repo, branch;
@@ -133,6 +136,12 @@ class FarmSoakTest : public ::testing::Test {
     std::mt19937_64 rng(seed);
     for (size_t i = thread; i < plan.size(); i += threads) {
       const Push& push = plan[i];
+      if (absl::Now() > push_deadline_ || give_up_) {
+        absl::MutexLock lock(&ack_mu_);
+        errors_.push_back(absl::StrCat("pushing took longer than ", absl::FormatDuration(kPushTime),
+                                       "; stopped at POST ", i));
+        return;
+      }
       if (!push.burst) {
         absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(0, 150)(rng)));
       }
@@ -145,7 +154,7 @@ class FarmSoakTest : public ::testing::Test {
           if (answer.status >= 200 && answer.status < 300) RecordAck(push.delivery, answer);
         });
       }
-      for (int attempt = 0; attempt < 60; ++attempt) {
+      for (int attempt = 0; attempt < 60 && absl::Now() < push_deadline_ && !give_up_; ++attempt) {
         HttpAnswer answer = farm_.PostWebhook("push", push.delivery, body, kSecret);
         if (answer.status >= 200 && answer.status < 300) {
           RecordAck(push.delivery, answer);
@@ -205,6 +214,7 @@ class FarmSoakTest : public ::testing::Test {
         if (!started.ok()) {
           absl::MutexLock lock(&ack_mu_);
           errors_.push_back(absl::StrCat("coordinator did not restart: ", started.message()));
+          give_up_ = true;
           return;
         }
         continue;
@@ -256,6 +266,8 @@ class FarmSoakTest : public ::testing::Test {
   std::vector<std::unique_ptr<SimulatedWorker>> graveyard_ ABSL_GUARDED_BY(workers_mu_);
   std::atomic<int> coordinator_kills_{0}, worker_kills_{0};
 
+  absl::Time push_deadline_ = absl::InfiniteFuture();  // set before the threads start
+  std::atomic<bool> give_up_{false};
   absl::Mutex ack_mu_;
   std::map<std::string, std::map<std::string, std::string>> acked_ ABSL_GUARDED_BY(ack_mu_);
   std::vector<std::string> errors_ ABSL_GUARDED_BY(ack_mu_);
@@ -306,6 +318,7 @@ TEST_F(FarmSoakTest, KilledCoordinatorAndWorkersLoseNoPushAndCompleteNoBuildTwic
   std::cout << "soak: seed " << seed << " (TEMPA_SOAK_SEED), " << pushes
             << " deliveries (TEMPA_SOAK_PUSHES)" << std::endl;
   absl::Time start = absl::Now();
+  push_deadline_ = start + kPushTime;
   SoakRecord record;
   record.registry = farm_.registry();
   std::vector<Push> plan = MakePlan(pushes, seed, &record.deliveries);
@@ -326,7 +339,7 @@ TEST_F(FarmSoakTest, KilledCoordinatorAndWorkersLoseNoPushAndCompleteNoBuildTwic
   chaos.join();
   absl::Duration pushing = absl::Now() - start;
 
-  absl::StatusOr<std::vector<v1::Build>> builds = Drain(absl::Seconds(90));
+  absl::StatusOr<std::vector<v1::Build>> builds = Drain(kDrainTime);
   {
     absl::MutexLock lock(&workers_mu_);
     for (auto& worker : workers_) worker->Stop();

@@ -210,8 +210,14 @@ class FarmSoakTest : public ::testing::Test {
     while (!done) {
       absl::SleepFor(ms(200, 900));
       if (std::uniform_real_distribution<double>(0, 1)(rng) < 0.4) {
+        absl::StatusOr<std::vector<v1::Build>> before = AllBuilds();
         farm_.KillCoordinator();
         ++coordinator_kills_;
+        if (before.ok() && std::any_of(before->begin(), before->end(), [](const v1::Build& b) {
+              return b.status() == v1::QUEUED || b.status() == v1::RUNNING;
+            })) {
+          ++kills_with_work_;
+        }
         // Mostly a quick restart; sometimes longer than a lease, so results wait for it.
         absl::SleepFor(std::uniform_int_distribution<int>(0, 9)(rng) == 0 ? ms(1500, 3000)
                                                                           : ms(0, 400));
@@ -270,7 +276,7 @@ class FarmSoakTest : public ::testing::Test {
   absl::Mutex workers_mu_;
   std::vector<std::unique_ptr<SimulatedWorker>> workers_ ABSL_GUARDED_BY(workers_mu_);
   std::vector<std::unique_ptr<SimulatedWorker>> graveyard_ ABSL_GUARDED_BY(workers_mu_);
-  std::atomic<int> coordinator_kills_{0}, worker_kills_{0}, cut_answers_{0};
+  std::atomic<int> coordinator_kills_{0}, worker_kills_{0}, cut_answers_{0}, kills_with_work_{0};
 
   absl::Time push_deadline_ = absl::InfiniteFuture();  // set before the threads start
   std::atomic<bool> give_up_{false};
@@ -361,16 +367,16 @@ TEST_F(FarmSoakTest, KilledCoordinatorAndWorkersLoseNoPushAndCompleteNoBuildTwic
     for (const std::string& error : errors_) ADD_FAILURE() << error;
     std::map<v1::BuildStatus, int> statuses;
     for (const v1::Build& b : record.builds) ++statuses[b.status()];
-    std::cout << absl::StrCat("soak: ", plan.size(), " POSTs in ", absl::FormatDuration(pushing),
-                              ", ", acks_, " acknowledged, ", refusals_,
-                              " unanswered or refused and retried (", cut_answers_.load(),
-                              " 2xx cut short), ", record.deliveries.size() - acked_.size(),
-                              " deliveries never acknowledged; ", coordinator_kills_.load(),
-                              " coordinator kills, ", worker_kills_.load(), " worker kills; ",
-                              record.builds.size(), " builds: ", statuses[v1::SUCCEEDED],
-                              " succeeded, ", statuses[v1::SUPERSEDED], " superseded; ",
-                              ledger_.executions(), " executions; total ",
-                              absl::FormatDuration(absl::Now() - start))
+    std::cout << absl::StrCat(
+                     "soak: ", plan.size(), " POSTs in ", absl::FormatDuration(pushing), ", ",
+                     acks_, " acknowledged, ", refusals_, " unanswered or refused and retried (",
+                     cut_answers_.load(), " 2xx cut short), ",
+                     record.deliveries.size() - acked_.size(), " deliveries never acknowledged; ",
+                     coordinator_kills_.load(), " coordinator kills (", kills_with_work_.load(),
+                     " with builds queued or running), ", worker_kills_.load(), " worker kills; ",
+                     record.builds.size(), " builds: ", statuses[v1::SUCCEEDED], " succeeded, ",
+                     statuses[v1::SUPERSEDED], " superseded; ", ledger_.executions(),
+                     " executions; total ", absl::FormatDuration(absl::Now() - start))
               << std::endl;
   }
   EXPECT_GT(coordinator_kills_.load() + worker_kills_.load(), 0) << "no chaos happened";

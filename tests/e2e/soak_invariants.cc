@@ -41,6 +41,12 @@ std::vector<std::string> SoakViolations(const SoakRecord& record) {
     if (b.status() == v1::SUCCEEDED) {
       std::string expected =
           SoakImage(absl::StrCat(record.registry, "/", b.app()), b.id(), b.commit());
+      auto sent = record.completions.find(b.id());
+      if (sent == record.completions.end() ||
+          std::find(sent->second.images.begin(), sent->second.images.end(), b.image()) ==
+              sent->second.images.end()) {
+        out.push_back("SUCCEEDED but no worker sent that result: " + Describe(b));
+      }
       if (b.image() != expected) {
         out.push_back(absl::StrCat("SUCCEEDED ", Describe(b), " has image ", b.image(),
                                    ", not the one built for it: ", expected));

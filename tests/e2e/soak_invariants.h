@@ -35,7 +35,8 @@ struct SoakRecord {
 // - every build is finished: SUCCEEDED or SUPERSEDED (nobody cancels; attempts are unbounded);
 // - per app and branch the newest build SUCCEEDED; an older one either SUCCEEDED before the
 //   next newer push was accepted or is SUPERSEDED by a newer build of the same app and branch;
-// - a SUCCEEDED build's image is the one a worker made for that very build and commit;
+// - a SUCCEEDED build's image is the one a worker made for that very build and commit, and a
+//   worker did send that result;
 // - the coordinator accepted at most one final result per build.
 std::vector<std::string> SoakViolations(const SoakRecord& record);
 

@@ -45,6 +45,7 @@ SoakRecord GoodHistory() {
     record.deliveries[b.delivery_id()] = SoakDelivery{"repo", "main", b.commit(), {"api"}};
     record.acked[b.delivery_id()] = {{"api", b.id()}};
     record.completions[b.id()].accepted = 1;
+    record.completions[b.id()].images.push_back(b.image());
   }
   return record;
 }
@@ -92,7 +93,13 @@ TEST(SoakInvariantsTest, FlagsADeliveryThatMadeTwoBuildsOfOneApp) {
 TEST(SoakInvariantsTest, FlagsASucceededBuildCarryingAnotherBuildsImage) {
   SoakRecord record = GoodHistory();
   record.builds[2].set_image(record.builds[0].image());
-  EXPECT_THAT(SoakViolations(record), ElementsAre(HasSubstr("not the one built for it")));
+  EXPECT_THAT(SoakViolations(record), ::testing::Contains(HasSubstr("not the one built for it")));
+}
+
+TEST(SoakInvariantsTest, FlagsASuccessNoWorkerReported) {
+  SoakRecord record = GoodHistory();
+  record.completions.erase("b-3");
+  EXPECT_THAT(SoakViolations(record), ElementsAre(HasSubstr("no worker sent that result")));
 }
 
 TEST(SoakInvariantsTest, FlagsASupersededBuildWhoseSuccessorIsNotNewer) {

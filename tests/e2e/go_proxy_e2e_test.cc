@@ -41,8 +41,7 @@ class GoProxyE2eTest : public TempaE2eTest {
     std::smatch m;
     for (const json& reason : plan.value("reasons", json::array())) {
       std::string text = reason.get<std::string>();
-      if (std::regex_search(text, m, std::regex(R"(GOROOT (/[^)]+)\))")))
-        return m[1].str() + "/bin/go";
+      if (std::regex_search(text, m, std::regex(R"(GOROOT (/[^)]+)\))"))) return m[1].str() + "/bin/go";
     }
     ADD_FAILURE() << "no GOROOT in " << r.out << r.err;
     return "go";
@@ -61,28 +60,25 @@ class GoProxyE2eTest : public TempaE2eTest {
     fs::path staging = tmp_.Join("zip-staging");
     WriteFile(staging / "go.mod", go_mod);
     fs::copy_file(module_source, staging / "greeting.go");
-    CommandResult zip =
-        RunCommand({"python3", "-c",
-                    "import sys, zipfile, os\n"
-                    "z = zipfile.ZipFile(sys.argv[1], 'w')\n"
-                    "for f in sorted(os.listdir(sys.argv[2])):\n"
-                    "    z.write(os.path.join(sys.argv[2], f), sys.argv[3] + '/' + f)\n",
-                    (v / absl::StrCat(kVersion, ".zip")).string(), staging.string(),
-                    absl::StrCat(kModule, "@", kVersion)});
+    CommandResult zip = RunCommand(
+        {"python3", "-c",
+         "import sys, zipfile, os\n"
+         "z = zipfile.ZipFile(sys.argv[1], 'w')\n"
+         "for f in sorted(os.listdir(sys.argv[2])):\n"
+         "    z.write(os.path.join(sys.argv[2], f), sys.argv[3] + '/' + f)\n",
+         (v / absl::StrCat(kVersion, ".zip")).string(), staging.string(),
+         absl::StrCat(kModule, "@", kVersion)});
     EXPECT_EQ(zip.exit_code, 0) << zip.err;
     return root.string();
   }
 
   // go.sum lines for the module, as the host's go computes them from the proxy dir.
   std::string GoSum(const std::string& go, const std::string& proxy_dir) {
-    CommandResult r =
-        RunCommand({go, "mod", "download", "-json", absl::StrCat(kModule, "@", kVersion)},
-                   {{"GOPROXY", "file://" + proxy_dir},
-                    {"GOSUMDB", "off"},
-                    {"GOFLAGS", "-modcacherw"},
-                    {"GOMODCACHE", tmp_.Join("host-modcache")},
-                    {"GOTOOLCHAIN", "local"}},
-                   tmp_.path());
+    CommandResult r = RunCommand(
+        {go, "mod", "download", "-json", absl::StrCat(kModule, "@", kVersion)},
+        {{"GOPROXY", "file://" + proxy_dir}, {"GOSUMDB", "off"}, {"GOFLAGS", "-modcacherw"},
+         {"GOMODCACHE", tmp_.Join("host-modcache")}, {"GOTOOLCHAIN", "local"}},
+        tmp_.path());
     json info = json::parse(r.out, nullptr, false);
     EXPECT_TRUE(info.contains("Sum")) << r.out << r.err;
     if (!info.contains("Sum")) return "";
@@ -110,14 +106,13 @@ TEST_F(GoProxyE2eTest, ModulesComeFromTheNamedProxyAndTheCompileIsOffline) {
   int port = Serve(proxy_dir);
   std::string proxy = absl::StrCat("127.0.0.1:", port);
 
-  CommandResult r =
-      Tempa({"build", app, "--image", registry() + "/go-proxy", "--cache-dir", tmp_.Join("cache"),
-             "--json", "--build-env", "GOPROXY=http://" + proxy, "--build-env", "GOSUMDB=off"});
+  CommandResult r = Tempa({"build", app, "--image", registry() + "/go-proxy", "--cache-dir",
+                           tmp_.Join("cache"), "--json", "--build-env", "GOPROXY=http://" + proxy,
+                           "--build-env", "GOSUMDB=off"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(absl::StrContains(r.err, "$ go mod download (reaches " + proxy + ")")) << r.err;
-  EXPECT_TRUE(absl::StrContains(r.err,
-                                "$ go build -trimpath -buildvcs=false -o /out/go-hello . "
-                                "(offline)"))
+  EXPECT_TRUE(absl::StrContains(r.err, "$ go build -trimpath -buildvcs=false -o /out/go-hello . "
+                                       "(offline)"))
       << r.err;
   json proxied = json::parse(LastLine(r.out));
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 
 #include "absl/strings/escaping.h"
@@ -106,11 +107,13 @@ absl::Status FarmFixture::StartCoordinator() {
        webhook_address_, "--data-dir", dir_.Join("coordinator"), "--registry",
        registry_->host_port(), "--token-file", dir_.Join("tokens"), "--lease-ttl",
        absl::FormatDuration(options_.lease_ttl), "--heartbeat-interval",
-       absl::FormatDuration(options_.heartbeat_interval)},
+       absl::FormatDuration(options_.heartbeat_interval), "--max-attempts",
+       std::to_string(options_.max_attempts)},
       dir_.Join("coordinator.log"));
   if (!process.ok()) return process.status();
+  // The log is appended to across restarts: wait for this run's line, not the last run's.
+  size_t from = coordinator_ ? coordinator_->log_size() : 0;
   coordinator_ = *std::move(process);
-  size_t from = 0;
   return coordinator_->WaitForLine("tempa-coordinator: gRPC on", absl::Seconds(30), from)
       .status();
 }
@@ -189,10 +192,12 @@ absl::StatusOr<nlohmann::json> FarmFixture::WaitForBuild(const std::string& id,
 
 HttpAnswer FarmFixture::PostWebhook(const std::string& event, const std::string& delivery,
                                     const std::string& body, const std::string& secret) const {
-  std::string body_file = dir_.Join("webhook-" + delivery + ".json");
+  // One file per POST: the same delivery may be posted from two threads at once.
+  static std::atomic<uint64_t> posts{0};
+  std::string body_file = dir_.Join(absl::StrCat("webhook-", delivery, "-", posts++, ".json"));
   std::ofstream(body_file) << body;
-  std::vector<std::string> argv = {"curl", "-sS", "-o", "-", "-w", "\n%{http_code}",
-                                   "-X", "POST", "-H", "Content-Type: application/json",
+  std::vector<std::string> argv = {"curl", "-sS", "--max-time", "30", "-o", "-", "-w",
+                                   "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json",
                                    "-H", "X-GitHub-Event: " + event,
                                    "-H", "X-GitHub-Delivery: " + delivery};
   if (!secret.empty()) {

@@ -29,6 +29,7 @@ struct HttpAnswer {
 struct FarmOptions {
   absl::Duration lease_ttl = absl::Seconds(6);
   absl::Duration heartbeat_interval = absl::Milliseconds(500);
+  int max_attempts = 3;
 };
 
 class FarmFixture {

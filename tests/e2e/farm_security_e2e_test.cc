@@ -158,6 +158,26 @@ TEST_F(FarmSecurityE2eTest, NoSecretAppearsInAnyAnswerLogOrStoredByte) {
         result.out + result.err;
   }
   EXPECT_THAT(seen["tempa builds logs"], HasSubstr("tempa:")) << "the log is not empty";
+  // And the control RPCs' own bytes, every field of them, not only what the CLI prints.
+  tempa::v1::GetAppRequest get_app;
+  get_app.set_name("private");
+  tempa::v1::GetBuildRequest get_build;
+  get_build.set_id(id);
+  tempa::v1::GetBuildLogsRequest get_logs;
+  get_logs.set_id(id);
+  for (const auto& [method, request] : std::vector<std::pair<std::string, std::string>>{
+           {"GetApp", get_app.SerializeAsString()},
+           {"ListApps", ""},
+           {"GetBuild", get_build.SerializeAsString()},
+           {"ListBuilds", ""},
+           {"GetBuildLogs", get_logs.SerializeAsString()}}) {
+    std::string answer;
+    grpc::Status status =
+        RawCall(channel_, "/tempa.v1.ControlService/" + method, kFarmAdminToken, request, &answer);
+    EXPECT_TRUE(status.ok()) << method << ": " << status.error_message();
+    EXPECT_FALSE(answer.empty()) << method;
+    seen["rpc " + method] = answer;
+  }
   farm_.KillWorker("w1");
   farm_.KillCoordinator();  // its WAL and memtables stay as a crash leaves them
   seen["coordinator log"] = farm_.coordinator()->log();

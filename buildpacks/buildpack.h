@@ -35,6 +35,11 @@ struct PlannedLayer {
   std::string input_key;
   // Builds the layer's files (running sandboxed steps as needed).
   std::function<absl::StatusOr<LayerOutput>()> produce;
+  // Builds the same files from what `input_key` names alone: a trusted installer fed the
+  // lockfile, with no state an earlier build could have written (no persisted per-app tool
+  // cache) and none of the app's own code. Only a layer made by it is shared with other apps
+  // through the fleet's layer cache; unset, the layer is never shared across apps.
+  std::function<absl::StatusOr<LayerOutput>()> produce_for_fleet;
 };
 
 // The runtime part of the image config.

@@ -108,12 +108,13 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
     ASSIGN_OR_RETURN(bool hit, cached(key));
     if (hit) return built;
   }
-  // The fleet shares dependency layers across apps: keyed by inputs and build env alone. Unlike
-  // the local cache this trusts every app whose builds feed the same index (one operator's
-  // farm) not to plant a layer for a lockfile another app uses.
+  // The fleet shares dependency layers across apps: keyed by inputs and build env alone, so
+  // only those its buildpack can make from those inputs alone (produce_for_fleet) take part.
+  // This trusts every app whose builds feed the same index (one operator's farm) only as far as
+  // the layer's inputs go: a layer an app's own code or cache could shape is never shared.
   std::string fleet_key;
   if (deps_.remote_layers != nullptr && planned.role == buildpacks::LayerRole::kDeps &&
-      !planned.input_key.empty()) {
+      !planned.input_key.empty() && planned.produce_for_fleet) {
     fleet_key = ActionKey(planned.role, absl::StrCat(planned.input_key, "\nfleet\n", env_scope),
                           write_options);
     if (std::optional<RemoteLayer> remote = FindFleetLayer(
@@ -126,7 +127,8 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
       return built;
     }
   }
-  ASSIGN_OR_RETURN(buildpacks::LayerOutput output, planned.produce());
+  ASSIGN_OR_RETURN(buildpacks::LayerOutput output,
+                   fleet_key.empty() ? planned.produce() : planned.produce_for_fleet());
   if (key.empty() && !output.content_key.empty()) {
     key = ActionKey(planned.role, output.content_key, write_options);
     ASSIGN_OR_RETURN(bool hit, cached(key));

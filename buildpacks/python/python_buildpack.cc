@@ -160,6 +160,14 @@ absl::StatusOr<BuildRecipe> PythonBuildpack::Prepare(const BuildPlan& plan,
   deps.role = LayerRole::kDeps;
   deps.input_key = python::PythonDepsInputKey(params, context.build_env);
   deps.produce = [params, context]() { return python::RunPythonDepsInstall(params, context); };
+  // For the fleet: pip with a cache in the build's scratch directory, not the app's. The app's
+  // pip cache is written by whatever its earlier builds installed (an sdist's setup.py from an
+  // index it named can plant entries there), so a layer made from it is fit for this app only.
+  deps.produce_for_fleet = [params, context]() {
+    BuildContext isolated = context;
+    isolated.cache_dir.clear();
+    return python::RunPythonDepsInstall(params, isolated);
+  };
   recipe.layers.push_back(std::move(deps));
 
   PlannedLayer app;

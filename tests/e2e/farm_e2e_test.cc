@@ -13,8 +13,8 @@
 namespace tempa::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 constexpr char kSecret[] = "farm-webhook-secret";
 
@@ -29,7 +29,8 @@ import (
 	"os"
 )
 
-const salt = ")", salt, R"("
+const salt = ")",
+                                         salt, R"("
 
 func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -56,16 +57,16 @@ class FarmE2eTest : public ::testing::Test {
 
   // Creates app `name` over `url` with the webhook secret.
   void CreateApp(const std::string& name, const std::string& url) {
-    CommandResult created = farm_.Cli({"apps", "create", name, "--repo", url,
-                                       "--webhook-secret-file", farm_.path("secret")});
+    CommandResult created = farm_.Cli(
+        {"apps", "create", name, "--repo", url, "--webhook-secret-file", farm_.path("secret")});
     ASSERT_EQ(created.exit_code, 0) << created.err;
   }
 
   // Posts a signed push; returns the build ids the coordinator answered with.
   std::vector<std::string> Push(const std::string& url, const std::string& sha,
                                 const std::string& delivery) {
-    HttpAnswer answer = farm_.PostWebhook(
-        "push", delivery, GithubPushPayload(url, "main", sha), kSecret);
+    HttpAnswer answer =
+        farm_.PostWebhook("push", delivery, GithubPushPayload(url, "main", sha), kSecret);
     EXPECT_TRUE(answer.status == 201 || answer.status == 202 || answer.status == 200)
         << answer.status << " " << answer.body;
     std::vector<std::string> ids;
@@ -80,11 +81,11 @@ class FarmE2eTest : public ::testing::Test {
     // image: HOST:PORT/NAME@sha256:...
     size_t slash = image.find('/');
     size_t at = image.find('@');
-    CommandResult head = RunCommand(
-        {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
-         "Accept: application/vnd.oci.image.manifest.v1+json",
-         absl::StrCat("http://", image.substr(0, slash), "/v2/", image.substr(slash + 1, at - slash - 1),
-                      "/manifests/", image.substr(at + 1))});
+    CommandResult head = RunCommand({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                                     "Accept: application/vnd.oci.image.manifest.v1+json",
+                                     absl::StrCat("http://", image.substr(0, slash), "/v2/",
+                                                  image.substr(slash + 1, at - slash - 1),
+                                                  "/manifests/", image.substr(at + 1))});
     return head.out;
   }
 
@@ -120,6 +121,24 @@ TEST_F(FarmE2eTest, SignedPushOverGitDaemonIsBuiltAndLogsStreamBeforeItEnds) {
   EXPECT_EQ((*follow)->Terminate(), 0) << (*follow)->log();
 }
 
+TEST_F(FarmE2eTest, SignedPushOverAFileUrlIsBuiltIntoTheRegistry) {
+  GitRepoBuilder repo(repos_.Join("hello"));
+  WriteGoApp(repo, "file");
+  std::string sha = repo.Commit("first");
+  ASSERT_EQ(repo.url().rfind("file://", 0), 0u) << repo.url();
+  CreateApp("hello", repo.url());
+  ASSERT_TRUE(farm_.StartWorker("w1").ok()) << farm_.worker("w1")->log();
+  std::vector<std::string> ids = Push(repo.url(), sha, "d-file");
+  ASSERT_EQ(ids.size(), 1u);
+  absl::StatusOr<json> built = farm_.WaitForBuild(ids[0], {"SUCCEEDED", "FAILED"});
+  ASSERT_TRUE(built.ok()) << built.status() << farm_.worker("w1")->log();
+  EXPECT_EQ((*built)["status"], "SUCCEEDED") << built->dump(2);
+  EXPECT_EQ((*built)["commit"], sha);
+  std::string image = (*built)["image"];
+  EXPECT_THAT(image, HasSubstr(farm_.registry() + "/hello@sha256:"));
+  EXPECT_EQ(ManifestStatus(image), "200");
+}
+
 TEST_F(FarmE2eTest, RejectedWebhooksLeaveNoTraceAndADuplicateDeliveryBuildsOnce) {
   GitRepoBuilder repo(repos_.Join("hello"));
   WriteGoApp(repo, "two");
@@ -135,8 +154,8 @@ TEST_F(FarmE2eTest, RejectedWebhooksLeaveNoTraceAndADuplicateDeliveryBuildsOnce)
   EXPECT_EQ(unknown.status, 404) << unknown.body;
   EXPECT_THAT(unknown.body, HasSubstr("tempa apps create"));
   HttpAnswer ping = farm_.PostWebhook(
-      "ping", "d-ping",
-      json({{"zen", "hi"}, {"repository", {{"clone_url", repo.url()}}}}).dump(), kSecret);
+      "ping", "d-ping", json({{"zen", "hi"}, {"repository", {{"clone_url", repo.url()}}}}).dump(),
+      kSecret);
   EXPECT_EQ(ping.status, 200) << ping.body;
   absl::StatusOr<json> none = farm_.CliJson({"builds", "list"});
   ASSERT_TRUE(none.ok()) << none.status();

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <map>
 
 #include "absl/base/thread_annotations.h"
@@ -149,6 +150,29 @@ TEST_F(FleetLayersTest, ALayerTheIndexNamesButTheRegistryLostIsBuiltHere) {
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_THAT(log_b, Contains("installing"));
   EXPECT_FALSE(b->build.layers[0].reused);
+  EXPECT_EQ(index_.layers().begin()->second.repository, registry_->host_port() + "/team/b");
+}
+
+// A deps layer its buildpack cannot make from the lockfile alone (the app's own code or cache
+// went into it) is this app's: never recorded for the fleet, so another app with the same
+// lockfile installs its own.
+TEST_F(FleetLayersTest, ADepsLayerMadeByTheAppsOwnCodeIsNeverSharedAcrossApps) {
+  testing::WriteScriptedApp(tmp_.Join("a"), "same lockfile",
+                            "echo installing\necho planted > dep.txt\n", "app a");
+  std::ofstream(tmp_.Join("a/deps.own-code")) << "";
+  std::unique_ptr<WorkerRuntime> worker_a = Worker("worker-a");
+  std::unique_ptr<WorkerRuntime> worker_b = Worker("worker-b");
+  ASSERT_TRUE(worker_a && worker_b);
+  std::vector<std::string> log_a, log_b;
+  absl::StatusOr<JobOutcome> a = BuildApp(*worker_a, "a", &log_a);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(index_.layers().empty()) << "A's own deps layer went to the fleet's index";
+  absl::StatusOr<JobOutcome> b = BuildApp(*worker_b, "b", &log_b);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_THAT(log_b, Contains("installing"));
+  EXPECT_FALSE(b->build.layers[0].reused);
+  EXPECT_NE(b->build.layers[0].record, a->build.layers[0].record);
+  ASSERT_EQ(index_.layers().size(), 1u);
   EXPECT_EQ(index_.layers().begin()->second.repository, registry_->host_port() + "/team/b");
 }
 

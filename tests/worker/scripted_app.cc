@@ -53,6 +53,9 @@ absl::StatusOr<buildpacks::BuildRecipe> ScriptedBuildpack::Prepare(
     RETURN_IF_ERROR(output.spec.AddTree(context.scratch_dir, "deps"));
     return output;
   };
+  // deps.sh stands for a trusted installer, so the same script may make the fleet's layer;
+  // an app holding `deps.own-code` plays one whose deps layer comes from its own code.
+  if (!std::filesystem::exists(source + "/deps.own-code")) deps.produce_for_fleet = deps.produce;
   recipe.layers.push_back(std::move(deps));
   buildpacks::PlannedLayer app;
   app.role = buildpacks::LayerRole::kApp;

@@ -11,7 +11,9 @@
 // Per worker count:
 //   accepted/s    durable push events/s: --clients threads call AcceptPush back to back, each
 //                 push a distinct delivery id, a distinct branch of one of --apps apps (so
-//                 coalescing supersedes nothing), while the workers lease and complete builds
+//                 coalescing supersedes nothing), while the workers lease builds, take
+//                 --build-ms over each (a fast real build takes seconds; 0: the workers churn as
+//                 fast as gRPC allows) and complete them
 //   dispatched/s  builds handed to workers (durably leased) meanwhile
 //   floor/s       the same records by one thread into plain RocksDB, one synced write each
 //   p50/p99       dispatch latency at a paced --latency-rate pushes/s: from the AcceptPush call
@@ -20,7 +22,7 @@
 //                 long-poll
 //
 // Usage: farm_bench [--workers=10,100,1000] [--seconds=3] [--clients=64] [--apps=1000]
-//                   [--latency-rate=500] [--latency-seconds=2]
+//                   [--latency-rate=500] [--latency-seconds=4] [--build-ms=1000]
 #include "bench/coordinator/farm_bench.h"
 
 #include <spawn.h>
@@ -61,7 +63,8 @@ struct Flags {
   int clients = 64;
   int apps = 1000;
   double latency_rate = 500;
-  double latency_seconds = 2;
+  double latency_seconds = 4;
+  int build_ms = 1000;
 };
 
 struct Row {
@@ -69,7 +72,8 @@ struct Row {
   double accepted = 0, dispatched = 0, floor = 0;
   double p50_ms = 0, p99_ms = 0, rate = 0;
   size_t samples = 0;
-  double kib_per_worker = 0;
+  double kib_per_worker = 0, heap_kib_per_worker = 0;
+  double mean_group = 0;  // batches per synced write while pushing
 };
 
 // The child process running the simulated workers; its stdout read by a thread of ours.
@@ -102,6 +106,12 @@ class WorkerProcess {
     reader_.join();
   }
 
+  void SetBuildTime(int ms) {
+    std::string line = absl::StrCat("build ", ms, "\n");
+    if (write(stdin_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+      Die("telling the workers their build time");
+    }
+  }
   bool WaitReady(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
     return mu_.AwaitWithTimeout(absl::Condition(&ready_), timeout);
@@ -170,9 +180,12 @@ Row RunRow(const Flags& flags, int workers) {
   CreateApps(core, flags.apps);
 
   // Memory per idle worker.
+  // Builds complete at once while latency is measured; at most 5 pushes/s per worker keeps most
+  // workers waiting.
+  row.rate = std::min(flags.latency_rate, 5.0 * workers);
   const uint64_t latency_pushes =
-      static_cast<uint64_t>(std::max(1.0, flags.latency_rate * flags.latency_seconds));
-  int64_t rss_before = RssBytes();
+      static_cast<uint64_t>(std::max(1.0, row.rate * flags.latency_seconds));
+  int64_t rss_before = RssBytes(), heap_before = HeapBytes();
   auto fleet =
       std::make_unique<WorkerProcess>(absl::StrCat("127.0.0.1:", *port), workers, latency_pushes);
   if (!fleet->WaitReady(absl::Seconds(120))) Die("the simulated workers did not start");
@@ -183,9 +196,9 @@ Row RunRow(const Flags& flags, int workers) {
   }
   absl::SleepFor(absl::Milliseconds(500));
   row.kib_per_worker = (RssBytes() - rss_before) / 1024.0 / workers;
+  row.heap_kib_per_worker = (HeapBytes() - heap_before) / 1024.0 / workers;
 
   // Dispatch latency at a paced rate, spread over a few pushers.
-  row.rate = std::min(flags.latency_rate, 20.0 * workers);
   std::vector<int64_t> sent_ns(latency_pushes, 0);
   {
     constexpr int kPushers = 4;
@@ -213,7 +226,9 @@ Row RunRow(const Flags& flags, int workers) {
   row.p99_ms = Percentile(latencies, 0.99);
 
   // Durable push events/s with the workers busy.
+  fleet->SetBuildTime(flags.build_ms);
   uint64_t dispatched_before = core.stats().dispatches;
+  coordinator::StateStore::WriteStats writes_before = (*store)->write_stats();
   std::atomic<uint64_t> next{uint64_t{1} << 32};
   std::atomic<uint64_t> done{0};
   std::atomic<bool> stop{false};
@@ -231,6 +246,11 @@ Row RunRow(const Flags& flags, int workers) {
   uint64_t accepted = done.load();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   uint64_t dispatched = core.stats().dispatches - dispatched_before;
+  coordinator::StateStore::WriteStats writes = (*store)->write_stats();
+  if (writes.groups > writes_before.groups) {
+    row.mean_group = static_cast<double>(writes.batches - writes_before.batches) /
+                     (writes.groups - writes_before.groups);
+  }
   stop = true;
   for (std::thread& client : clients) client.join();
   row.accepted = accepted / elapsed;
@@ -265,6 +285,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       if (!absl::SimpleAtoi(v, &flags->apps) || flags->apps < 1) return false;
     } else if (const char* v = value("--latency-rate=")) {
       if (!absl::SimpleAtod(v, &flags->latency_rate) || flags->latency_rate <= 0) return false;
+    } else if (const char* v = value("--build-ms=")) {
+      if (!absl::SimpleAtoi(v, &flags->build_ms) || flags->build_ms < 0) return false;
     } else if (const char* v = value("--latency-seconds=")) {
       if (!absl::SimpleAtod(v, &flags->latency_seconds)) return false;
     } else {
@@ -288,7 +310,7 @@ int main(int argc, char** argv) {
   if (!ParseFlags(argc, argv, &flags)) {
     fprintf(stderr,
             "usage: farm_bench [--workers=10,100,1000] [--seconds=3] [--clients=64] "
-            "[--apps=1000] [--latency-rate=500] [--latency-seconds=2]\n");
+            "[--apps=1000] [--latency-rate=500] [--latency-seconds=4] [--build-ms=1000]\n");
     return 2;
   }
   std::vector<Row> rows;
@@ -296,16 +318,18 @@ int main(int argc, char** argv) {
     rows.push_back(RunRow(flags, workers));
     fprintf(stderr, "farm_bench: %d workers done\n", workers);
   }
-  printf("farm_bench: %d client threads, %d apps, %.0f s per row; %u cores\n", flags.clients,
-         flags.apps, flags.seconds, std::thread::hardware_concurrency());
-  printf("%8s %12s %12s %10s %7s %13s %8s %8s %16s %11s\n", "workers", "accepted/s", "floor/s",
-         "vs floor", "target", "dispatched/s", "p50 ms", "p99 ms", "(paced, samples)",
-         "KiB/worker");
+  printf("farm_bench: %d client threads, %d apps, %.0f s per row, builds of %d ms; %u cores\n",
+         flags.clients, flags.apps, flags.seconds, flags.build_ms,
+         std::thread::hardware_concurrency());
+  printf("%7s %11s %8s %8s %6s %10s %12s %7s %7s %16s %10s %10s\n", "workers", "accepted/s",
+         "floor/s", "vs floor", "target", "batch/sync", "dispatched/s", "p50 ms", "p99 ms",
+         "(paced, n)", "KiB/worker", "heap KiB");
   for (const Row& row : rows) {
-    printf("%8d %12.0f %12.0f %9.1fx %7s %13.0f %8.2f %8.2f %16s %11.1f\n", row.workers,
-           row.accepted, row.floor, row.floor > 0 ? row.accepted / row.floor : 0,
-           row.accepted >= 20000 ? "met" : "MISSED", row.dispatched, row.p50_ms, row.p99_ms,
-           absl::StrFormat("%.0f/s, %zu", row.rate, row.samples).c_str(), row.kib_per_worker);
+    printf("%7d %11.0f %8.0f %7.1fx %6s %10.1f %12.0f %7.2f %7.2f %16s %10.1f %10.1f\n",
+           row.workers, row.accepted, row.floor, row.floor > 0 ? row.accepted / row.floor : 0,
+           row.accepted >= 20000 ? "met" : "MISSED", row.mean_group, row.dispatched, row.p50_ms,
+           row.p99_ms, absl::StrFormat("%.0f/s, %zu", row.rate, row.samples).c_str(),
+           row.kib_per_worker, row.heap_kib_per_worker);
   }
   printf("targets on 2 cores: >= 20,000 accepted/s; dispatch p99 <= 10 ms at 1,000 workers\n");
   return 0;

@@ -1,5 +1,6 @@
 #include "bench/coordinator/farm_bench_support.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,11 +33,14 @@ int64_t SteadyNs() {
 }
 
 int64_t RssBytes() {
+  malloc_trim(0);
   std::ifstream statm("/proc/self/statm");
   int64_t size = 0, resident = 0;
   statm >> size >> resident;
   return resident * sysconf(_SC_PAGESIZE);
 }
+
+int64_t HeapBytes() { return static_cast<int64_t>(mallinfo2().uordblks); }
 
 double Percentile(std::vector<double>& values, double fraction) {
   if (values.empty()) return 0;

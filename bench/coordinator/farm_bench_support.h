@@ -12,7 +12,9 @@ namespace tempa::bench {
 
 [[noreturn]] void Die(const std::string& what);
 int64_t SteadyNs();  // CLOCK_MONOTONIC: comparable across processes on this machine
-int64_t RssBytes();  // this process's resident set
+// This process's resident set, after handing freed heap back (malloc_trim), and its heap in use.
+int64_t RssBytes();
+int64_t HeapBytes();
 // The value below which `fraction` of `values` lie (0 when empty); sorts `values`.
 double Percentile(std::vector<double>& values, double fraction);
 

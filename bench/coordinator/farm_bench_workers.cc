@@ -1,9 +1,9 @@
 // farm_bench's simulated workers, run in a child process (so the coordinator's RSS holds none of
 // their memory): N workers, each on its own gRPC channel and TCP connection, Register, then loop
-// LeaseJob long-poll -> (job) CompleteJob -> LeaseJob on the client callback API (no thread per
-// worker). Each job received is reported on stdout as "job COMMIT STEADY_NS" (CLOCK_MONOTONIC,
-// shared with the parent), taken the moment the LeaseJob answer reaches the worker. The process
-// runs until its stdin closes.
+// LeaseJob long-poll -> (job) a simulated build -> CompleteJob -> LeaseJob on the
+// client callback API (no thread per worker). Each job received is reported on stdout as "job
+// COMMIT STEADY_NS" (CLOCK_MONOTONIC, shared with the parent), taken the moment the LeaseJob answer
+// reaches the worker. The process runs until its stdin closes.
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/coordinator/farm_bench.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
 #include "tempa/v1/worker.grpc.pb.h"
 
@@ -39,7 +40,8 @@ int64_t SteadyNanos() {
 
 class SimWorker {
  public:
-  SimWorker(const std::string& target, int index) : id_(absl::StrCat("sim-worker-", index)) {
+  SimWorker(const std::string& target, int index, const std::atomic<int>* build_ms)
+      : id_(absl::StrCat("sim-worker-", index)), build_ms_(build_ms) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
     args.SetInt("sim-worker", index);
@@ -87,6 +89,18 @@ class SimWorker {
     }
     const v1::Job& job = lease_response_.job();
     Report(absl::StrCat("job ", job.commit(), " ", SteadyNanos(), "\n"));
+    int build_ms = build_ms_->load();
+    if (build_ms <= 0) {
+      Complete();
+      return;
+    }
+    build_ = std::make_unique<grpc::Alarm>();  // the simulated build
+    build_->Set(std::chrono::system_clock::now() + std::chrono::milliseconds(build_ms),
+                [this](bool) { Complete(); });
+  }
+
+  void Complete() {
+    const v1::Job& job = lease_response_.job();
     complete_ctx_ = std::make_unique<grpc::ClientContext>();
     complete_ctx_->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     complete_request_.Clear();
@@ -101,6 +115,8 @@ class SimWorker {
   }
 
   std::string id_;
+  const std::atomic<int>* build_ms_;
+  std::unique_ptr<grpc::Alarm> build_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;
   std::unique_ptr<grpc::ClientContext> lease_ctx_;
   v1::LeaseJobRequest lease_request_;
@@ -113,8 +129,10 @@ class SimWorker {
 }  // namespace
 
 int RunSimulatedWorkers(const std::string& target, int count) {
+  static std::atomic<int> build_ms{0};
   std::vector<std::unique_ptr<SimWorker>> workers;
-  for (int i = 0; i < count; ++i) workers.push_back(std::make_unique<SimWorker>(target, i));
+  for (int i = 0; i < count; ++i)
+    workers.push_back(std::make_unique<SimWorker>(target, i, &build_ms));
   std::atomic<int> next{0};
   std::atomic<bool> failed{false};
   std::vector<std::thread> registrars;
@@ -129,8 +147,10 @@ int RunSimulatedWorkers(const std::string& target, int count) {
   if (failed) return 1;
   for (auto& worker : workers) worker->Poll();
   Report("ready\n");
-  char buffer[256];
-  while (read(STDIN_FILENO, buffer, sizeof(buffer)) > 0) {
+  char line[256];
+  while (fgets(line, sizeof(line), stdin) != nullptr) {
+    int ms = 0;
+    if (sscanf(line, "build %d", &ms) == 1) build_ms = ms;
   }
   fflush(stdout);
   _exit(0);  // no orderly gRPC teardown: the parent is gone or done with us

@@ -19,7 +19,8 @@
 //   p50/p99       dispatch latency at a paced --latency-rate pushes/s: from the AcceptPush call
 //                 to the LeaseJob answer reaching the worker (CLOCK_MONOTONIC on both sides)
 //   KiB/worker    coordinator RSS delta / workers, every worker registered and idle in a
-//                 long-poll
+//                 long-poll (heap KiB: malloc's bytes in use, the same way; +threads: threads
+//                 the coordinator process gained meanwhile: long-polls hold none)
 //
 // Usage: farm_bench [--workers=10,100,1000] [--seconds=3] [--clients=64] [--apps=1000]
 //                   [--latency-rate=500] [--latency-seconds=4] [--build-ms=1000]
@@ -73,6 +74,7 @@ struct Row {
   double p50_ms = 0, p99_ms = 0, rate = 0;
   size_t samples = 0;
   double kib_per_worker = 0, heap_kib_per_worker = 0;
+  int threads_added = 0;  // by the connected, idle workers
   double mean_group = 0;  // batches per synced write while pushing
 };
 
@@ -186,6 +188,7 @@ Row RunRow(const Flags& flags, int workers) {
   const uint64_t latency_pushes =
       static_cast<uint64_t>(std::max(1.0, row.rate * flags.latency_seconds));
   int64_t rss_before = RssBytes(), heap_before = HeapBytes();
+  int threads_before = ThreadCount();
   auto fleet =
       std::make_unique<WorkerProcess>(absl::StrCat("127.0.0.1:", *port), workers, latency_pushes);
   if (!fleet->WaitReady(absl::Seconds(120))) Die("the simulated workers did not start");
@@ -197,6 +200,7 @@ Row RunRow(const Flags& flags, int workers) {
   absl::SleepFor(absl::Milliseconds(500));
   row.kib_per_worker = (RssBytes() - rss_before) / 1024.0 / workers;
   row.heap_kib_per_worker = (HeapBytes() - heap_before) / 1024.0 / workers;
+  row.threads_added = ThreadCount() - threads_before;
 
   // Dispatch latency at a paced rate, spread over a few pushers.
   std::vector<int64_t> sent_ns(latency_pushes, 0);
@@ -321,15 +325,15 @@ int main(int argc, char** argv) {
   printf("farm_bench: %d client threads, %d apps, %.0f s per row, builds of %d ms; %u cores\n",
          flags.clients, flags.apps, flags.seconds, flags.build_ms,
          std::thread::hardware_concurrency());
-  printf("%7s %11s %8s %8s %6s %10s %12s %7s %7s %16s %10s %10s\n", "workers", "accepted/s",
+  printf("%7s %11s %8s %8s %6s %10s %12s %7s %7s %16s %10s %10s %8s\n", "workers", "accepted/s",
          "floor/s", "vs floor", "target", "batch/sync", "dispatched/s", "p50 ms", "p99 ms",
-         "(paced, n)", "KiB/worker", "heap KiB");
+         "(paced, n)", "KiB/worker", "heap KiB", "+threads");
   for (const Row& row : rows) {
-    printf("%7d %11.0f %8.0f %7.1fx %6s %10.1f %12.0f %7.2f %7.2f %16s %10.1f %10.1f\n",
+    printf("%7d %11.0f %8.0f %7.1fx %6s %10.1f %12.0f %7.2f %7.2f %16s %10.1f %10.1f %8d\n",
            row.workers, row.accepted, row.floor, row.floor > 0 ? row.accepted / row.floor : 0,
            row.accepted >= 20000 ? "met" : "MISSED", row.mean_group, row.dispatched, row.p50_ms,
            row.p99_ms, absl::StrFormat("%.0f/s, %zu", row.rate, row.samples).c_str(),
-           row.kib_per_worker, row.heap_kib_per_worker);
+           row.kib_per_worker, row.heap_kib_per_worker, row.threads_added);
   }
   printf("targets on 2 cores: >= 20,000 accepted/s; dispatch p99 <= 10 ms at 1,000 workers\n");
   return 0;

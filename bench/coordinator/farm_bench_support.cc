@@ -42,6 +42,15 @@ int64_t RssBytes() {
 
 int64_t HeapBytes() { return static_cast<int64_t>(mallinfo2().uordblks); }
 
+int ThreadCount() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  }
+  return 0;
+}
+
 double Percentile(std::vector<double>& values, double fraction) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());

@@ -15,6 +15,7 @@ int64_t SteadyNs();  // CLOCK_MONOTONIC: comparable across processes on this mac
 // This process's resident set, after handing freed heap back (malloc_trim), and its heap in use.
 int64_t RssBytes();
 int64_t HeapBytes();
+int ThreadCount();  // this process's threads
 // The value below which `fraction` of `values` lie (0 when empty); sorts `values`.
 double Percentile(std::vector<double>& values, double fraction);
 

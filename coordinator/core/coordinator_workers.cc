@@ -1,7 +1,9 @@
 // Workers: registration, long-poll leasing, heartbeats, progress and results; the ticker that
 // expires leases and answers long-polls nobody fed; the fleet layer-cache index.
 #include <algorithm>
+#include <deque>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -123,8 +125,8 @@ absl::StatusOr<v1::Job> Coordinator::JobFor(const v1::Build& build) {
   if (app.has_git_credentials()) {
     ASSIGN_OR_RETURN(std::optional<std::string> plain, OpenSecret(app.name(), kGitCredentials));
     if (plain && !job.mutable_git_credentials()->ParseFromString(*plain)) {
-      return absl::DataLossError(absl::StrCat("the git credentials of ", app.name(),
-                                              " do not parse: set them again"));
+      return absl::DataLossError(
+          absl::StrCat("the git credentials of ", app.name(), " do not parse: set them again"));
     }
   }
   return job;
@@ -132,17 +134,27 @@ absl::StatusOr<v1::Job> Coordinator::JobFor(const v1::Build& build) {
 
 void Coordinator::DispatchLocked(absl::Time now) {
   if (waiters_.empty() || scheduler_.QueuedCount() == 0) return;
+  // One pass over the waiting polls (oldest first); each assignment then takes its worker's
+  // oldest poll from the index: O(waiting + assignments), not O(waiting x assignments).
   std::vector<std::string> waiting;
+  std::vector<uint64_t> handles;
   waiting.reserve(waiters_.size());
-  for (const auto& [handle, waiter] : waiters_) waiting.push_back(waiter.worker_id);
+  handles.reserve(waiters_.size());
+  for (const auto& [handle, waiter] : waiters_) {
+    waiting.push_back(waiter.worker_id);
+    handles.push_back(handle);
+  }
+  absl::flat_hash_map<absl::string_view, std::deque<uint64_t>> polls_of;  // views of `waiting`
+  for (size_t i = 0; i < waiting.size(); ++i) polls_of[waiting[i]].push_back(handles[i]);
   BuildChanges changes;
   std::vector<Assignment> assignments = scheduler_.Dispatch(waiting, now, &changes);
   std::vector<std::pair<JobCallback, v1::Job>> handoffs;
   for (Assignment& assignment : assignments) {
-    auto waiter = std::find_if(waiters_.begin(), waiters_.end(), [&](const auto& entry) {
-      return entry.second.worker_id == assignment.worker_id;
-    });
-    if (waiter == waiters_.end()) continue;  // cannot happen: Dispatch picks from `waiting`
+    auto polls = polls_of.find(assignment.worker_id);
+    // Cannot happen: Dispatch picks from `waiting`, at most once per poll.
+    if (polls == polls_of.end() || polls->second.empty()) continue;
+    auto waiter = waiters_.find(polls->second.front());
+    if (waiter == waiters_.end()) continue;
     absl::StatusOr<v1::Job> job = JobFor(assignment.build);
     if (!job.ok()) {
       // The build cannot be described to a worker (its app or credentials are gone): it
@@ -162,6 +174,7 @@ void Coordinator::DispatchLocked(absl::Time now) {
     ++stats_.dispatches;
     handoffs.emplace_back(std::move(waiter->second.done), *std::move(job));
     waiters_.erase(waiter);
+    polls->second.pop_front();
   }
   if (changes.empty()) return;
   auto shared = std::make_shared<decltype(handoffs)>(std::move(handoffs));
@@ -204,7 +217,8 @@ absl::StatusOr<v1::ReportProgressResponse> Coordinator::ReportProgress(
   {
     absl::MutexLock lock(&mu_);
     absl::Time now = clock_();
-    std::string step = request.steps().empty() ? "" : request.steps().rbegin()->step().substr(0, 64);
+    std::string step =
+        request.steps().empty() ? "" : request.steps().rbegin()->step().substr(0, 64);
     bool cancel = false;
     BuildChanges changes;
     if (!scheduler_.Progress(request.build_id(), request.lease_id(), step,
@@ -319,9 +333,9 @@ absl::Status Coordinator::PutLayer(const v1::LayerCacheEntry& entry) {
   // Only layers in this farm's registry: a mount source elsewhere would hand workers blobs
   // from a registry nobody vetted.
   if (!absl::StartsWith(entry.repository(), absl::StrCat(options_.registry, "/"))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a cached layer's repository must be in ", options_.registry, ", not ",
-        entry.repository().substr(0, 200)));
+    return absl::InvalidArgumentError(absl::StrCat("a cached layer's repository must be in ",
+                                                   options_.registry, ", not ",
+                                                   entry.repository().substr(0, 200)));
   }
   v1::LayerCacheEntry stored = entry;
   stored.set_created_unix_ms(absl::ToUnixMillis(clock_()));

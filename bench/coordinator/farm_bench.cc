@@ -310,6 +310,8 @@ int main(int argc, char** argv) {
     if (!absl::SimpleAtoi(argv[3], &count)) return 2;
     return RunSimulatedWorkers(argv[2], count);
   }
+  // As tempa-coordinator does (coordinator_main.cc): no deadlock detection.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) {
     fprintf(stderr,

@@ -1,9 +1,9 @@
 // Workers: registration, long-poll leasing, heartbeats, progress and results; the ticker that
 // expires leases and answers long-polls nobody fed; the fleet layer-cache index.
 #include <algorithm>
-#include <deque>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -134,26 +134,31 @@ absl::StatusOr<v1::Job> Coordinator::JobFor(const v1::Build& build) {
 
 void Coordinator::DispatchLocked(absl::Time now) {
   if (waiters_.empty() || scheduler_.QueuedCount() == 0) return;
-  // One pass over the waiting polls (oldest first); each assignment then takes its worker's
-  // oldest poll from the index: O(waiting + assignments), not O(waiting x assignments).
   std::vector<std::string> waiting;
-  std::vector<uint64_t> handles;
   waiting.reserve(waiters_.size());
-  handles.reserve(waiters_.size());
-  for (const auto& [handle, waiter] : waiters_) {
-    waiting.push_back(waiter.worker_id);
-    handles.push_back(handle);
-  }
-  absl::flat_hash_map<absl::string_view, std::deque<uint64_t>> polls_of;  // views of `waiting`
-  for (size_t i = 0; i < waiting.size(); ++i) polls_of[waiting[i]].push_back(handles[i]);
+  for (const auto& [handle, waiter] : waiters_) waiting.push_back(waiter.worker_id);
   BuildChanges changes;
   std::vector<Assignment> assignments = scheduler_.Dispatch(waiting, now, &changes);
+  if (assignments.empty() && changes.empty()) return;
+  // Each assignment takes its worker's oldest poll through an index of the polls by worker
+  // (views of `waiting`, built only when there is something to hand out): O(waiting +
+  // assignments), not O(waiting x assignments).
+  struct Polls {
+    absl::InlinedVector<uint64_t, 1> handles;  // oldest first
+    size_t next = 0;
+  };
+  absl::flat_hash_map<absl::string_view, Polls> polls_of;
+  polls_of.reserve(waiting.size());
+  {
+    size_t i = 0;
+    for (const auto& [handle, waiter] : waiters_) polls_of[waiting[i++]].handles.push_back(handle);
+  }
   std::vector<std::pair<JobCallback, v1::Job>> handoffs;
   for (Assignment& assignment : assignments) {
     auto polls = polls_of.find(assignment.worker_id);
     // Cannot happen: Dispatch picks from `waiting`, at most once per poll.
-    if (polls == polls_of.end() || polls->second.empty()) continue;
-    auto waiter = waiters_.find(polls->second.front());
+    if (polls == polls_of.end() || polls->second.next == polls->second.handles.size()) continue;
+    auto waiter = waiters_.find(polls->second.handles[polls->second.next]);
     if (waiter == waiters_.end()) continue;
     absl::StatusOr<v1::Job> job = JobFor(assignment.build);
     if (!job.ok()) {
@@ -174,7 +179,7 @@ void Coordinator::DispatchLocked(absl::Time now) {
     ++stats_.dispatches;
     handoffs.emplace_back(std::move(waiter->second.done), *std::move(job));
     waiters_.erase(waiter);
-    polls->second.pop_front();
+    ++polls->second.next;
   }
   if (changes.empty()) return;
   auto shared = std::make_shared<decltype(handoffs)>(std::move(handoffs));

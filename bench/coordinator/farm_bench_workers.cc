@@ -49,20 +49,24 @@ class SimWorker {
         grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
   }
 
+  // Retries a few times, as a worker daemon does (a burst of connects can fail spuriously).
   bool Register() {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    v1::RegisterWorkerRequest request;
-    request.set_worker_id(id_);
-    request.set_hostname("bench");
-    request.set_slots(1);
-    v1::RegisterWorkerResponse response;
-    grpc::Status status = stub_->RegisterWorker(&ctx, request, &response);
-    if (!status.ok()) {
-      fprintf(stderr, "farm_bench worker %s: register: %s\n", id_.c_str(),
-              status.error_message().c_str());
+    grpc::Status status;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      v1::RegisterWorkerRequest request;
+      request.set_worker_id(id_);
+      request.set_hostname("bench");
+      request.set_slots(1);
+      v1::RegisterWorkerResponse response;
+      status = stub_->RegisterWorker(&ctx, request, &response);
+      if (status.ok()) return true;
     }
-    return status.ok();
+    fprintf(stderr, "farm_bench worker %s: register: %s\n", id_.c_str(),
+            status.error_message().c_str());
+    return false;
   }
 
   void Poll() {

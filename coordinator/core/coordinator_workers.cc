@@ -140,26 +140,36 @@ void Coordinator::DispatchLocked(absl::Time now) {
   BuildChanges changes;
   std::vector<Assignment> assignments = scheduler_.Dispatch(waiting, now, &changes);
   if (assignments.empty() && changes.empty()) return;
-  // Each assignment takes its worker's oldest poll through an index of the polls by worker
-  // (views of `waiting`, built only when there is something to hand out): O(waiting +
-  // assignments), not O(waiting x assignments).
+  // Each assignment takes its worker's oldest poll. A few assignments look it up by a scan of
+  // the polls; many go through an index of the polls by worker (views of `waiting`): O(waiting +
+  // assignments), not O(waiting x assignments), when a thousand workers come back at once.
+  constexpr size_t kScanAssignments = 8;
   struct Polls {
     absl::InlinedVector<uint64_t, 1> handles;  // oldest first
     size_t next = 0;
   };
   absl::flat_hash_map<absl::string_view, Polls> polls_of;
-  polls_of.reserve(waiting.size());
-  {
+  if (assignments.size() > kScanAssignments) {
+    polls_of.reserve(waiting.size());
     size_t i = 0;
     for (const auto& [handle, waiter] : waiters_) polls_of[waiting[i++]].handles.push_back(handle);
   }
+  auto oldest_poll = [&](const std::string& worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (assignments.size() <= kScanAssignments) {
+      return std::find_if(waiters_.begin(), waiters_.end(),
+                          [&](const auto& entry) { return entry.second.worker_id == worker_id; });
+    }
+    auto polls = polls_of.find(worker_id);
+    // Cannot happen: Dispatch picks from `waiting`, at most once per poll.
+    if (polls == polls_of.end() || polls->second.next == polls->second.handles.size()) {
+      return waiters_.end();
+    }
+    return waiters_.find(polls->second.handles[polls->second.next]);
+  };
   std::vector<std::pair<JobCallback, v1::Job>> handoffs;
   for (Assignment& assignment : assignments) {
-    auto polls = polls_of.find(assignment.worker_id);
-    // Cannot happen: Dispatch picks from `waiting`, at most once per poll.
-    if (polls == polls_of.end() || polls->second.next == polls->second.handles.size()) continue;
-    auto waiter = waiters_.find(polls->second.handles[polls->second.next]);
-    if (waiter == waiters_.end()) continue;
+    auto waiter = oldest_poll(assignment.worker_id);
+    if (waiter == waiters_.end()) continue;  // cannot happen: Dispatch picks from `waiting`
     absl::StatusOr<v1::Job> job = JobFor(assignment.build);
     if (!job.ok()) {
       // The build cannot be described to a worker (its app or credentials are gone): it
@@ -179,7 +189,9 @@ void Coordinator::DispatchLocked(absl::Time now) {
     ++stats_.dispatches;
     handoffs.emplace_back(std::move(waiter->second.done), *std::move(job));
     waiters_.erase(waiter);
-    ++polls->second.next;
+    if (auto polls = polls_of.find(assignment.worker_id); polls != polls_of.end()) {
+      ++polls->second.next;
+    }
   }
   if (changes.empty()) return;
   auto shared = std::make_shared<decltype(handoffs)>(std::move(handoffs));

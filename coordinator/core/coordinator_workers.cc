@@ -2,6 +2,8 @@
 // expires leases and answers long-polls nobody fed; the fleet layer-cache index.
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -123,8 +125,8 @@ absl::StatusOr<v1::Job> Coordinator::JobFor(const v1::Build& build) {
   if (app.has_git_credentials()) {
     ASSIGN_OR_RETURN(std::optional<std::string> plain, OpenSecret(app.name(), kGitCredentials));
     if (plain && !job.mutable_git_credentials()->ParseFromString(*plain)) {
-      return absl::DataLossError(absl::StrCat("the git credentials of ", app.name(),
-                                              " do not parse: set them again"));
+      return absl::DataLossError(
+          absl::StrCat("the git credentials of ", app.name(), " do not parse: set them again"));
     }
   }
   return job;
@@ -137,11 +139,36 @@ void Coordinator::DispatchLocked(absl::Time now) {
   for (const auto& [handle, waiter] : waiters_) waiting.push_back(waiter.worker_id);
   BuildChanges changes;
   std::vector<Assignment> assignments = scheduler_.Dispatch(waiting, now, &changes);
+  if (assignments.empty() && changes.empty()) return;
+  // Each assignment takes its worker's oldest poll. A few assignments look it up by a scan of
+  // the polls; many go through an index of the polls by worker (views of `waiting`): O(waiting +
+  // assignments), not O(waiting x assignments), when a thousand workers come back at once.
+  constexpr size_t kScanAssignments = 8;
+  struct Polls {
+    absl::InlinedVector<uint64_t, 1> handles;  // oldest first
+    size_t next = 0;
+  };
+  absl::flat_hash_map<absl::string_view, Polls> polls_of;
+  if (assignments.size() > kScanAssignments) {
+    polls_of.reserve(waiting.size());
+    size_t i = 0;
+    for (const auto& [handle, waiter] : waiters_) polls_of[waiting[i++]].handles.push_back(handle);
+  }
+  auto oldest_poll = [&](const std::string& worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (assignments.size() <= kScanAssignments) {
+      return std::find_if(waiters_.begin(), waiters_.end(),
+                          [&](const auto& entry) { return entry.second.worker_id == worker_id; });
+    }
+    auto polls = polls_of.find(worker_id);
+    // Cannot happen: Dispatch picks from `waiting`, at most once per poll.
+    if (polls == polls_of.end() || polls->second.next == polls->second.handles.size()) {
+      return waiters_.end();
+    }
+    return waiters_.find(polls->second.handles[polls->second.next]);
+  };
   std::vector<std::pair<JobCallback, v1::Job>> handoffs;
   for (Assignment& assignment : assignments) {
-    auto waiter = std::find_if(waiters_.begin(), waiters_.end(), [&](const auto& entry) {
-      return entry.second.worker_id == assignment.worker_id;
-    });
+    auto waiter = oldest_poll(assignment.worker_id);
     if (waiter == waiters_.end()) continue;  // cannot happen: Dispatch picks from `waiting`
     absl::StatusOr<v1::Job> job = JobFor(assignment.build);
     if (!job.ok()) {
@@ -162,6 +189,9 @@ void Coordinator::DispatchLocked(absl::Time now) {
     ++stats_.dispatches;
     handoffs.emplace_back(std::move(waiter->second.done), *std::move(job));
     waiters_.erase(waiter);
+    if (auto polls = polls_of.find(assignment.worker_id); polls != polls_of.end()) {
+      ++polls->second.next;
+    }
   }
   if (changes.empty()) return;
   auto shared = std::make_shared<decltype(handoffs)>(std::move(handoffs));
@@ -204,7 +234,8 @@ absl::StatusOr<v1::ReportProgressResponse> Coordinator::ReportProgress(
   {
     absl::MutexLock lock(&mu_);
     absl::Time now = clock_();
-    std::string step = request.steps().empty() ? "" : request.steps().rbegin()->step().substr(0, 64);
+    std::string step =
+        request.steps().empty() ? "" : request.steps().rbegin()->step().substr(0, 64);
     bool cancel = false;
     BuildChanges changes;
     if (!scheduler_.Progress(request.build_id(), request.lease_id(), step,
@@ -319,9 +350,9 @@ absl::Status Coordinator::PutLayer(const v1::LayerCacheEntry& entry) {
   // Only layers in this farm's registry: a mount source elsewhere would hand workers blobs
   // from a registry nobody vetted.
   if (!absl::StartsWith(entry.repository(), absl::StrCat(options_.registry, "/"))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a cached layer's repository must be in ", options_.registry, ", not ",
-        entry.repository().substr(0, 200)));
+    return absl::InvalidArgumentError(absl::StrCat("a cached layer's repository must be in ",
+                                                   options_.registry, ", not ",
+                                                   entry.repository().substr(0, 200)));
   }
   v1::LayerCacheEntry stored = entry;
   stored.set_created_unix_ms(absl::ToUnixMillis(clock_()));

@@ -128,6 +128,9 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   WebhookHttpServer::Options http_options;
   http_options.host = webhook_address->first;
   http_options.port = webhook_address->second;
+  // Each accepted push waits for its synced write; concurrent ones share it (group commit), so
+  // more handlers in flight mean more pushes per fsync.
+  http_options.threads = 64;
   StateStore* state = store->get();
   WebhookHttpServer http(http_options, &webhooks, [&coordinator, state, &webhook_metrics] {
     return RenderCoordinatorMetrics(coordinator.stats(), state->write_stats()) +

@@ -33,7 +33,7 @@ stop_farm() {
 # post_push DIR WEBHOOK_PORT REPO_URL SHA SECRET DELIVERY: a GitHub push webhook, signed.
 post_push() {
   local dir=$1 port=$2 url=$3 sha=$4 secret=$5 delivery=$6
-  local body="{\"ref\":\"refs/heads/main\",\"after\":\"$sha\",\"repository\":{\"clone_url\":\"$url\"}}"
+  local body="{\"ref\":\"refs/heads/main\",\"before\":\"0000000000000000000000000000000000000000\",\"after\":\"$sha\",\"deleted\":false,\"repository\":{\"clone_url\":\"$url\"}}"
   local signature
   signature=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.*= //')
   curl -sS -X POST "http://127.0.0.1:$port/webhooks/github" -H 'Content-Type: application/json' \

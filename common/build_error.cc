@@ -37,9 +37,8 @@ absl::string_view FailureKindName(FailureKind kind) {
 absl::Status WithFailure(absl::Status status, const BuildFailure& failure) {
   if (status.ok()) return status;
   // kind NUL step NUL log_tail: small and unambiguous, since none of the first two has a NUL.
-  std::string encoded =
-      absl::StrCat(FailureKindName(failure.kind), std::string(1, '\0'), failure.step,
-                   std::string(1, '\0'), failure.log_tail);
+  std::string encoded = absl::StrCat(FailureKindName(failure.kind), std::string(1, '\0'),
+                                     failure.step, std::string(1, '\0'), failure.log_tail);
   status.SetPayload(kPayloadUrl, absl::Cord(encoded));
   return status;
 }
@@ -47,8 +46,7 @@ absl::Status WithFailure(absl::Status status, const BuildFailure& failure) {
 std::optional<BuildFailure> FailureOf(const absl::Status& status) {
   absl::optional<absl::Cord> payload = status.GetPayload(kPayloadUrl);
   if (!payload) return std::nullopt;
-  std::vector<std::string> parts =
-      absl::StrSplit(std::string(*payload), absl::MaxSplits('\0', 2));
+  std::vector<std::string> parts = absl::StrSplit(std::string(*payload), absl::MaxSplits('\0', 2));
   BuildFailure failure;
   for (const auto& [k, name] : kNames) {
     if (!parts.empty() && parts[0] == name) failure.kind = k;

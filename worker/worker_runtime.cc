@@ -1,12 +1,11 @@
 #include "worker/worker_runtime.h"
 
-#include "buildpacks/go/go_toolchain.h"
-#include "worker/toolchain_seeds.h"
-
 #include <utility>
 
+#include "buildpacks/go/go_toolchain.h"
 #include "common/build_error.h"
 #include "common/status_macros.h"
+#include "worker/toolchain_seeds.h"
 
 namespace tempa::worker {
 namespace {

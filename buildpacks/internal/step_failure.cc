@@ -6,8 +6,8 @@
 namespace tempa::buildpacks::internal {
 
 absl::Status StepFailed(absl::string_view what, const SandboxResult& result,
-                        const std::string& tail, const SandboxLimits& limits,
-                        FailureKind exit_kind, const std::string& exit_detail) {
+                        const std::string& tail, const SandboxLimits& limits, FailureKind exit_kind,
+                        const std::string& exit_detail) {
   std::string sep = tail.empty() ? "" : ":\n";
   absl::Status status;
   FailureKind kind = exit_kind;
@@ -28,20 +28,21 @@ absl::Status StepFailed(absl::string_view what, const SandboxResult& result,
       break;
     case SandboxResult::Outcome::kOutputTooLarge:
       kind = FailureKind::kOutputTooLarge;
-      status = absl::ResourceExhaustedError(absl::StrCat(
-          what, " printed more than ", limits.output_bytes, " bytes and was stopped; raise the limit with --max-output", sep, tail));
+      status = absl::ResourceExhaustedError(
+          absl::StrCat(what, " printed more than ", limits.output_bytes,
+                       " bytes and was stopped; raise the limit with --max-output", sep, tail));
       break;
     case SandboxResult::Outcome::kFileTooLarge:
       kind = FailureKind::kOutputTooLarge;
-      status = absl::ResourceExhaustedError(absl::StrCat(
-          what, " tried to write a file larger than ", limits.file_bytes,
-          " bytes; raise the limit with --max-file-size", sep, tail));
+      status = absl::ResourceExhaustedError(
+          absl::StrCat(what, " tried to write a file larger than ", limits.file_bytes,
+                       " bytes; raise the limit with --max-file-size", sep, tail));
       break;
     case SandboxResult::Outcome::kProcessLimit:
       kind = FailureKind::kProcessLimit;
-      status = absl::ResourceExhaustedError(absl::StrCat(
-          what, " hit the process limit (", limits.max_processes,
-          " processes and threads); raise it with --max-processes", sep, tail));
+      status = absl::ResourceExhaustedError(
+          absl::StrCat(what, " hit the process limit (", limits.max_processes,
+                       " processes and threads); raise it with --max-processes", sep, tail));
       break;
     case SandboxResult::Outcome::kKilled:
       kind = FailureKind::kInternal;

@@ -6,10 +6,10 @@
 #include <functional>
 #include <map>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/cancel_token.h"
 
@@ -30,8 +30,8 @@ struct NetworkTarget {
 
 struct SandboxLimits {
   absl::Duration wall_time = absl::Minutes(30);
-  uint64_t memory_bytes = 0;    // 0: no limit
-  int max_processes = 0;        // 0: no limit
+  uint64_t memory_bytes = 0;            // 0: no limit
+  int max_processes = 0;                // 0: no limit
   uint64_t output_bytes = 64ull << 20;  // log output kept/streamed before the command is killed
   // The largest file any process of the build may write (RLIMIT_FSIZE): a build cannot fill the
   // worker's disk with one runaway file. 0: no limit.
@@ -39,7 +39,7 @@ struct SandboxLimits {
 };
 
 struct SandboxCommand {
-  std::vector<std::string> argv;  // argv[0] resolved inside the sandbox's PATH
+  std::vector<std::string> argv;           // argv[0] resolved inside the sandbox's PATH
   std::map<std::string, std::string> env;  // the whole environment; nothing is inherited
   std::string cwd;                         // inside the sandbox
   std::vector<SandboxMount> mounts;

@@ -1,10 +1,10 @@
 #include "coordinator/core/app_rules.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/escaping.h"
 
 namespace tempa::coordinator {
 namespace {
@@ -62,8 +62,9 @@ absl::Status CheckRepoUrl(absl::string_view url) {
 
 absl::Status CheckBranchName(absl::string_view branch) {
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("branch \"", absl::CEscape(branch.substr(0, 200)),
-                                                   "\" ", why, ": pass a branch name like main"));
+    return absl::InvalidArgumentError(absl::StrCat("branch \"",
+                                                   absl::CEscape(branch.substr(0, 200)), "\" ", why,
+                                                   ": pass a branch name like main"));
   };
   if (branch.empty() || branch.size() > 255) return bad("has the wrong length");
   if (HasControlOrSpace(branch) || branch.front() == '-' || branch.front() == '/' ||
@@ -111,8 +112,7 @@ absl::Status CheckWorkerId(absl::string_view id) {
   bool ok = !id.empty() && id.size() <= 128;
   for (char c : id) ok = ok && (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.');
   if (!ok) {
-    return absl::InvalidArgumentError(
-        "worker id must be 1-128 letters, digits, '-', '_' or '.'");
+    return absl::InvalidArgumentError("worker id must be 1-128 letters, digits, '-', '_' or '.'");
   }
   return absl::OkStatus();
 }

@@ -4,9 +4,8 @@ namespace tempa::coordinator {
 
 std::vector<v1::BuildEvent> BuildSubscription::Next(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !queue_.empty() || fell_behind_;
-  };
+  auto ready = [this]()
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || fell_behind_; };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
   std::vector<v1::BuildEvent> events(std::make_move_iterator(queue_.begin()),
                                      std::make_move_iterator(queue_.end()));

@@ -7,18 +7,14 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "openssl/rand.h"
 #include "common/status_macros.h"
 #include "coordinator/core/app_rules.h"
+#include "openssl/rand.h"
 
 namespace tempa::coordinator {
 namespace {
 
-
-
-bool Terminal(v1::BuildStatus status) {
-  return status != v1::QUEUED && status != v1::RUNNING;
-}
+bool Terminal(v1::BuildStatus status) { return status != v1::QUEUED && status != v1::RUNNING; }
 
 // Lease ids carry 64 random bits: knowing a build's id is not enough to report on its lease.
 SchedulerOptions WithLeaseNonce(SchedulerOptions options) {
@@ -41,8 +37,8 @@ std::string SecretRecord(absl::string_view app, absl::string_view kind) {
   return absl::StrCat("app/", app, "/", kind);
 }
 
-Coordinator::Coordinator(StateStore* store, const SecretSealer* sealer,
-                         CoordinatorOptions options, Clock clock)
+Coordinator::Coordinator(StateStore* store, const SecretSealer* sealer, CoordinatorOptions options,
+                         Clock clock)
     : store_(store),
       sealer_(sealer),
       options_(std::move(options)),
@@ -116,8 +112,8 @@ std::shared_ptr<absl::Notification> Coordinator::PersistLocked(BuildChanges chan
     durable->Notify();
     return durable;
   }
-  store_->CommitAsync(std::move(batch), [this, changes = std::move(changes),
-                                         then = std::move(then), durable](absl::Status status) {
+  store_->CommitAsync(std::move(batch), [this, changes = std::move(changes), then = std::move(then),
+                                         durable](absl::Status status) {
     if (!status.ok()) {
       // Memory is ahead of disk now; the only safe state is the last durable one.
       std::fprintf(stderr,
@@ -147,9 +143,10 @@ void Coordinator::CountFinished(const BuildChanges& changes) {
 absl::StatusOr<v1::App> Coordinator::AppLocked(const std::string& name) {
   auto it = apps_.find(name);
   if (it == apps_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("no app named \"", name, "\": see `tempa apps list`, or create it with "
-                     "`tempa apps create ", name, " --repo URL`"));
+    return absl::NotFoundError(absl::StrCat("no app named \"", name,
+                                            "\": see `tempa apps list`, or create it with "
+                                            "`tempa apps create ",
+                                            name, " --repo URL`"));
   }
   return it->second;
 }

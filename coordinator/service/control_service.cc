@@ -8,9 +8,7 @@ namespace {
 
 constexpr absl::string_view kService = "/tempa.v1.ControlService/";
 
-bool Finished(v1::BuildStatus status) {
-  return status != v1::QUEUED && status != v1::RUNNING;
-}
+bool Finished(v1::BuildStatus status) { return status != v1::QUEUED && status != v1::RUNNING; }
 
 }  // namespace
 
@@ -19,8 +17,7 @@ grpc::Status ControlServiceImpl::Check(grpc::ServerContext* ctx, absl::string_vi
 }
 
 grpc::Status ControlServiceImpl::CreateApp(grpc::ServerContext* ctx,
-                                           const v1::CreateAppRequest* request,
-                                           v1::App* response) {
+                                           const v1::CreateAppRequest* request, v1::App* response) {
   if (grpc::Status s = Check(ctx, "CreateApp"); !s.ok()) return s;
   absl::StatusOr<v1::App> app = coordinator_->CreateApp(*request);
   if (!app.ok()) return rpc::ToGrpcStatus(app.status());
@@ -48,8 +45,7 @@ grpc::Status ControlServiceImpl::ListApps(grpc::ServerContext* ctx,
 }
 
 grpc::Status ControlServiceImpl::UpdateApp(grpc::ServerContext* ctx,
-                                           const v1::UpdateAppRequest* request,
-                                           v1::App* response) {
+                                           const v1::UpdateAppRequest* request, v1::App* response) {
   if (grpc::Status s = Check(ctx, "UpdateApp"); !s.ok()) return s;
   absl::StatusOr<v1::App> app = coordinator_->UpdateApp(*request);
   if (!app.ok()) return rpc::ToGrpcStatus(app.status());
@@ -75,8 +71,7 @@ grpc::Status ControlServiceImpl::TriggerBuild(grpc::ServerContext* ctx,
 }
 
 grpc::Status ControlServiceImpl::GetBuild(grpc::ServerContext* ctx,
-                                          const v1::GetBuildRequest* request,
-                                          v1::Build* response) {
+                                          const v1::GetBuildRequest* request, v1::Build* response) {
   if (grpc::Status s = Check(ctx, "GetBuild"); !s.ok()) return s;
   absl::StatusOr<v1::Build> build = coordinator_->GetBuild(request->id());
   if (!build.ok()) return rpc::ToGrpcStatus(build.status());
@@ -180,7 +175,8 @@ grpc::Status ControlServiceImpl::ListWorkers(grpc::ServerContext* ctx,
                                              const v1::ListWorkersRequest* request,
                                              v1::ListWorkersResponse* response) {
   if (grpc::Status s = Check(ctx, "ListWorkers"); !s.ok()) return s;
-  for (v1::Worker& worker : coordinator_->ListWorkers()) *response->add_workers() = std::move(worker);
+  for (v1::Worker& worker : coordinator_->ListWorkers())
+    *response->add_workers() = std::move(worker);
   return grpc::Status::OK;
 }
 

@@ -12,10 +12,10 @@ struct CoordinatorDaemonOptions {
   std::string listen = "127.0.0.1:7070";          // gRPC
   std::string webhook_listen = "127.0.0.1:7071";  // POST /webhooks/github, GET /metrics
   std::string data_dir;
-  std::string registry;  // HOST:PORT workers push to
-  std::string token_file;        // empty: every caller is admin (a warning says so)
-  std::string secret_key_file;   // empty: DATA_DIR/secret.key, made on first start
-  std::string tls_cert_file;     // both set: the gRPC listener speaks TLS
+  std::string registry;         // HOST:PORT workers push to
+  std::string token_file;       // empty: every caller is admin (a warning says so)
+  std::string secret_key_file;  // empty: DATA_DIR/secret.key, made on first start
+  std::string tls_cert_file;    // both set: the gRPC listener speaks TLS
   std::string tls_key_file;
   absl::Duration lease_ttl = absl::Seconds(30);
   absl::Duration heartbeat_interval = absl::Seconds(1);

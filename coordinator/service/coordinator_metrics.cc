@@ -39,8 +39,7 @@ std::string RenderCoordinatorMetrics(const Coordinator::Stats& stats,
   absl::StrAppend(&out, "tempa_coordinator_connected_workers ", stats.connected_workers, "\n");
   Metric(&out, "tempa_coordinator_waiting_polls", "gauge", "Worker long-polls waiting for a job.");
   absl::StrAppend(&out, "tempa_coordinator_waiting_polls ", stats.waiting_polls, "\n");
-  Metric(&out, "tempa_coordinator_state_batches_total", "counter",
-         "State changes made durable.");
+  Metric(&out, "tempa_coordinator_state_batches_total", "counter", "State changes made durable.");
   absl::StrAppend(&out, "tempa_coordinator_state_batches_total ", writes.batches, "\n");
   Metric(&out, "tempa_coordinator_state_synced_writes_total", "counter",
          "Synced WAL writes (group commits) that carried them.");

@@ -9,16 +9,15 @@
 
 namespace tempa::coordinator {
 
-CoordinatorServer::CoordinatorServer(Coordinator* coordinator,
-                                     const auth::Authorizer* authorizer)
+CoordinatorServer::CoordinatorServer(Coordinator* coordinator, const auth::Authorizer* authorizer)
     : control_(std::make_unique<ControlServiceImpl>(coordinator, authorizer)),
       workers_(std::make_unique<WorkerServiceImpl>(coordinator, authorizer)),
       layers_(std::make_unique<LayerCacheServiceImpl>(coordinator, authorizer)) {}
 
 CoordinatorServer::~CoordinatorServer() { Shutdown(absl::ZeroDuration()); }
 
-absl::StatusOr<int> CoordinatorServer::Start(
-    const std::string& listen, std::shared_ptr<grpc::ServerCredentials> credentials) {
+absl::StatusOr<int> CoordinatorServer::Start(const std::string& listen,
+                                             std::shared_ptr<grpc::ServerCredentials> credentials) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

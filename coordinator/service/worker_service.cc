@@ -20,12 +20,12 @@ class LeaseReactor final : public grpc::ServerUnaryReactor {
                v1::LeaseJobResponse* response)
       : coordinator_(coordinator), state_(std::make_shared<State>()) {
     std::shared_ptr<State> state = state_;
-    uint64_t handle = coordinator_->WaitForJob(
-        request->worker_id(), absl::Milliseconds(request->wait_ms()),
-        [this, response](std::optional<v1::Job> job) {
-          if (job) *response->mutable_job() = *std::move(job);
-          Finish(grpc::Status::OK);
-        });
+    uint64_t handle =
+        coordinator_->WaitForJob(request->worker_id(), absl::Milliseconds(request->wait_ms()),
+                                 [this, response](std::optional<v1::Job> job) {
+                                   if (job) *response->mutable_job() = *std::move(job);
+                                   Finish(grpc::Status::OK);
+                                 });
     absl::MutexLock lock(&state->mu);
     state->handle = handle;
   }
@@ -111,8 +111,8 @@ grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext* ctx,
 grpc::Status LayerCacheServiceImpl::FindLayer(grpc::ServerContext* ctx,
                                               const v1::FindLayerRequest* request,
                                               v1::FindLayerResponse* response) {
-  if (grpc::Status s = rpc::ToGrpcStatus(
-          authorizer_->Authorize(*ctx, absl::StrCat(kLayerService, "FindLayer")));
+  if (grpc::Status s =
+          rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kLayerService, "FindLayer")));
       !s.ok()) {
     return s;
   }
@@ -129,8 +129,8 @@ grpc::Status LayerCacheServiceImpl::FindLayer(grpc::ServerContext* ctx,
 grpc::Status LayerCacheServiceImpl::PutLayer(grpc::ServerContext* ctx,
                                              const v1::PutLayerRequest* request,
                                              v1::PutLayerResponse* response) {
-  if (grpc::Status s = rpc::ToGrpcStatus(
-          authorizer_->Authorize(*ctx, absl::StrCat(kLayerService, "PutLayer")));
+  if (grpc::Status s =
+          rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kLayerService, "PutLayer")));
       !s.ok()) {
     return s;
   }

@@ -15,9 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "tempa/v1/control.pb.h"
 #include "tempa/v1/farm.pb.h"
 #include "tempa/v1/layer_cache.pb.h"
-#include "tempa/v1/control.pb.h"
 
 namespace tempa::coordinator {
 
@@ -39,7 +39,8 @@ class StateBatch {
   // Removes the app and its secrets (its builds and logs stay, as history).
   virtual void DeleteApp(absl::string_view name) = 0;
   // `kind`: "webhook_secret", "git_credentials"; the value is already sealed by the caller.
-  virtual void PutSecret(absl::string_view app, absl::string_view kind, absl::string_view sealed) = 0;
+  virtual void PutSecret(absl::string_view app, absl::string_view kind,
+                         absl::string_view sealed) = 0;
   virtual void DeleteSecret(absl::string_view app, absl::string_view kind) = 0;
   // Also maintains the unfinished-builds index (QUEUED/RUNNING in, terminal out) and the
   // per-app index.
@@ -48,8 +49,8 @@ class StateBatch {
   virtual void PutWorker(const v1::Worker& worker) = 0;
   virtual void PutLayer(const v1::LayerCacheEntry& entry) = 0;
   // Records a webhook delivery and the builds it made (dedup across restarts).
-  virtual void PutDelivery(absl::string_view delivery_id,
-                           const std::vector<std::string>& build_ids, int64_t unix_ms) = 0;
+  virtual void PutDelivery(absl::string_view delivery_id, const std::vector<std::string>& build_ids,
+                           int64_t unix_ms) = 0;
   virtual void PutCounter(absl::string_view name, uint64_t value) = 0;
   virtual bool empty() const = 0;
 };
@@ -95,6 +96,6 @@ class StateStore {
 
 // Opens (creating when missing) the RocksDB at `dir` (0700).
 absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksdbStateStore(const std::string& dir,
-                                                                   StateStoreOptions options = {});
+                                                                  StateStoreOptions options = {});
 
 }  // namespace tempa::coordinator

@@ -27,8 +27,8 @@ class DaemonProcess {
   absl::StatusOr<std::string> WaitForLine(const std::string& needle,
                                           absl::Duration timeout = absl::Seconds(30),
                                           size_t from = 0);
-  void Kill9();           // as a crash: no cleanup runs
-  int Terminate();        // SIGTERM, then waits; the exit status
+  void Kill9();     // as a crash: no cleanup runs
+  int Terminate();  // SIGTERM, then waits; the exit status
   bool running();
   std::string log() const;
   size_t log_size() const;

@@ -18,9 +18,7 @@
 namespace tempa::testing {
 namespace {
 
-std::string Binary(const std::string& name) {
-  return absl::StrCat(TEMPA_BINARY_DIR, "/", name);
-}
+std::string Binary(const std::string& name) { return absl::StrCat(TEMPA_BINARY_DIR, "/", name); }
 
 void WriteSecretFile(const std::string& path, const std::string& contents) {
   std::ofstream(path) << contents;
@@ -47,8 +45,8 @@ std::string GithubSignature(const std::string& secret, const std::string& body) 
   unsigned int len = sizeof(mac);
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  return "sha256=" + absl::BytesToHexString(
-                         absl::string_view(reinterpret_cast<const char*>(mac), len));
+  return "sha256=" +
+         absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 std::string GithubPushPayload(const std::string& repo_url, const std::string& branch,
@@ -58,8 +56,7 @@ std::string GithubPushPayload(const std::string& repo_url, const std::string& br
       {"before", std::string(40, '0')},
       {"after", after},
       {"deleted", false},
-      {"repository",
-       {{"full_name", "team/app"}, {"clone_url", repo_url}, {"html_url", repo_url}}},
+      {"repository", {{"full_name", "team/app"}, {"clone_url", repo_url}, {"html_url", repo_url}}},
       {"head_commit", {{"id", after}, {"message", "change"}}},
       {"pusher", {{"name", "dev"}}}};
   return payload.dump();
@@ -114,8 +111,7 @@ absl::Status FarmFixture::StartCoordinator() {
   // The log is appended to across restarts: wait for this run's line, not the last run's.
   size_t from = coordinator_ ? coordinator_->log_size() : 0;
   coordinator_ = *std::move(process);
-  return coordinator_->WaitForLine("tempa-coordinator: gRPC on", absl::Seconds(30), from)
-      .status();
+  return coordinator_->WaitForLine("tempa-coordinator: gRPC on", absl::Seconds(30), from).status();
 }
 
 void FarmFixture::KillCoordinator() {
@@ -128,8 +124,7 @@ absl::Status FarmFixture::StartWorker(const std::string& name, int slots) {
   std::string log = dir_.Join("worker-" + name + ".log");
   absl::StatusOr<std::unique_ptr<DaemonProcess>> process = DaemonProcess::Start(
       {Binary("worker/tempa-worker"), "--coordinator", grpc_address_, "--work-dir", work_dir,
-       "--slots", std::to_string(slots), "--token-file", worker_token_file(), "--worker-id",
-       name},
+       "--slots", std::to_string(slots), "--token-file", worker_token_file(), "--worker-id", name},
       log);
   if (!process.ok()) return process.status();
   workers_[name] = *std::move(process);
@@ -185,9 +180,8 @@ absl::StatusOr<nlohmann::json> FarmFixture::WaitForBuild(const std::string& id,
     }
     absl::SleepFor(absl::Milliseconds(250));
   }
-  return absl::DeadlineExceededError(absl::StrCat("build ", id, " did not reach ",
-                                                  absl::StrJoin(statuses, "/"),
-                                                  "; last seen: ", last.dump()));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "build ", id, " did not reach ", absl::StrJoin(statuses, "/"), "; last seen: ", last.dump()));
 }
 
 HttpAnswer FarmFixture::PostWebhook(const std::string& event, const std::string& delivery,
@@ -196,10 +190,14 @@ HttpAnswer FarmFixture::PostWebhook(const std::string& event, const std::string&
   static std::atomic<uint64_t> posts{0};
   std::string body_file = dir_.Join(absl::StrCat("webhook-", delivery, "-", posts++, ".json"));
   std::ofstream(body_file) << body;
-  std::vector<std::string> argv = {"curl", "-sS", "--max-time", "30", "-o", "-", "-w",
-                                   "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json",
-                                   "-H", "X-GitHub-Event: " + event,
-                                   "-H", "X-GitHub-Delivery: " + delivery};
+  std::vector<std::string> argv = {"curl",       "-sS",
+                                   "--max-time", "30",
+                                   "-o",         "-",
+                                   "-w",         "\n%{http_code}",
+                                   "-X",         "POST",
+                                   "-H",         "Content-Type: application/json",
+                                   "-H",         "X-GitHub-Event: " + event,
+                                   "-H",         "X-GitHub-Delivery: " + delivery};
   if (!secret.empty()) {
     argv.push_back("-H");
     argv.push_back("X-Hub-Signature-256: " + GithubSignature(secret, body));

@@ -50,8 +50,7 @@ class FarmFixture {
   DaemonProcess* coordinator() { return coordinator_.get(); }
 
   // `tempa --coordinator ADDR --token-file ADMIN ARGS...`
-  CommandResult Cli(const std::vector<std::string>& args,
-                    const std::string& token_file = "") const;
+  CommandResult Cli(const std::vector<std::string>& args, const std::string& token_file = "") const;
   // `tempa ... ARGS --json`, parsed; crashes the test on bad JSON.
   absl::StatusOr<nlohmann::json> CliJson(const std::vector<std::string>& args) const;
   // Polls `builds show ID --json` until its status is one of `statuses`.

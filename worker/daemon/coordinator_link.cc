@@ -34,7 +34,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> GrpcCoordinatorLink::Register(
 }
 
 absl::StatusOr<std::optional<v1::Job>> GrpcCoordinatorLink::LeaseJob(const std::string& worker_id,
-                                                                    absl::Duration wait) {
+                                                                     absl::Duration wait) {
   grpc::ClientContext ctx;
   rpc::PrepareContext(&ctx, options_, wait + kCallDeadline);
   v1::LeaseJobRequest request;

@@ -125,8 +125,9 @@ v1::BuildResult PipelineJobExecutor::Execute(const v1::Job& job, const JobHooks&
   absl::StatusOr<registry::ImageReference> image =
       registry::ImageReference::Parse(absl::StrCat(job.image_repository(), ":", fetched->commit));
   if (!image.ok()) {
-    return FailedResult("internal", "push",
-                        absl::StrCat("image name from the coordinator: ", image.status().message()));
+    return FailedResult(
+        "internal", "push",
+        absl::StrCat("image name from the coordinator: ", image.status().message()));
   }
   BuildRequest request;
   request.source_dir = job.path().empty() ? checkout : absl::StrCat(checkout, "/", job.path());
@@ -147,9 +148,8 @@ v1::BuildResult PipelineJobExecutor::Execute(const v1::Job& job, const JobHooks&
   if (!outcome.ok()) {
     std::optional<BuildFailure> failure = FailureOf(outcome.status());
     if (!failure) failure = BuildFailure{FailureKind::kInternal, "build", ""};
-    v1::BuildResult result =
-        FailedResult(FailureKindName(failure->kind), failure->step, outcome.status().message(),
-                     failure->log_tail);
+    v1::BuildResult result = FailedResult(FailureKindName(failure->kind), failure->step,
+                                          outcome.status().message(), failure->log_tail);
     result.set_commit(fetched->commit);
     return result;
   }

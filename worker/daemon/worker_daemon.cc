@@ -46,8 +46,7 @@ void WorkerDaemon::Register(const CancelToken& stop) {
       if (response->heartbeat_interval_ms() > 0) {
         heartbeat_interval_ = absl::Milliseconds(response->heartbeat_interval_ms());
       }
-      Log(absl::StrCat("registered as ", options_.worker_id, " with ", options_.slots,
-                       " slot(s)"));
+      Log(absl::StrCat("registered as ", options_.worker_id, " with ", options_.slots, " slot(s)"));
       return;
     }
     if (!said) {
@@ -140,8 +139,8 @@ void WorkerDaemon::RunJob(const v1::Job& job, const CancelToken& stop) {
         break;
       }
       if (absl::Now() + backoff > until || stop.WaitFor(Jittered(backoff))) {
-        Log(absl::StrCat("[", job.build_id(), "] result not delivered: ",
-                         response.status().message()));
+        Log(absl::StrCat("[", job.build_id(),
+                         "] result not delivered: ", response.status().message()));
         break;
       }
       backoff = std::min(backoff * 2, options_.max_backoff);

@@ -87,8 +87,8 @@ int RunWorkerProcess(const WorkerProcessOptions& options) {
   if (options.slots < 1 || options.slots > 64) {
     return Fail(absl::InvalidArgumentError("--slots must be between 1 and 64"));
   }
-  for (const std::string& dir : {options.work_dir, options.work_dir + "/mirrors",
-                                 options.work_dir + "/checkouts"}) {
+  for (const std::string& dir :
+       {options.work_dir, options.work_dir + "/mirrors", options.work_dir + "/checkouts"}) {
     if (absl::Status s = EnsurePrivateDir(dir); !s.ok()) return Fail(s);
   }
   absl::StatusOr<std::string> worker_id = WorkerId(options);
@@ -141,9 +141,8 @@ int RunWorkerProcess(const WorkerProcessOptions& options) {
   // The standard-library seeds are made once per toolchain, beside the first leases (a build
   // that needs one meanwhile waits for it on its lock).
   std::thread seeds([&runtime] {
-    absl::Status made = (*runtime)->PrepareToolchainSeeds([](absl::string_view line) {
-      std::cerr << "tempa-worker: seeds: " << line << "\n";
-    });
+    absl::Status made = (*runtime)->PrepareToolchainSeeds(
+        [](absl::string_view line) { std::cerr << "tempa-worker: seeds: " << line << "\n"; });
     if (!made.ok()) std::cerr << "tempa-worker: toolchain seeds: " << made.message() << "\n";
   });
   CancelToken stop;

@@ -37,8 +37,7 @@ CoordinatorOptions CoordinatorFixture::DefaultOptions() {
   return options;
 }
 
-CoordinatorFixture::CoordinatorFixture(CoordinatorOptions options)
-    : options_(std::move(options)) {
+CoordinatorFixture::CoordinatorFixture(CoordinatorOptions options) : options_(std::move(options)) {
   std::string tokens = dir_.Join("tokens");
   {
     std::ofstream out(tokens);

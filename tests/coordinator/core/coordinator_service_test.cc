@@ -11,8 +11,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-v1::App CreateApp(CoordinatorFixture& f, const std::string& name,
-                  const std::string& secret = "", const std::string& token = "") {
+v1::App CreateApp(CoordinatorFixture& f, const std::string& name, const std::string& secret = "",
+                  const std::string& token = "") {
   v1::CreateAppRequest request;
   request.mutable_app()->set_name(name);
   request.mutable_app()->set_repo_url("https://git.example.com/team/" + name + ".git");
@@ -39,8 +39,7 @@ std::optional<v1::Job> Lease(CoordinatorFixture& f, const std::string& worker, i
   request.set_worker_id(worker);
   request.set_wait_ms(wait_ms);
   v1::LeaseJobResponse response;
-  grpc::Status status =
-      f.Workers()->LeaseJob(f.Context(kWorkerToken).get(), request, &response);
+  grpc::Status status = f.Workers()->LeaseJob(f.Context(kWorkerToken).get(), request, &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
   if (!response.has_job()) return std::nullopt;
   return response.job();
@@ -70,8 +69,7 @@ bool Complete(CoordinatorFixture& f, const v1::Job& job, bool succeeded) {
     request.mutable_result()->mutable_error()->set_reason("main.go:3: undefined: x");
   }
   v1::CompleteJobResponse response;
-  grpc::Status status =
-      f.Workers()->CompleteJob(f.Context(kWorkerToken).get(), request, &response);
+  grpc::Status status = f.Workers()->CompleteJob(f.Context(kWorkerToken).get(), request, &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
   return response.accepted();
 }
@@ -227,7 +225,8 @@ TEST(CoordinatorServiceTest, TokensAreCheckedOnEveryCall) {
   v1::App app;
   EXPECT_EQ(f.Control()->CreateApp(f.Context("").get(), request, &app).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(f.Control()->CreateApp(f.Context("not-a-token-at-all-xxxx").get(), request, &app)
+  EXPECT_EQ(f.Control()
+                ->CreateApp(f.Context("not-a-token-at-all-xxxx").get(), request, &app)
                 .error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(f.Control()->CreateApp(f.Context(kWorkerToken).get(), request, &app).error_code(),

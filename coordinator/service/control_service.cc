@@ -2,109 +2,85 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/status_conversion.h"
+#include "coordinator/auth/method_names.h"
+#include "coordinator/service/rpc_reply.h"
 
 namespace tempa::coordinator {
 namespace {
-
-constexpr absl::string_view kService = "/tempa.v1.ControlService/";
 
 bool Finished(v1::BuildStatus status) { return status != v1::QUEUED && status != v1::RUNNING; }
 
 }  // namespace
 
 grpc::Status ControlServiceImpl::Check(grpc::ServerContext* ctx, absl::string_view method) const {
-  return rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kService, method)));
+  return rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, method));
 }
 
 grpc::Status ControlServiceImpl::CreateApp(grpc::ServerContext* ctx,
                                            const v1::CreateAppRequest* request, v1::App* response) {
-  if (grpc::Status s = Check(ctx, "CreateApp"); !s.ok()) return s;
-  absl::StatusOr<v1::App> app = coordinator_->CreateApp(*request);
-  if (!app.ok()) return rpc::ToGrpcStatus(app.status());
-  *response = *std::move(app);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kCreateApp); !s.ok()) return s;
+  return Reply(coordinator_->CreateApp(*request), response);
 }
 
 grpc::Status ControlServiceImpl::GetApp(grpc::ServerContext* ctx, const v1::GetAppRequest* request,
                                         v1::App* response) {
-  if (grpc::Status s = Check(ctx, "GetApp"); !s.ok()) return s;
-  absl::StatusOr<v1::App> app = coordinator_->GetApp(request->name());
-  if (!app.ok()) return rpc::ToGrpcStatus(app.status());
-  *response = *std::move(app);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kGetApp); !s.ok()) return s;
+  return Reply(coordinator_->GetApp(request->name()), response);
 }
 
 grpc::Status ControlServiceImpl::ListApps(grpc::ServerContext* ctx,
                                           const v1::ListAppsRequest* request,
                                           v1::ListAppsResponse* response) {
-  if (grpc::Status s = Check(ctx, "ListApps"); !s.ok()) return s;
-  absl::StatusOr<std::vector<v1::App>> apps = coordinator_->ListApps();
-  if (!apps.ok()) return rpc::ToGrpcStatus(apps.status());
-  for (v1::App& app : *apps) *response->add_apps() = std::move(app);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kListApps); !s.ok()) return s;
+  return ReplyList(coordinator_->ListApps(), response->mutable_apps());
 }
 
 grpc::Status ControlServiceImpl::UpdateApp(grpc::ServerContext* ctx,
                                            const v1::UpdateAppRequest* request, v1::App* response) {
-  if (grpc::Status s = Check(ctx, "UpdateApp"); !s.ok()) return s;
-  absl::StatusOr<v1::App> app = coordinator_->UpdateApp(*request);
-  if (!app.ok()) return rpc::ToGrpcStatus(app.status());
-  *response = *std::move(app);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kUpdateApp); !s.ok()) return s;
+  return Reply(coordinator_->UpdateApp(*request), response);
 }
 
 grpc::Status ControlServiceImpl::DeleteApp(grpc::ServerContext* ctx,
                                            const v1::DeleteAppRequest* request,
                                            v1::DeleteAppResponse* response) {
-  if (grpc::Status s = Check(ctx, "DeleteApp"); !s.ok()) return s;
+  if (grpc::Status s = Check(ctx, auth::methods::kDeleteApp); !s.ok()) return s;
   return rpc::ToGrpcStatus(coordinator_->DeleteApp(request->name()));
 }
 
 grpc::Status ControlServiceImpl::TriggerBuild(grpc::ServerContext* ctx,
                                               const v1::TriggerBuildRequest* request,
                                               v1::Build* response) {
-  if (grpc::Status s = Check(ctx, "TriggerBuild"); !s.ok()) return s;
-  absl::StatusOr<v1::Build> build = coordinator_->TriggerBuild(*request);
-  if (!build.ok()) return rpc::ToGrpcStatus(build.status());
-  *response = *std::move(build);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kTriggerBuild); !s.ok()) return s;
+  return Reply(coordinator_->TriggerBuild(*request), response);
 }
 
 grpc::Status ControlServiceImpl::GetBuild(grpc::ServerContext* ctx,
                                           const v1::GetBuildRequest* request, v1::Build* response) {
-  if (grpc::Status s = Check(ctx, "GetBuild"); !s.ok()) return s;
-  absl::StatusOr<v1::Build> build = coordinator_->GetBuild(request->id());
-  if (!build.ok()) return rpc::ToGrpcStatus(build.status());
-  *response = *std::move(build);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kGetBuild); !s.ok()) return s;
+  return Reply(coordinator_->GetBuild(request->id()), response);
 }
 
 grpc::Status ControlServiceImpl::ListBuilds(grpc::ServerContext* ctx,
                                             const v1::ListBuildsRequest* request,
                                             v1::ListBuildsResponse* response) {
-  if (grpc::Status s = Check(ctx, "ListBuilds"); !s.ok()) return s;
-  absl::StatusOr<std::vector<v1::Build>> builds =
-      coordinator_->ListBuilds(request->app(), request->limit());
-  if (!builds.ok()) return rpc::ToGrpcStatus(builds.status());
-  for (v1::Build& build : *builds) *response->add_builds() = std::move(build);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kListBuilds); !s.ok()) return s;
+  return ReplyList(coordinator_->ListBuilds(request->app(), request->limit()),
+                   response->mutable_builds());
 }
 
 grpc::Status ControlServiceImpl::GetBuildLogs(grpc::ServerContext* ctx,
                                               const v1::GetBuildLogsRequest* request,
                                               v1::GetBuildLogsResponse* response) {
-  if (grpc::Status s = Check(ctx, "GetBuildLogs"); !s.ok()) return s;
-  absl::StatusOr<std::vector<v1::LogLine>> lines =
-      coordinator_->ReadLogs(request->id(), request->from_line(), request->limit());
-  if (!lines.ok()) return rpc::ToGrpcStatus(lines.status());
-  for (v1::LogLine& line : *lines) *response->add_lines() = std::move(line);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kGetBuildLogs); !s.ok()) return s;
+  return ReplyList(coordinator_->ReadLogs(request->id(), request->from_line(), request->limit()),
+                   response->mutable_lines());
 }
 
 grpc::Status ControlServiceImpl::WatchBuild(grpc::ServerContext* ctx,
                                             const v1::WatchBuildRequest* request,
                                             grpc::ServerWriter<v1::BuildEvent>* writer) {
-  if (grpc::Status s = Check(ctx, "WatchBuild"); !s.ok()) return s;
+  if (grpc::Status s = Check(ctx, auth::methods::kWatchBuild); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<BuildSubscription>> subscription =
       coordinator_->Watch(request->id());
   if (!subscription.ok()) return rpc::ToGrpcStatus(subscription.status());
@@ -164,17 +140,14 @@ grpc::Status ControlServiceImpl::WatchBuild(grpc::ServerContext* ctx,
 grpc::Status ControlServiceImpl::CancelBuild(grpc::ServerContext* ctx,
                                              const v1::CancelBuildRequest* request,
                                              v1::Build* response) {
-  if (grpc::Status s = Check(ctx, "CancelBuild"); !s.ok()) return s;
-  absl::StatusOr<v1::Build> build = coordinator_->CancelBuild(request->id());
-  if (!build.ok()) return rpc::ToGrpcStatus(build.status());
-  *response = *std::move(build);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kCancelBuild); !s.ok()) return s;
+  return Reply(coordinator_->CancelBuild(request->id()), response);
 }
 
 grpc::Status ControlServiceImpl::ListWorkers(grpc::ServerContext* ctx,
                                              const v1::ListWorkersRequest* request,
                                              v1::ListWorkersResponse* response) {
-  if (grpc::Status s = Check(ctx, "ListWorkers"); !s.ok()) return s;
+  if (grpc::Status s = Check(ctx, auth::methods::kListWorkers); !s.ok()) return s;
   for (v1::Worker& worker : coordinator_->ListWorkers())
     *response->add_workers() = std::move(worker);
   return grpc::Status::OK;

@@ -5,12 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc/status_conversion.h"
+#include "coordinator/auth/method_names.h"
+#include "coordinator/service/rpc_reply.h"
 
 namespace tempa::coordinator {
 namespace {
-
-constexpr absl::string_view kWorkerService = "/tempa.v1.WorkerService/";
-constexpr absl::string_view kLayerService = "/tempa.v1.LayerCacheService/";
 
 // Holds one long-poll. Finish runs exactly once, from the coordinator's callback; a client that
 // hangs up first gives its place back (AbandonWait answers the callback with no job).
@@ -54,23 +53,20 @@ class LeaseReactor final : public grpc::ServerUnaryReactor {
 
 grpc::Status WorkerServiceImpl::Check(grpc::ServerContextBase* ctx,
                                       absl::string_view method) const {
-  return rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kWorkerService, method)));
+  return rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, method));
 }
 
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* ctx,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {
-  if (grpc::Status s = Check(ctx, "RegisterWorker"); !s.ok()) return s;
-  absl::StatusOr<v1::RegisterWorkerResponse> answer = coordinator_->RegisterWorker(*request);
-  if (!answer.ok()) return rpc::ToGrpcStatus(answer.status());
-  *response = *std::move(answer);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kRegisterWorker); !s.ok()) return s;
+  return Reply(coordinator_->RegisterWorker(*request), response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::LeaseJob(grpc::CallbackServerContext* ctx,
                                                       const v1::LeaseJobRequest* request,
                                                       v1::LeaseJobResponse* response) {
-  if (grpc::Status s = Check(ctx, "LeaseJob"); !s.ok()) {
+  if (grpc::Status s = Check(ctx, auth::methods::kLeaseJob); !s.ok()) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     reactor->Finish(s);
     return reactor;
@@ -81,38 +77,28 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::LeaseJob(grpc::CallbackServerContex
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* ctx,
                                           const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
-  if (grpc::Status s = Check(ctx, "Heartbeat"); !s.ok()) return s;
-  absl::StatusOr<v1::HeartbeatResponse> answer = coordinator_->Heartbeat(*request);
-  if (!answer.ok()) return rpc::ToGrpcStatus(answer.status());
-  *response = *std::move(answer);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kHeartbeat); !s.ok()) return s;
+  return Reply(coordinator_->Heartbeat(*request), response);
 }
 
 grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* ctx,
                                                const v1::ReportProgressRequest* request,
                                                v1::ReportProgressResponse* response) {
-  if (grpc::Status s = Check(ctx, "ReportProgress"); !s.ok()) return s;
-  absl::StatusOr<v1::ReportProgressResponse> answer = coordinator_->ReportProgress(*request);
-  if (!answer.ok()) return rpc::ToGrpcStatus(answer.status());
-  *response = *std::move(answer);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kReportProgress); !s.ok()) return s;
+  return Reply(coordinator_->ReportProgress(*request), response);
 }
 
 grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext* ctx,
                                             const v1::CompleteJobRequest* request,
                                             v1::CompleteJobResponse* response) {
-  if (grpc::Status s = Check(ctx, "CompleteJob"); !s.ok()) return s;
-  absl::StatusOr<v1::CompleteJobResponse> answer = coordinator_->CompleteJob(*request);
-  if (!answer.ok()) return rpc::ToGrpcStatus(answer.status());
-  *response = *std::move(answer);
-  return grpc::Status::OK;
+  if (grpc::Status s = Check(ctx, auth::methods::kCompleteJob); !s.ok()) return s;
+  return Reply(coordinator_->CompleteJob(*request), response);
 }
 
 grpc::Status LayerCacheServiceImpl::FindLayer(grpc::ServerContext* ctx,
                                               const v1::FindLayerRequest* request,
                                               v1::FindLayerResponse* response) {
-  if (grpc::Status s =
-          rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kLayerService, "FindLayer")));
+  if (grpc::Status s = rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, auth::methods::kFindLayer));
       !s.ok()) {
     return s;
   }
@@ -129,8 +115,7 @@ grpc::Status LayerCacheServiceImpl::FindLayer(grpc::ServerContext* ctx,
 grpc::Status LayerCacheServiceImpl::PutLayer(grpc::ServerContext* ctx,
                                              const v1::PutLayerRequest* request,
                                              v1::PutLayerResponse* response) {
-  if (grpc::Status s =
-          rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, absl::StrCat(kLayerService, "PutLayer")));
+  if (grpc::Status s = rpc::ToGrpcStatus(authorizer_->Authorize(*ctx, auth::methods::kPutLayer));
       !s.ok()) {
     return s;
   }

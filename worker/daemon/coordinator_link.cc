@@ -9,12 +9,19 @@ namespace {
 
 constexpr absl::Duration kCallDeadline = absl::Seconds(30);
 
-template <typename Response>
-absl::StatusOr<Response> Answer(const grpc::Status& status, Response response,
-                                absl::string_view call) {
-  if (!status.ok()) {
-    return rpc::FromGrpcStatus(status, absl::StrCat("coordinator ", call));
-  }
+// One unary call with the token and a deadline; a failure names the call.
+template <typename Request, typename Response>
+absl::StatusOr<Response> Call(v1::WorkerService::Stub& stub,
+                              grpc::Status (v1::WorkerService::Stub::*method)(grpc::ClientContext*,
+                                                                              const Request&,
+                                                                              Response*),
+                              const rpc::ClientOptions& options, const Request& request,
+                              absl::string_view name, absl::Duration deadline = kCallDeadline) {
+  grpc::ClientContext ctx;
+  rpc::PrepareContext(&ctx, options, deadline);
+  Response response;
+  grpc::Status status = (stub.*method)(&ctx, request, &response);
+  if (!status.ok()) return rpc::FromGrpcStatus(status, absl::StrCat("coordinator ", name));
   return response;
 }
 
@@ -26,52 +33,37 @@ GrpcCoordinatorLink::GrpcCoordinatorLink(std::shared_ptr<grpc::Channel> channel,
 
 absl::StatusOr<v1::RegisterWorkerResponse> GrpcCoordinatorLink::Register(
     const v1::RegisterWorkerRequest& request) {
-  grpc::ClientContext ctx;
-  rpc::PrepareContext(&ctx, options_, kCallDeadline);
-  v1::RegisterWorkerResponse response;
-  grpc::Status status = stub_->RegisterWorker(&ctx, request, &response);
-  return Answer(status, std::move(response), "RegisterWorker");
+  return Call(*stub_, &v1::WorkerService::Stub::RegisterWorker, options_, request,
+              "RegisterWorker");
 }
 
 absl::StatusOr<std::optional<v1::Job>> GrpcCoordinatorLink::LeaseJob(const std::string& worker_id,
                                                                      absl::Duration wait) {
-  grpc::ClientContext ctx;
-  rpc::PrepareContext(&ctx, options_, wait + kCallDeadline);
   v1::LeaseJobRequest request;
   request.set_worker_id(worker_id);
   request.set_wait_ms(absl::ToInt64Milliseconds(wait));
-  v1::LeaseJobResponse response;
-  grpc::Status status = stub_->LeaseJob(&ctx, request, &response);
-  if (!status.ok()) return Annotate(rpc::FromGrpcStatus(status), "coordinator LeaseJob");
-  if (!response.has_job()) return std::optional<v1::Job>();
-  return std::optional<v1::Job>(response.job());
+  absl::StatusOr<v1::LeaseJobResponse> response =
+      Call(*stub_, &v1::WorkerService::Stub::LeaseJob, options_, request, "LeaseJob",
+           wait + kCallDeadline);
+  if (!response.ok()) return response.status();
+  if (!response->has_job()) return std::optional<v1::Job>();
+  return std::optional<v1::Job>(response->job());
 }
 
 absl::StatusOr<v1::HeartbeatResponse> GrpcCoordinatorLink::Heartbeat(
     const v1::HeartbeatRequest& request) {
-  grpc::ClientContext ctx;
-  rpc::PrepareContext(&ctx, options_, kCallDeadline);
-  v1::HeartbeatResponse response;
-  grpc::Status status = stub_->Heartbeat(&ctx, request, &response);
-  return Answer(status, std::move(response), "Heartbeat");
+  return Call(*stub_, &v1::WorkerService::Stub::Heartbeat, options_, request, "Heartbeat");
 }
 
 absl::StatusOr<v1::ReportProgressResponse> GrpcCoordinatorLink::ReportProgress(
     const v1::ReportProgressRequest& request) {
-  grpc::ClientContext ctx;
-  rpc::PrepareContext(&ctx, options_, kCallDeadline);
-  v1::ReportProgressResponse response;
-  grpc::Status status = stub_->ReportProgress(&ctx, request, &response);
-  return Answer(status, std::move(response), "ReportProgress");
+  return Call(*stub_, &v1::WorkerService::Stub::ReportProgress, options_, request,
+              "ReportProgress");
 }
 
 absl::StatusOr<v1::CompleteJobResponse> GrpcCoordinatorLink::CompleteJob(
     const v1::CompleteJobRequest& request) {
-  grpc::ClientContext ctx;
-  rpc::PrepareContext(&ctx, options_, kCallDeadline);
-  v1::CompleteJobResponse response;
-  grpc::Status status = stub_->CompleteJob(&ctx, request, &response);
-  return Answer(status, std::move(response), "CompleteJob");
+  return Call(*stub_, &v1::WorkerService::Stub::CompleteJob, options_, request, "CompleteJob");
 }
 
 }  // namespace tempa::worker

@@ -98,12 +98,13 @@ absl::Status CheckAppPath(absl::string_view path) {
 }
 
 absl::Status CheckCommitId(absl::string_view commit) {
-  bool hex = commit.size() >= 7 && commit.size() <= 40;
+  // SHA-1 ids are 40 digits, SHA-256 repositories' 64.
+  bool hex = commit.size() >= 7 && commit.size() <= 64;
   for (char c : commit) hex = hex && absl::ascii_isxdigit(c);
   if (!hex) {
     return absl::InvalidArgumentError(
         absl::StrCat("commit \"", absl::CEscape(commit.substr(0, 64)),
-                     "\" is not a commit id: pass 7 to 40 hexadecimal digits"));
+                     "\" is not a commit id: pass 7 to 64 hexadecimal digits"));
   }
   return absl::OkStatus();
 }

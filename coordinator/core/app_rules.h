@@ -12,7 +12,7 @@ absl::Status CheckAppName(absl::string_view name);
 absl::Status CheckRepoUrl(absl::string_view url);
 absl::Status CheckBranchName(absl::string_view branch);
 absl::Status CheckAppPath(absl::string_view path);
-// A full or abbreviated (≥ 7) hexadecimal commit id.
+// A full (SHA-1 or SHA-256) or abbreviated (≥ 7) hexadecimal commit id.
 absl::Status CheckCommitId(absl::string_view commit);
 // Worker ids come from the worker; they name files and log lines.
 absl::Status CheckWorkerId(absl::string_view id);

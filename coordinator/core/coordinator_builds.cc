@@ -185,6 +185,13 @@ absl::StatusOr<Coordinator::AcceptedDelivery> Coordinator::AcceptDelivery(
       if (!earlier.ok()) return earlier.status();
       return AcceptedDelivery{earlier->value_or(std::vector<AcceptedBuild>()), false};
     }
+    // Every target is checked before any build is made: a refusal must leave memory as it was.
+    for (const PushTarget& target : targets) {
+      if (!CheckCommitId(target.commit).ok() || !CheckBranchName(target.branch).ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("push to ", target.app, " names no valid branch and commit"));
+      }
+    }
     absl::Time now = clock_();
     BuildChanges changes;
     std::unique_ptr<StateBatch> batch = store_->NewBatch();
@@ -192,10 +199,6 @@ absl::StatusOr<Coordinator::AcceptedDelivery> Coordinator::AcceptDelivery(
     for (const PushTarget& target : targets) {
       auto app = apps_.find(target.app);
       if (app == apps_.end()) continue;  // deleted since the handler matched it
-      if (!CheckCommitId(target.commit).ok() || !CheckBranchName(target.branch).ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("push to ", target.app, " names no valid branch and commit"));
-      }
       v1::Build build = NewBuildLocked(app->second, target.branch, target.commit, trigger, delivery,
                                        now, &changes, batch.get());
       ids.push_back(build.id());

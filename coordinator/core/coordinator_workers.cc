@@ -240,6 +240,8 @@ absl::StatusOr<v1::ReportProgressResponse> Coordinator::ReportProgress(
     BuildChanges changes;
     if (!scheduler_.Progress(request.build_id(), request.lease_id(), step,
                              request.resolved_commit(), now, &cancel, &changes)) {
+      // The scheduler may have expired the lease just now: that change is written like any.
+      if (!changes.empty()) PersistLocked(std::move(changes), nullptr);
       return absl::FailedPreconditionError(absl::StrCat(
           "lease ", request.lease_id().substr(0, 128), " of build ",
           request.build_id().substr(0, 64), " is no longer this worker's: stop the build"));

@@ -374,3 +374,37 @@ TEST(CoordinatorLeaseTest, AGuessedLeaseIdCannotCompleteAnotherWorkersBuild) {
 
 }  // namespace
 }  // namespace tempa::coordinator::testing
+
+namespace tempa::coordinator::testing {
+namespace {
+
+TEST(CoordinatorDeliveryTest, ARefusedPushLeavesNoBuildBehindEvenAfterARestart) {
+  CoordinatorFixture f;
+  for (const char* name : {"api", "web"}) {
+    v1::CreateAppRequest create;
+    create.mutable_app()->set_name(name);
+    create.mutable_app()->set_repo_url("https://git.example.com/shared.git");
+    ASSERT_TRUE(f.core().CreateApp(create).ok());
+  }
+  // The first target is fine, the second names no commit: nothing at all may be queued.
+  std::vector<PushTarget> targets = {{"api", "main", std::string(40, 'a')},
+                                     {"web", "main", "not-a-commit"}};
+  EXPECT_EQ(f.core().AcceptPush("d-1", targets).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(f.core().ListBuilds("", 10)->empty());
+  EXPECT_EQ(f.core().stats().queued, 0);
+  v1::LeaseJobRequest lease;
+  lease.set_worker_id("w1");
+  lease.set_wait_ms(100);
+  v1::LeaseJobResponse job;
+  ASSERT_TRUE(f.Workers()->LeaseJob(f.Context(kWorkerToken).get(), lease, &job).ok());
+  EXPECT_FALSE(job.has_job());
+  // A SHA-256 repository's 64-digit commit is a commit.
+  targets[1].commit = std::string(64, 'b');
+  absl::StatusOr<std::vector<AcceptedBuild>> accepted = f.core().AcceptPush("d-2", targets);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_EQ(accepted->size(), 2u);
+}
+
+}  // namespace
+}  // namespace tempa::coordinator::testing

@@ -12,7 +12,8 @@ ABSL_FLAG(std::string, coordinator, "", "the coordinator's gRPC address, HOST:PO
 ABSL_FLAG(std::string, work_dir, "", "mirrors, checkouts and caches (made 0700)");
 ABSL_FLAG(int, slots, 1, "builds run at once");
 ABSL_FLAG(std::string, token_file, "", "a file (0600) holding this worker's token");
-ABSL_FLAG(std::string, tls_ca_file, "", "the CA that signed the coordinator's certificate");
+ABSL_FLAG(std::string, tls_ca, "",
+          "the CA that signed the coordinator's certificate (as `tempa --tls-ca`)");
 ABSL_FLAG(std::string, worker_id, "", "this worker's name (default: kept in WORK_DIR/worker-id)");
 ABSL_FLAG(bool, insecure_registry, false, "plain HTTP to a registry that is not on loopback");
 
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
   options.work_dir = absl::GetFlag(FLAGS_work_dir);
   options.slots = absl::GetFlag(FLAGS_slots);
   options.token_file = absl::GetFlag(FLAGS_token_file);
-  options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
   options.worker_id = absl::GetFlag(FLAGS_worker_id);
   options.insecure_registry = absl::GetFlag(FLAGS_insecure_registry);
   return tempa::worker::RunWorkerProcess(options);

@@ -90,10 +90,13 @@ absl::StatusOr<std::unique_ptr<NginxEdge>> NginxEdge::Create(NginxEdgeOptions op
   } else if (!options.http_redirect_listen.empty()) {
     return absl::InvalidArgumentError("an http redirect listener needs the edge to serve TLS");
   }
+  const std::string dir = options.work_dir + "/edge";
+  std::unique_ptr<NginxEdge> edge(new NginxEdge(options, dir));
+  // Every option that reaches nginx.conf is checked now rather than at the first Apply.
+  RETURN_IF_ERROR(Annotate(RenderNginxConfig(edge->Params("0"), {}).status(), "edge options"));
   if (mkdir(options.work_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return ErrnoStatus(errno, "mkdir", options.work_dir);
   }
-  const std::string dir = options.work_dir + "/edge";
   // 0711: nginx's workers (nobody) reach their temp dirs inside; they cannot list or read the
   // config (0600) or the keys.
   ASSIGN_OR_RETURN(UniqueFd dir_fd, OpenPrivateDir(dir, 0711));
@@ -103,7 +106,6 @@ absl::StatusOr<std::unique_ptr<NginxEdge>> NginxEdge::Create(NginxEdgeOptions op
         absl::StrCat("edge work dir ", options.work_dir, " is too long for a unix socket path (",
                      NginxControlSocket(dir), "): pick a shorter one"));
   }
-  std::unique_ptr<NginxEdge> edge(new NginxEdge(std::move(options), dir));
   auto pid_text = ReadFileBeneath(dir_fd.get(), dir, "nginx.pid", 64);
   int pid = 0;
   if (pid_text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*pid_text), &pid) &&
@@ -112,6 +114,21 @@ absl::StatusOr<std::unique_ptr<NginxEdge>> NginxEdge::Create(NginxEdgeOptions op
     edge->pid_ = pid;  // adopted: the next Apply reloads it
   }
   return edge;
+}
+
+NginxConfigParams NginxEdge::Params(const std::string& generation) const {
+  NginxConfigParams params;
+  params.prefix = dir_;
+  params.listen = options_.listen;
+  params.tls = options_.tls;
+  params.cert_path = options_.cert_path;
+  params.key_path = options_.key_path;
+  params.http_redirect_listen = options_.http_redirect_listen;
+  params.worker_user = options_.worker_user;
+  params.worker_group = options_.worker_group;
+  params.worker_processes = options_.worker_processes;
+  params.generation = generation;
+  return params;
 }
 
 absl::StatusOr<std::string> NginxEdge::CheckConfig(const std::string& conf_path) const {
@@ -129,19 +146,8 @@ absl::StatusOr<std::string> NginxEdge::CheckConfig(const std::string& conf_path)
 absl::Status NginxEdge::Apply(const std::vector<Route>& routes) {
   absl::MutexLock lock(&mu_);
   const std::string generation = NewGeneration();
-  NginxConfigParams params;
-  params.prefix = dir_;
-  params.listen = options_.listen;
-  params.tls = options_.tls;
-  params.cert_path = options_.cert_path;
-  params.key_path = options_.key_path;
-  params.http_redirect_listen = options_.http_redirect_listen;
-  params.worker_user = options_.worker_user;
-  params.worker_group = options_.worker_group;
-  params.worker_processes = options_.worker_processes;
-  params.generation = generation;
   // Everything is checked before a byte is written.
-  ASSIGN_OR_RETURN(std::string conf, RenderNginxConfig(params, routes));
+  ASSIGN_OR_RETURN(std::string conf, RenderNginxConfig(Params(generation), routes));
   ASSIGN_OR_RETURN(UniqueFd dir_fd, OpenPrivateDir(dir_, 0711));
   RETURN_IF_ERROR(WriteFileAtomically(dir_fd.get(), dir_, "nginx.conf.next", conf, 0600));
   if (auto checked = CheckConfig(dir_ + "/nginx.conf.next"); !checked.ok()) {

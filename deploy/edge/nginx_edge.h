@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "deploy/edge/edge.h"
+#include "deploy/edge/nginx_config.h"
 
 namespace tempa::deploy {
 
@@ -56,6 +57,7 @@ class NginxEdge : public Edge {
 
  private:
   explicit NginxEdge(NginxEdgeOptions options, std::string dir);
+  NginxConfigParams Params(const std::string& generation) const;
   std::string ConfPath() const { return dir_ + "/nginx.conf"; }
   absl::StatusOr<std::string> CheckConfig(const std::string& conf_path) const;
   absl::Status StartLocked(const std::string& generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -12,6 +12,13 @@
 #include "tests/support/loopback_http_server.h"
 #include "tests/support/temp_dir.h"
 
+// Asserts that an absl::Status expression is OK, printing it when it is not.
+#define ASSERT_OK(expr)                    \
+  do {                                     \
+    const ::absl::Status _status = (expr); \
+    ASSERT_TRUE(_status.ok()) << _status;  \
+  } while (0)
+
 namespace tempa::deploy::edge_test {
 
 struct Response {

@@ -42,9 +42,8 @@ TEST_F(EdgeTest, RoutesEachHostToItsBackendWithProxyHeaders) {
   auto v2 = Backend("v2");
   auto edge = MakeEdge();
   ASSERT_NE(edge, nullptr);
-  ASSERT_TRUE(edge->Apply({{{"a.tempa.test"}, v1->port()},
-                           {{"b.tempa.test", "b-1234567.tempa.test"}, v2->port()}})
-                  .ok());
+  ASSERT_OK(edge->Apply(
+      {{{"a.tempa.test"}, v1->port()}, {{"b.tempa.test", "b-1234567.tempa.test"}, v2->port()}}));
   EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v1");
   EXPECT_EQ(Fetch(port_, false, {"b.tempa.test"}).body, "v2");
   EXPECT_EQ(Fetch(port_, false, {"b-1234567.tempa.test"}).body, "v2");
@@ -60,7 +59,7 @@ TEST_F(EdgeTest, SwitchingAHostToANewBackendFailsNoRequestAndThenServesOnlyTheNe
   auto v2 = Backend("v2");
   auto edge = MakeEdge();
   ASSERT_NE(edge, nullptr);
-  ASSERT_TRUE(edge->Apply({{{"a.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
   ASSERT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v1");
 
   std::atomic<bool> stop{false};
@@ -85,7 +84,7 @@ TEST_F(EdgeTest, SwitchingAHostToANewBackendFailsNoRequestAndThenServesOnlyTheNe
     const int before = requests.load();
     while (requests.load() < before + 5) std::this_thread::yield();
     expected = "either";  // during the switch, either answer is right
-    ASSERT_TRUE(edge->Apply({{{"a.tempa.test"}, to_v2 ? v2->port() : v1->port()}}).ok());
+    ASSERT_OK(edge->Apply({{{"a.tempa.test"}, to_v2 ? v2->port() : v1->port()}}));
     expected = to_v2 ? "v2" : "v1";
   }
   const int before = requests.load();
@@ -100,13 +99,13 @@ TEST_F(EdgeTest, HostNobodyRoutesAnswers404NamingTheHost) {
   auto v1 = Backend("v1");
   auto edge = MakeEdge();
   ASSERT_NE(edge, nullptr);
-  ASSERT_TRUE(edge->Apply({{{"a.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
   Response r = Fetch(port_, false, {"nope.tempa.test"});
   EXPECT_EQ(r.status, 404);
   EXPECT_THAT(r.body, HasSubstr("no app at this host: nope.tempa.test"));
   EXPECT_THAT(r.body, HasSubstr("tempa deploys list"));
   // An empty table is a valid table: everything answers 404.
-  ASSERT_TRUE(edge->Apply({}).ok());
+  ASSERT_OK(edge->Apply({}));
   EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).status, 404);
 }
 
@@ -122,11 +121,29 @@ TEST_F(EdgeTest, BadHostNamesAreRefusedBeforeAnyFileIsWritten) {
   EXPECT_FALSE(Exists(edge->dir() + "/nginx.conf.next"));
   EXPECT_EQ(edge->master_pid(), 0);
 
-  ASSERT_TRUE(edge->Apply({{{"a.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
   const std::string live = Slurp(edge->dir() + "/nginx.conf");
   EXPECT_FALSE(edge->Apply({{{"a.tempa.test", "x y"}, v1->port()}}).ok());
   EXPECT_EQ(Slurp(edge->dir() + "/nginx.conf"), live);
   EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v1");
+}
+
+TEST_F(EdgeTest, OptionsThatWouldReachTheConfigUncheckedAreRefusedAtCreation) {
+  NginxEdgeOptions options;
+  options.work_dir = dir_.Join("work dir");
+  EXPECT_EQ(NginxEdge::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.work_dir = dir_.Join("work");
+  options.listen = "127.0.0.1:80; user root";
+  EXPECT_EQ(NginxEdge::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.listen = "127.0.0.1:8080";
+  options.worker_user = "nobody; daemon off";
+  EXPECT_EQ(NginxEdge::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.worker_user = "nobody";
+  options.nginx_binary = dir_.Join("no-nginx");
+  auto missing = NginxEdge::Create(options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("apt-get install nginx-light"));
+  EXPECT_FALSE(Exists(dir_.Join("work")));
 }
 
 TEST_F(EdgeTest, AConfigNginxCannotLoadLeavesTheOldOneLiveWithNginxsMessage) {
@@ -134,7 +151,7 @@ TEST_F(EdgeTest, AConfigNginxCannotLoadLeavesTheOldOneLiveWithNginxsMessage) {
   auto v2 = Backend("v2");
   auto edge = MakeEdge();
   ASSERT_NE(edge, nullptr);
-  ASSERT_TRUE(edge->Apply({{{"a.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
   const std::string live = Slurp(edge->dir() + "/nginx.conf");
   const pid_t master = edge->master_pid();
 
@@ -188,7 +205,7 @@ TEST_F(EdgeTest, FilesItCreatesAreNotWritableByOthersAndTheConfigIsRootsAlone) {
   auto v1 = Backend("v1");
   auto edge = MakeEdge();
   ASSERT_NE(edge, nullptr);
-  ASSERT_TRUE(edge->Apply({{{"a.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
   ExpectNothingWritableByOthers(dir_.Join("work"));
   struct stat st;
   ASSERT_EQ(stat((edge->dir() + "/nginx.conf").c_str(), &st), 0);
@@ -203,7 +220,7 @@ TEST_F(EdgeTest, ANewEdgeObjectAdoptsTheRunningNginxAndReloadsIt) {
   auto v2 = Backend("v2");
   auto edge = MakeEdge();
   ASSERT_NE(edge, nullptr);
-  ASSERT_TRUE(edge->Apply({{{"a.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
   const pid_t master = edge->master_pid();
   ASSERT_NE(master, 0);
   edge.reset();  // the deployer restarts; nginx keeps serving
@@ -212,7 +229,7 @@ TEST_F(EdgeTest, ANewEdgeObjectAdoptsTheRunningNginxAndReloadsIt) {
   auto again = MakeEdge();
   ASSERT_NE(again, nullptr);
   EXPECT_EQ(again->master_pid(), master);
-  ASSERT_TRUE(again->Apply({{{"a.tempa.test"}, v2->port()}}).ok());
+  ASSERT_OK(again->Apply({{{"a.tempa.test"}, v2->port()}}));
   EXPECT_EQ(again->master_pid(), master);
   EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v2");
 }
@@ -221,7 +238,7 @@ TEST_F(EdgeTest, APidFileNamingAnotherProcessIsNotAdopted) {
   auto v1 = Backend("v1");
   auto edge = MakeEdge();
   ASSERT_NE(edge, nullptr);
-  ASSERT_TRUE(edge->Apply({{{"a.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
   ASSERT_TRUE(edge->Stop().ok());
   EXPECT_NE(Fetch(port_, false, {"a.tempa.test"}).body, "v1");
   // Our own pid: alive, but not an nginx master of this config.
@@ -229,7 +246,7 @@ TEST_F(EdgeTest, APidFileNamingAnotherProcessIsNotAdopted) {
   auto again = MakeEdge();
   ASSERT_NE(again, nullptr);
   EXPECT_EQ(again->master_pid(), 0);
-  ASSERT_TRUE(again->Apply({{{"a.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(again->Apply({{{"a.tempa.test"}, v1->port()}}));
   EXPECT_NE(again->master_pid(), 0);
   EXPECT_NE(again->master_pid(), getpid());
   EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v1");

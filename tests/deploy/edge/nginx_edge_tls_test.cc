@@ -35,7 +35,7 @@ TEST_F(TlsEdgeTest, TheServedCertificateVerifiesAgainstTheSelfSignedCaForAnAppHo
   auto v1 = Backend("v1");
   auto edge = MakeTlsEdge();
   ASSERT_NE(edge, nullptr);
-  ASSERT_TRUE(edge->Apply({{{"app.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(edge->Apply({{{"app.tempa.test"}, v1->port()}}));
   Response r = Fetch(port_, true, {"app.tempa.test", tls_.ca_cert_path});
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.body, "v1");
@@ -53,7 +53,7 @@ TEST_F(TlsEdgeTest, PlainHttpIsRedirectedToHttpsOnTheSameHost) {
   const int http_port = testing::PickFreePort();
   auto edge = MakeTlsEdge(absl::StrCat("127.0.0.1:", http_port));
   ASSERT_NE(edge, nullptr);
-  ASSERT_TRUE(edge->Apply({{{"app.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(edge->Apply({{{"app.tempa.test"}, v1->port()}}));
   Response r = Fetch(http_port, false, {"app.tempa.test", "", "/x?y=1"});
   EXPECT_EQ(r.status, 308);
   EXPECT_EQ(r.location, absl::StrCat("https://app.tempa.test:", port_, "/x?y=1"));
@@ -64,7 +64,7 @@ TEST_F(TlsEdgeTest, ACertificateNginxCannotLoadLeavesTheOldConfigLiveWithNginxsM
   auto v2 = Backend("v2");
   auto edge = MakeTlsEdge();
   ASSERT_NE(edge, nullptr);
-  ASSERT_TRUE(edge->Apply({{{"app.tempa.test"}, v1->port()}}).ok());
+  ASSERT_OK(edge->Apply({{{"app.tempa.test"}, v1->port()}}));
   // The operator's renewal wrote garbage over the certificate.
   testing::WriteFileOrDie(tls_.cert_path, "-----BEGIN CERTIFICATE-----\ngarbage\n");
   absl::Status status = edge->Apply({{{"app.tempa.test"}, v2->port()}});

@@ -315,4 +315,11 @@ absl::StatusOr<TlsFiles> LoadOperatorCertificateDir(const std::string& dir, absl
       "there under one of those names"));
 }
 
+absl::StatusOr<TlsFiles> ResolveEdgeTls(const std::string& cert_dir,
+                                        const std::string& self_signed_dir,
+                                        const std::string& domain, absl::Time now) {
+  if (!cert_dir.empty()) return LoadOperatorCertificateDir(cert_dir, now);
+  return EnsureSelfSignedCertificate(self_signed_dir, domain, now);
+}
+
 }  // namespace tempa::deploy

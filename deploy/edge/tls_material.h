@@ -38,6 +38,12 @@ absl::StatusOr<TlsFiles> EnsureSelfSignedCertificate(const std::string& dir,
 absl::StatusOr<TlsFiles> LoadOperatorCertificateDir(const std::string& dir,
                                                     absl::Time now = absl::Now());
 
+// The edge's TLS material as the deployer's flags give it: the operator's `cert_dir` when it is
+// set, else a self-signed CA and server certificate for `domain` kept in `self_signed_dir`.
+absl::StatusOr<TlsFiles> ResolveEdgeTls(const std::string& cert_dir,
+                                        const std::string& self_signed_dir,
+                                        const std::string& domain, absl::Time now = absl::Now());
+
 // The checks LoadOperatorCertificateDir makes, for a given pair of files.
 absl::Status ValidateCertificateAndKey(const std::string& cert_path, const std::string& key_path,
                                        absl::Time now = absl::Now());

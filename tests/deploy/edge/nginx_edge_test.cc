@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/deploy/edge/edge_test_support.h"
@@ -93,6 +94,32 @@ TEST_F(EdgeTest, SwitchingAHostToANewBackendFailsNoRequestAndThenServesOnlyTheNe
   client.join();
   EXPECT_THAT(failures, ::testing::IsEmpty());
   EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v1");
+}
+
+TEST_F(EdgeTest, ARequestInFlightOnTheOldConfigFinishesAfterTheSwitch) {
+  absl::Notification arrived, release;
+  testing::LoopbackHttpServer slow("127.0.0.1", [&](httplib::Server& s) {
+    s.Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+      arrived.Notify();
+      release.WaitForNotification();
+      res.set_content("v1 slow", "text/plain");
+    });
+  });
+  auto v2 = Backend("v2");
+  auto edge = MakeEdge();
+  ASSERT_NE(edge, nullptr);
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, slow.port()}}));
+  Response in_flight;
+  std::thread client([&] { in_flight = Fetch(port_, false, {"a.tempa.test", "", "/slow"}); });
+  arrived.WaitForNotification();
+  // The switch returns while the old worker still holds the request.
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v2->port()}}));
+  EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v2");
+  release.Notify();
+  client.join();
+  EXPECT_TRUE(in_flight.ok) << in_flight.error;
+  EXPECT_EQ(in_flight.status, 200);
+  EXPECT_EQ(in_flight.body, "v1 slow");
 }
 
 TEST_F(EdgeTest, HostNobodyRoutesAnswers404NamingTheHost) {

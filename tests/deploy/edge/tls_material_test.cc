@@ -183,6 +183,25 @@ TEST(TlsMaterialTest, OperatorFileThatIsNotPemIsRefusedNamingIt) {
   EXPECT_THAT(files.status().message(), HasSubstr(tmp.Join("tls.crt")));
 }
 
+TEST(TlsMaterialTest, AnOperatorDirWinsOverTheSelfSignedCa) {
+  testing::TempDir tmp;
+  auto self = ResolveEdgeTls("", tmp.Join("self"), "tempa.test");
+  ASSERT_TRUE(self.ok()) << self.status();
+  EXPECT_EQ(self->ca_cert_path, tmp.Join("self/ca.crt"));
+  ASSERT_EQ(mkdir(tmp.Join("op").c_str(), 0700), 0);
+  testing::WriteFileOrDie(tmp.Join("op/tls.crt"), Slurp(self->cert_path));
+  testing::WriteFileOrDie(tmp.Join("op/tls.key"), Slurp(self->key_path));
+  auto op = ResolveEdgeTls(tmp.Join("op"), tmp.Join("unused"), "tempa.test");
+  ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_EQ(op->cert_path, tmp.Join("op/tls.crt"));
+  EXPECT_EQ(op->ca_cert_path, "");
+  struct stat st;
+  EXPECT_NE(stat(tmp.Join("unused").c_str(), &st), 0);
+  // A broken operator dir is an error, not a silent fallback to the self-signed CA.
+  testing::WriteFileOrDie(tmp.Join("op/tls.key"), "garbage");
+  EXPECT_FALSE(ResolveEdgeTls(tmp.Join("op"), tmp.Join("unused"), "tempa.test").ok());
+}
+
 TEST(DnsNameTest, AcceptsDnsLabelsAndRefusesAnythingElse) {
   for (const char* good : {"a", "app.tempa.test", "shop-1a2b3c4.apps.example.com", "x1-y.z"}) {
     EXPECT_TRUE(ValidateDnsName(good).ok()) << good;

@@ -169,6 +169,13 @@ absl::Status NginxEdge::Apply(const std::vector<Route>& routes) {
 
 absl::Status NginxEdge::StartLocked(const std::string& generation) {
   pid_ = 0;
+  // No master of ours runs: a control socket left by one that was killed would make nginx's
+  // bind() fail (nginx removes it only when it exits cleanly).
+  const std::string socket = NginxControlSocket(dir_);
+  struct stat st;
+  if (lstat(socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && unlink(socket.c_str()) != 0) {
+    return ErrnoStatus(errno, "remove the stale control socket", socket);
+  }
   const size_t offset = SizeOf(dir_ + "/error.log");
   ASSIGN_OR_RETURN(ExitedProcess run,
                    RunToExit({options_.nginx_binary, "-p", dir_ + "/", "-c", ConfPath()},

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "deploy/edge/nginx_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/deploy/edge/edge_test_support.h"
@@ -259,6 +261,31 @@ TEST_F(EdgeTest, ANewEdgeObjectAdoptsTheRunningNginxAndReloadsIt) {
   ASSERT_OK(again->Apply({{{"a.tempa.test"}, v2->port()}}));
   EXPECT_EQ(again->master_pid(), master);
   EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v2");
+}
+
+TEST_F(EdgeTest, AnNginxThatWasKilledIsStartedAgainByTheNextApply) {
+  auto v1 = Backend("v1");
+  auto edge = MakeEdge();
+  ASSERT_NE(edge, nullptr);
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
+  const pid_t master = edge->master_pid();
+  ASSERT_NE(master, 0);
+  edge.reset();
+  // As the OOM killer would: no clean exit, pid file and control socket left behind.
+  std::vector<pid_t> all = ChildrenOf(master);
+  all.push_back(master);
+  for (pid_t pid : all) kill(pid, SIGKILL);
+  for (pid_t pid : all) {
+    while (ProcessAlive(pid)) usleep(1000);
+  }
+  ASSERT_TRUE(Exists(dir_.Join("work/edge/control.sock")));
+
+  auto again = MakeEdge();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->master_pid(), 0);
+  ASSERT_OK(again->Apply({{{"a.tempa.test"}, v1->port()}}));
+  EXPECT_NE(again->master_pid(), master);
+  EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v1");
 }
 
 TEST_F(EdgeTest, APidFileNamingAnotherProcessIsNotAdopted) {

@@ -1,6 +1,7 @@
 #include "deploy/edge/nginx_edge.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,12 +36,20 @@ size_t SizeOf(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
 }
 
-// error.log from `offset` on (the last 4 KiB at most).
+// error.log from `offset` on, its first 64 KiB at most (read from there: the log grows with
+// every reload and this runs every poll).
 std::string LogSince(const std::string& path, size_t offset) {
-  auto text = ReadFileAt(path, 64 << 20);
-  if (!text.ok() || text->size() <= offset) return "";
-  std::string tail = text->substr(offset);
-  return tail.size() > 4096 ? tail.substr(tail.size() - 4096) : tail;
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return "";
+  std::string out(64 << 10, '\0');
+  ssize_t n = pread(fd.get(), out.data(), out.size(), static_cast<off_t>(offset));
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+// The end of `text` for an error message.
+std::string Tail(const std::string& text) {
+  return text.size() > 2048 ? "..." + text.substr(text.size() - 2048) : text;
 }
 
 // The lines of `log` that say nginx could not do something ([emerg], [alert]).
@@ -198,7 +207,7 @@ absl::Status NginxEdge::StartLocked(const std::string& generation) {
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("nginx started but no master of ours appeared in ", dir_,
-                       "/nginx.pid: ", LogSince(dir_ + "/error.log", offset)));
+                       "/nginx.pid: ", Tail(LogSince(dir_ + "/error.log", offset))));
     }
     absl::SleepFor(kPoll);
   }
@@ -221,7 +230,7 @@ absl::Status NginxEdge::WaitLive(const std::string& generation,
   while (true) {
     if (!ProcessAlive(pid_)) {
       return absl::UnavailableError(
-          absl::StrCat("nginx (pid ", pid_, ") exited: ", LogSince(log, log_offset)));
+          absl::StrCat("nginx (pid ", pid_, ") exited: ", Tail(LogSince(log, log_offset))));
     }
     // nginx retries a failed bind() five times, 500 ms apart, before it gives the reload up:
     // wait for its last word so that nothing of this attempt lands in the next one's log.
@@ -242,9 +251,10 @@ absl::Status NginxEdge::WaitLive(const std::string& generation,
       if (old_gone) return absl::OkStatus();
     }
     if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "nginx did not serve config generation ", generation, " within ",
-          absl::FormatDuration(options_.apply_timeout), "; its log: ", LogSince(log, log_offset)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("nginx did not serve config generation ", generation, " within ",
+                       absl::FormatDuration(options_.apply_timeout),
+                       "; its log: ", Tail(LogSince(log, log_offset))));
     }
     absl::SleepFor(kPoll);
   }

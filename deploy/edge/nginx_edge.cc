@@ -168,6 +168,12 @@ absl::Status NginxEdge::Apply(const std::vector<Route>& routes) {
     return ErrnoStatus(errno, "rename into place", ConfPath());
   }
   const bool running = pid_ != 0 && IsNginxMasterFor(pid_, ConfPath());
+  struct stat log;
+  if (fstatat(dir_fd.get(), "access.log", &log, AT_SYMLINK_NOFOLLOW) == 0 &&
+      log.st_size > options_.rotate_access_log_bytes &&
+      renameat(dir_fd.get(), "access.log", dir_fd.get(), "access.log.1") != 0) {
+    return ErrnoStatus(errno, "rotate", dir_ + "/access.log");
+  }
   absl::Status status = running ? ReloadLocked(generation) : StartLocked(generation);
   if (!status.ok() && previous.ok()) {
     // nginx keeps the config it had: so does the file, for the next start.

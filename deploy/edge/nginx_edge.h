@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct NginxEdgeOptions {
   std::string worker_group = "nogroup";
   int worker_processes = 2;
   absl::Duration apply_timeout = absl::Seconds(30);  // start/reload until the config is live
+  // An apply moves access.log past this size to access.log.1 (replacing it); nginx opens a new
+  // one as it loads the config.
+  int64_t rotate_access_log_bytes = 64 << 20;
 };
 
 class NginxEdge : public Edge {

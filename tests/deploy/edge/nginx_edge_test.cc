@@ -244,6 +244,28 @@ TEST_F(EdgeTest, FilesItCreatesAreNotWritableByOthersAndTheConfigIsRootsAlone) {
   EXPECT_EQ(st.st_mode & 07777, 0711u);
 }
 
+TEST_F(EdgeTest, AnApplyRotatesAnAccessLogThatGrewPastItsLimit) {
+  auto v1 = Backend("v1");
+  NginxEdgeOptions options;
+  options.rotate_access_log_bytes = 1000;
+  auto edge = MakeEdge(options);
+  ASSERT_NE(edge, nullptr);
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v1");
+  ASSERT_GT(Slurp(edge->dir() + "/access.log").size(), 1000u);
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
+  EXPECT_GT(Slurp(edge->dir() + "/access.log.1").size(), 1000u);
+  ASSERT_EQ(Fetch(port_, false, {"a.tempa.test", "", "/after-rotation"}).body, "v1");
+  // nginx logs a request once it has answered it: wait for the line.
+  for (int i = 0;
+       i < 500 && Slurp(edge->dir() + "/access.log").find("/after-rotation") == std::string::npos;
+       ++i) {
+    usleep(10000);
+  }
+  EXPECT_THAT(Slurp(edge->dir() + "/access.log"), HasSubstr("/after-rotation"));
+  EXPECT_THAT(Slurp(edge->dir() + "/access.log.1"), ::testing::Not(HasSubstr("/after-rotation")));
+}
+
 TEST_F(EdgeTest, ANewEdgeObjectAdoptsTheRunningNginxAndReloadsIt) {
   auto v1 = Backend("v1");
   auto v2 = Backend("v2");

@@ -294,8 +294,9 @@ TEST_F(EdgeTest, AnNginxThatWasKilledIsStartedAgainByTheNextApply) {
   ASSERT_NE(master, 0);
   edge.reset();
   // As the OOM killer would: no clean exit, pid file and control socket left behind.
+  // The master first: alive, it would fork a new worker for each one killed.
   std::vector<pid_t> all = ChildrenOf(master);
-  all.push_back(master);
+  all.insert(all.begin(), master);
   for (pid_t pid : all) kill(pid, SIGKILL);
   for (pid_t pid : all) {
     while (ProcessAlive(pid)) usleep(1000);

@@ -121,6 +121,9 @@ absl::StatusOr<std::unique_ptr<NginxEdge>> NginxEdge::Create(NginxEdgeOptions op
       IsNginxMasterFor(pid, edge->ConfPath())) {
     absl::MutexLock lock(&edge->mu_);
     edge->pid_ = pid;  // adopted: the next Apply reloads it
+  } else {
+    absl::MutexLock lock(&edge->mu_);
+    edge->FindOurNginxLocked(/*stop_orphans=*/false);
   }
   return edge;
 }
@@ -167,7 +170,11 @@ absl::Status NginxEdge::Apply(const std::vector<Route>& routes) {
   if (renameat(dir_fd.get(), "nginx.conf.next", dir_fd.get(), "nginx.conf") != 0) {
     return ErrnoStatus(errno, "rename into place", ConfPath());
   }
-  const bool running = pid_ != 0 && IsNginxMasterFor(pid_, ConfPath());
+  bool running = pid_ != 0 && IsNginxMasterFor(pid_, ConfPath());
+  if (!running) {
+    FindOurNginxLocked(/*stop_orphans=*/true);
+    running = pid_ != 0;
+  }
   struct stat log;
   if (fstatat(dir_fd.get(), "access.log", &log, AT_SYMLINK_NOFOLLOW) == 0 &&
       log.st_size > options_.rotate_access_log_bytes &&
@@ -180,6 +187,30 @@ absl::Status NginxEdge::Apply(const std::vector<Route>& routes) {
     WriteFileAtomically(dir_fd.get(), dir_, "nginx.conf", *previous, 0600).IgnoreError();
   }
   return status;
+}
+
+void NginxEdge::FindOurNginxLocked(bool stop_orphans) {
+  std::vector<pid_t> orphans;
+  for (pid_t pid : ProcessesHoldingUnixSocket(NginxControlSocket(dir_))) {
+    if (IsNginxMasterFor(pid, ConfPath())) {
+      pid_ = pid;  // its pid file was lost
+      return;
+    }
+    if (ProcessTitle(pid).rfind("nginx: ", 0) == 0) orphans.push_back(pid);
+  }
+  if (!stop_orphans || orphans.empty()) return;
+  // Workers of a master that was killed: they would go on serving an old config and keep the
+  // port from the nginx about to start. Idle ones leave at once on QUIT; the rest are killed.
+  for (pid_t pid : orphans) kill(pid, SIGQUIT);
+  const absl::Time quit_deadline = absl::Now() + absl::Seconds(5);
+  for (int round = 0; round < 2; ++round) {
+    for (pid_t pid : orphans) {
+      while (ProcessAlive(pid) && absl::Now() < quit_deadline + absl::Seconds(5 * round)) {
+        absl::SleepFor(kPoll);
+      }
+      if (round == 0 && ProcessAlive(pid)) kill(pid, SIGKILL);
+    }
+  }
 }
 
 absl::Status NginxEdge::StartLocked(const std::string& generation) {

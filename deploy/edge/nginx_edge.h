@@ -64,6 +64,10 @@ class NginxEdge : public Edge {
   NginxConfigParams Params(const std::string& generation) const;
   std::string ConfPath() const { return dir_ + "/nginx.conf"; }
   absl::StatusOr<std::string> CheckConfig(const std::string& conf_path) const;
+  // No master of ours in the pid file: finds one through the control socket it holds (the pid
+  // file was lost) and sets pid_, or else, with `stop_orphans`, stops the workers of a master
+  // that was killed.
+  void FindOurNginxLocked(bool stop_orphans) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StartLocked(const std::string& generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReloadLocked(const std::string& generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits until the control socket answers `generation` and none of `old_workers` accepts any

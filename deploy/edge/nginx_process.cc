@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -123,6 +124,45 @@ std::vector<pid_t> ChildrenOf(pid_t pid) {
     if (StatOf(child, &state, &ppid) && ppid == pid && state != 'Z') out.push_back(child);
   }
   closedir(dir);
+  return out;
+}
+
+std::vector<pid_t> ProcessesHoldingUnixSocket(const std::string& socket_path) {
+  std::set<std::string> links;  // "socket:[INODE]"
+  std::ifstream table("/proc/net/unix");
+  std::string line;
+  std::getline(table, line);  // the header
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string num, refs, proto, flags, type, st, inode, path;
+    if ((fields >> num >> refs >> proto >> flags >> type >> st >> inode >> path) &&
+        path == socket_path) {
+      links.insert(absl::StrCat("socket:[", inode, "]"));
+    }
+  }
+  std::vector<pid_t> out;
+  if (links.empty()) return out;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return out;
+  while (dirent* e = readdir(proc)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
+    const std::string fd_dir = absl::StrCat("/proc/", pid, "/fd");
+    DIR* fds = opendir(fd_dir.c_str());
+    if (fds == nullptr) continue;
+    bool holds = false;
+    while (dirent* f = readdir(fds)) {
+      char target[64];
+      ssize_t n = readlinkat(dirfd(fds), f->d_name, target, sizeof target - 1);
+      if (n > 0 && links.count(std::string(target, static_cast<size_t>(n))) > 0) {
+        holds = true;
+        break;
+      }
+    }
+    closedir(fds);
+    if (holds) out.push_back(pid);
+  }
+  closedir(proc);
   return out;
 }
 

@@ -36,4 +36,9 @@ std::vector<pid_t> ChildrenOf(pid_t pid);
 // The process title (/proc/PID/cmdline, NULs as spaces); empty when it is gone.
 std::string ProcessTitle(pid_t pid);
 
+// The processes holding a descriptor of a unix socket bound to `socket_path` (from
+// /proc/net/unix and /proc/PID/fd): an nginx of ours, even one whose master or pid file is lost,
+// holds its control socket.
+std::vector<pid_t> ProcessesHoldingUnixSocket(const std::string& socket_path);
+
 }  // namespace tempa::deploy

@@ -285,7 +285,7 @@ TEST_F(EdgeTest, ANewEdgeObjectAdoptsTheRunningNginxAndReloadsIt) {
   EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v2");
 }
 
-TEST_F(EdgeTest, AnNginxThatWasKilledIsStartedAgainByTheNextApply) {
+TEST_F(EdgeTest, AMasterThatWasKilledIsReplacedAndItsOrphanedWorkersStopped) {
   auto v1 = Backend("v1");
   auto edge = MakeEdge();
   ASSERT_NE(edge, nullptr);
@@ -293,14 +293,12 @@ TEST_F(EdgeTest, AnNginxThatWasKilledIsStartedAgainByTheNextApply) {
   const pid_t master = edge->master_pid();
   ASSERT_NE(master, 0);
   edge.reset();
-  // As the OOM killer would: no clean exit, pid file and control socket left behind.
-  // The master first: alive, it would fork a new worker for each one killed.
-  std::vector<pid_t> all = ChildrenOf(master);
-  all.insert(all.begin(), master);
-  for (pid_t pid : all) kill(pid, SIGKILL);
-  for (pid_t pid : all) {
-    while (ProcessAlive(pid)) usleep(1000);
-  }
+  // As the OOM killer would: no clean exit; pid file, control socket and workers left behind,
+  // the workers still holding the port.
+  const std::vector<pid_t> workers = ChildrenOf(master);
+  ASSERT_FALSE(workers.empty());
+  kill(master, SIGKILL);
+  while (ProcessAlive(master)) usleep(1000);
   ASSERT_TRUE(Exists(dir_.Join("work/edge/control.sock")));
 
   auto again = MakeEdge();
@@ -308,7 +306,26 @@ TEST_F(EdgeTest, AnNginxThatWasKilledIsStartedAgainByTheNextApply) {
   EXPECT_EQ(again->master_pid(), 0);
   ASSERT_OK(again->Apply({{{"a.tempa.test"}, v1->port()}}));
   EXPECT_NE(again->master_pid(), master);
+  for (pid_t worker : workers) EXPECT_FALSE(ProcessAlive(worker)) << worker;
   EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v1");
+}
+
+TEST_F(EdgeTest, AMasterWhosePidFileWasLostIsFoundByItsControlSocket) {
+  auto v1 = Backend("v1");
+  auto v2 = Backend("v2");
+  auto edge = MakeEdge();
+  ASSERT_NE(edge, nullptr);
+  ASSERT_OK(edge->Apply({{{"a.tempa.test"}, v1->port()}}));
+  const pid_t master = edge->master_pid();
+  edge.reset();
+  ASSERT_EQ(unlink(dir_.Join("work/edge/nginx.pid").c_str()), 0);
+
+  auto again = MakeEdge();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->master_pid(), master);
+  ASSERT_OK(again->Apply({{{"a.tempa.test"}, v2->port()}}));
+  EXPECT_EQ(again->master_pid(), master);
+  EXPECT_EQ(Fetch(port_, false, {"a.tempa.test"}).body, "v2");
 }
 
 TEST_F(EdgeTest, APidFileNamingAnotherProcessIsNotAdopted) {

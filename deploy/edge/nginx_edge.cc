@@ -103,6 +103,11 @@ absl::StatusOr<std::unique_ptr<NginxEdge>> NginxEdge::Create(NginxEdgeOptions op
   std::unique_ptr<NginxEdge> edge(new NginxEdge(options, dir));
   // Every option that reaches nginx.conf is checked now rather than at the first Apply.
   RETURN_IF_ERROR(Annotate(RenderNginxConfig(edge->Params("0"), {}).status(), "edge options"));
+  if (NginxControlSocket(dir).size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("edge work dir ", options.work_dir, " is too long for a unix socket path (",
+                     NginxControlSocket(dir), "): pick a shorter one"));
+  }
   if (mkdir(options.work_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return ErrnoStatus(errno, "mkdir", options.work_dir);
   }
@@ -110,11 +115,6 @@ absl::StatusOr<std::unique_ptr<NginxEdge>> NginxEdge::Create(NginxEdgeOptions op
   // config (0600) or the keys.
   ASSIGN_OR_RETURN(UniqueFd dir_fd, OpenPrivateDir(dir, 0711));
   ASSIGN_OR_RETURN(UniqueFd tmp_fd, OpenPrivateDir(dir + "/tmp", 0711));
-  if (NginxControlSocket(dir).size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("edge work dir ", options.work_dir, " is too long for a unix socket path (",
-                     NginxControlSocket(dir), "): pick a shorter one"));
-  }
   auto pid_text = ReadFileBeneath(dir_fd.get(), dir, "nginx.pid", 64);
   int pid = 0;
   if (pid_text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*pid_text), &pid) &&
@@ -177,9 +177,9 @@ absl::Status NginxEdge::Apply(const std::vector<Route>& routes) {
   }
   struct stat log;
   if (fstatat(dir_fd.get(), "access.log", &log, AT_SYMLINK_NOFOLLOW) == 0 &&
-      log.st_size > options_.rotate_access_log_bytes &&
-      renameat(dir_fd.get(), "access.log", dir_fd.get(), "access.log.1") != 0) {
-    return ErrnoStatus(errno, "rotate", dir_ + "/access.log");
+      log.st_size > options_.rotate_access_log_bytes) {
+    // Best effort: a log that cannot move grows on, and the config still goes live.
+    renameat(dir_fd.get(), "access.log", dir_fd.get(), "access.log.1");
   }
   absl::Status status = running ? ReloadLocked(generation) : StartLocked(generation);
   if (!status.ok() && previous.ok()) {

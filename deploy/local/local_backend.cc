@@ -1,6 +1,8 @@
 #include "deploy/local/local_backend.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "common/posix_status.h"
 #include "common/status_macros.h"
+#include "common/tree_copy.h"
 #include "deploy/local/run_plan.h"
 
 namespace tempa::deploy {
@@ -105,17 +108,43 @@ std::string LocalBackend::FreshContainerId(const Release& release) {
   return id;
 }
 
+void LocalBackend::StopAndForget(const std::string& container_id) {
+  // Best effort: a container that will not stop is found again by Recover's sweep.
+  absl::Status stopped = deps_.runtime->Stop(container_id, kStopGrace);
+  if (!stopped.ok() && !absl::IsNotFound(stopped)) return;
+  // Its state directory holds its config (the env in clear) and its log: gone with it.
+  const std::string dir = options_.work_dir + "/local/containers";
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.valid()) RemoveTreeAt(fd.get(), container_id, dir + "/" + container_id).IgnoreError();
+}
+
 DeployOutcome LocalBackend::Fail(absl::Status status, const std::string& container_id, int port,
                                  bool started) {
   DeployOutcome outcome;
   outcome.status = std::move(status);
   if (started) {
     outcome.log_tail = deps_.runtime->LogTail(container_id, kLogTailLines);
-    // Best effort: a container that will not stop is reported by Recover's orphan sweep.
-    deps_.runtime->Stop(container_id, kStopGrace).IgnoreError();
+    StopAndForget(container_id);
   }
   if (port != 0) deps_.ports->Release(port);
   return outcome;
+}
+
+bool LocalBackend::IsLiveAndRunning(const std::string& key, const Release& release) {
+  std::string container_id;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = state_.tracks.find(key);
+    if (it == state_.tracks.end() || !it->second.live) return false;
+    const LiveRelease& live = *it->second.live;
+    if (live.deploy_id != release.deploy_id || live.image != release.image ||
+        live.hosts != release.hosts) {
+      return false;
+    }
+    container_id = live.container_id;
+  }
+  absl::StatusOr<ContainerStatus> status = deps_.runtime->Status(container_id);
+  return status.ok() && status->running;
 }
 
 bool LocalBackend::IsKept(const std::string& image) {
@@ -159,6 +188,13 @@ DeployOutcome LocalBackend::Deploy(const Release& release, DeployObserver& obser
                 "", 0, false);
   }
   const std::string key = TrackKey(release.app, release.track);
+  if (IsLiveAndRunning(key, release)) {
+    // The same deploy delivered again (the core retries until it hears back): already live.
+    observer.Step("already live");
+    DeployOutcome outcome;
+    for (const std::string& host : release.hosts) outcome.urls.push_back(deps_.edge->UrlFor(host));
+    return outcome;
+  }
   const bool kept = IsKept(release.image);
   observer.Step(kept ? "using the kept image (no pull)" : "pulling");
   absl::StatusOr<UnpackedImage> image = deps_.unpacker->Unpack(release.image);
@@ -228,11 +264,7 @@ DeployOutcome LocalBackend::Deploy(const Release& release, DeployObserver& obser
   if (old && old->container_id != id) {
     observer.Step("draining the previous release");
     deps_.sleep(options_.drain);
-    absl::Status stopped = deps_.runtime->Stop(old->container_id, kStopGrace);
-    if (!stopped.ok() && !absl::IsNotFound(stopped)) {
-      observer.Step(absl::StrCat("could not stop the previous release's container ",
-                                 old->container_id, ": ", stopped.message()));
-    }
+    StopAndForget(old->container_id);
     deps_.ports->Release(old->port);
   }
   PruneImages(observer);
@@ -297,7 +329,7 @@ absl::Status LocalBackend::Recover() {
   // Ours but not live: a deploy cut short by the restart, or an old release never drained.
   for (const std::string& id : deps_.runtime->List()) {
     if (absl::StartsWith(id, "tempa-") && live_ids.count(id) == 0) {
-      deps_.runtime->Stop(id, kStopGrace).IgnoreError();
+      StopAndForget(id);
     }
   }
   if (changed) {

@@ -81,6 +81,9 @@ class LocalBackend : public DeployBackend {
   DeployOutcome Fail(absl::Status status, const std::string& container_id, int port, bool started);
   void PruneImages(DeployObserver& observer);
   bool IsKept(const std::string& image);
+  bool IsLiveAndRunning(const std::string& key, const Release& release);
+  // Stops the container and removes its state directory.
+  void StopAndForget(const std::string& container_id);
   std::vector<Route> EdgeTable(const LocalState& state) const;
 
   const LocalBackendOptions options_;

@@ -44,6 +44,11 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0;
+}
+
 class LocalBackendTest : public ::testing::Test {
  protected:
   LocalBackendTest() {
@@ -136,6 +141,9 @@ TEST_F(LocalBackendTest, SwitchesTheEdgeOnlyOnceHealthyAndStopsTheOldVersionAfte
   EXPECT_THAT(outcome.urls,
               ElementsAre("https://hello.example.test", "https://hello-v2.example.test"));
   EXPECT_EQ(observer.steps.front(), "pulling");
+  // The old container's directory (its config holds the env in clear) went with it.
+  EXPECT_FALSE(Exists(options_.work_dir + "/local/containers/tempa-hello-production-d-b-1"));
+  EXPECT_TRUE(Exists(options_.work_dir + "/local/containers/tempa-hello-production-d-b-2"));
 
   // The container ran as the image's user with the release's limits and PORT set to its port.
   const ContainerSpec& spec = runtime_.specs().back();
@@ -163,6 +171,7 @@ TEST_F(LocalBackendTest, AVersionThatNeverBecomesHealthyIsStoppedAndTheOldOneKee
               HasSubstr("never became healthy at /healthz within 60s: connection refused"));
   EXPECT_THAT(outcome.log_tail, HasSubstr("waiting for the database..."));
   EXPECT_FALSE(runtime_.running("tempa-hello-production-d-b-2"));
+  EXPECT_FALSE(Exists(options_.work_dir + "/local/containers/tempa-hello-production-d-b-2"));
   EXPECT_EQ(edge_.applies(), applies);
   EXPECT_EQ(edge_.PortOf("hello.example.test"), v1_port);
   EXPECT_EQ(Fetch(v1_port), "v1");
@@ -173,6 +182,22 @@ TEST_F(LocalBackendTest, AVersionThatNeverBecomesHealthyIsStoppedAndTheOldOneKee
   std::unique_ptr<LocalBackend> restarted = MakeBackend();
   ASSERT_TRUE(restarted->Recover().ok());
   EXPECT_EQ(edge_.PortOf("hello.example.test"), v1_port);
+}
+
+TEST_F(LocalBackendTest, TheSameDeployDeliveredAgainIsAnsweredWithoutASecondContainer) {
+  unpacker_.AddServingImage("hello", "v1");
+  std::unique_ptr<LocalBackend> backend = MakeBackend();
+  const Release release = MakeRelease("hello", "production", "v1", "d-b-1");
+  ASSERT_TRUE(Deploy(*backend, release).status.ok());
+  const int starts = runtime_.starts();
+  const int applies = edge_.applies();
+  DeployOutcome again = Deploy(*backend, release);
+  ASSERT_TRUE(again.status.ok()) << again.status;
+  EXPECT_THAT(again.urls,
+              ElementsAre("https://hello.example.test", "https://hello-v1.example.test"));
+  EXPECT_EQ(runtime_.starts(), starts);
+  EXPECT_EQ(edge_.applies(), applies);
+  EXPECT_TRUE(runtime_.running("tempa-hello-production-d-b-1"));
 }
 
 TEST_F(LocalBackendTest, AContainerThatExitsDuringTheHealthCheckFailsAtOnceWithItsExitReason) {

@@ -24,10 +24,11 @@
 namespace tempa::deploy {
 
 struct LocalBackendOptions {
-  std::string work_dir;            // everything the backend keeps: images, containers, edge, state
-  std::string proxy_listen;        // HOST:PORT nginx listens on (TLS there when certificates exist)
-  std::string tls_cert_dir;        // operator's certificates ("" : a self-signed CA in work_dir)
-  bool tls = true;                 // false: plain HTTP at proxy_listen
+  std::string work_dir;      // everything the backend keeps: images, containers, edge, state
+  std::string domain;        // DOMAIN of the app hosts (a self-signed certificate covers *.DOMAIN)
+  std::string proxy_listen;  // HOST:PORT nginx listens on (TLS there when certificates exist)
+  std::string tls_cert_dir;  // operator's certificates ("" : a self-signed CA in work_dir)
+  bool tls = true;           // false: plain HTTP at proxy_listen
   bool registry_insecure = false;  // plain HTTP to a non-loopback registry
   std::string registry_username;   // optional registry credentials for pulls
   std::string registry_password;

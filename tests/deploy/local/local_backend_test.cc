@@ -4,6 +4,7 @@
 #include "deploy/local/local_backend.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -318,6 +319,37 @@ TEST_F(LocalBackendTest, RecoverReappliesTheTableAdoptsLiveContainersAndRestarts
   EXPECT_EQ(Fetch(preview_port), "v2");
   // The restarted container got its env back from the sealed state.
   EXPECT_THAT(runtime_.specs().back().env, ::testing::Contains("DATABASE_PASSWORD=hunter2-s3cret"));
+}
+
+TEST_F(LocalBackendTest, AnImageThatCannotBePulledLeavesTheLiveReleaseAlone) {
+  unpacker_.AddServingImage("hello", "v1");
+  std::unique_ptr<LocalBackend> backend = MakeBackend();
+  ASSERT_TRUE(Deploy(*backend, MakeRelease("hello", "production", "v1", "d-b-1")).status.ok());
+  const int starts = runtime_.starts();
+  DeployOutcome outcome = Deploy(*backend, MakeRelease("hello", "production", "v404", "d-b-2"));
+  EXPECT_THAT(outcome.status.message(), HasSubstr("pull and unpack 127.0.0.1:5000/hello@sha256:"));
+  EXPECT_EQ(runtime_.starts(), starts);
+  EXPECT_EQ(Fetch(edge_.PortOf("hello.example.test")), "v1");
+}
+
+TEST_F(LocalBackendTest, AStateWhoseKeyWasReplacedIsRefusedAtStartupNamingTheKey) {
+  unpacker_.AddServingImage("hello", "v1");
+  std::unique_ptr<LocalBackend> backend = MakeBackend();
+  Release release = MakeRelease("hello", "production", "v1", "d-b-1");
+  release.env = {{"TOKEN", "t0ken"}};
+  ASSERT_TRUE(Deploy(*backend, release).status.ok());
+  backend.reset();
+  const std::string key = options_.work_dir + "/local/state.key";
+  ASSERT_EQ(unlink(key.c_str()), 0);
+  ASSERT_TRUE(crypto::SecretBox::GenerateKeyFile(key).ok());
+
+  LocalBackendDeps deps;
+  deps.unpacker = &unpacker_;
+  deps.runtime = &runtime_;
+  deps.edge = &edge_;
+  absl::StatusOr<std::unique_ptr<LocalBackend>> restarted = LocalBackend::Create(options_, deps);
+  EXPECT_TRUE(absl::IsDataLoss(restarted.status()));
+  EXPECT_THAT(restarted.status().message(), HasSubstr("state.key"));
 }
 
 TEST_F(LocalBackendTest, EnvSecretValuesAreSealedInStateJson) {

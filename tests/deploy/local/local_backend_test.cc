@@ -147,7 +147,7 @@ TEST_F(LocalBackendTest, SwitchesTheEdgeOnlyOnceHealthyAndStopsTheOldVersionAfte
   EXPECT_TRUE(Exists(options_.work_dir + "/local/containers/tempa-hello-production-d-b-2"));
 
   // The container ran as the image's user with the release's limits and PORT set to its port.
-  const ContainerSpec& spec = runtime_.specs().back();
+  const ContainerSpec spec = runtime_.specs().back();
   EXPECT_EQ(spec.uid, 1000u);
   EXPECT_EQ(spec.gid, 65534u);
   EXPECT_EQ(spec.memory_bytes, 128ll << 20);

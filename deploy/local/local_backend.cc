@@ -188,6 +188,23 @@ DeployOutcome LocalBackend::Deploy(const Release& release, DeployObserver& obser
                 "", 0, false);
   }
   const std::string key = TrackKey(release.app, release.track);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!in_flight_.insert(key).second) {
+      return Fail(absl::FailedPreconditionError(absl::StrCat(
+                      "a deploy of ", release.app, "'s track ", release.track,
+                      " is already under way: deploys of one track must wait for each other")),
+                  "", 0, false);
+    }
+  }
+  DeployOutcome outcome = DeployTrack(key, release, observer);
+  absl::MutexLock lock(&mu_);
+  in_flight_.erase(key);
+  return outcome;
+}
+
+DeployOutcome LocalBackend::DeployTrack(const std::string& key, const Release& release,
+                                        DeployObserver& observer) {
   if (IsLiveAndRunning(key, release)) {
     // The same deploy delivered again (the core retries until it hears back): already live.
     observer.Step("already live");

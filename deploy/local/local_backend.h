@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,9 @@ class LocalBackend : public DeployBackend {
   absl::Status StartContainer(const std::string& id, const UnpackedImage& image,
                               const std::map<std::string, std::string>& env,
                               const RunSettings& settings, int port);
+  // Deploy, once the track is known to have no other deploy under way.
+  DeployOutcome DeployTrack(const std::string& key, const Release& release,
+                            DeployObserver& observer);
   std::string FreshContainerId(const Release& release);
   DeployOutcome Fail(absl::Status status, const std::string& container_id, int port, bool started);
   void PruneImages(DeployObserver& observer);
@@ -97,6 +101,7 @@ class LocalBackend : public DeployBackend {
   // switching at once each apply a table holding the other.
   absl::Mutex mu_;
   LocalState state_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);  // tracks with a Deploy running
 };
 
 }  // namespace tempa::deploy

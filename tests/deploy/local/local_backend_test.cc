@@ -269,6 +269,24 @@ TEST_F(LocalBackendTest, TwoTracksDeployingAtOnceBothEndUpInTheEdgeTable) {
   EXPECT_EQ(Fetch(edge_.PortOf("hello-v2.example.test")), "v2");
 }
 
+TEST_F(LocalBackendTest, ASecondDeployOfTheSameTrackWhileOneRunsIsRefused) {
+  unpacker_.AddServingImage("hello", "v1");
+  unpacker_.AddServingImage("hello", "v2");
+  std::unique_ptr<LocalBackend> backend = MakeBackend();
+  runtime_.RendezvousStarts(2);  // holds the first deploy in Start: nobody else will come
+  DeployOutcome first;
+  std::thread a(
+      [&] { first = Deploy(*backend, MakeRelease("hello", "production", "v1", "d-b-1")); });
+  while (runtime_.waiting() == 0) absl::SleepFor(absl::Milliseconds(1));
+  DeployOutcome second = Deploy(*backend, MakeRelease("hello", "production", "v2", "d-b-2"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(second.status));
+  EXPECT_THAT(second.status.message(), HasSubstr("already under way"));
+  runtime_.RendezvousStarts(0);
+  a.join();
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  EXPECT_EQ(Fetch(edge_.PortOf("hello.example.test")), "v1");
+}
+
 TEST_F(LocalBackendTest, AnEdgeThatRefusesTheNewTableKeepsTheOldRouteAndStopsTheNewVersion) {
   unpacker_.AddServingImage("hello", "v1");
   unpacker_.AddServingImage("hello", "v2");

@@ -104,7 +104,12 @@ void FakeRuntime::Shutdown(Container& c) {
 void FakeRuntime::RendezvousStarts(int n) {
   absl::MutexLock lock(&mu_);
   rendezvous_ = n;
-  arrived_ = 0;
+  if (n > 0) arrived_ = 0;
+}
+
+int FakeRuntime::waiting() const {
+  absl::MutexLock lock(&mu_);
+  return rendezvous_ > 0 && arrived_ < rendezvous_ ? arrived_ : 0;
 }
 
 absl::Status FakeRuntime::Start(const ContainerSpec& spec) {
@@ -116,7 +121,9 @@ absl::Status FakeRuntime::Start(const ContainerSpec& spec) {
   specs_.push_back(spec);
   if (rendezvous_ > 0) {
     ++arrived_;
-    auto all_here = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return arrived_ >= rendezvous_; };
+    auto all_here = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return rendezvous_ == 0 || arrived_ >= rendezvous_;
+    };
     mu_.Await(absl::Condition(&all_here));
   }
   events_->Add("start " + spec.id);

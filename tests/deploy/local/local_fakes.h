@@ -79,8 +79,10 @@ class FakeRuntime : public ContainerRuntime {
 
   // The container vanishes as after a machine reboot (no Stop recorded).
   void Lose(const std::string& id);
-  // Start blocks until `n` Starts are under way at once (to overlap two deploys).
+  // Start blocks until `n` Starts are under way at once (to overlap two deploys); 0 lets
+  // waiting Starts go.
   void RendezvousStarts(int n);
+  int waiting() const;  // Starts blocked in the rendezvous
   int starts() const;
   std::vector<ContainerSpec> specs() const;
   bool running(const std::string& id) const;

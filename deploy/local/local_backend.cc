@@ -235,6 +235,7 @@ DeployOutcome LocalBackend::DeployTrack(const std::string& key, const Release& r
 
   observer.Step("switching");
   std::optional<LiveRelease> old;
+  absl::Status switched;
   {
     absl::MutexLock lock(&mu_);
     LocalState next = state_;
@@ -262,19 +263,16 @@ DeployOutcome LocalBackend::DeployTrack(const std::string& key, const Release& r
                       KeptRelease{release.deploy_id, release.image, image->manifest_digest});
     track.kept.resize(std::min<size_t>(track.kept.size(), std::max(1, options_.kept_releases)));
 
-    absl::Status saved = store_->Save(next);
-    if (!saved.ok()) {
-      return Fail(Annotate(saved, "record the new release before switching to it"), id, *port,
-                  true);
-    }
-    absl::Status applied = deps_.edge->Apply(EdgeTable(next));
-    if (!applied.ok()) {
+    switched = Annotate(store_->Save(next), "record the new release before switching to it");
+    if (switched.ok()) {
+      switched = Annotate(deps_.edge->Apply(EdgeTable(next)), "switch the edge to the new release");
       // The edge kept the old table: so does the state.
-      store_->Save(state_).IgnoreError();
-      return Fail(Annotate(applied, "switch the edge to the new release"), id, *port, true);
+      if (!switched.ok()) store_->Save(state_).IgnoreError();
     }
-    state_ = std::move(next);
+    if (switched.ok()) state_ = std::move(next);
   }
+  // Outside the lock: stopping a container takes its grace period.
+  if (!switched.ok()) return Fail(switched, id, *port, true);
 
   DeployOutcome outcome;
   for (const std::string& host : release.hosts) outcome.urls.push_back(deps_.edge->UrlFor(host));
@@ -290,13 +288,14 @@ DeployOutcome LocalBackend::DeployTrack(const std::string& key, const Release& r
 }
 
 void LocalBackend::PruneImages(DeployObserver& observer) {
+  // Held throughout: a deploy of another track must not unpack an image (not in any kept list
+  // yet) while it is pruned. When another deploy is under way, the next deploy prunes.
+  absl::MutexLock lock(&mu_);
+  if (in_flight_.size() > 1) return;
   std::vector<std::string> keep;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [key, track] : state_.tracks) {
-      if (track.live) keep.push_back(track.live->manifest_digest);
-      for (const KeptRelease& k : track.kept) keep.push_back(k.manifest_digest);
-    }
+  for (const auto& [key, track] : state_.tracks) {
+    if (track.live) keep.push_back(track.live->manifest_digest);
+    for (const KeptRelease& k : track.kept) keep.push_back(k.manifest_digest);
   }
   std::sort(keep.begin(), keep.end());
   keep.erase(std::unique(keep.begin(), keep.end()), keep.end());

@@ -269,6 +269,24 @@ TEST_F(LocalBackendTest, TwoTracksDeployingAtOnceBothEndUpInTheEdgeTable) {
   EXPECT_EQ(Fetch(edge_.PortOf("hello-v2.example.test")), "v2");
 }
 
+TEST_F(LocalBackendTest, PruningNeverRemovesTheImageOfADeployStillUnderWay) {
+  options_.kept_releases = 1;
+  unpacker_.AddServingImage("hello", "v1");
+  unpacker_.AddServingImage("hello", "v2");
+  std::unique_ptr<LocalBackend> backend = MakeBackend();
+  runtime_.BlockStart("tempa-hello-feature-x-d-b-2");  // v2 unpacked, not yet live anywhere
+  DeployOutcome preview;
+  std::thread a(
+      [&] { preview = Deploy(*backend, MakeRelease("hello", "feature-x", "v2", "d-b-2")); });
+  while (!runtime_.blocked()) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_TRUE(Deploy(*backend, MakeRelease("hello", "production", "v1", "d-b-1")).status.ok());
+  EXPECT_TRUE(unpacker_.unpacked(TestImage("hello", "v2")));
+  runtime_.UnblockStart();
+  a.join();
+  ASSERT_TRUE(preview.status.ok()) << preview.status;
+  EXPECT_EQ(Fetch(edge_.PortOf("hello-feature-x.example.test")), "v2");
+}
+
 TEST_F(LocalBackendTest, ASecondDeployOfTheSameTrackWhileOneRunsIsRefused) {
   unpacker_.AddServingImage("hello", "v1");
   unpacker_.AddServingImage("hello", "v2");

@@ -107,6 +107,16 @@ void FakeRuntime::RendezvousStarts(int n) {
   if (n > 0) arrived_ = 0;
 }
 
+void FakeRuntime::BlockStart(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  blocked_id_ = id;
+}
+
+bool FakeRuntime::blocked() const {
+  absl::MutexLock lock(&mu_);
+  return blocked_;
+}
+
 int FakeRuntime::waiting() const {
   absl::MutexLock lock(&mu_);
   return rendezvous_ > 0 && arrived_ < rendezvous_ ? arrived_ : 0;
@@ -125,6 +135,13 @@ absl::Status FakeRuntime::Start(const ContainerSpec& spec) {
       return rendezvous_ == 0 || arrived_ >= rendezvous_;
     };
     mu_.Await(absl::Condition(&all_here));
+  }
+  if (!blocked_id_.empty() && blocked_id_ == spec.id) {
+    blocked_ = true;
+    auto released = [this, &spec]()
+                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return blocked_id_ != spec.id; };
+    mu_.Await(absl::Condition(&released));
+    blocked_ = false;
   }
   events_->Add("start " + spec.id);
   Container& c = containers_[spec.id];

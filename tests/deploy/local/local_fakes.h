@@ -83,6 +83,10 @@ class FakeRuntime : public ContainerRuntime {
   // waiting Starts go.
   void RendezvousStarts(int n);
   int waiting() const;  // Starts blocked in the rendezvous
+  // Start of container `id` blocks until UnblockStart; "" blocks none.
+  void BlockStart(const std::string& id);
+  void UnblockStart() { BlockStart(""); }
+  bool blocked() const;  // a Start is waiting on BlockStart
   int starts() const;
   std::vector<ContainerSpec> specs() const;
   bool running(const std::string& id) const;
@@ -104,6 +108,8 @@ class FakeRuntime : public ContainerRuntime {
   int starts_ ABSL_GUARDED_BY(mu_) = 0;
   int rendezvous_ ABSL_GUARDED_BY(mu_) = 0;
   int arrived_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string blocked_id_ ABSL_GUARDED_BY(mu_);
+  bool blocked_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 class FakeEdge : public Edge {

@@ -1,120 +1,28 @@
-// LocalBackend against fakes of the unpacker, runtime and edge whose containers are real HTTP
-// servers on loopback, so the health check is real: switch-over order, failed versions keeping
-// the old route, rollbacks without pulls, concurrent tracks, recovery after a restart, sealed env.
+// LocalBackend: switch-over order, failed versions keeping the old route, rollbacks without
+// pulls, recovery after a restart, sealed env.
 #include "deploy/local/local_backend.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <fstream>
-#include <sstream>
-#include <thread>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/deploy/local/local_fakes.h"
-#include "tests/support/temp_dir.h"
+#include "tests/deploy/local/local_backend_fixture.h"
 
 namespace tempa::deploy {
 namespace {
 
 using ::testing::ElementsAre;
-using testing::Events;
-using testing::FakeClock;
-using testing::FakeEdge;
-using testing::FakeRuntime;
-using testing::FakeUnpacker;
+using testing::Exists;
 using testing::Fetch;
 using ::testing::HasSubstr;
+using testing::LocalBackendTest;
 using ::testing::Not;
+using testing::ReadFile;
+using testing::RecordingObserver;
 using testing::TestImage;
-
-class RecordingObserver : public DeployObserver {
- public:
-  void Step(absl::string_view what) override { steps.emplace_back(what); }
-  std::vector<std::string> steps;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool Exists(const std::string& path) {
-  struct stat st {};
-  return lstat(path.c_str(), &st) == 0;
-}
-
-class LocalBackendTest : public ::testing::Test {
- protected:
-  LocalBackendTest() {
-    HealthCheckerOptions health;
-    health.now = [this] { return health_clock_.Now(); };
-    health.sleep = [this](absl::Duration d) { health_clock_.Advance(d); };
-    health.interval = absl::Milliseconds(250);
-    health_ = std::make_unique<HealthChecker>(health);
-    options_.work_dir = dir_.Join("work");
-    options_.health_timeout = absl::Seconds(60);
-    options_.drain = absl::Seconds(2);
-    options_.first_port = std::min(tempa::testing::PickFreePort(), 65000);
-    options_.last_port = options_.first_port + 200;
-    options_.kept_releases = 3;
-  }
-
-  std::unique_ptr<LocalBackend> MakeBackend() {
-    LocalBackendDeps deps;
-    deps.unpacker = &unpacker_;
-    deps.runtime = &runtime_;
-    deps.edge = &edge_;
-    deps.now = [this] { return clock_.Now(); };
-    deps.sleep = [this](absl::Duration d) {
-      events_.Add(absl::StrCat("sleep ", absl::FormatDuration(d)));
-      clock_.Advance(d);
-    };
-    deps.health = health_.get();
-    absl::StatusOr<std::unique_ptr<LocalBackend>> backend = LocalBackend::Create(options_, deps);
-    EXPECT_TRUE(backend.ok()) << backend.status();
-    return backend.ok() ? std::move(*backend) : nullptr;
-  }
-
-  static Release MakeRelease(const std::string& app, const std::string& track,
-                             const std::string& version, const std::string& deploy_id) {
-    Release release;
-    release.deploy_id = deploy_id;
-    release.app = app;
-    release.track = track;
-    release.commit = std::string(40, 'a');
-    release.image = TestImage(app, version);
-    release.hosts = {
-        track == "production" ? app + ".example.test" : app + "-" + track + ".example.test",
-        app + "-" + version + ".example.test"};
-    release.settings.health_path = "/healthz";
-    release.settings.memory_bytes = 128ll << 20;
-    release.settings.cpu_millis = 250;
-    release.settings.pids_max = 64;
-    return release;
-  }
-
-  DeployOutcome Deploy(LocalBackend& backend, const Release& release) {
-    RecordingObserver observer;
-    return backend.Deploy(release, observer);
-  }
-
-  tempa::testing::TempDir dir_;
-  Events events_;
-  FakeClock clock_;
-  FakeClock health_clock_;
-  FakeUnpacker unpacker_{dir_.Join("images")};
-  FakeRuntime runtime_{&events_};
-  FakeEdge edge_{&events_};
-  std::unique_ptr<HealthChecker> health_;
-  LocalBackendOptions options_;
-};
 
 TEST_F(LocalBackendTest, SwitchesTheEdgeOnlyOnceHealthyAndStopsTheOldVersionAfterTheDrain) {
   unpacker_.AddServingImage("hello", "v1");
@@ -246,62 +154,6 @@ TEST_F(LocalBackendTest, ReleasesBeyondTheKeptCountArePrunedAndPulledAgainOnRoll
 
   ASSERT_TRUE(Deploy(*backend, MakeRelease("hello", "production", "v1", "r-1")).status.ok());
   EXPECT_EQ(unpacker_.pulls(), 4);
-  EXPECT_EQ(Fetch(edge_.PortOf("hello.example.test")), "v1");
-}
-
-TEST_F(LocalBackendTest, TwoTracksDeployingAtOnceBothEndUpInTheEdgeTable) {
-  unpacker_.AddServingImage("hello", "v1");
-  unpacker_.AddServingImage("hello", "v2");
-  std::unique_ptr<LocalBackend> backend = MakeBackend();
-  runtime_.RendezvousStarts(2);  // both deploys are past Start before either switches
-  DeployOutcome production, preview;
-  std::thread a(
-      [&] { production = Deploy(*backend, MakeRelease("hello", "production", "v1", "d-b-1")); });
-  std::thread b(
-      [&] { preview = Deploy(*backend, MakeRelease("hello", "feature-x", "v2", "d-b-2")); });
-  a.join();
-  b.join();
-  ASSERT_TRUE(production.status.ok()) << production.status;
-  ASSERT_TRUE(preview.status.ok()) << preview.status;
-  EXPECT_EQ(Fetch(edge_.PortOf("hello.example.test")), "v1");
-  EXPECT_EQ(Fetch(edge_.PortOf("hello-v1.example.test")), "v1");
-  EXPECT_EQ(Fetch(edge_.PortOf("hello-feature-x.example.test")), "v2");
-  EXPECT_EQ(Fetch(edge_.PortOf("hello-v2.example.test")), "v2");
-}
-
-TEST_F(LocalBackendTest, PruningNeverRemovesTheImageOfADeployStillUnderWay) {
-  options_.kept_releases = 1;
-  unpacker_.AddServingImage("hello", "v1");
-  unpacker_.AddServingImage("hello", "v2");
-  std::unique_ptr<LocalBackend> backend = MakeBackend();
-  runtime_.BlockStart("tempa-hello-feature-x-d-b-2");  // v2 unpacked, not yet live anywhere
-  DeployOutcome preview;
-  std::thread a(
-      [&] { preview = Deploy(*backend, MakeRelease("hello", "feature-x", "v2", "d-b-2")); });
-  while (!runtime_.blocked()) absl::SleepFor(absl::Milliseconds(1));
-  ASSERT_TRUE(Deploy(*backend, MakeRelease("hello", "production", "v1", "d-b-1")).status.ok());
-  EXPECT_TRUE(unpacker_.unpacked(TestImage("hello", "v2")));
-  runtime_.UnblockStart();
-  a.join();
-  ASSERT_TRUE(preview.status.ok()) << preview.status;
-  EXPECT_EQ(Fetch(edge_.PortOf("hello-feature-x.example.test")), "v2");
-}
-
-TEST_F(LocalBackendTest, ASecondDeployOfTheSameTrackWhileOneRunsIsRefused) {
-  unpacker_.AddServingImage("hello", "v1");
-  unpacker_.AddServingImage("hello", "v2");
-  std::unique_ptr<LocalBackend> backend = MakeBackend();
-  runtime_.RendezvousStarts(2);  // holds the first deploy in Start: nobody else will come
-  DeployOutcome first;
-  std::thread a(
-      [&] { first = Deploy(*backend, MakeRelease("hello", "production", "v1", "d-b-1")); });
-  while (runtime_.waiting() == 0) absl::SleepFor(absl::Milliseconds(1));
-  DeployOutcome second = Deploy(*backend, MakeRelease("hello", "production", "v2", "d-b-2"));
-  EXPECT_TRUE(absl::IsFailedPrecondition(second.status));
-  EXPECT_THAT(second.status.message(), HasSubstr("already under way"));
-  runtime_.RendezvousStarts(0);
-  a.join();
-  ASSERT_TRUE(first.status.ok()) << first.status;
   EXPECT_EQ(Fetch(edge_.PortOf("hello.example.test")), "v1");
 }
 

@@ -1,0 +1,310 @@
+#include "deploy/kubernetes/kubernetes_backend.h"
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "deploy/kubernetes/curl_kube_api.h"
+#include "deploy/kubernetes/kube_config.h"
+#include "deploy/kubernetes/rollout_watcher.h"
+
+namespace tempa::deploy {
+namespace {
+
+constexpr char kFieldManager[] = "tempa";
+constexpr char kDeployIdAnnotation[] = "tempa.dev/deploy-id";
+constexpr char kCommitAnnotation[] = "tempa.dev/commit";
+
+// What was live before this deploy: enough to render it again.
+struct Previous {
+  std::string image;
+  std::string deploy_id;
+  std::string commit;
+  std::vector<std::string> hosts;  // the live Ingress's, when there is one
+};
+
+const KubeObject* FindKind(const std::vector<KubeObject>& objects, absl::string_view kind) {
+  for (const KubeObject& o : objects) {
+    if (o.kind == kind) return &o;
+  }
+  return nullptr;
+}
+
+std::string PercentEncode(absl::string_view s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+class KubernetesBackend : public DeployBackend {
+ public:
+  KubernetesBackend(KubernetesBackendOptions options, KubernetesBackendDeps deps)
+      : options_(std::move(options)), deps_(std::move(deps)) {
+    if (!deps_.sleep) deps_.sleep = [](absl::Duration d) { absl::SleepFor(d); };
+    if (!deps_.now) deps_.now = [] { return absl::Now(); };
+  }
+
+  std::string name() const override { return "kubernetes"; }
+
+  DeployOutcome Deploy(const Release& release, DeployObserver& observer) override {
+    DeployOutcome outcome;
+    std::vector<KubeObject> objects = Render(release);
+    const KubeObject* deployment = FindKind(objects, "Deployment");
+    if (deployment == nullptr) {
+      outcome.status = absl::InternalError("the rendered release has no Deployment (a tempa bug)");
+      return outcome;
+    }
+    observer.Step(absl::StrCat("reading the live deployment ", deployment->name));
+    absl::StatusOr<std::optional<Previous>> previous =
+        ReadPrevious(*deployment, FindKind(objects, "Ingress"));
+    if (!previous.ok()) {
+      outcome.status = Annotate(previous.status(), "nothing was changed");
+      return outcome;
+    }
+
+    int64_t generation = 0;
+    bool deployment_applied = false;
+    absl::Status status = ApplyAll(objects, observer, &generation, &deployment_applied);
+    if (status.ok()) {
+      observer.Step(absl::StrCat("waiting for the rollout of deployment ", deployment->name));
+      status = WatchRollout(*deps_.api, deployment->api_path, generation, WatchOptions(), observer);
+    }
+    if (status.ok()) {
+      for (const std::string& host : release.hosts) {
+        outcome.urls.push_back(
+            absl::StrCat(options_.objects.tls_issuer.empty() ? "http://" : "https://", host));
+      }
+      return outcome;
+    }
+    if (deployment_applied) outcome.log_tail = PodReport(*deployment);
+    std::string restored;
+    if (!deployment_applied) {
+      restored = "the live version was left as it was";
+    } else if (!previous->has_value()) {
+      restored = "there was no previous version to restore";
+    } else {
+      restored = Restore(release, **previous, observer);
+    }
+    outcome.status = absl::Status(status.code(), absl::StrCat(status.message(), "; ", restored));
+    return outcome;
+  }
+
+ private:
+  std::vector<KubeObject> Render(const Release& release) {
+    std::vector<KubeObject> objects = RenderRelease(release, options_.objects);
+    for (KubeObject& o : objects) {
+      if (o.kind != "Deployment" || !o.body.is_object()) continue;
+      // Which release runs, so a later deploy that fails can put this one back.
+      nlohmann::json& annotations = o.body["metadata"]["annotations"];
+      if (!annotations.is_object()) annotations = nlohmann::json::object();
+      annotations[kDeployIdAnnotation] = release.deploy_id;
+      annotations[kCommitAnnotation] = release.commit;
+    }
+    return objects;
+  }
+
+  RolloutWatchOptions WatchOptions() const {
+    RolloutWatchOptions w;
+    w.timeout = options_.rollout_timeout;
+    w.max_failures = options_.max_watch_failures;
+    w.watch_timeout = options_.watch_timeout;
+    w.poll_interval = options_.poll_interval;
+    w.initial_backoff = options_.initial_backoff;
+    w.max_backoff = options_.max_backoff;
+    w.sleep = deps_.sleep;
+    w.now = deps_.now;
+    return w;
+  }
+
+  // `call` until it succeeds, fails for good, or max_attempts retryable failures.
+  template <typename T>
+  absl::StatusOr<T> Retry(const std::string& what, const std::function<absl::StatusOr<T>()>& call,
+                          bool not_found_is_final) {
+    absl::Status last;
+    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+      absl::StatusOr<T> result = call();
+      if (result.ok()) return result;
+      last = result.status();
+      if (!IsRetryableKubeError(last) || (not_found_is_final && absl::IsNotFound(last))) break;
+      if (attempt == options_.max_attempts) {
+        return absl::Status(last.code(), absl::StrCat(what, " failed ", attempt,
+                                                      " times, giving up: ", last.message()));
+      }
+      deps_.sleep(Backoff(attempt, options_.initial_backoff, options_.max_backoff));
+    }
+    return Annotate(last, what);
+  }
+
+  absl::StatusOr<std::optional<Previous>> ReadPrevious(const KubeObject& deployment,
+                                                       const KubeObject* ingress) {
+    absl::StatusOr<nlohmann::json> live = Retry<nlohmann::json>(
+        absl::StrCat("reading deployment ", deployment.name),
+        [&] { return deps_.api->Get(deployment.api_path); }, true);
+    if (absl::IsNotFound(live.status())) return std::optional<Previous>();
+    if (!live.ok()) return live.status();
+    const nlohmann::json* containers = JsonAt(*live, {"spec", "template", "spec", "containers"});
+    if (containers == nullptr || !containers->is_array() || containers->empty()) {
+      return std::optional<Previous>();
+    }
+    // The container tempa renders (by name), else the first.
+    std::string wanted;
+    if (const nlohmann::json* ours =
+            JsonAt(deployment.body, {"spec", "template", "spec", "containers"});
+        ours != nullptr && ours->is_array() && !ours->empty()) {
+      wanted = JsonString((*ours)[0], {"name"});
+    }
+    Previous previous;
+    for (const nlohmann::json& c : *containers) {
+      if (previous.image.empty() || JsonString(c, {"name"}) == wanted) {
+        previous.image = JsonString(c, {"image"});
+      }
+    }
+    if (previous.image.empty()) return std::optional<Previous>();
+    previous.deploy_id = JsonString(*live, {"metadata", "annotations", kDeployIdAnnotation});
+    previous.commit = JsonString(*live, {"metadata", "annotations", kCommitAnnotation});
+    if (ingress != nullptr) {
+      absl::StatusOr<nlohmann::json> live_ingress = deps_.api->Get(ingress->api_path);
+      const nlohmann::json* rules =
+          live_ingress.ok() ? JsonAt(*live_ingress, {"spec", "rules"}) : nullptr;
+      if (rules != nullptr && rules->is_array()) {
+        for (const nlohmann::json& rule : *rules) {
+          std::string host = JsonString(rule, {"host"});
+          if (!host.empty()) previous.hosts.push_back(host);
+        }
+      }
+    }
+    return std::optional<Previous>(std::move(previous));
+  }
+
+  absl::Status ApplyAll(const std::vector<KubeObject>& objects, DeployObserver& observer,
+                        int64_t* generation, bool* deployment_applied) {
+    for (const KubeObject& object : objects) {
+      observer.Step(absl::StrCat("applying ", object.kind, " ", object.name));
+      ASSIGN_OR_RETURN(nlohmann::json stored,
+                       Retry<nlohmann::json>(
+                           absl::StrCat("applying ", object.kind, " ", object.name),
+                           [&] {
+                             return deps_.api->Apply(object.api_path, object.body, kFieldManager,
+                                                     /*force=*/true);
+                           },
+                           false));
+      if (object.kind == "Deployment") {
+        *deployment_applied = true;
+        *generation = JsonInt(stored, {"metadata", "generation"});
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Re-applies what was live before; a sentence for the failure's reason.
+  std::string Restore(const Release& failed, const Previous& previous, DeployObserver& observer) {
+    Release back = failed;
+    back.image = previous.image;
+    back.deploy_id = previous.deploy_id.empty() ? "previous" : previous.deploy_id;
+    back.commit = previous.commit;
+    if (!previous.hosts.empty()) back.hosts = previous.hosts;
+    back.rollback = true;
+    observer.Step(absl::StrCat("re-applying the previous image ", previous.image));
+    int64_t generation = 0;
+    bool applied = false;
+    absl::Status status = ApplyAll(Render(back), observer, &generation, &applied);
+    std::string which = previous.deploy_id.empty()
+                            ? previous.image
+                            : absl::StrCat(previous.image, " (deploy ", previous.deploy_id, ")");
+    if (!status.ok()) {
+      return absl::StrCat("re-applying the previous image ", which,
+                          " failed too: ", status.message(),
+                          "; fix the cluster and roll back with `tempa deploys "
+                          "rollback`");
+    }
+    return absl::StrCat("the previous image ", which, " was applied again");
+  }
+
+  // Why the new pods are not ready: their containers' waiting/terminated reasons (e.g.
+  // CrashLoopBackOff), one line each. Best effort.
+  std::string PodReport(const KubeObject& deployment) {
+    const nlohmann::json* labels = JsonAt(deployment.body, {"spec", "selector", "matchLabels"});
+    if (labels == nullptr || !labels->is_object() || labels->empty()) return "";
+    std::vector<std::string> selector;
+    for (auto it = labels->begin(); it != labels->end(); ++it) {
+      if (it.value().is_string()) {
+        selector.push_back(absl::StrCat(it.key(), "=", it.value().get<std::string>()));
+      }
+    }
+    std::string path =
+        absl::StrCat("/api/v1/namespaces/", options_.objects.namespace_name,
+                     "/pods?labelSelector=", PercentEncode(absl::StrJoin(selector, ",")));
+    absl::StatusOr<nlohmann::json> pods = deps_.api->Get(path);
+    if (!pods.ok()) return absl::StrCat("(could not list the pods: ", pods.status().message(), ")");
+    std::vector<std::string> lines;
+    const nlohmann::json* items = JsonAt(*pods, {"items"});
+    if (items == nullptr || !items->is_array()) return "";
+    for (const nlohmann::json& pod : *items) {
+      std::string pod_name = JsonString(pod, {"metadata", "name"});
+      const nlohmann::json* statuses = JsonAt(pod, {"status", "containerStatuses"});
+      if (statuses == nullptr || !statuses->is_array()) {
+        lines.push_back(absl::StrCat("pod ", pod_name, ": ", JsonString(pod, {"status", "phase"})));
+        continue;
+      }
+      for (const nlohmann::json& c : *statuses) {
+        std::string line = absl::StrCat("pod ", pod_name, " container ", JsonString(c, {"name"}),
+                                        ": restarts ", JsonInt(c, {"restartCount"}));
+        for (const char* state : {"waiting", "terminated"}) {
+          std::string reason = JsonString(c, {"state", state, "reason"});
+          if (reason.empty()) continue;
+          absl::StrAppend(&line, ", ", state, " ", reason);
+          std::string message = JsonString(c, {"state", state, "message"});
+          if (!message.empty()) absl::StrAppend(&line, ": ", message.substr(0, 300));
+        }
+        std::string last = JsonString(c, {"lastState", "terminated", "reason"});
+        if (!last.empty()) {
+          absl::StrAppend(&line, ", last terminated ", last, " (exit ",
+                          JsonInt(c, {"lastState", "terminated", "exitCode"}), ")");
+        }
+        lines.push_back(std::move(line));
+      }
+      if (lines.size() >= 20) break;
+    }
+    return absl::StrJoin(lines, "\n");
+  }
+
+  const KubernetesBackendOptions options_;
+  KubernetesBackendDeps deps_;
+};
+
+}  // namespace
+
+std::unique_ptr<DeployBackend> MakeKubernetesBackendWithApi(const KubernetesBackendOptions& options,
+                                                            KubernetesBackendDeps deps) {
+  return std::make_unique<KubernetesBackend>(options, std::move(deps));
+}
+
+absl::StatusOr<std::unique_ptr<DeployBackend>> MakeKubernetesBackend(
+    const KubernetesBackendOptions& options) {
+  absl::StatusOr<KubeConfig> config = options.kubeconfig.empty()
+                                          ? LoadInClusterConfig()
+                                          : LoadKubeconfig(options.kubeconfig, options.context);
+  if (!config.ok()) return config.status();
+  KubernetesBackendOptions resolved = options;
+  if (resolved.objects.namespace_name.empty()) {
+    resolved.objects.namespace_name =
+        config->namespace_name.empty() ? "default" : config->namespace_name;
+  }
+  KubernetesBackendDeps deps;
+  deps.api = MakeCurlKubeApi(*std::move(config));
+  return MakeKubernetesBackendWithApi(resolved, std::move(deps));
+}
+
+}  // namespace tempa::deploy

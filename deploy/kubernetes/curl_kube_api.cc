@@ -93,6 +93,19 @@ class CurlKubeApi : public KubeApi {
     return ParseAnswer(code, t, absl::StrCat("GET ", path));
   }
 
+  absl::StatusOr<std::string> GetText(const std::string& path) override {
+    Transfer t;
+    ASSIGN_OR_RETURN(long code, Perform("GET", path, "", "", options_.request_timeout, t));
+    RETURN_IF_ERROR(StatusFromKubeAnswer(code, t.body, absl::StrCat("GET ", path)));
+    return std::move(t.body);
+  }
+
+  absl::Status Delete(const std::string& path) override {
+    Transfer t;
+    ASSIGN_OR_RETURN(long code, Perform("DELETE", path, "", "", options_.request_timeout, t));
+    return StatusFromKubeAnswer(code, t.body, absl::StrCat("DELETE ", path));
+  }
+
   absl::StatusOr<nlohmann::json> Apply(const std::string& path, const nlohmann::json& body,
                                        const std::string& field_manager, bool force) override {
     std::string url_path =
@@ -186,7 +199,7 @@ class CurlKubeApi : public KubeApi {
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (std::string(method) != "GET") {
+    if (std::string(method) == "PATCH") {
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     }

@@ -23,6 +23,10 @@ class KubeApi {
   // GET `path` ("/apis/apps/v1/namespaces/ns/deployments/app", may carry a query): the JSON
   // body of a 2xx answer; NotFound on 404; else the mapped status (StatusFromKubeAnswer).
   virtual absl::StatusOr<nlohmann::json> Get(const std::string& path) = 0;
+  // GET `path` whose answer is text, not JSON (a pod's log): the body of a 2xx answer.
+  virtual absl::StatusOr<std::string> GetText(const std::string& path) = 0;
+  // DELETE `path`: OK on 2xx; NotFound on 404.
+  virtual absl::Status Delete(const std::string& path) = 0;
   // Server-side apply: PATCH `path`?fieldManager=`field_manager`[&force=true] with Content-Type
   // application/apply-patch+yaml and `body` (JSON is YAML). Returns the object as stored.
   virtual absl::StatusOr<nlohmann::json> Apply(const std::string& path, const nlohmann::json& body,

@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "deploy/kubernetes/curl_kube_api.h"
 #include "deploy/kubernetes/kube_config.h"
+#include "deploy/kubernetes/pod_report.h"
 #include "deploy/kubernetes/rollout_watcher.h"
 
 namespace tempa::deploy {
@@ -31,21 +32,6 @@ const KubeObject* FindKind(const std::vector<KubeObject>& objects, absl::string_
     if (o.kind == kind) return &o;
   }
   return nullptr;
-}
-
-std::string PercentEncode(absl::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
 }
 
 class KubernetesBackend : public DeployBackend {
@@ -77,9 +63,11 @@ class KubernetesBackend : public DeployBackend {
     int64_t generation = 0;
     bool deployment_applied = false;
     absl::Status status = ApplyAll(objects, observer, &generation, &deployment_applied);
+    if (status.ok()) status = PruneAutoscaling(release, objects, observer);
     if (status.ok()) {
       observer.Step(absl::StrCat("waiting for the rollout of deployment ", deployment->name));
-      status = WatchRollout(*deps_.api, deployment->api_path, generation, WatchOptions(), observer);
+      status = WatchRollout(*deps_.api, deployment->api_path, generation,
+                            WatchOptions(options_.rollout_timeout), observer);
     }
     if (status.ok()) {
       for (const std::string& host : release.hosts) {
@@ -88,7 +76,11 @@ class KubernetesBackend : public DeployBackend {
       }
       return outcome;
     }
-    if (deployment_applied) outcome.log_tail = PodReport(*deployment);
+    if (deployment_applied) {
+      const nlohmann::json* labels = JsonAt(deployment->body, {"spec", "selector", "matchLabels"});
+      outcome.log_tail = DescribeUnreadyPods(*deps_.api, options_.objects.namespace_name,
+                                             labels != nullptr ? *labels : nlohmann::json());
+    }
     std::string restored;
     if (!deployment_applied) {
       restored = "the live version was left as it was";
@@ -115,9 +107,54 @@ class KubernetesBackend : public DeployBackend {
     return objects;
   }
 
-  RolloutWatchOptions WatchOptions() const {
+  // The HPA and PDB a former deploy made (with --max-replicas) and this one no longer renders:
+  // left alone they would keep scaling the app. Only objects tempa applied are deleted.
+  absl::Status PruneAutoscaling(const Release& release, const std::vector<KubeObject>& objects,
+                                DeployObserver& observer) {
+    const std::string name = WorkloadName(release);
+    const std::string& ns = options_.objects.namespace_name;
+    struct Kind {
+      const char* kind;
+      std::string path;
+    };
+    for (const Kind& k :
+         {Kind{"HorizontalPodAutoscaler", absl::StrCat("/apis/autoscaling/v2/namespaces/", ns,
+                                                       "/horizontalpodautoscalers/", name)},
+          Kind{"PodDisruptionBudget",
+               absl::StrCat("/apis/policy/v1/namespaces/", ns, "/poddisruptionbudgets/", name)}}) {
+      if (FindKind(objects, k.kind) != nullptr) continue;
+      absl::StatusOr<nlohmann::json> live = Retry<nlohmann::json>(
+          absl::StrCat("reading ", k.kind, " ", name), [&] { return deps_.api->Get(k.path); },
+          true);
+      if (absl::IsNotFound(live.status())) continue;
+      if (!live.ok()) return live.status();
+      if (!AppliedByTempa(*live)) continue;
+      observer.Step(absl::StrCat("deleting ", k.kind, " ", name, " (autoscaling is off)"));
+      absl::StatusOr<bool> deleted = Retry<bool>(
+          absl::StrCat("deleting ", k.kind, " ", name),
+          [&]() -> absl::StatusOr<bool> {
+            absl::Status s = deps_.api->Delete(k.path);
+            if (!s.ok() && !absl::IsNotFound(s)) return s;
+            return true;
+          },
+          false);
+      if (!deleted.ok()) return deleted.status();
+    }
+    return absl::OkStatus();
+  }
+
+  static bool AppliedByTempa(const nlohmann::json& object) {
+    const nlohmann::json* managers = JsonAt(object, {"metadata", "managedFields"});
+    if (managers == nullptr || !managers->is_array()) return false;
+    for (const nlohmann::json& m : *managers) {
+      if (JsonString(m, {"manager"}) == kFieldManager) return true;
+    }
+    return false;
+  }
+
+  RolloutWatchOptions WatchOptions(absl::Duration timeout) const {
     RolloutWatchOptions w;
-    w.timeout = options_.rollout_timeout;
+    w.timeout = timeout;
     w.max_failures = options_.max_watch_failures;
     w.watch_timeout = options_.watch_timeout;
     w.poll_interval = options_.poll_interval;
@@ -219,65 +256,26 @@ class KubernetesBackend : public DeployBackend {
     observer.Step(absl::StrCat("re-applying the previous image ", previous.image));
     int64_t generation = 0;
     bool applied = false;
-    absl::Status status = ApplyAll(Render(back), observer, &generation, &applied);
+    std::vector<KubeObject> objects = Render(back);
+    absl::Status status = ApplyAll(objects, observer, &generation, &applied);
     std::string which = previous.deploy_id.empty()
                             ? previous.image
                             : absl::StrCat(previous.image, " (deploy ", previous.deploy_id, ")");
     if (!status.ok()) {
       return absl::StrCat("re-applying the previous image ", which,
                           " failed too: ", status.message(),
-                          "; fix the cluster and roll back with `tempa deploys "
-                          "rollback`");
+                          "; fix the cluster and roll back with `tempa deploys rollback`");
     }
-    return absl::StrCat("the previous image ", which, " was applied again");
-  }
-
-  // Why the new pods are not ready: their containers' waiting/terminated reasons (e.g.
-  // CrashLoopBackOff), one line each. Best effort.
-  std::string PodReport(const KubeObject& deployment) {
-    const nlohmann::json* labels = JsonAt(deployment.body, {"spec", "selector", "matchLabels"});
-    if (labels == nullptr || !labels->is_object() || labels->empty()) return "";
-    std::vector<std::string> selector;
-    for (auto it = labels->begin(); it != labels->end(); ++it) {
-      if (it.value().is_string()) {
-        selector.push_back(absl::StrCat(it.key(), "=", it.value().get<std::string>()));
-      }
+    // Its old pods were never taken down (maxUnavailable 0), so this is normally quick.
+    const KubeObject* deployment = FindKind(objects, "Deployment");
+    status = WatchRollout(*deps_.api, deployment->api_path, generation,
+                          WatchOptions(options_.restore_timeout), observer);
+    if (!status.ok()) {
+      return absl::StrCat(
+          "the previous image ", which,
+          " was applied again, but its rollout did not finish either: ", status.message());
     }
-    std::string path =
-        absl::StrCat("/api/v1/namespaces/", options_.objects.namespace_name,
-                     "/pods?labelSelector=", PercentEncode(absl::StrJoin(selector, ",")));
-    absl::StatusOr<nlohmann::json> pods = deps_.api->Get(path);
-    if (!pods.ok()) return absl::StrCat("(could not list the pods: ", pods.status().message(), ")");
-    std::vector<std::string> lines;
-    const nlohmann::json* items = JsonAt(*pods, {"items"});
-    if (items == nullptr || !items->is_array()) return "";
-    for (const nlohmann::json& pod : *items) {
-      std::string pod_name = JsonString(pod, {"metadata", "name"});
-      const nlohmann::json* statuses = JsonAt(pod, {"status", "containerStatuses"});
-      if (statuses == nullptr || !statuses->is_array()) {
-        lines.push_back(absl::StrCat("pod ", pod_name, ": ", JsonString(pod, {"status", "phase"})));
-        continue;
-      }
-      for (const nlohmann::json& c : *statuses) {
-        std::string line = absl::StrCat("pod ", pod_name, " container ", JsonString(c, {"name"}),
-                                        ": restarts ", JsonInt(c, {"restartCount"}));
-        for (const char* state : {"waiting", "terminated"}) {
-          std::string reason = JsonString(c, {"state", state, "reason"});
-          if (reason.empty()) continue;
-          absl::StrAppend(&line, ", ", state, " ", reason);
-          std::string message = JsonString(c, {"state", state, "message"});
-          if (!message.empty()) absl::StrAppend(&line, ": ", message.substr(0, 300));
-        }
-        std::string last = JsonString(c, {"lastState", "terminated", "reason"});
-        if (!last.empty()) {
-          absl::StrAppend(&line, ", last terminated ", last, " (exit ",
-                          JsonInt(c, {"lastState", "terminated", "exitCode"}), ")");
-        }
-        lines.push_back(std::move(line));
-      }
-      if (lines.size() >= 20) break;
-    }
-    return absl::StrJoin(lines, "\n");
+    return absl::StrCat("the previous image ", which, " was applied again and is live");
   }
 
   const KubernetesBackendOptions options_;

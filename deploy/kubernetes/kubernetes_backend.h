@@ -32,6 +32,8 @@ struct KubernetesBackendOptions {
   int max_watch_failures = 5;
   absl::Duration watch_timeout = absl::Minutes(1);  // one watch request; then read and re-watch
   absl::Duration poll_interval = absl::Seconds(2);  // between reads when a watch ends idle
+  // After a failed rollout the previous image is applied again and followed this long.
+  absl::Duration restore_timeout = absl::Minutes(2);
 };
 
 absl::StatusOr<std::unique_ptr<DeployBackend>> MakeKubernetesBackend(

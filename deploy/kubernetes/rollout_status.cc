@@ -29,7 +29,7 @@ RolloutVerdict JudgeRollout(const nlohmann::json& deployment, int64_t min_genera
       }
     }
   }
-  int64_t want = JsonInt(deployment, {"spec", "replicas"}, 1);
+  int64_t want = JsonInt(deployment, {"spec", "replicas"}, -1);  // absent: not checked
   int64_t replicas = JsonInt(deployment, {"status", "replicas"});
   int64_t updated = JsonInt(deployment, {"status", "updatedReplicas"});
   int64_t available = JsonInt(deployment, {"status", "availableReplicas"});

@@ -68,9 +68,15 @@ std::string FakeKubeApiServer::url() const {
   return absl::StrCat(options_.cert_file.empty() ? "http" : "https", "://127.0.0.1:", port_);
 }
 
-void FakeKubeApiServer::SetRolloutScenario(RolloutScenario scenario) {
+void FakeKubeApiServer::SetRolloutScenario(RolloutScenario scenario, int times) {
   absl::MutexLock lock(&mu_);
   scenario_ = scenario;
+  scenario_times_ = times;
+}
+void FakeKubeApiServer::SetPodLog(const std::string& pod, const std::string& container,
+                                  const std::string& text) {
+  absl::MutexLock lock(&mu_);
+  pod_logs_[absl::StrCat(pod, "/", container)] = text;
 }
 void FakeKubeApiServer::FailApplies(int status, int times) {
   absl::MutexLock lock(&mu_);
@@ -131,10 +137,14 @@ std::optional<FakeKubeApiServer::Target> FakeKubeApiServer::ParsePath(const std:
   } else {
     return std::nullopt;
   }
-  if (p[i] != "namespaces" || p.size() < i + 3 || p.size() > i + 4) return std::nullopt;
+  if (p[i] != "namespaces" || p.size() < i + 3 || p.size() > i + 5) return std::nullopt;
   t.ns = p[i + 1];
   t.resource = p[i + 2];
-  if (p.size() == i + 4) t.name = p[i + 3];
+  if (p.size() >= i + 4) t.name = p[i + 3];
+  if (p.size() == i + 5) {
+    t.subresource = p[i + 4];
+    if (t.resource != "pods" || t.subresource != "log") return std::nullopt;
+  }
   if (Kinds().count(t.resource) == 0) return std::nullopt;
   return t;
 }
@@ -168,9 +178,30 @@ void FakeKubeApiServer::Handle(const httplib::Request& req, httplib::Response& r
   std::optional<Target> target = ParsePath(r.path);
   if (!target) return Violation(absl::StrCat("no such API path: ", r.path), res, 404);
   if (r.method == "PATCH") return HandleApply(r, *target, res);
+  if (r.method == "DELETE" && !target->name.empty() && target->subresource.empty()) {
+    absl::MutexLock lock(&mu_);
+    if (objects_.erase(r.path) == 0) {
+      res.status = 404;
+      res.set_content(StatusBody(404, "NotFound", "not found"), "application/json");
+      return;
+    }
+    res.set_content(json{{"kind", "Status"}, {"status", "Success"}}.dump(), "application/json");
+    return;
+  }
   if (r.method != "GET") {
-    return Violation(absl::StrCat(r.method, " ", r.path, ": tempa must only GET and apply"), res,
-                     405);
+    return Violation(absl::StrCat(r.method, " ", r.path, ": tempa must only GET, apply and delete"),
+                     res, 405);
+  }
+  if (target->subresource == "log") {
+    absl::MutexLock lock(&mu_);
+    auto it = pod_logs_.find(absl::StrCat(target->name, "/", r.Param("container")));
+    if (it == pod_logs_.end()) {
+      res.status = 400;
+      res.set_content(StatusBody(400, "BadRequest", "container not found"), "application/json");
+      return;
+    }
+    res.set_content(it->second, "text/plain");
+    return;
   }
   if (target->name.empty() && r.Param("watch") == "1") return HandleWatch(r, *target, res);
   absl::MutexLock lock(&mu_);
@@ -259,6 +290,9 @@ void FakeKubeApiServer::HandleApply(const KubeRequest& r, const Target& t, httpl
     stored["metadata"]["uid"] = absl::StrCat("uid-", resource_version_);
   }
   stored["metadata"]["generation"] = generation;
+  stored["metadata"]["managedFields"] = json::array({{{"manager", r.Param("fieldManager")},
+                                                      {"operation", "Apply"},
+                                                      {"apiVersion", api_version}}});
   stored["metadata"]["resourceVersion"] = std::to_string(++resource_version_);
   bool spec_changed = created || generation != it->second["metadata"].value("generation", 1);
   if (t.resource == "deployments" && spec_changed) QueueRollout(r.path, stored, old_replicas);
@@ -287,7 +321,12 @@ void FakeKubeApiServer::QueueRollout(const std::string& path, json& deployment,
   };
   std::deque<json>& steps = rollouts_[path];
   steps.clear();
-  switch (scenario_) {
+  RolloutScenario scenario = scenario_;
+  if (scenario_times_ > 0 && --scenario_times_ == 0) {
+    scenario_ = RolloutScenario::kSucceeds;
+    scenario_times_ = -1;
+  }
+  switch (scenario) {
     case RolloutScenario::kSucceeds:
       if (old_replicas > 0) {
         steps.push_back(

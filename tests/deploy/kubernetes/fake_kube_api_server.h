@@ -56,16 +56,17 @@ class FakeKubeApiServer {
 
   std::string url() const;  // "http://127.0.0.1:PORT" or https://
 
-  // How the rollouts after the next spec changes play out.
-  void SetRolloutScenario(RolloutScenario scenario);
+  // How the next `times` rollouts (-1: all) play out; then they succeed.
+  void SetRolloutScenario(RolloutScenario scenario, int times = -1);
   // The next `times` applies (-1: all) answer `status` with a Status object.
   void FailApplies(int status, int times);
   // The next `times` watches (-1: all) send `events` events, then the connection drops.
   void DropWatches(int events, int times);
   // The next `times` watches (-1: all) answer `status`.
   void FailWatches(int status, int times);
-  // The pod list answered for any labelSelector.
+  // The pod list answered for any labelSelector, and a container's log.
   void SetPods(nlohmann::json pod_list);
+  void SetPodLog(const std::string& pod, const std::string& container, const std::string& text);
 
   std::vector<KubeRequest> requests() const;
   std::vector<KubeRequest> applies() const;  // the PATCH requests, in order
@@ -76,7 +77,7 @@ class FakeKubeApiServer {
 
  private:
   struct Target {
-    std::string api_version, ns, resource, name;
+    std::string api_version, ns, resource, name, subresource;
   };
   static std::optional<Target> ParsePath(const std::string& path);
   void Handle(const httplib::Request& req, httplib::Response& res);
@@ -101,6 +102,8 @@ class FakeKubeApiServer {
   std::map<std::string, std::deque<nlohmann::json>> rollouts_ ABSL_GUARDED_BY(mu_);
   int64_t resource_version_ ABSL_GUARDED_BY(mu_) = 100;
   RolloutScenario scenario_ ABSL_GUARDED_BY(mu_) = RolloutScenario::kSucceeds;
+  int scenario_times_ ABSL_GUARDED_BY(mu_) = -1;
+  std::map<std::string, std::string> pod_logs_ ABSL_GUARDED_BY(mu_);  // "pod/container"
   int apply_fail_status_ ABSL_GUARDED_BY(mu_) = 0;
   int apply_fail_times_ ABSL_GUARDED_BY(mu_) = 0;
   int watch_drop_events_ ABSL_GUARDED_BY(mu_) = 0;

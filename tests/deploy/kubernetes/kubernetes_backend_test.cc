@@ -169,7 +169,8 @@ TEST_F(KubernetesBackendTest, ProgressDeadlineExceededReappliesThePreviousImage)
   auto backend = Backend();
   Release old_release = MakeRelease("d-b-1", 'a', "abc1234");
   ASSERT_TRUE(Deploy(*backend, old_release).status.ok());
-  server_.SetRolloutScenario(RolloutScenario::kProgressDeadlineExceeded);
+  server_.SetRolloutScenario(RolloutScenario::kProgressDeadlineExceeded, 1);
+  server_.SetPodLog("shop-7d9-x2", "app", "listening on :8080\npanic: DATABASE_URL is not set\n");
   server_.SetPods(
       {{"items",
         {{{"metadata", {{"name", "shop-7d9-x2"}}},
@@ -185,7 +186,7 @@ TEST_F(KubernetesBackendTest, ProgressDeadlineExceededReappliesThePreviousImage)
   DeployOutcome outcome = Deploy(*backend, MakeRelease("d-b-2", 'b', "bcd2345"));
   ASSERT_FALSE(outcome.status.ok());
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("ProgressDeadlineExceeded"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("ProgressDeadlineExceeded"));
   EXPECT_THAT(outcome.status.message(),
               HasSubstr(absl::StrCat("the previous image ", old_release.image,
                                      " (deploy d-b-1) was applied again")));
@@ -209,7 +210,7 @@ TEST_F(KubernetesBackendTest, AFirstDeployThatFailsHasNothingToRestore) {
   server_.SetRolloutScenario(RolloutScenario::kProgressDeadlineExceeded);
   DeployOutcome outcome = Deploy(*Backend(), MakeRelease("d-b-1", 'a', "abc1234"));
   ASSERT_FALSE(outcome.status.ok());
-  EXPECT_THAT(outcome.status.message(), HasSubstr("no previous version to restore"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("no previous version to restore"));
   EXPECT_EQ(DeploymentApplies().size(), 1u);
 }
 
@@ -245,10 +246,10 @@ TEST_F(KubernetesBackendTest, ServerErrorForeverFailsClearlyAfterBoundedRetries)
   options.max_attempts = 4;
   DeployOutcome outcome = Deploy(*Backend(options), MakeRelease("d-b-1", 'a', "abc1234"));
   ASSERT_FALSE(outcome.status.ok());
-  EXPECT_THAT(outcome.status.message(), HasSubstr("failed 4 times, giving up"));
-  EXPECT_THAT(outcome.status.message(), HasSubstr("500 Internal Server Error"));
-  EXPECT_THAT(outcome.status.message(), HasSubstr("etcdserver: request timed out"));
-  EXPECT_THAT(outcome.status.message(), HasSubstr("the live version was left as it was"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("failed 4 times, giving up"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("500 Internal Server Error"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("etcdserver: request timed out"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("the live version was left as it was"));
   std::vector<KubeRequest> applies = server_.applies();
   ASSERT_EQ(applies.size(), 4u);
   for (const KubeRequest& r : applies) EXPECT_EQ(r.path, applies[0].path);
@@ -283,15 +284,42 @@ TEST_F(KubernetesBackendTest, WatchThatKeepsFailingEndsInAClearFailureAndRestore
   auto backend = Backend();
   ASSERT_TRUE(Deploy(*backend, MakeRelease("d-b-1", 'a', "abc1234")).status.ok());
   size_t watches_before = Watches().size();
-  server_.FailWatches(500, -1);
+  server_.FailWatches(500, 5);
   DeployOutcome outcome = Deploy(*backend, MakeRelease("d-b-2", 'b', "bcd2345"));
   ASSERT_FALSE(outcome.status.ok());
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("failed 5 times in a row"));
-  EXPECT_THAT(outcome.status.message(), HasSubstr("500 Internal Server Error"));
-  EXPECT_THAT(outcome.status.message(), HasSubstr("was applied again"));
-  EXPECT_EQ(Watches().size() - watches_before, 5u);
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("failed 5 times in a row"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("500 Internal Server Error"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("was applied again and is live"));
+  EXPECT_GT(Watches().size() - watches_before, 5u);  // five failed, then the restore's
   EXPECT_EQ(ImageOf(*server_.object(kDeploymentPath)), Digest('a'));
+}
+
+TEST_F(KubernetesBackendTest, TurningAutoscalingOffDeletesTheHpaAndPdbTempaApplied) {
+  const std::string hpa = "/apis/autoscaling/v2/namespaces/apps/horizontalpodautoscalers/shop";
+  const std::string pdb = "/apis/policy/v1/namespaces/apps/poddisruptionbudgets/shop";
+  auto backend = Backend();
+  Release scaled = MakeRelease("d-b-1", 'a', "abc1234");
+  scaled.settings.max_replicas = 5;
+  ASSERT_TRUE(Deploy(*backend, scaled).status.ok());
+  // The rendering names them as the backend expects (if this fails, PruneAutoscaling must follow).
+  ASSERT_TRUE(server_.object(hpa).has_value());
+  ASSERT_TRUE(server_.object(pdb).has_value());
+
+  DeployOutcome outcome = Deploy(*backend, MakeRelease("d-b-2", 'b', "bcd2345"));
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status;
+  EXPECT_FALSE(server_.object(hpa).has_value());
+  EXPECT_FALSE(server_.object(pdb).has_value());
+  int deletes = 0;
+  for (const KubeRequest& r : server_.requests()) deletes += r.method == "DELETE";
+  EXPECT_EQ(deletes, 2);
+
+  // Already gone: nothing more is deleted.
+  ASSERT_TRUE(Deploy(*backend, MakeRelease("d-b-3", 'c', "cde3456")).status.ok());
+  deletes = 0;
+  for (const KubeRequest& r : server_.requests()) deletes += r.method == "DELETE";
+  EXPECT_EQ(deletes, 2);
+  EXPECT_THAT(server_.violations(), IsEmpty());
 }
 
 TEST_F(KubernetesBackendTest, RolloutThatNeverFinishesTimesOut) {
@@ -301,8 +329,8 @@ TEST_F(KubernetesBackendTest, RolloutThatNeverFinishesTimesOut) {
   DeployOutcome outcome = Deploy(*Backend(options), MakeRelease("d-b-1", 'a', "abc1234"));
   ASSERT_FALSE(outcome.status.ok());
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("did not finish within 30s"));
-  EXPECT_THAT(outcome.status.message(), HasSubstr("spec update to be observed"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("did not finish within 30s"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("spec update to be observed"));
 }
 
 TEST_F(KubernetesBackendTest, RefusedCredentialsFailAtOnceAndChangeNothing) {
@@ -310,7 +338,7 @@ TEST_F(KubernetesBackendTest, RefusedCredentialsFailAtOnceAndChangeNothing) {
       Deploy(*Backend(Options(), "wrong-token"), MakeRelease("d-b-1", 'a', "abc1234"));
   ASSERT_FALSE(outcome.status.ok());
   EXPECT_EQ(outcome.status.code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_THAT(outcome.status.message(), HasSubstr("nothing was changed"));
+  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("nothing was changed"));
   EXPECT_EQ(server_.requests().size(), 1u);
   EXPECT_THAT(sleeps_, IsEmpty());
 }

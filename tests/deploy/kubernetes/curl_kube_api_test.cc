@@ -1,7 +1,6 @@
 // CurlKubeApi against the fake API server (HTTP and HTTPS) and against hostile answers.
 #include "deploy/kubernetes/curl_kube_api.h"
 
-#include <cstdlib>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -165,19 +164,10 @@ TEST(CurlKubeApiTest, HostileAnswersAreRefusedWithoutCrashing) {
   EXPECT_THAT(watched.message(), HasSubstr("not an event"));
 }
 
-// A self-signed certificate for 127.0.0.1, made with the openssl CLI.
-void MakeCertificate(const TempDir& dir, const std::string& name) {
-  std::string command =
-      absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 ",
-                   "-addext subjectAltName=IP:127.0.0.1 -keyout ", dir.Join(name + ".key"),
-                   " -out ", dir.Join(name + ".crt"), " 2>/dev/null");
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-}
-
 TEST(CurlKubeApiTest, HttpsTrustsTheKubeconfigCaAndNothingElse) {
   TempDir dir;
-  MakeCertificate(dir, "server");
-  MakeCertificate(dir, "client");
+  ASSERT_TRUE(tempa::testing::MakeLoopbackCertificate(dir.path(), "server"));
+  ASSERT_TRUE(tempa::testing::MakeLoopbackCertificate(dir.path(), "client"));
   FakeKubeApiServer server({"test-token", dir.Join("server.crt"), dir.Join("server.key")});
   KubeConfig config = ConfigFor(server.url());
   ASSERT_THAT(config.server, HasSubstr("https://"));

@@ -1,6 +1,7 @@
 #include "tests/deploy/kubernetes/fake_kube_api_server.h"
 
 #include <chrono>
+#include <cstdlib>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -402,6 +403,14 @@ void FakeKubeApiServer::HandleWatch(const KubeRequest& r, const Target& t, httpl
         ++sent;
         return true;
       });
+}
+
+bool MakeLoopbackCertificate(const std::string& dir, const std::string& name) {
+  std::string command =
+      absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 ",
+                   "-addext subjectAltName=IP:127.0.0.1 -keyout ", dir, "/", name, ".key -out ",
+                   dir, "/", name, ".crt 2>/dev/null");
+  return std::system(command.c_str()) == 0;
 }
 
 }  // namespace tempa::testing

@@ -114,4 +114,8 @@ class FakeKubeApiServer {
                                                {"items", nlohmann::json::array()}};
 };
 
+// Writes DIR/NAME.crt and DIR/NAME.key: a self-signed certificate for 127.0.0.1 made with the
+// openssl CLI. False when openssl failed.
+bool MakeLoopbackCertificate(const std::string& dir, const std::string& name);
+
 }  // namespace tempa::testing

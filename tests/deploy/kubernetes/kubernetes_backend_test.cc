@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/deploy/kubernetes/fake_kube_api_server.h"
+#include "tests/support/temp_dir.h"
 
 namespace tempa::deploy {
 namespace {
@@ -249,7 +250,8 @@ TEST_F(KubernetesBackendTest, ServerErrorForeverFailsClearlyAfterBoundedRetries)
   EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("failed 4 times, giving up"));
   EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("500 Internal Server Error"));
   EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("etcdserver: request timed out"));
-  EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("the live version was left as it was"));
+  EXPECT_THAT(std::string(outcome.status.message()),
+              HasSubstr("the live version was left as it was"));
   std::vector<KubeRequest> applies = server_.applies();
   ASSERT_EQ(applies.size(), 4u);
   for (const KubeRequest& r : applies) EXPECT_EQ(r.path, applies[0].path);
@@ -341,6 +343,37 @@ TEST_F(KubernetesBackendTest, RefusedCredentialsFailAtOnceAndChangeNothing) {
   EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("nothing was changed"));
   EXPECT_EQ(server_.requests().size(), 1u);
   EXPECT_THAT(sleeps_, IsEmpty());
+}
+
+// The backend as the deployer makes it: from a kubeconfig (HTTPS with its CA, a token), into the
+// context's namespace, with the real clock and sleeper.
+TEST(KubernetesBackendFromKubeconfigTest, DeploysOverHttpsIntoTheContextsNamespace) {
+  tempa::testing::TempDir dir;
+  ASSERT_TRUE(tempa::testing::MakeLoopbackCertificate(dir.path(), "server"));
+  FakeKubeApiServer server({"kube-token", dir.Join("server.crt"), dir.Join("server.key")});
+  tempa::testing::WriteFileOrDie(
+      dir.Join("kubeconfig"),
+      absl::StrCat("current-context: test\n"
+                   "contexts: [{name: test, context: {cluster: c, user: u, namespace: team-a}}]\n"
+                   "clusters: [{name: c, cluster: {server: \"",
+                   server.url(), "\", certificate-authority: server.crt}}]\n",
+                   "users: [{name: u, user: {token: kube-token}}]\n"));
+  KubernetesBackendOptions options;
+  options.kubeconfig = dir.Join("kubeconfig");
+  options.objects.namespace_name = "";  // the context's
+  absl::StatusOr<std::unique_ptr<DeployBackend>> backend = MakeKubernetesBackend(options);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_EQ((*backend)->name(), "kubernetes");
+  RecordingObserver observer;
+  DeployOutcome outcome = (*backend)->Deploy(MakeRelease("d-b-1", 'a', "abc1234"), observer);
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status;
+  EXPECT_TRUE(server.object("/apis/apps/v1/namespaces/team-a/deployments/shop").has_value());
+  EXPECT_THAT(server.violations(), IsEmpty());
+
+  options.kubeconfig = dir.Join("absent");
+  backend = MakeKubernetesBackend(options);
+  ASSERT_FALSE(backend.ok());
+  EXPECT_THAT(std::string(backend.status().message()), HasSubstr(dir.Join("absent")));
 }
 
 }  // namespace

@@ -83,7 +83,7 @@ class KubernetesBackend : public DeployBackend {
     }
     std::string restored;
     if (!deployment_applied) {
-      restored = "the live version was left as it was";
+      restored = "the live Deployment was not changed";
     } else if (!previous->has_value()) {
       restored = "there was no previous version to restore";
     } else {

@@ -251,7 +251,7 @@ TEST_F(KubernetesBackendTest, ServerErrorForeverFailsClearlyAfterBoundedRetries)
   EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("500 Internal Server Error"));
   EXPECT_THAT(std::string(outcome.status.message()), HasSubstr("etcdserver: request timed out"));
   EXPECT_THAT(std::string(outcome.status.message()),
-              HasSubstr("the live version was left as it was"));
+              HasSubstr("the live Deployment was not changed"));
   std::vector<KubeRequest> applies = server_.applies();
   ASSERT_EQ(applies.size(), 4u);
   for (const KubeRequest& r : applies) EXPECT_EQ(r.path, applies[0].path);

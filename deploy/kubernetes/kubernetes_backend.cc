@@ -10,6 +10,7 @@
 #include "deploy/kubernetes/curl_kube_api.h"
 #include "deploy/kubernetes/kube_config.h"
 #include "deploy/kubernetes/pod_report.h"
+#include "deploy/kubernetes/retrying_kube_api.h"
 #include "deploy/kubernetes/rollout_watcher.h"
 
 namespace tempa::deploy {
@@ -40,6 +41,9 @@ class KubernetesBackend : public DeployBackend {
       : options_(std::move(options)), deps_(std::move(deps)) {
     if (!deps_.sleep) deps_.sleep = [](absl::Duration d) { absl::SleepFor(d); };
     if (!deps_.now) deps_.now = [] { return absl::Now(); };
+    retrying_ = MakeRetryingKubeApi(
+        deps_.api.get(),
+        {options_.max_attempts, options_.initial_backoff, options_.max_backoff, deps_.sleep});
   }
 
   std::string name() const override { return "kubernetes"; }
@@ -78,7 +82,7 @@ class KubernetesBackend : public DeployBackend {
     }
     if (deployment_applied) {
       const nlohmann::json* labels = JsonAt(deployment->body, {"spec", "selector", "matchLabels"});
-      outcome.log_tail = DescribeUnreadyPods(*deps_.api, options_.objects.namespace_name,
+      outcome.log_tail = DescribeUnreadyPods(*retrying_, options_.objects.namespace_name,
                                              labels != nullptr ? *labels : nlohmann::json());
     }
     std::string restored;
@@ -123,22 +127,15 @@ class KubernetesBackend : public DeployBackend {
           Kind{"PodDisruptionBudget",
                absl::StrCat("/apis/policy/v1/namespaces/", ns, "/poddisruptionbudgets/", name)}}) {
       if (FindKind(objects, k.kind) != nullptr) continue;
-      absl::StatusOr<nlohmann::json> live = Retry<nlohmann::json>(
-          absl::StrCat("reading ", k.kind, " ", name), [&] { return deps_.api->Get(k.path); },
-          true);
+      absl::StatusOr<nlohmann::json> live = retrying_->Get(k.path);
       if (absl::IsNotFound(live.status())) continue;
-      if (!live.ok()) return live.status();
+      if (!live.ok()) return Annotate(live.status(), absl::StrCat("reading ", k.kind, " ", name));
       if (!AppliedByTempa(*live)) continue;
       observer.Step(absl::StrCat("deleting ", k.kind, " ", name, " (autoscaling is off)"));
-      absl::StatusOr<bool> deleted = Retry<bool>(
-          absl::StrCat("deleting ", k.kind, " ", name),
-          [&]() -> absl::StatusOr<bool> {
-            absl::Status s = deps_.api->Delete(k.path);
-            if (!s.ok() && !absl::IsNotFound(s)) return s;
-            return true;
-          },
-          false);
-      if (!deleted.ok()) return deleted.status();
+      absl::Status deleted = retrying_->Delete(k.path);
+      if (!deleted.ok() && !absl::IsNotFound(deleted)) {
+        return Annotate(deleted, absl::StrCat("deleting ", k.kind, " ", name));
+      }
     }
     return absl::OkStatus();
   }
@@ -165,32 +162,13 @@ class KubernetesBackend : public DeployBackend {
     return w;
   }
 
-  // `call` until it succeeds, fails for good, or max_attempts retryable failures.
-  template <typename T>
-  absl::StatusOr<T> Retry(const std::string& what, const std::function<absl::StatusOr<T>()>& call,
-                          bool not_found_is_final) {
-    absl::Status last;
-    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-      absl::StatusOr<T> result = call();
-      if (result.ok()) return result;
-      last = result.status();
-      if (!IsRetryableKubeError(last) || (not_found_is_final && absl::IsNotFound(last))) break;
-      if (attempt == options_.max_attempts) {
-        return absl::Status(last.code(), absl::StrCat(what, " failed ", attempt,
-                                                      " times, giving up: ", last.message()));
-      }
-      deps_.sleep(Backoff(attempt, options_.initial_backoff, options_.max_backoff));
-    }
-    return Annotate(last, what);
-  }
-
   absl::StatusOr<std::optional<Previous>> ReadPrevious(const KubeObject& deployment,
                                                        const KubeObject* ingress) {
-    absl::StatusOr<nlohmann::json> live = Retry<nlohmann::json>(
-        absl::StrCat("reading deployment ", deployment.name),
-        [&] { return deps_.api->Get(deployment.api_path); }, true);
+    absl::StatusOr<nlohmann::json> live = retrying_->Get(deployment.api_path);
     if (absl::IsNotFound(live.status())) return std::optional<Previous>();
-    if (!live.ok()) return live.status();
+    if (!live.ok()) {
+      return Annotate(live.status(), absl::StrCat("reading deployment ", deployment.name));
+    }
     const nlohmann::json* containers = JsonAt(*live, {"spec", "template", "spec", "containers"});
     if (containers == nullptr || !containers->is_array() || containers->empty()) {
       return std::optional<Previous>();
@@ -212,7 +190,7 @@ class KubernetesBackend : public DeployBackend {
     previous.deploy_id = JsonString(*live, {"metadata", "annotations", kDeployIdAnnotation});
     previous.commit = JsonString(*live, {"metadata", "annotations", kCommitAnnotation});
     if (ingress != nullptr) {
-      absl::StatusOr<nlohmann::json> live_ingress = deps_.api->Get(ingress->api_path);
+      absl::StatusOr<nlohmann::json> live_ingress = retrying_->Get(ingress->api_path);
       const nlohmann::json* rules =
           live_ingress.ok() ? JsonAt(*live_ingress, {"spec", "rules"}) : nullptr;
       if (rules != nullptr && rules->is_array()) {
@@ -229,17 +207,14 @@ class KubernetesBackend : public DeployBackend {
                         int64_t* generation, bool* deployment_applied) {
     for (const KubeObject& object : objects) {
       observer.Step(absl::StrCat("applying ", object.kind, " ", object.name));
-      ASSIGN_OR_RETURN(nlohmann::json stored,
-                       Retry<nlohmann::json>(
-                           absl::StrCat("applying ", object.kind, " ", object.name),
-                           [&] {
-                             return deps_.api->Apply(object.api_path, object.body, kFieldManager,
-                                                     /*force=*/true);
-                           },
-                           false));
+      absl::StatusOr<nlohmann::json> stored =
+          retrying_->Apply(object.api_path, object.body, kFieldManager, /*force=*/true);
+      if (!stored.ok()) {
+        return Annotate(stored.status(), absl::StrCat("applying ", object.kind, " ", object.name));
+      }
       if (object.kind == "Deployment") {
         *deployment_applied = true;
-        *generation = JsonInt(stored, {"metadata", "generation"});
+        *generation = JsonInt(*stored, {"metadata", "generation"});
       }
     }
     return absl::OkStatus();
@@ -279,7 +254,8 @@ class KubernetesBackend : public DeployBackend {
   }
 
   const KubernetesBackendOptions options_;
-  KubernetesBackendDeps deps_;
+  KubernetesBackendDeps deps_;         // deps_.api: watches (the watcher resumes them)
+  std::unique_ptr<KubeApi> retrying_;  // reads, applies and deletes, over deps_.api
 };
 
 }  // namespace

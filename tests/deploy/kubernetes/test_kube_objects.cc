@@ -1,6 +1,6 @@
 // A test-only RenderRelease/WorkloadName, linked only while deploy/kubernetes/objects/ has no
 // tempa_kube_objects library (see CMakeLists.txt). Just enough shape for the backend's tests:
-// the real rendering is tested in tests/deploy/kubernetes/objects.
+// the real rendering has tests of its own.
 #include <string>
 #include <vector>
 

@@ -15,13 +15,13 @@
 namespace tempa::deploy {
 
 struct ContainerSpec {
-  std::string id;          // unique on the machine: [a-zA-Z0-9_.-], e.g. "tempa-hello-production-d-b-7"
-  std::string rootfs;      // mounted read-only; a writable tmpfs at /tmp
-  std::string state_dir;   // the container's own directory (bundle, config.json, log); 0700
+  std::string id;      // unique on the machine: [a-zA-Z0-9_.-], e.g. "tempa-hello-production-d-b-7"
+  std::string rootfs;  // mounted read-only; a writable tmpfs at /tmp
+  std::string state_dir;          // the container's own directory (bundle, config.json, log); 0700
   std::vector<std::string> args;  // argv, args[0] resolved in the rootfs
   std::vector<std::string> env;   // "K=V", PORT included
   std::string cwd = "/";
-  uint32_t uid = 65534;    // never 0
+  uint32_t uid = 65534;  // never 0
   uint32_t gid = 65534;
   int64_t memory_bytes = 256ll << 20;
   int cpu_millis = 500;
@@ -32,8 +32,8 @@ struct ContainerSpec {
 
 struct ContainerStatus {
   bool running = false;
-  int restarts = 0;            // restarts by the supervisor since Start
-  int oom_kills = 0;           // exits caused by the memory limit
+  int restarts = 0;   // restarts by the supervisor since Start
+  int oom_kills = 0;  // exits caused by the memory limit
   std::optional<int> last_exit_code;
   std::string last_exit_reason;  // "killed by the memory limit (256 MiB)", "exited with 1", ...
 };

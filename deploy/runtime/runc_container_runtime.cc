@@ -1,0 +1,376 @@
+#include "deploy/runtime/runc_container_runtime.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/posix_status.h"
+#include "common/status_macros.h"
+#include "deploy/runtime/bundle_files.h"
+#include "deploy/runtime/container_log.h"
+#include "deploy/runtime/oci_spec.h"
+#include "deploy/runtime/process_watch.h"
+#include "nlohmann/json.hpp"
+
+namespace tempa::deploy {
+namespace {
+
+using nlohmann::json;
+
+std::string LogPath(const ContainerSpec& spec) { return spec.state_dir + "/log"; }
+std::string BundlePath(const ContainerSpec& spec) { return spec.state_dir + "/bundle"; }
+std::string PidPath(const ContainerSpec& spec) { return spec.state_dir + "/pid"; }
+std::string SpecPath(const ContainerSpec& spec) { return spec.state_dir + "/container.json"; }
+
+// "exited with 3", "killed by signal 9", "killed by the memory limit (64 MiB)".
+void RecordExit(ContainerStatus& status, const ContainerSpec& spec, std::optional<int> wait_status,
+                bool memory_limit) {
+  status.last_exit_code.reset();
+  std::string how = "exited (its status was not seen: it was started before this deployer)";
+  bool sigkill = false;
+  if (wait_status && WIFEXITED(*wait_status)) {
+    status.last_exit_code = WEXITSTATUS(*wait_status);
+    how = absl::StrCat("exited with ", WEXITSTATUS(*wait_status));
+  } else if (wait_status && WIFSIGNALED(*wait_status)) {
+    status.last_exit_code = 128 + WTERMSIG(*wait_status);
+    sigkill = WTERMSIG(*wait_status) == SIGKILL;
+    how = absl::StrCat("killed by signal ", WTERMSIG(*wait_status));
+  }
+  if (memory_limit && (sigkill || !wait_status)) {
+    ++status.oom_kills;
+    how = absl::StrCat("killed by the memory limit (", spec.memory_bytes >> 20, " MiB)");
+  }
+  status.last_exit_reason = how;
+}
+
+}  // namespace
+
+RuncContainerRuntime::RuncContainerRuntime(RuncRuntimeOptions options)
+    : options_(std::move(options)),
+      runc_(options_.runc_binary, options_.work_dir + "/runc", options_.runc_timeout) {}
+
+absl::StatusOr<std::unique_ptr<RuncContainerRuntime>> RuncContainerRuntime::Create(
+    RuncRuntimeOptions options) {
+  RETURN_IF_ERROR(EnsurePrivateDirectory(options.work_dir));
+  RETURN_IF_ERROR(EnsurePrivateDirectory(options.work_dir + "/runc"));
+  RETURN_IF_ERROR(EnsurePrivateDirectory(options.work_dir + "/containers"));
+  // Containers' init processes are reparented to this process, which reaps them.
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return ErrnoStatus(errno, "prctl subreaper");
+  std::unique_ptr<RuncContainerRuntime> runtime(new RuncContainerRuntime(std::move(options)));
+  RETURN_IF_ERROR(runtime->Adopt());
+  runtime->supervisor_ = std::thread([r = runtime.get()] { r->SuperviseLoop(); });
+  return runtime;
+}
+
+RuncContainerRuntime::~RuncContainerRuntime() {
+  {
+    absl::MutexLock lock(&mu_);
+    shutdown_ = true;
+  }
+  if (supervisor_.joinable()) supervisor_.join();
+}
+
+std::string RuncContainerRuntime::IndexPath(const std::string& id) const {
+  return absl::StrCat(options_.work_dir, "/containers/", id, ".json");
+}
+
+absl::Status RuncContainerRuntime::Adopt() {
+  std::string dir = options_.work_dir + "/containers";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return ErrnoStatus(errno, "opendir", dir);
+  std::vector<std::string> ids;
+  while (dirent* e = readdir(d)) {
+    absl::string_view name = e->d_name;
+    if (absl::ConsumeSuffix(&name, ".json")) ids.emplace_back(name);
+  }
+  closedir(d);
+  for (const std::string& id : ids) {
+    auto context = [&](const absl::Status& s) {
+      return Annotate(s, absl::StrCat("adopt container ", id));
+    };
+    absl::StatusOr<std::string> index = ReadPrivateFile(IndexPath(id));
+    if (!index.ok()) return context(index.status());
+    json index_json = json::parse(*index, nullptr, /*allow_exceptions=*/false);
+    if (!index_json.is_object() || !index_json["state_dir"].is_string()) {
+      return context(absl::DataLossError(absl::StrCat(IndexPath(id), " is not valid; remove it")));
+    }
+    ContainerSpec probe;
+    probe.state_dir = index_json["state_dir"].get<std::string>();
+    absl::StatusOr<std::string> text = ReadPrivateFile(SpecPath(probe));
+    if (!text.ok()) return context(text.status());
+    json spec_json = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    absl::StatusOr<ContainerSpec> spec = ContainerSpecFromJson(spec_json);
+    if (!spec.ok()) return context(spec.status());
+    if (spec->id != id) return context(absl::DataLossError("the persisted spec names another id"));
+
+    auto entry = std::make_shared<Entry>();
+    entry->spec = *spec;
+    entry->backoff = options_.initial_backoff;
+    entry->started_at = options_.now();
+    absl::StatusOr<RuncResult> state = runc_.Run({"state", id});
+    json state_json =
+        state.ok() && state->exit_code == 0 ? json::parse(state->output, nullptr, false) : json();
+    if (state_json.is_object() && state_json.value("status", "") == "running" &&
+        state_json["pid"].is_number_integer()) {
+      pid_t pid = state_json["pid"].get<pid_t>();
+      if (std::optional<uint64_t> ticks = ProcessStartTicks(pid)) {
+        entry->running = true;
+        entry->pid = pid;
+        entry->start_ticks = *ticks;
+        entry->status.running = true;
+      }
+    }
+    // A container that is not running (it exited while no deployer watched, or the machine
+    // rebooted) is restarted by the supervisor right away.
+    entry->restart_at = options_.now();
+    absl::MutexLock lock(&mu_);
+    entries_[id] = std::move(entry);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RuncContainerRuntime::WriteBundle(const ContainerSpec& spec) {
+  ASSIGN_OR_RETURN(json config, BuildOciSpec(spec, options_.host_etc_binds));
+  RETURN_IF_ERROR(EnsurePrivateDirectory(spec.state_dir));
+  RETURN_IF_ERROR(EnsurePrivateDirectory(BundlePath(spec)));
+  RETURN_IF_ERROR(WritePrivateFile(BundlePath(spec) + "/config.json", config.dump(2)));
+  RETURN_IF_ERROR(WritePrivateFile(SpecPath(spec), ContainerSpecToJson(spec).dump(2)));
+  return WritePrivateFile(IndexPath(spec.id), json{{"state_dir", spec.state_dir}}.dump());
+}
+
+absl::StatusOr<RuncContainerRuntime::Launched> RuncContainerRuntime::Launch(
+    const ContainerSpec& spec) {
+  // A container of this id left behind (stopped, or from a crashed start) is removed first.
+  ASSIGN_OR_RETURN(RuncResult removed, runc_.Run({"delete", "--force", spec.id}));
+  (void)removed;
+  unlink(PidPath(spec).c_str());
+  RETURN_IF_ERROR(
+      TruncateLogIfLarger(LogPath(spec), options_.log_max_bytes, options_.log_keep_bytes));
+  ASSIGN_OR_RETURN(UniqueFd log, OpenLogForAppend(LogPath(spec)));
+  ASSIGN_OR_RETURN(RuncResult run, runc_.Run({"run", "--detach", "--pid-file", PidPath(spec),
+                                              "--bundle", BundlePath(spec), spec.id},
+                                             log.get()));
+  if (run.exit_code != 0) {
+    absl::StatusOr<std::string> tail = ReadLogTail(LogPath(spec), 5);
+    return absl::FailedPreconditionError(
+        absl::StrCat("runc run ", spec.id, " failed (exit ", run.exit_code,
+                     "): ", tail.ok() ? *tail : tail.status().ToString()));
+  }
+  ASSIGN_OR_RETURN(std::string pid_text, ReadPrivateFile(PidPath(spec), 64));
+  Launched launched;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(pid_text), &launched.pid) || launched.pid <= 0) {
+    return absl::InternalError(absl::StrCat("runc wrote no pid for ", spec.id));
+  }
+  // The process may already have exited (and been reaped by nobody yet: a zombie child here).
+  launched.start_ticks = ProcessStartTicks(launched.pid).value_or(0);
+  absl::StatusOr<MemoryEvents> events =
+      ReadMemoryEvents(ContainerCgroupPath(spec.id), options_.cgroup_root);
+  if (events.ok()) launched.baseline = *events;
+  return launched;
+}
+
+absl::Status RuncContainerRuntime::Start(const ContainerSpec& spec) {
+  RETURN_IF_ERROR(ValidateContainerSpec(spec));
+  auto entry = std::make_shared<Entry>();
+  entry->spec = spec;
+  entry->backoff = options_.initial_backoff;
+  {
+    absl::MutexLock lock(&mu_);
+    if (entries_.count(spec.id) != 0) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("container ", spec.id, " is already running; stop it first"));
+    }
+    entry->stopping = true;  // not supervised until it runs
+    entries_[spec.id] = entry;
+  }
+  absl::MutexLock op(&entry->op_mu);
+  absl::Status written = WriteBundle(spec);
+  absl::StatusOr<Launched> launched =
+      written.ok() ? Launch(spec) : absl::StatusOr<Launched>(written);
+  absl::MutexLock lock(&mu_);
+  if (!launched.ok()) {
+    entries_.erase(spec.id);
+    unlink(IndexPath(spec.id).c_str());
+    return Annotate(launched.status(), absl::StrCat("start container ", spec.id));
+  }
+  entry->stopping = false;
+  entry->running = true;
+  entry->pid = launched->pid;
+  entry->start_ticks = launched->start_ticks;
+  entry->baseline = launched->baseline;
+  entry->started_at = options_.now();
+  entry->status.running = true;
+  return absl::OkStatus();
+}
+
+void RuncContainerRuntime::SuperviseLoop() {
+  while (true) {
+    std::vector<std::shared_ptr<Entry>> entries;
+    {
+      absl::MutexLock lock(&mu_);
+      auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shutdown_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&done), options_.poll_interval)) return;
+      for (auto& [id, entry] : entries_) {
+        if (!entry->stopping) entries.push_back(entry);
+      }
+    }
+    for (const std::shared_ptr<Entry>& entry : entries) SuperviseOne(entry);
+  }
+}
+
+void RuncContainerRuntime::SuperviseOne(const std::shared_ptr<Entry>& entry) {
+  // Stop holds op_mu for as long as it takes: leave that container to it.
+  if (!entry->op_mu.TryLock()) return;
+  const ContainerSpec& spec = entry->spec;
+  bool running, stopping;
+  pid_t pid;
+  uint64_t start_ticks;
+  absl::Time restart_at;
+  {
+    absl::MutexLock lock(&mu_);
+    running = entry->running;
+    stopping = entry->stopping;
+    pid = entry->pid;
+    start_ticks = entry->start_ticks;
+    restart_at = entry->restart_at;
+  }
+  if (stopping) {
+    entry->op_mu.Unlock();
+    return;
+  }
+  absl::Time now = options_.now();
+  std::optional<absl::Duration> scheduled;
+  if (running) {
+    ProcessExit exit = CheckProcess(pid, start_ticks);
+    if (!exit.exited) {
+      (void)TruncateLogIfLarger(LogPath(spec), options_.log_max_bytes, options_.log_keep_bytes);
+      entry->op_mu.Unlock();
+      return;
+    }
+    // The cgroup lives until `runc delete`: read what its memory limit did first.
+    absl::StatusOr<MemoryEvents> events =
+        ReadMemoryEvents(ContainerCgroupPath(spec.id), options_.cgroup_root);
+    (void)runc_.Run({"delete", "--force", spec.id});
+    absl::MutexLock lock(&mu_);
+    bool memory_limit = events.ok() && (events->oom_kills > entry->baseline.oom_kills ||
+                                        (exit.wait_status && WIFSIGNALED(*exit.wait_status) &&
+                                         WTERMSIG(*exit.wait_status) == SIGKILL &&
+                                         events->limit_hits > entry->baseline.limit_hits));
+    RecordExit(entry->status, spec, exit.wait_status, memory_limit);
+    entry->running = false;
+    entry->status.running = false;
+    if (now - entry->started_at >= options_.reset_backoff_after) {
+      entry->backoff = options_.initial_backoff;
+    }
+    scheduled = entry->backoff;
+    entry->restart_at = now + entry->backoff;
+    entry->backoff = std::min(entry->backoff * 2, options_.max_backoff);
+  } else if (now >= restart_at) {
+    absl::StatusOr<Launched> launched = Launch(spec);
+    absl::MutexLock lock(&mu_);
+    if (launched.ok()) {
+      entry->running = true;
+      entry->pid = launched->pid;
+      entry->start_ticks = launched->start_ticks;
+      entry->baseline = launched->baseline;
+      entry->started_at = now;
+      entry->status.running = true;
+      ++entry->status.restarts;
+    } else {
+      entry->status.last_exit_reason =
+          absl::StrCat("restart failed: ", launched.status().message());
+      scheduled = entry->backoff;
+      entry->restart_at = now + entry->backoff;
+      entry->backoff = std::min(entry->backoff * 2, options_.max_backoff);
+    }
+  }
+  entry->op_mu.Unlock();
+  if (scheduled && options_.on_restart_scheduled)
+    options_.on_restart_scheduled(spec.id, *scheduled);
+}
+
+absl::Status RuncContainerRuntime::Stop(absl::string_view id, absl::Duration grace) {
+  std::shared_ptr<Entry> entry;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) {
+      return absl::NotFoundError(absl::StrCat("no container ", id, " in this runtime"));
+    }
+    entry = it->second;
+    entry->stopping = true;
+  }
+  absl::MutexLock op(&entry->op_mu);
+  const ContainerSpec& spec = entry->spec;
+  bool running;
+  pid_t pid;
+  uint64_t start_ticks;
+  {
+    absl::MutexLock lock(&mu_);
+    running = entry->running;
+    pid = entry->pid;
+    start_ticks = entry->start_ticks;
+  }
+  auto wait_exit = [&](absl::Duration within) {
+    absl::Time deadline = absl::Now() + within;
+    while (!CheckProcess(pid, start_ticks).exited) {
+      if (absl::Now() >= deadline) return false;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return true;
+  };
+  if (running) {
+    (void)runc_.Run({"kill", spec.id, "TERM"});
+    if (!wait_exit(grace)) {
+      (void)runc_.Run({"kill", "--all", spec.id, "KILL"});
+      wait_exit(absl::Seconds(10));
+    }
+  }
+  ASSIGN_OR_RETURN(RuncResult deleted, runc_.Run({"delete", "--force", spec.id}));
+  unlink(IndexPath(spec.id).c_str());
+  absl::MutexLock lock(&mu_);
+  entries_.erase(std::string(id));
+  if (deleted.exit_code != 0 && !absl::StrContains(deleted.output, "does not exist")) {
+    return absl::InternalError(
+        absl::StrCat("runc delete ", id, " failed: ", absl::StripAsciiWhitespace(deleted.output)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ContainerStatus> RuncContainerRuntime::Status(absl::string_view id) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) {
+    return absl::NotFoundError(absl::StrCat("no container ", id, " in this runtime"));
+  }
+  return it->second->status;
+}
+
+std::string RuncContainerRuntime::LogTail(absl::string_view id, int lines) {
+  std::string path;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return "";
+    path = LogPath(it->second->spec);
+  }
+  absl::StatusOr<std::string> tail = ReadLogTail(path, lines);
+  return tail.ok() ? *tail : absl::StrCat("(log unreadable: ", tail.status().message(), ")\n");
+}
+
+std::vector<std::string> RuncContainerRuntime::List() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, entry] : entries_) ids.push_back(id);
+  return ids;
+}
+
+}  // namespace tempa::deploy

@@ -50,7 +50,10 @@ absl::StatusOr<UniqueFd> OpenLogForAppend(const std::string& path) {
     return absl::FailedPreconditionError(
         absl::StrCat("log ", path, " is not a regular file; remove it"));
   }
-  if ((st.st_mode & 077) != 0 && fchmod(fd.get(), 0600) != 0) {
+  if (st.st_uid != geteuid() && fchown(fd.get(), geteuid(), getegid()) != 0) {
+    return ErrnoStatus(errno, "chown log", path);
+  }
+  if ((st.st_mode & 07777) != 0600 && fchmod(fd.get(), 0600) != 0) {
     return ErrnoStatus(errno, "chmod log", path);
   }
   // The container writes through this descriptor; it must block like a normal file.

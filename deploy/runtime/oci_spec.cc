@@ -107,8 +107,11 @@ absl::StatusOr<json> BuildOciSpec(const ContainerSpec& spec, bool host_etc_binds
       Mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
       Mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
       Mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
+      // Owned by the app's user: runc copies the mode of an existing /tmp in the image onto
+      // the tmpfs (0755 would leave it unwritable), never its owner.
       Mount("/tmp", "tmpfs", "tmpfs",
-            {"nosuid", "nodev", "mode=1777", absl::StrCat("size=", kTmpfsBytes / 1024, "k")}),
+            {"nosuid", "nodev", "mode=1777", absl::StrCat("uid=", spec.uid),
+             absl::StrCat("gid=", spec.gid), absl::StrCat("size=", kTmpfsBytes / 1024, "k")}),
   });
   if (host_etc_binds) {
     absl::StatusOr<UniqueFd> root = OpenRootDirectory(spec.rootfs);

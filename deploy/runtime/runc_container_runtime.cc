@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,6 +165,12 @@ absl::StatusOr<RuncContainerRuntime::Launched> RuncContainerRuntime::Launch(
         absl::StrCat("runc run ", spec.id, " failed (exit ", run.exit_code,
                      "): ", tail.ok() ? *tail : tail.status().ToString()));
   }
+  // runc hands the log to the container's user (fchown of its stdio); take it back, so that
+  // the container can write it only through the descriptor it holds, never reopen it.
+  if (fchown(log.get(), geteuid(), getegid()) != 0 || fchmod(log.get(), 0600) != 0) {
+    return ErrnoStatus(errno, "take back the log", LogPath(spec));
+  }
+  chmod(PidPath(spec).c_str(), 0600);
   ASSIGN_OR_RETURN(std::string pid_text, ReadPrivateFile(PidPath(spec), 64));
   Launched launched;
   if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(pid_text), &launched.pid) || launched.pid <= 0) {

@@ -84,7 +84,7 @@ TEST_F(OciSpecTest, RootIsTheRootfsReadOnlyWithABoundedWritableTmp) {
     tmp_found = true;
     EXPECT_EQ(m["type"], "tmpfs");
     auto options = m["options"].get<std::vector<std::string>>();
-    EXPECT_THAT(options, ::testing::IsSupersetOf({"nosuid", "nodev", "size=65536k"}));
+    EXPECT_THAT(options, ::testing::IsSupersetOf({"nosuid", "nodev", "size=65536k", "uid=65534"}));
   }
   EXPECT_TRUE(tmp_found);
   EXPECT_TRUE(HasMount(*config, "/proc"));

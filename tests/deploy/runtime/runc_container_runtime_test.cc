@@ -156,8 +156,13 @@ TEST_F(RuncContainerRuntimeTest, RunsAsNobodyOnAReadOnlyRootWithAWritableTmpAndI
 
 TEST_F(RuncContainerRuntimeTest, FilesTempaWritesAreRootsAlone) {
   MakeRuntime();
-  ContainerSpec spec = Spec("private", {"/app", "sleep"});
+  ContainerSpec spec = Spec("private", {"/app", "reopenlog"});
   ASSERT_TRUE(runtime_->Start(spec).ok());
+  ASSERT_TRUE(Eventually([&] { return runtime_->LogTail(spec.id, 1) == "waiting for SIGUSR1\n"; }));
+  // The container writes its log only through the descriptor it was given.
+  ASSERT_EQ(kill(std::stoi(ReadFile(spec.state_dir + "/pid")), SIGUSR1), 0);
+  ASSERT_TRUE(Eventually([&] { return runtime_->LogTail(spec.id, 1) != "waiting for SIGUSR1\n"; }));
+  EXPECT_EQ(runtime_->LogTail(spec.id, 1), "reopen denied\n");
   for (const std::string& path : {spec.state_dir, spec.state_dir + "/bundle", options_.work_dir,
                                   options_.work_dir + "/runc"}) {
     struct stat st;
@@ -165,7 +170,7 @@ TEST_F(RuncContainerRuntimeTest, FilesTempaWritesAreRootsAlone) {
     EXPECT_EQ(st.st_mode & 07777, 0700u) << path;
   }
   for (const std::string& path : {spec.state_dir + "/bundle/config.json", spec.state_dir + "/log",
-                                  spec.state_dir + "/container.json"}) {
+                                  spec.state_dir + "/pid", spec.state_dir + "/container.json"}) {
     struct stat st;
     ASSERT_EQ(lstat(path.c_str(), &st), 0) << path;
     EXPECT_EQ(st.st_mode & 077, 0u) << path;

@@ -5,7 +5,9 @@
  *   print N          prints "line 1" .. "line N", then sleeps forever
  *   forkbomb         forks sleeping children until fork fails, prints how many, exits 3
  *   sleep            sleeps forever; on SIGTERM prints "got SIGTERM" and exits 0
- *   ignoreterm       ignores SIGTERM and sleeps forever */
+ *   ignoreterm       ignores SIGTERM and sleeps forever
+ *   reopenlog        on SIGUSR1 tries to reopen its stdout by path (/proc/self/fd/1) and prints
+ *                    "reopen allowed" or "reopen denied" */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -99,11 +101,33 @@ static void OnTerm(int sig) {
   _exit(0);
 }
 
+static volatile sig_atomic_t usr1 = 0;
+static void OnUsr1(int sig) {
+  (void)sig;
+  usr1 = 1;
+}
+
+static int ReopenLog(void) {
+  signal(SIGUSR1, OnUsr1);
+  printf("waiting for SIGUSR1\n");
+  fflush(stdout);
+  for (;;) {
+    pause();
+    if (!usr1) continue;
+    usr1 = 0;
+    int fd = open("/proc/self/fd/1", O_WRONLY | O_APPEND);
+    printf("reopen %s\n", fd >= 0 ? "allowed" : "denied");
+    fflush(stdout);
+    if (fd >= 0) close(fd);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   if (strcmp(argv[1], "serve") == 0) return Serve();
   if (strcmp(argv[1], "hog") == 0) Hog();
   if (strcmp(argv[1], "forkbomb") == 0) return ForkBomb();
+  if (strcmp(argv[1], "reopenlog") == 0) return ReopenLog();
   if (strcmp(argv[1], "exit") == 0 && argc == 4) {
     printf("exiting\n");
     fflush(stdout);

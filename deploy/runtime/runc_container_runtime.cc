@@ -119,15 +119,27 @@ absl::Status RuncContainerRuntime::Adopt() {
     absl::StatusOr<RuncResult> state = runc_.Run({"state", id});
     json state_json =
         state.ok() && state->exit_code == 0 ? json::parse(state->output, nullptr, false) : json();
-    if (state_json.is_object() && state_json.value("status", "") == "running" &&
-        state_json["pid"].is_number_integer()) {
+    if (state_json.is_object() && state_json["pid"].is_number_integer()) {
       pid_t pid = state_json["pid"].get<pid_t>();
-      if (std::optional<uint64_t> ticks = ProcessStartTicks(pid)) {
+      std::optional<uint64_t> ticks = ProcessStartTicks(pid);
+      // CheckProcess reaps the process when it is a zombie child of this process.
+      ProcessExit exit = ticks ? CheckProcess(pid, *ticks) : ProcessExit{.exited = true};
+      if (!exit.exited && state_json.value("status", "") == "running") {
         entry->running = true;
         entry->pid = pid;
         entry->start_ticks = *ticks;
         entry->status.running = true;
+        if (absl::StatusOr<MemoryEvents> events =
+                ReadMemoryEvents(ContainerCgroupPath(id), options_.cgroup_root);
+            events.ok()) {
+          entry->baseline = *events;
+        }
+      } else if (exit.wait_status) {
+        RecordExit(entry->status, entry->spec, exit.wait_status, /*memory_limit=*/false);
       }
+    }
+    if (!entry->running && entry->status.last_exit_reason.empty()) {
+      entry->status.last_exit_reason = "exited while no deployer watched it";
     }
     // A container that is not running (it exited while no deployer watched, or the machine
     // rebooted) is restarted by the supervisor right away.
@@ -344,7 +356,7 @@ absl::Status RuncContainerRuntime::Stop(absl::string_view id, absl::Duration gra
   ASSIGN_OR_RETURN(RuncResult deleted, runc_.Run({"delete", "--force", spec.id}));
   unlink(IndexPath(spec.id).c_str());
   absl::MutexLock lock(&mu_);
-  entries_.erase(std::string(id));
+  if (auto it = entries_.find(id); it != entries_.end() && it->second == entry) entries_.erase(it);
   if (deleted.exit_code != 0 && !absl::StrContains(deleted.output, "does not exist")) {
     return absl::InternalError(
         absl::StrCat("runc delete ", id, " failed: ", absl::StripAsciiWhitespace(deleted.output)));

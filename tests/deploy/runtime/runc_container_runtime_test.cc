@@ -283,6 +283,33 @@ TEST_F(RuncContainerRuntimeTest, ANewRuntimeAdoptsARunningContainerAndSupervises
   EXPECT_EQ(StatusOf(spec.id).last_exit_reason, "killed by signal 9");
 }
 
+TEST_F(RuncContainerRuntimeTest, ContainerThatDiedWhileNoDeployerWatchedIsRestartedOnAdoption) {
+  MakeRuntime();
+  ContainerSpec spec = Spec("orphan", {"/app", "serve"});
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  ASSERT_TRUE(Eventually([&] { return !HttpGet(spec.port).empty(); }));
+  runtime_.reset();
+  ASSERT_EQ(kill(std::stoi(ReadFile(spec.state_dir + "/pid")), SIGKILL), 0);
+  ASSERT_TRUE(Eventually([&] { return HttpGet(spec.port).empty(); }));
+
+  MakeRuntime();
+  EXPECT_THAT(runtime_->List(), ::testing::ElementsAre(spec.id));
+  ASSERT_TRUE(Eventually([&] { return StatusOf(spec.id).restarts == 1; }));
+  ASSERT_TRUE(Eventually([&] { return !HttpGet(spec.port).empty(); }));
+}
+
+TEST_F(RuncContainerRuntimeTest, StartRefusesRootAndATakenId) {
+  MakeRuntime();
+  ContainerSpec spec = Spec("refused", {"/app", "sleep"});
+  spec.uid = 0;
+  EXPECT_EQ(runtime_->Start(spec).code(), absl::StatusCode::kInvalidArgument);
+  spec.uid = 65534;
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  EXPECT_EQ(runtime_->Start(spec).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(runtime_->Stop("no-such-container", absl::ZeroDuration()).code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(RuncContainerRuntimeTest, PidsLimitStopsAForkBombAndTheHostStillForks) {
   MakeRuntime();
   ContainerSpec spec = Spec("forkbomb", {"/app", "forkbomb"});

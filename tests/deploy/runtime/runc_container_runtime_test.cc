@@ -310,6 +310,36 @@ TEST_F(RuncContainerRuntimeTest, StartRefusesRootAndATakenId) {
             absl::StatusCode::kNotFound);
 }
 
+TEST_F(RuncContainerRuntimeTest, LimitsAreThoseOfTheSpecInTheContainersCgroup) {
+  if (!fs::exists("/sys/fs/cgroup/memory")) GTEST_SKIP() << "checks cgroup v1 files";
+  MakeRuntime();
+  ContainerSpec spec = Spec("limits", {"/app", "sleep"});
+  spec.memory_bytes = 48ll << 20;
+  spec.cpu_millis = 250;
+  spec.pids_max = 20;
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  std::string cgroup = "/tempa/" + spec.id;
+  auto value = [&](const std::string& controller, const std::string& file) {
+    return std::stoll(ReadFile("/sys/fs/cgroup/" + controller + cgroup + "/" + file));
+  };
+  EXPECT_EQ(value("memory", "memory.limit_in_bytes"), 48ll << 20);
+  EXPECT_EQ(value("memory", "memory.memsw.limit_in_bytes"), 48ll << 20);
+  EXPECT_EQ(value("cpu", "cpu.cfs_quota_us"), 25000);
+  EXPECT_EQ(value("cpu", "cpu.cfs_period_us"), 100000);
+  EXPECT_EQ(value("pids", "pids.max"), 20);
+}
+
+TEST_F(RuncContainerRuntimeTest, LogIsKeptBoundedWhileTheContainerRuns) {
+  options_.log_max_bytes = 2048;
+  options_.log_keep_bytes = 512;
+  MakeRuntime();
+  ContainerSpec spec = Spec("chatty", {"/app", "print", "1000"});
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  ASSERT_TRUE(Eventually([&] { return fs::file_size(spec.state_dir + "/log") <= 2048; }));
+  EXPECT_EQ(runtime_->LogTail(spec.id, 1), "line 1000\n");
+  EXPECT_THAT(runtime_->LogTail(spec.id, 1000), HasSubstr("[log truncated by tempa]"));
+}
+
 TEST_F(RuncContainerRuntimeTest, PidsLimitStopsAForkBombAndTheHostStillForks) {
   MakeRuntime();
   ContainerSpec spec = Spec("forkbomb", {"/app", "forkbomb"});

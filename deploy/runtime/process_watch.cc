@@ -1,6 +1,7 @@
 #include "deploy/runtime/process_watch.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +72,26 @@ ProcessExit CheckProcess(pid_t pid, uint64_t start_ticks) {
   }
   result.exited = stat->state == 'Z' || stat->state == 'X';
   return result;
+}
+
+void RecordContainerExit(ContainerStatus& status, const ContainerSpec& spec,
+                         std::optional<int> wait_status, bool memory_limit) {
+  status.last_exit_code.reset();
+  std::string how = "exited (its status was not seen: it was started before this deployer)";
+  bool sigkill = false;
+  if (wait_status && WIFEXITED(*wait_status)) {
+    status.last_exit_code = WEXITSTATUS(*wait_status);
+    how = absl::StrCat("exited with ", WEXITSTATUS(*wait_status));
+  } else if (wait_status && WIFSIGNALED(*wait_status)) {
+    status.last_exit_code = 128 + WTERMSIG(*wait_status);
+    sigkill = WTERMSIG(*wait_status) == SIGKILL;
+    how = absl::StrCat("killed by signal ", WTERMSIG(*wait_status));
+  }
+  if (memory_limit && (sigkill || !wait_status)) {
+    ++status.oom_kills;
+    how = absl::StrCat("killed by the memory limit (", spec.memory_bytes >> 20, " MiB)");
+  }
+  status.last_exit_reason = how;
 }
 
 }  // namespace tempa::deploy

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "deploy/runtime/container_runtime.h"
+
 namespace tempa::deploy {
 
 // /proc/<pid>/stat starttime (clock ticks since boot); nullopt when there is no such process.
@@ -21,5 +23,11 @@ struct ProcessExit {
 // Whether process `pid` (started at `start_ticks`) is gone. A zombie child of this process is
 // reaped (wait_status set); a zombie of another parent counts as exited without a status.
 ProcessExit CheckProcess(pid_t pid, uint64_t start_ticks);
+
+// Records an exit in `status`: the exit code and "exited with 3", "killed by signal 9", or
+// (a SIGKILL, or an unseen status, while `memory_limit` says the cgroup's limit acted) "killed
+// by the memory limit (64 MiB)" with oom_kills counted.
+void RecordContainerExit(ContainerStatus& status, const ContainerSpec& spec,
+                         std::optional<int> wait_status, bool memory_limit);
 
 }  // namespace tempa::deploy

@@ -1,6 +1,5 @@
 #include "deploy/runtime/runc_container_runtime.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -22,37 +21,8 @@
 #include "nlohmann/json.hpp"
 
 namespace tempa::deploy {
-namespace {
 
 using nlohmann::json;
-
-std::string LogPath(const ContainerSpec& spec) { return spec.state_dir + "/log"; }
-std::string BundlePath(const ContainerSpec& spec) { return spec.state_dir + "/bundle"; }
-std::string PidPath(const ContainerSpec& spec) { return spec.state_dir + "/pid"; }
-std::string SpecPath(const ContainerSpec& spec) { return spec.state_dir + "/container.json"; }
-
-// "exited with 3", "killed by signal 9", "killed by the memory limit (64 MiB)".
-void RecordExit(ContainerStatus& status, const ContainerSpec& spec, std::optional<int> wait_status,
-                bool memory_limit) {
-  status.last_exit_code.reset();
-  std::string how = "exited (its status was not seen: it was started before this deployer)";
-  bool sigkill = false;
-  if (wait_status && WIFEXITED(*wait_status)) {
-    status.last_exit_code = WEXITSTATUS(*wait_status);
-    how = absl::StrCat("exited with ", WEXITSTATUS(*wait_status));
-  } else if (wait_status && WIFSIGNALED(*wait_status)) {
-    status.last_exit_code = 128 + WTERMSIG(*wait_status);
-    sigkill = WTERMSIG(*wait_status) == SIGKILL;
-    how = absl::StrCat("killed by signal ", WTERMSIG(*wait_status));
-  }
-  if (memory_limit && (sigkill || !wait_status)) {
-    ++status.oom_kills;
-    how = absl::StrCat("killed by the memory limit (", spec.memory_bytes >> 20, " MiB)");
-  }
-  status.last_exit_reason = how;
-}
-
-}  // namespace
 
 RuncContainerRuntime::RuncContainerRuntime(RuncRuntimeOptions options)
     : options_(std::move(options)),
@@ -81,73 +51,6 @@ RuncContainerRuntime::~RuncContainerRuntime() {
 
 std::string RuncContainerRuntime::IndexPath(const std::string& id) const {
   return absl::StrCat(options_.work_dir, "/containers/", id, ".json");
-}
-
-absl::Status RuncContainerRuntime::Adopt() {
-  std::string dir = options_.work_dir + "/containers";
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return ErrnoStatus(errno, "opendir", dir);
-  std::vector<std::string> ids;
-  while (dirent* e = readdir(d)) {
-    absl::string_view name = e->d_name;
-    if (absl::ConsumeSuffix(&name, ".json")) ids.emplace_back(name);
-  }
-  closedir(d);
-  for (const std::string& id : ids) {
-    auto context = [&](const absl::Status& s) {
-      return Annotate(s, absl::StrCat("adopt container ", id));
-    };
-    absl::StatusOr<std::string> index = ReadPrivateFile(IndexPath(id));
-    if (!index.ok()) return context(index.status());
-    json index_json = json::parse(*index, nullptr, /*allow_exceptions=*/false);
-    if (!index_json.is_object() || !index_json["state_dir"].is_string()) {
-      return context(absl::DataLossError(absl::StrCat(IndexPath(id), " is not valid; remove it")));
-    }
-    ContainerSpec probe;
-    probe.state_dir = index_json["state_dir"].get<std::string>();
-    absl::StatusOr<std::string> text = ReadPrivateFile(SpecPath(probe));
-    if (!text.ok()) return context(text.status());
-    json spec_json = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    absl::StatusOr<ContainerSpec> spec = ContainerSpecFromJson(spec_json);
-    if (!spec.ok()) return context(spec.status());
-    if (spec->id != id) return context(absl::DataLossError("the persisted spec names another id"));
-
-    auto entry = std::make_shared<Entry>();
-    entry->spec = *spec;
-    entry->backoff = options_.initial_backoff;
-    entry->started_at = options_.now();
-    absl::StatusOr<RuncResult> state = runc_.Run({"state", id});
-    json state_json =
-        state.ok() && state->exit_code == 0 ? json::parse(state->output, nullptr, false) : json();
-    if (state_json.is_object() && state_json["pid"].is_number_integer()) {
-      pid_t pid = state_json["pid"].get<pid_t>();
-      std::optional<uint64_t> ticks = ProcessStartTicks(pid);
-      // CheckProcess reaps the process when it is a zombie child of this process.
-      ProcessExit exit = ticks ? CheckProcess(pid, *ticks) : ProcessExit{.exited = true};
-      if (!exit.exited && state_json.value("status", "") == "running") {
-        entry->running = true;
-        entry->pid = pid;
-        entry->start_ticks = *ticks;
-        entry->status.running = true;
-        if (absl::StatusOr<MemoryEvents> events =
-                ReadMemoryEvents(ContainerCgroupPath(id), options_.cgroup_root);
-            events.ok()) {
-          entry->baseline = *events;
-        }
-      } else if (exit.wait_status) {
-        RecordExit(entry->status, entry->spec, exit.wait_status, /*memory_limit=*/false);
-      }
-    }
-    if (!entry->running && entry->status.last_exit_reason.empty()) {
-      entry->status.last_exit_reason = "exited while no deployer watched it";
-    }
-    // A container that is not running (it exited while no deployer watched, or the machine
-    // rebooted) is restarted by the supervisor right away.
-    entry->restart_at = options_.now();
-    absl::MutexLock lock(&mu_);
-    entries_[id] = std::move(entry);
-  }
-  return absl::OkStatus();
 }
 
 absl::Status RuncContainerRuntime::WriteBundle(const ContainerSpec& spec) {
@@ -228,92 +131,6 @@ absl::Status RuncContainerRuntime::Start(const ContainerSpec& spec) {
   entry->started_at = options_.now();
   entry->status.running = true;
   return absl::OkStatus();
-}
-
-void RuncContainerRuntime::SuperviseLoop() {
-  while (true) {
-    std::vector<std::shared_ptr<Entry>> entries;
-    {
-      absl::MutexLock lock(&mu_);
-      auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shutdown_; };
-      if (mu_.AwaitWithTimeout(absl::Condition(&done), options_.poll_interval)) return;
-      for (auto& [id, entry] : entries_) {
-        if (!entry->stopping) entries.push_back(entry);
-      }
-    }
-    for (const std::shared_ptr<Entry>& entry : entries) SuperviseOne(entry);
-  }
-}
-
-void RuncContainerRuntime::SuperviseOne(const std::shared_ptr<Entry>& entry) {
-  // Stop holds op_mu for as long as it takes: leave that container to it.
-  if (!entry->op_mu.TryLock()) return;
-  const ContainerSpec& spec = entry->spec;
-  bool running, stopping;
-  pid_t pid;
-  uint64_t start_ticks;
-  absl::Time restart_at;
-  {
-    absl::MutexLock lock(&mu_);
-    running = entry->running;
-    stopping = entry->stopping;
-    pid = entry->pid;
-    start_ticks = entry->start_ticks;
-    restart_at = entry->restart_at;
-  }
-  if (stopping) {
-    entry->op_mu.Unlock();
-    return;
-  }
-  absl::Time now = options_.now();
-  std::optional<absl::Duration> scheduled;
-  if (running) {
-    ProcessExit exit = CheckProcess(pid, start_ticks);
-    if (!exit.exited) {
-      (void)TruncateLogIfLarger(LogPath(spec), options_.log_max_bytes, options_.log_keep_bytes);
-      entry->op_mu.Unlock();
-      return;
-    }
-    // The cgroup lives until `runc delete`: read what its memory limit did first.
-    absl::StatusOr<MemoryEvents> events =
-        ReadMemoryEvents(ContainerCgroupPath(spec.id), options_.cgroup_root);
-    (void)runc_.Run({"delete", "--force", spec.id});
-    absl::MutexLock lock(&mu_);
-    bool memory_limit = events.ok() && (events->oom_kills > entry->baseline.oom_kills ||
-                                        (exit.wait_status && WIFSIGNALED(*exit.wait_status) &&
-                                         WTERMSIG(*exit.wait_status) == SIGKILL &&
-                                         events->limit_hits > entry->baseline.limit_hits));
-    RecordExit(entry->status, spec, exit.wait_status, memory_limit);
-    entry->running = false;
-    entry->status.running = false;
-    if (now - entry->started_at >= options_.reset_backoff_after) {
-      entry->backoff = options_.initial_backoff;
-    }
-    scheduled = entry->backoff;
-    entry->restart_at = now + entry->backoff;
-    entry->backoff = std::min(entry->backoff * 2, options_.max_backoff);
-  } else if (now >= restart_at) {
-    absl::StatusOr<Launched> launched = Launch(spec);
-    absl::MutexLock lock(&mu_);
-    if (launched.ok()) {
-      entry->running = true;
-      entry->pid = launched->pid;
-      entry->start_ticks = launched->start_ticks;
-      entry->baseline = launched->baseline;
-      entry->started_at = now;
-      entry->status.running = true;
-      ++entry->status.restarts;
-    } else {
-      entry->status.last_exit_reason =
-          absl::StrCat("restart failed: ", launched.status().message());
-      scheduled = entry->backoff;
-      entry->restart_at = now + entry->backoff;
-      entry->backoff = std::min(entry->backoff * 2, options_.max_backoff);
-    }
-  }
-  entry->op_mu.Unlock();
-  if (scheduled && options_.on_restart_scheduled)
-    options_.on_restart_scheduled(spec.id, *scheduled);
 }
 
 absl::Status RuncContainerRuntime::Stop(absl::string_view id, absl::Duration grace) {

@@ -62,6 +62,10 @@ class RuncContainerRuntime : public ContainerRuntime {
   std::string LogTail(absl::string_view id, int lines) override;
   std::vector<std::string> List() override;
 
+  // Containers recorded in work_dir that could not be adopted (their files unreadable or
+  // invalid), one Status each naming the file; they are left alone, not supervised.
+  const std::vector<absl::Status>& adoption_problems() const { return adoption_problems_; }
+
  private:
   struct Entry {
     ContainerSpec spec;
@@ -97,7 +101,16 @@ class RuncContainerRuntime : public ContainerRuntime {
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>, std::less<>> entries_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<absl::Status> adoption_problems_;  // written by Create only
   std::thread supervisor_;
 };
+
+// Where a container's files live in its state_dir.
+inline std::string LogPath(const ContainerSpec& spec) { return spec.state_dir + "/log"; }
+inline std::string BundlePath(const ContainerSpec& spec) { return spec.state_dir + "/bundle"; }
+inline std::string PidPath(const ContainerSpec& spec) { return spec.state_dir + "/pid"; }
+inline std::string SpecPath(const ContainerSpec& spec) {
+  return spec.state_dir + "/container.json";
+}
 
 }  // namespace tempa::deploy

@@ -298,6 +298,20 @@ TEST_F(RuncContainerRuntimeTest, ContainerThatDiedWhileNoDeployerWatchedIsRestar
   ASSERT_TRUE(Eventually([&] { return !HttpGet(spec.port).empty(); }));
 }
 
+TEST_F(RuncContainerRuntimeTest, ABrokenRecordIsReportedAndTheOthersAreStillAdopted) {
+  MakeRuntime();
+  ContainerSpec spec = Spec("survivor", {"/app", "serve"});
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  runtime_.reset();
+  testing::WriteFileOrDie(options_.work_dir + "/containers/broken.json", "{not json");
+
+  MakeRuntime();
+  EXPECT_THAT(runtime_->List(), ::testing::ElementsAre(spec.id));
+  ASSERT_EQ(runtime_->adoption_problems().size(), 1u);
+  EXPECT_THAT(runtime_->adoption_problems()[0].message(), HasSubstr("broken.json"));
+  ASSERT_TRUE(Eventually([&] { return !HttpGet(spec.port).empty(); }));
+}
+
 TEST_F(RuncContainerRuntimeTest, StartRefusesRootAndATakenId) {
   MakeRuntime();
   ContainerSpec spec = Spec("refused", {"/app", "sleep"});
@@ -338,6 +352,15 @@ TEST_F(RuncContainerRuntimeTest, LogIsKeptBoundedWhileTheContainerRuns) {
   ASSERT_TRUE(Eventually([&] { return fs::file_size(spec.state_dir + "/log") <= 2048; }));
   EXPECT_EQ(runtime_->LogTail(spec.id, 1), "line 1000\n");
   EXPECT_THAT(runtime_->LogTail(spec.id, 1000), HasSubstr("[log truncated by tempa]"));
+}
+
+TEST_F(RuncContainerRuntimeTest, StartOfAMissingProgramFailsWithRuncsReason) {
+  MakeRuntime();
+  ContainerSpec spec = Spec("missing", {"/no-such-program"});
+  absl::Status started = runtime_->Start(spec);
+  EXPECT_EQ(started.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(started.message(), HasSubstr("no-such-program"));
+  EXPECT_THAT(runtime_->List(), ::testing::IsEmpty());
 }
 
 TEST_F(RuncContainerRuntimeTest, PidsLimitStopsAForkBombAndTheHostStillForks) {

@@ -72,17 +72,25 @@ absl::Status ValidateContainerSpec(const ContainerSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<json> BuildOciSpec(const ContainerSpec& spec, bool host_etc_binds) {
+absl::StatusOr<json> BuildOciSpec(const ContainerSpec& spec, const OciSpecOptions& options) {
   if (absl::Status valid = ValidateContainerSpec(spec); !valid.ok()) return valid;
 
   std::vector<std::string> env = {
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   env.insert(env.end(), spec.env.begin(), spec.env.end());
 
+  std::vector<std::string> args = spec.args;
+  if (!options.init_binary.empty()) {
+    if (options.init_binary[0] != '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the container init \"", options.init_binary, "\" is not an absolute path"));
+    }
+    args.insert(args.begin(), {kContainerInitPath, "--"});
+  }
   json process = {
       {"terminal", false},
       {"user", {{"uid", spec.uid}, {"gid", spec.gid}, {"additionalGids", json::array()}}},
-      {"args", spec.args},
+      {"args", args},
       {"env", env},
       {"cwd", spec.cwd},
       {"noNewPrivileges", true},
@@ -113,7 +121,11 @@ absl::StatusOr<json> BuildOciSpec(const ContainerSpec& spec, bool host_etc_binds
             {"nosuid", "nodev", "mode=1777", absl::StrCat("uid=", spec.uid),
              absl::StrCat("gid=", spec.gid), absl::StrCat("size=", kTmpfsBytes / 1024, "k")}),
   });
-  if (host_etc_binds) {
+  if (!options.init_binary.empty()) {
+    mounts.push_back(
+        Mount(kContainerInitPath, "bind", options.init_binary, {"bind", "ro", "nosuid", "nodev"}));
+  }
+  if (options.host_etc_binds) {
     absl::StatusOr<UniqueFd> root = OpenRootDirectory(spec.rootfs);
     if (!root.ok()) {
       return absl::Status(

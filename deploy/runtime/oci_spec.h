@@ -29,9 +29,21 @@ absl::Status ValidateContainerSpec(const ContainerSpec& spec);
 // v1 controller's mount or the v2 root.
 std::string ContainerCgroupPath(const std::string& id);
 
-// config.json for `spec` (validated first). `host_etc_binds`: bind the host's
-// /etc/resolv.conf and /etc/hosts read-only where the rootfs has no such file.
-absl::StatusOr<nlohmann::json> BuildOciSpec(const ContainerSpec& spec, bool host_etc_binds = true);
+// Where the init binary is bound in the container (/dev is a tmpfs runc makes: nothing is
+// created in the image's rootfs for it).
+inline constexpr char kContainerInitPath[] = "/dev/.tempa-init";
+
+struct OciSpecOptions {
+  // Bind the host's /etc/resolv.conf and /etc/hosts read-only where the rootfs has none.
+  bool host_etc_binds = true;
+  // A host path of tempa-container-init (deploy/runtime/container_init.c): bound read-only at
+  // kContainerInitPath and run as PID 1 with the app as its child. Empty: the app is PID 1.
+  std::string init_binary;
+};
+
+// config.json for `spec` (validated first).
+absl::StatusOr<nlohmann::json> BuildOciSpec(const ContainerSpec& spec,
+                                            const OciSpecOptions& options = {});
 
 // ContainerSpec to and from JSON, to persist it in state_dir so that a restarted deployer
 // can adopt the container and restart it after it exits.

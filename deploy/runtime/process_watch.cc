@@ -82,6 +82,8 @@ void RecordContainerExit(ContainerStatus& status, const ContainerSpec& spec,
   if (wait_status && WIFEXITED(*wait_status)) {
     status.last_exit_code = WEXITSTATUS(*wait_status);
     how = absl::StrCat("exited with ", WEXITSTATUS(*wait_status));
+    // tempa-container-init reports an app ended by signal N as 128+N.
+    sigkill = WEXITSTATUS(*wait_status) == 128 + SIGKILL;
   } else if (wait_status && WIFSIGNALED(*wait_status)) {
     status.last_exit_code = 128 + WTERMSIG(*wait_status);
     sigkill = WTERMSIG(*wait_status) == SIGKILL;

@@ -25,8 +25,9 @@ struct ProcessExit {
 ProcessExit CheckProcess(pid_t pid, uint64_t start_ticks);
 
 // Records an exit in `status`: the exit code and "exited with 3", "killed by signal 9", or
-// (a SIGKILL, or an unseen status, while `memory_limit` says the cgroup's limit acted) "killed
-// by the memory limit (64 MiB)" with oom_kills counted.
+// (a SIGKILL or exit 137 as tempa-container-init reports one, or an unseen status, while
+// `memory_limit` says the cgroup's limit acted) "killed by the memory limit (64 MiB)" with
+// oom_kills counted.
 void RecordContainerExit(ContainerStatus& status, const ContainerSpec& spec,
                          std::optional<int> wait_status, bool memory_limit);
 

@@ -54,7 +54,8 @@ std::string RuncContainerRuntime::IndexPath(const std::string& id) const {
 }
 
 absl::Status RuncContainerRuntime::WriteBundle(const ContainerSpec& spec) {
-  ASSIGN_OR_RETURN(json config, BuildOciSpec(spec, options_.host_etc_binds));
+  ASSIGN_OR_RETURN(json config, BuildOciSpec(spec, {.host_etc_binds = options_.host_etc_binds,
+                                                    .init_binary = options_.init_binary}));
   RETURN_IF_ERROR(EnsurePrivateDirectory(spec.state_dir));
   RETURN_IF_ERROR(EnsurePrivateDirectory(BundlePath(spec)));
   RETURN_IF_ERROR(WritePrivateFile(BundlePath(spec) + "/config.json", config.dump(2)));

@@ -44,6 +44,10 @@ struct RuncRuntimeOptions {
   std::string cgroup_root = "/sys/fs/cgroup";
   // Bind the host's /etc/resolv.conf and /etc/hosts where the image has none.
   bool host_etc_binds = true;
+  // Host path of tempa-container-init (built as deploy/runtime/tempa-container-init), run as
+  // each container's PID 1 so that an app without a SIGTERM handler stops on SIGTERM and
+  // orphans are reaped. Empty: the app itself is PID 1 (SIGTERM then needs its handler).
+  std::string init_binary;
   std::function<absl::Time()> now = [] { return absl::Now(); };
   // Called (without locks held) when the supervisor schedules a restart of `id` in `delay`.
   std::function<void(const std::string& id, absl::Duration delay)> on_restart_scheduled;

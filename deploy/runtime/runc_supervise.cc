@@ -60,10 +60,9 @@ void RuncContainerRuntime::SuperviseOne(const std::shared_ptr<Entry>& entry) {
         ReadMemoryEvents(ContainerCgroupPath(spec.id), options_.cgroup_root);
     (void)runc_.Run({"delete", "--force", spec.id});
     absl::MutexLock lock(&mu_);
+    // RecordContainerExit blames the limit only for a SIGKILL (or an exit it did not see).
     bool memory_limit = events.ok() && (events->oom_kills > entry->baseline.oom_kills ||
-                                        (exit.wait_status && WIFSIGNALED(*exit.wait_status) &&
-                                         WTERMSIG(*exit.wait_status) == SIGKILL &&
-                                         events->limit_hits > entry->baseline.limit_hits));
+                                        events->limit_hits > entry->baseline.limit_hits);
     RecordContainerExit(entry->status, spec, exit.wait_status, memory_limit);
     entry->running = false;
     entry->status.running = false;

@@ -126,6 +126,21 @@ TEST_F(OciSpecTest, BindsTheHostResolverFilesOnlyWhereTheImageHasNone) {
   EXPECT_FALSE(HasMount(*config, "/etc/hosts"));
 }
 
+TEST_F(OciSpecTest, WithAnInitTheAppRunsUnderItAndNothingIsAddedToTheRootfs) {
+  absl::StatusOr<json> config = BuildOciSpec(spec_, {.init_binary = "/opt/tempa/init"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ((*config)["process"]["args"], json({kContainerInitPath, "--", "/app", "serve"}));
+  bool bound = false;
+  for (const json& m : (*config)["mounts"]) {
+    if (m["destination"] != kContainerInitPath) continue;
+    bound = true;
+    EXPECT_EQ(m["source"], "/opt/tempa/init");
+    EXPECT_THAT(m["options"].get<std::vector<std::string>>(), ::testing::Contains("ro"));
+  }
+  EXPECT_TRUE(bound);
+  EXPECT_FALSE(BuildOciSpec(spec_, {.init_binary = "relative/init"}).ok());
+}
+
 TEST_F(OciSpecTest, SpecSurvivesItsJsonRoundTrip) {
   absl::StatusOr<ContainerSpec> back = ContainerSpecFromJson(ContainerSpecToJson(spec_));
   ASSERT_TRUE(back.ok()) << back.status();

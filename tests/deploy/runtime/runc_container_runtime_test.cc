@@ -363,6 +363,36 @@ TEST_F(RuncContainerRuntimeTest, StartOfAMissingProgramFailsWithRuncsReason) {
   EXPECT_THAT(runtime_->List(), ::testing::IsEmpty());
 }
 
+TEST_F(RuncContainerRuntimeTest, UnderTheInitAnAppWithoutHandlersStopsOnSigterm) {
+  options_.init_binary = TEMPA_CONTAINER_INIT;
+  MakeRuntime();
+  ContainerSpec spec = Spec("init-term", {"/app", "nohandler"});
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  ASSERT_TRUE(
+      Eventually([&] { return runtime_->LogTail(spec.id, 1) == "sleeping without handlers\n"; }));
+  ASSERT_TRUE(runtime_->Stop(spec.id, absl::Seconds(60)).ok());
+  // SIGTERM reached the app (not SIGKILL after the grace).
+  EXPECT_THAT(ReadFile(spec.state_dir + "/log"), HasSubstr("ended by signal 15"));
+}
+
+TEST_F(RuncContainerRuntimeTest, UnderTheInitTheMemoryLimitIsStillRecognisedAndPortReachesTheApp) {
+  options_.init_binary = TEMPA_CONTAINER_INIT;
+  MakeRuntime();
+  ContainerSpec server = Spec("init-serve", {"/app", "serve"});
+  ContainerSpec hog = Spec("init-hog", {"/app", "hog"});
+  hog.memory_bytes = 32ll << 20;
+  ASSERT_TRUE(runtime_->Start(server).ok());
+  ASSERT_TRUE(runtime_->Start(hog).ok());
+  ASSERT_TRUE(Eventually([&] {
+    ContainerStatus s = StatusOf(hog.id);
+    return s.oom_kills >= 1 && s.restarts >= 1;
+  })) << StatusOf(hog.id).last_exit_reason;
+  EXPECT_EQ(StatusOf(hog.id).last_exit_reason, "killed by the memory limit (32 MiB)");
+  std::string body;
+  ASSERT_TRUE(Eventually([&] { return !(body = HttpGet(server.port)).empty(); }));
+  EXPECT_EQ(body, "uid=65534 root_writable=0 tmp_writable=1\n");
+}
+
 TEST_F(RuncContainerRuntimeTest, PidsLimitStopsAForkBombAndTheHostStillForks) {
   MakeRuntime();
   ContainerSpec spec = Spec("forkbomb", {"/app", "forkbomb"});

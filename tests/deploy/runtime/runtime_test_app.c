@@ -6,6 +6,7 @@
  *   forkbomb         forks sleeping children until fork fails, prints how many, exits 3
  *   sleep            sleeps forever; on SIGTERM prints "got SIGTERM" and exits 0
  *   ignoreterm       ignores SIGTERM and sleeps forever
+ *   nohandler        sleeps forever with every signal at its default action
  *   reopenlog        on SIGUSR1 tries to reopen its stdout by path (/proc/self/fd/1) and prints
  *                    "reopen allowed" or "reopen denied" */
 #include <arpa/inet.h>
@@ -142,6 +143,11 @@ int main(int argc, char** argv) {
   if (strcmp(argv[1], "sleep") == 0) {
     signal(SIGTERM, OnTerm);
     printf("sleeping\n");
+    fflush(stdout);
+    for (;;) pause();
+  }
+  if (strcmp(argv[1], "nohandler") == 0) {
+    printf("sleeping without handlers\n");
     fflush(stdout);
     for (;;) pause();
   }

@@ -1,5 +1,10 @@
 // Containers on this machine: one release's process under an OCI runtime (runc), supervised:
 // restarted with backoff when it exits, its output kept for a log tail.
+// Implementation: RuncContainerRuntime (runc_container_runtime.h), with Tempa's OCI spec in
+// oci_spec.h. Isolation limit of the local backend: containers get their own pid, ipc, uts and
+// mount namespaces but share the host's network (no network namespace), because the app listens
+// on 127.0.0.1:PORT of the host for the edge; an app can therefore reach every loopback service
+// of the machine. Kubernetes (NetworkPolicy) is the backend for apps that must not.
 #pragma once
 
 #include <cstdint>
@@ -48,7 +53,8 @@ class ContainerRuntime {
   virtual absl::Status Stop(absl::string_view id, absl::Duration grace) = 0;
   // NotFound when no container has this id.
   virtual absl::StatusOr<ContainerStatus> Status(absl::string_view id) = 0;
-  // The last `lines` lines the container printed (stdout and stderr), across restarts.
+  // The last `lines` lines the container printed (stdout and stderr), across restarts; "" for
+  // an unknown id. Bounded: at most the log's last 256 KiB are read.
   virtual std::string LogTail(absl::string_view id, int lines) = 0;
   // Ids of containers this runtime runs (also ones started before a deployer restart).
   virtual std::vector<std::string> List() = 0;

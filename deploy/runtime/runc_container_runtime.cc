@@ -118,12 +118,15 @@ absl::Status RuncContainerRuntime::Start(const ContainerSpec& spec) {
   absl::Status written = WriteBundle(spec);
   absl::StatusOr<Launched> launched =
       written.ok() ? Launch(spec) : absl::StatusOr<Launched>(written);
-  absl::MutexLock lock(&mu_);
   if (!launched.ok()) {
-    entries_.erase(spec.id);
+    // Nothing half-started stays behind: no runc container, no record to adopt.
+    (void)runc_.Run({"delete", "--force", spec.id});
     unlink(IndexPath(spec.id).c_str());
+    absl::MutexLock lock(&mu_);
+    entries_.erase(spec.id);
     return Annotate(launched.status(), absl::StrCat("start container ", spec.id));
   }
+  absl::MutexLock lock(&mu_);
   entry->stopping = false;
   entry->running = true;
   entry->pid = launched->pid;

@@ -7,6 +7,8 @@
  *   sleep            sleeps forever; on SIGTERM prints "got SIGTERM" and exits 0
  *   ignoreterm       ignores SIGTERM and sleeps forever
  *   nohandler        sleeps forever with every signal at its default action
+ *   whoami           prints "pid=P hostname=H", then its CapEff and NoNewPrivs lines of
+ *                    /proc/self/status, then sleeps forever
  *   reopenlog        on SIGUSR1 tries to reopen its stdout by path (/proc/self/fd/1) and prints
  *                    "reopen allowed" or "reopen denied" */
 #include <arpa/inet.h>
@@ -123,12 +125,29 @@ static int ReopenLog(void) {
   }
 }
 
+static int WhoAmI(void) {
+  char host[256] = "";
+  gethostname(host, sizeof host);
+  printf("pid=%d hostname=%s\n", (int)getpid(), host);
+  FILE* status = fopen("/proc/self/status", "r");
+  char line[512];
+  while (status != NULL && fgets(line, sizeof line, status) != NULL) {
+    if (strncmp(line, "CapEff:", 7) == 0 || strncmp(line, "NoNewPrivs:", 11) == 0) {
+      fputs(line, stdout);
+    }
+  }
+  if (status != NULL) fclose(status);
+  fflush(stdout);
+  for (;;) pause();
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   if (strcmp(argv[1], "serve") == 0) return Serve();
   if (strcmp(argv[1], "hog") == 0) Hog();
   if (strcmp(argv[1], "forkbomb") == 0) return ForkBomb();
   if (strcmp(argv[1], "reopenlog") == 0) return ReopenLog();
+  if (strcmp(argv[1], "whoami") == 0) return WhoAmI();
   if (strcmp(argv[1], "exit") == 0 && argc == 4) {
     printf("exiting\n");
     fflush(stdout);

@@ -40,7 +40,7 @@ absl::Status DeployerCore::Start() {
     if (entries_.count(deploy.id()) == 0) {
       Entry& entry = entries_[deploy.id()];
       entry.order = {deploy.created_unix_ms(), ++arrivals_};
-      entry.deploy = std::move(deploy);
+      entry.deploy = deploy;
     }
   }
   for (const Deploy& deploy : *unfinished) {

@@ -121,6 +121,29 @@ TEST(DeployerRestartTest, AfterARestartTheNewestUnfinishedDeployOfATrackWins) {
   core.Stop();
 }
 
+TEST(DeployerRestartTest, AnEnvThatNoLongerOpensFailsTheDeployInsteadOfRunningWithoutIt) {
+  tempa::testing::TempDir dir;
+  {
+    auto store = OpenDeployStoreInWorkDir(dir.path());
+    ASSERT_TRUE(store.ok()) << store.status();
+    Deploy pending = MakeRequest("d-1").deploy();
+    pending.set_track("production");
+    pending.set_status(tempa::v1::DEPLOY_PENDING);
+    ASSERT_TRUE((*store)->PutWithEnv(pending, {{"API_KEY", "value-that-matters"}}).ok());
+  }
+  ASSERT_EQ(unlink(dir.Join("deployer.key").c_str()), 0);  // the operator lost the key
+  auto store = OpenDeployStoreInWorkDir(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  FakeDeployBackend backend;
+  DeployerCore core(store->get(), &backend, absl::Now, "example.com");
+  ASSERT_TRUE(core.Start().ok());
+  absl::StatusOr<Deploy> failed = WaitForStatus(core, "d-1", tempa::v1::DEPLOY_FAILED);
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_THAT(failed->reason(), HasSubstr("deployer.key"));
+  EXPECT_EQ(backend.releases().size(), 0u);
+  core.Stop();
+}
+
 TEST(DeployerRestartTest, ABackendThatCannotRecoverStopsTheStartAndRunsNothing) {
   tempa::testing::TempDir dir;
   auto store = OpenDeployStoreInWorkDir(dir.path());

@@ -56,7 +56,7 @@ TEST_F(DeployerCoreTest, ADeployGoesLiveOnItsHostsAndRecordsItsUrls) {
   EXPECT_GT(done->started_unix_ms(), 0);
   EXPECT_GE(done->finished_unix_ms(), done->started_unix_ms());
   ASSERT_EQ(backend_.releases().size(), 1u);
-  const Release& release = backend_.releases()[0];
+  const Release release = backend_.releases()[0];
   EXPECT_EQ(release.track, "production");
   EXPECT_EQ(release.settings.memory_bytes, 256ll << 20);
   EXPECT_EQ(store_->Get("d-1")->status(), tempa::v1::DEPLOYED);

@@ -21,8 +21,12 @@ constexpr int kHistoryScan = 500;
 }  // namespace
 
 DeployerCore::DeployerCore(DeployStore* store, DeployBackend* backend, Clock clock,
-                           std::string domain)
-    : store_(store), backend_(backend), clock_(std::move(clock)), domain_(std::move(domain)) {}
+                           std::string domain, size_t finished_cached)
+    : store_(store),
+      backend_(backend),
+      clock_(std::move(clock)),
+      domain_(std::move(domain)),
+      finished_cached_(finished_cached) {}
 
 DeployerCore::~DeployerCore() { Stop(); }
 
@@ -44,8 +48,8 @@ absl::Status DeployerCore::Start() {
     }
   }
   for (const Deploy& deploy : *unfinished) {
-    const Entry& entry = entries_[deploy.id()];
-    if (!IsTerminal(entry.deploy.status())) Enqueue(deploy.id());
+    auto it = entries_.find(deploy.id());
+    if (it != entries_.end() && !IsTerminal(it->second.deploy.status())) Enqueue(deploy.id());
   }
   if (!unfinished->empty()) {
     std::cerr << "tempa-deployer: " << unfinished->size()
@@ -123,23 +127,44 @@ absl::StatusOr<DeployerCore::Versioned> DeployerCore::WaitForChange(absl::string
     if (!stored.ok()) return stored.status();
     return Versioned{*std::move(stored), 0};
   }
-  const Entry* entry = &it->second;
-  auto ready = [this, entry, after_version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return entry->version > after_version || IsTerminal(entry->deploy.status()) || stopping_;
+  // Looked up on every evaluation: a finished entry may leave the cache meanwhile.
+  std::string key(id);
+  auto ready = [this, &key, after_version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto found = entries_.find(key);
+    if (found == entries_.end() || stopping_) return true;
+    return found->second.version > after_version || IsTerminal(found->second.deploy.status());
   };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
-  if (stopping_ && entry->version <= after_version && !IsTerminal(entry->deploy.status())) {
+  it = entries_.find(key);
+  if (it == entries_.end()) {
+    absl::StatusOr<Deploy> stored = store_->Get(id);
+    if (!stored.ok()) return stored.status();
+    return Versioned{*std::move(stored), 0};
+  }
+  const Entry& entry = it->second;
+  if (stopping_ && entry.version <= after_version && !IsTerminal(entry.deploy.status())) {
     return absl::CancelledError("the deployer is stopping: watch again once it is up");
   }
-  return Versioned{entry->deploy, entry->version};
+  return Versioned{entry.deploy, entry.version};
 }
 
 absl::Status DeployerCore::Publish(Deploy deploy, const EnvMap* env) {
   absl::Status written = env != nullptr ? store_->PutWithEnv(deploy, *env) : store_->Put(deploy);
   if (!written.ok()) return written;
-  Entry& entry = entries_[deploy.id()];
+  std::string id = deploy.id();
+  bool terminal = IsTerminal(deploy.status());
+  Entry& entry = entries_[id];
   entry.deploy = std::move(deploy);
   entry.version = ++version_counter_;
+  if (terminal) {
+    // Finished records stay cached for watchers a while, then live in the store only.
+    finished_.push_back(std::move(id));
+    while (finished_.size() > finished_cached_) {
+      auto old = entries_.find(finished_.front());
+      if (old != entries_.end() && IsTerminal(old->second.deploy.status())) entries_.erase(old);
+      finished_.pop_front();
+    }
+  }
   return absl::OkStatus();
 }
 

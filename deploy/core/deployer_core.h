@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,14 +39,17 @@ class DeployerCore {
   using Clock = std::function<absl::Time()>;
 
   // A record and its version: the version grows with every change the core makes while it
-  // runs (0: unchanged since Start).
+  // runs (0: as the store has it, unchanged since Start or finished long ago).
   struct Versioned {
     tempa::v1::Deploy deploy;
     uint64_t version = 0;
   };
 
   // `store` and `backend` must outlive the core. `domain` names the hosts (APP.DOMAIN).
-  DeployerCore(DeployStore* store, DeployBackend* backend, Clock clock, std::string domain);
+  // The latest `finished_cached` finished records stay in memory too; older ones are read
+  // from the store.
+  DeployerCore(DeployStore* store, DeployBackend* backend, Clock clock, std::string domain,
+               size_t finished_cached = 1024);
   ~DeployerCore();  // Stop()
   DeployerCore(const DeployerCore&) = delete;
   DeployerCore& operator=(const DeployerCore&) = delete;
@@ -119,14 +123,17 @@ class DeployerCore {
   DeployBackend* const backend_;
   const Clock clock_;
   const std::string domain_;
+  const size_t finished_cached_;
 
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t version_counter_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t arrivals_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // changed since Start
-  std::map<std::string, Track> tracks_ ABSL_GUARDED_BY(mu_);   // "APP/TRACK"
+  // Unfinished deploys, and the latest finished ones (the oldest leave first, see finished_).
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> finished_ ABSL_GUARDED_BY(mu_);     // ids, in the order they finished
+  std::map<std::string, Track> tracks_ ABSL_GUARDED_BY(mu_);  // "APP/TRACK"
 };
 
 }  // namespace tempa::deploy

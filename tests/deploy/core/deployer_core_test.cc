@@ -203,5 +203,28 @@ TEST_F(DeployerCoreTest, ListIsNewestFirst) {
   EXPECT_EQ(core_->List("web", 10)->size(), 1u);
 }
 
+TEST(DeployerCoreCacheTest, FinishedDeploysLeaveMemoryButStayKnown) {
+  tempa::testing::TempDir dir;
+  auto store = OpenDeployStoreInWorkDir(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  FakeDeployBackend backend;
+  DeployerCore core(store->get(), &backend, absl::Now, "example.com", /*finished_cached=*/1);
+  ASSERT_TRUE(core.Start().ok());
+  for (const char* app : {"a", "b", "c"}) {
+    std::string id = std::string("d-") + app;
+    ASSERT_TRUE(core.Submit(MakeRequest(id, app)).ok());
+    ASSERT_TRUE(WaitForStatus(core, id, tempa::v1::DEPLOYED).ok());
+  }
+  // d-a left the cache: still found, still deduplicated, and a watch ends at once.
+  EXPECT_EQ(core.Get("d-a")->status(), tempa::v1::DEPLOYED);
+  absl::StatusOr<DeployerCore::Versioned> watched =
+      core.WaitForChange("d-a", 0, absl::InfiniteFuture());
+  ASSERT_TRUE(watched.ok());
+  EXPECT_EQ(watched->deploy.status(), tempa::v1::DEPLOYED);
+  EXPECT_EQ(core.Submit(MakeRequest("d-a", "a"))->status(), tempa::v1::DEPLOYED);
+  EXPECT_EQ(backend.calls("d-a"), 1);
+  core.Stop();
+}
+
 }  // namespace
 }  // namespace tempa::deploy

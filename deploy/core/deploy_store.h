@@ -41,6 +41,12 @@ class DeployStore {
   virtual absl::StatusOr<std::vector<tempa::v1::Deploy>> List(absl::string_view app, int limit) = 0;
   // Every record neither DEPLOYED, DEPLOY_FAILED nor DEPLOY_SUPERSEDED, oldest first.
   virtual absl::StatusOr<std::vector<tempa::v1::Deploy>> ListUnfinished() = 0;
+
+  // Records, durably, that `hosts` belong to `app`. A host is one app's for good once claimed
+  // (app "web" with preview branch "api" and app "web-api" would both want web-api.DOMAIN):
+  // FailedPrecondition naming the host and its app when another app holds one of them, and
+  // then nothing is claimed.
+  virtual absl::Status ClaimHosts(absl::string_view app, const std::vector<std::string>& hosts) = 0;
 };
 
 }  // namespace tempa::deploy

@@ -4,7 +4,9 @@
 // newer one of the same track arrives before it starts, or when a newer one already started;
 // "newer" is the intent's created_unix_ms, then the order of arrival. Every state change is
 // written to the store before anyone can see it, so a deployer killed at any point resumes
-// where the store says: Start() runs every unfinished deploy again.
+// where the store says: Start() runs every unfinished deploy again. A host belongs to the first
+// app that deploys on it (DeployStore::ClaimHosts): a deploy whose hosts another app holds
+// fails before the backend sees it.
 //
 //   DeployerCore core(store, backend, absl::Now, "apps.example.com");
 //   RETURN_IF_ERROR(core.Start());

@@ -102,8 +102,10 @@ void DeployerCore::RunOne(const std::string& id) {
   } else {
     env = *std::move(sealed_env);
     absl::StatusOr<Release> release = MakeRelease(deploy, env);
-    if (!release.ok()) {
-      outcome.status = release.status();
+    absl::Status claimed =
+        release.ok() ? store_->ClaimHosts(deploy.app(), release->hosts) : release.status();
+    if (!claimed.ok()) {
+      outcome.status = claimed;
     } else {
       StepLogger observer(prefix);
       observer.Step(absl::StrCat("deploying ", deploy.image(), " on ", backend_->name()));

@@ -20,8 +20,9 @@
 namespace tempa::deploy {
 namespace {
 
-constexpr const char* kFamilies[] = {"deploys", "order", "by_app", "unfinished", "sealed_env"};
-enum Family { kDeploys, kOrder, kByApp, kUnfinished, kSealedEnv, kFamilyCount };
+constexpr const char* kFamilies[] = {"deploys",    "order",      "by_app",
+                                     "unfinished", "sealed_env", "hosts"};
+enum Family { kDeploys, kOrder, kByApp, kUnfinished, kSealedEnv, kHosts, kFamilyCount };
 
 absl::Status FromRocksdb(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -129,6 +130,27 @@ class RocksdbDeployStore final : public DeployStore {
     }
     RETURN_IF_ERROR(FromRocksdb(it->status(), "list unfinished deploys"));
     return deploys;
+  }
+
+  absl::Status ClaimHosts(absl::string_view app, const std::vector<std::string>& hosts) override {
+    absl::MutexLock lock(&mu_);
+    rocksdb::WriteBatch batch;
+    for (const std::string& host : hosts) {
+      std::string owner;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kHosts), host, &owner);
+      if (s.ok()) {
+        if (owner == app) continue;
+        return absl::FailedPreconditionError(absl::StrCat(
+            "host ", host, " already belongs to app ", owner, ", so app ", app,
+            " cannot answer on it: rename the branch (or the app) so their host names differ"));
+      }
+      if (!s.IsNotFound()) return FromRocksdb(s, "read the owner of host " + host);
+      batch.Put(cf(kHosts), host, ToSlice(app));
+    }
+    if (batch.Count() == 0) return absl::OkStatus();
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    return FromRocksdb(db_->Write(options, &batch), absl::StrCat("claim the hosts of ", app));
   }
 
  private:

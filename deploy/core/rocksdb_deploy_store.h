@@ -1,8 +1,8 @@
 // DeployStore on RocksDB in the deployer's work dir. Column families: "deploys" (id → order
 // number and the Deploy record), "order" and "by_app" (listing newest first), "unfinished"
-// (what Start runs again) and "sealed_env" (id → the env values of an unfinished deploy,
-// sealed with SecretBox under associated data "deploy/ID/env"). Every write is one synced
-// WriteBatch. Env values never appear in clear in any file.
+// (what Start runs again), "sealed_env" (id → the env values of an unfinished deploy,
+// sealed with SecretBox under associated data "deploy/ID/env") and "hosts" (host → app). Every
+// write is one synced WriteBatch. Env values never appear in clear in any file.
 #pragma once
 
 #include <memory>

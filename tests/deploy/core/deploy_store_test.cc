@@ -132,6 +132,24 @@ TEST(RocksdbDeployStoreTest, TheKeyFileIsPrivateAndAnotherKeyCannotOpenTheEnv) {
   EXPECT_THAT(env.status().message(), HasSubstr("deployer.key"));
 }
 
+TEST(RocksdbDeployStoreTest, AHostBelongsToTheFirstAppThatClaimsItAndSurvivesReopening) {
+  tempa::testing::TempDir dir;
+  {
+    auto store = OpenDeployStoreInWorkDir(dir.path());
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE(
+        (*store)->ClaimHosts("web", {"web-api.example.com", "web-1234567.example.com"}).ok());
+    ASSERT_TRUE((*store)->ClaimHosts("web", {"web-api.example.com"}).ok());
+  }
+  auto store = OpenDeployStoreInWorkDir(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::Status taken = (*store)->ClaimHosts("web-api", {"api.example.com", "web-api.example.com"});
+  EXPECT_EQ(taken.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(taken.message(), HasSubstr("web-api.example.com already belongs to app web"));
+  // Nothing of the refused claim was kept.
+  EXPECT_TRUE((*store)->ClaimHosts("other", {"api.example.com"}).ok());
+}
+
 TEST(RocksdbDeployStoreTest, AWorkDirOthersCanWriteIsRefused) {
   tempa::testing::TempDir dir;
   ASSERT_EQ(chmod(dir.path().c_str(), 0777), 0);

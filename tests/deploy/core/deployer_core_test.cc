@@ -160,6 +160,20 @@ TEST_F(DeployerCoreTest, AFailedDeployRecordsTheReasonAndTheLogTailWithSecretsRe
   EXPECT_THAT(failed->settings().env_names(), ElementsAre("DATABASE_URL"));
 }
 
+TEST_F(DeployerCoreTest, AnAppCannotTakeAHostAnotherAppsPreviewAlreadyAnswersOn) {
+  // App "web", branch "api" answers on web-api.example.com, which app "web-api" also wants.
+  Submit(MakeRequest("d-preview", "web", "api", false));
+  ASSERT_TRUE(WaitForStatus(*core_, "d-preview", tempa::v1::DEPLOYED).ok());
+  Submit(MakeRequest("d-prod", "web-api", "main", true));
+  absl::StatusOr<Deploy> refused = WaitForStatus(*core_, "d-prod", tempa::v1::DEPLOY_FAILED);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_THAT(refused->reason(), HasSubstr("web-api.example.com already belongs to app web"));
+  EXPECT_EQ(backend_.calls("d-prod"), 0);
+  // The app that holds it deploys there again without trouble.
+  Submit(MakeRequest("d-preview-2", "web", "api", false));
+  ASSERT_TRUE(WaitForStatus(*core_, "d-preview-2", tempa::v1::DEPLOYED).ok());
+}
+
 TEST_F(DeployerCoreTest, AnInvalidRequestIsRefusedAndNothingIsStored) {
   tempa::v1::DeployRequest request = MakeRequest("d-1");
   request.mutable_deploy()->set_image("127.0.0.1:5000/web:latest");

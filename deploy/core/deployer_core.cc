@@ -97,10 +97,11 @@ absl::StatusOr<Deploy> DeployerCore::Submit(const tempa::v1::DeployRequest& requ
   for (const auto& [name, value] : env) deploy.mutable_settings()->add_env_names(name);
 
   RETURN_IF_ERROR(Annotate(Publish(deploy, &env), "store deploy " + deploy.id()));
-  Entry& entry = entries_[deploy.id()];
-  entry.order = {deploy.created_unix_ms(), ++arrivals_};
+  entries_[deploy.id()].order = {deploy.created_unix_ms(), ++arrivals_};
   if (started_) Enqueue(deploy.id());
-  return entry.deploy;
+  // As it is now: pending, or already superseded (and then perhaps only in the store).
+  if (auto it = entries_.find(deploy.id()); it != entries_.end()) return it->second.deploy;
+  return store_->Get(deploy.id());
 }
 
 absl::StatusOr<Deploy> DeployerCore::Get(absl::string_view id) {

@@ -20,7 +20,10 @@ struct RunSettings {
   int replicas = 1;
   int max_replicas = 1;  // > replicas: autoscaled up to this
   std::string health_path = "/";
-  int port = 8080;       // the port the app listens on (PORT is set to it)
+  int port = 8080;  // the port the app listens on (PORT is set to it)
+  // The app's settings named `port`. When false, `port` is the default (8080) and a backend
+  // that reads the image's config may use the image's port (EXPOSE, or a PORT env) instead.
+  bool port_explicit = false;
   int pids_max = 256;
 };
 
@@ -41,9 +44,9 @@ struct Release {
 
 // How a deploy ended. On failure the previous live version of the track keeps serving.
 struct DeployOutcome {
-  absl::Status status;               // OK: live; else what went wrong and the fix
-  std::string log_tail;              // failure: the new version's last output lines
-  std::vector<std::string> urls;     // success: "https://app.example.com", ...
+  absl::Status status;            // OK: live; else what went wrong and the fix
+  std::string log_tail;           // failure: the new version's last output lines
+  std::vector<std::string> urls;  // success: "https://app.example.com", ...
 };
 
 // Receives progress lines while a deploy runs (shown in the deploy's record).

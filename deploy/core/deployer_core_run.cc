@@ -1,0 +1,153 @@
+// DeployerCore's workers: one thread per track with work, taking the track's pending deploy,
+// running it through the backend and recording how it ended.
+#include <iostream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "deploy/core/deploy_settings.h"
+#include "deploy/core/deployer_core.h"
+#include "deploy/core/hosts.h"
+
+namespace tempa::deploy {
+
+using tempa::v1::Deploy;
+
+namespace {
+
+constexpr size_t kMaxReason = 4 * 1024;
+constexpr size_t kMaxLogTail = 16 * 1024;
+// Env values shorter than this are not scrubbed from messages (a "1" or "true" would garble
+// every line without hiding anything).
+constexpr size_t kMinRedactedValue = 6;
+
+// `text` with every env value of kMinRedactedValue characters or more replaced by
+// "[NAME redacted]": an app or a backend may print its env, and records are shown to people.
+std::string Redact(std::string text, const EnvMap& env) {
+  for (const auto& [name, value] : env) {
+    if (value.size() >= kMinRedactedValue) {
+      text = absl::StrReplaceAll(text, {{value, absl::StrCat("[", name, " redacted]")}});
+    }
+  }
+  return text;
+}
+
+std::string Tail(std::string text, size_t max) {
+  if (text.size() <= max) return text;
+  return "…" + text.substr(text.size() - max);
+}
+
+std::string Head(std::string text, size_t max) {
+  if (text.size() <= max) return text;
+  text.resize(max);
+  return text + "…";
+}
+
+}  // namespace
+
+class DeployerCore::StepLogger final : public DeployObserver {
+ public:
+  explicit StepLogger(std::string prefix) : prefix_(std::move(prefix)) {}
+  void Step(absl::string_view what) override {
+    std::cerr << "tempa-deployer: " << prefix_ << ": " << what << "\n";
+  }
+
+ private:
+  std::string prefix_;
+};
+
+void DeployerCore::RunTrack(std::string key) {
+  for (;;) {
+    std::string id;
+    {
+      absl::MutexLock lock(&mu_);
+      Track& track = tracks_[key];
+      if (stopping_ || !track.pending) {
+        track.worker_active = false;
+        return;
+      }
+      id = *std::move(track.pending);
+      track.pending.reset();
+      Entry& entry = entries_[id];
+      track.newest_taken = entry.order;
+      track.newest_taken_id = id;
+      Deploy deploy = entry.deploy;
+      deploy.set_status(tempa::v1::DEPLOYING);
+      deploy.set_started_unix_ms(NowMs());
+      deploy.clear_reason();
+      deploy.clear_log_tail();
+      deploy.clear_finished_unix_ms();
+      // Not recorded as started: it stays pending in the store, for the next Start.
+      if (!PublishOrLog(std::move(deploy))) continue;
+      track.running = id;
+    }
+    RunOne(id);
+    absl::MutexLock lock(&mu_);
+    tracks_[key].running.reset();
+  }
+}
+
+void DeployerCore::RunOne(const std::string& id) {
+  Deploy deploy;
+  {
+    absl::MutexLock lock(&mu_);
+    deploy = entries_[id].deploy;
+  }
+  std::string prefix = absl::StrCat(id, " (", deploy.app(), "/", deploy.track(), ")");
+  DeployOutcome outcome;
+  EnvMap env;
+  absl::StatusOr<EnvMap> sealed_env = store_->GetEnv(id);
+  if (!sealed_env.ok()) {
+    outcome.status = sealed_env.status();
+  } else {
+    env = *std::move(sealed_env);
+    absl::StatusOr<Release> release = MakeRelease(deploy, env);
+    absl::Status claimed =
+        release.ok() ? store_->ClaimHosts(deploy.app(), release->hosts) : release.status();
+    if (!claimed.ok()) {
+      outcome.status = claimed;
+    } else {
+      StepLogger observer(prefix);
+      observer.Step(absl::StrCat("deploying ", deploy.image(), " on ", backend_->name()));
+      outcome = backend_->Deploy(*release, observer);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  Deploy done = entries_[id].deploy;
+  done.set_finished_unix_ms(NowMs());
+  if (outcome.status.ok()) {
+    done.set_status(tempa::v1::DEPLOYED);
+    for (std::string& url : outcome.urls) done.add_urls(std::move(url));
+    std::cerr << "tempa-deployer: " << prefix << ": live\n";
+  } else {
+    done.set_status(tempa::v1::DEPLOY_FAILED);
+    std::string reason(outcome.status.message());
+    if (reason.empty()) {
+      reason =
+          absl::StrCat("the ", backend_->name(), " backend failed (",
+                       absl::StatusCodeToString(outcome.status.code()), ") without saying why");
+    }
+    done.set_reason(Head(Redact(std::move(reason), env), kMaxReason));
+    done.set_log_tail(Tail(Redact(std::move(outcome.log_tail), env), kMaxLogTail));
+    std::cerr << "tempa-deployer: " << prefix << ": failed: " << done.reason() << "\n";
+  }
+  PublishOrLog(std::move(done));
+}
+
+absl::StatusOr<Release> DeployerCore::MakeRelease(const Deploy& deploy, EnvMap env) const {
+  absl::StatusOr<RunSettings> settings = ResolveSettings(deploy.settings());
+  if (!settings.ok()) return settings.status();
+  Release release;
+  release.deploy_id = deploy.id();
+  release.app = deploy.app();
+  release.track = deploy.track();
+  release.commit = deploy.commit();
+  release.image = deploy.image();
+  release.hosts = HostsFor(deploy.app(), deploy.track(), deploy.commit(), domain_);
+  release.settings = *settings;
+  release.env = std::move(env);
+  release.rollback = deploy.rollback();
+  return release;
+}
+
+}  // namespace tempa::deploy

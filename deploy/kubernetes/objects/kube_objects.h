@@ -51,7 +51,9 @@ absl::Status ValidateRelease(const Release& release, const KubeObjectOptions& op
 // of the workload exists), the Deployment, the Service, the Ingress, then the HPA and the PDB
 // (when max_replicas > replicas). The Secret is named WORKLOAD-env-<8 hex of the env's sha256>:
 // a change of env changes the pod template (pods roll), and a rollback renders its own env
-// under its own name. Env values appear nowhere but in that Secret's data.
+// under its own name. Env values appear nowhere but in that Secret's data (the name carries 32
+// bits of a hash over the whole env: only a guess at every name and value at once can be checked
+// against it). Content-named Secrets are immutable and kept: a rollback finds its own.
 std::vector<KubeObject> RenderRelease(const Release& release, const KubeObjectOptions& options);
 
 // What an earlier release of the same track may have created and this one does not: the HPA and

@@ -84,6 +84,7 @@ json HttpProbe(const Release& release, int period, int timeout, int failures) {
           {"failureThreshold", failures}};
 }
 
+// settings.pids_max has no per-pod field in the API (the kubelet's podPidsLimit applies).
 json Container(const Release& release, const std::string& env_secret) {
   const RunSettings& s = release.settings;
   json resources = {{"memory", kube::MemoryQuantity(s.memory_bytes)},
@@ -132,6 +133,12 @@ KubeObject Deployment(const Common& c, const Release& release, const KubeObjectO
         {"runAsGroup", kRunAsId},
         {"fsGroup", kRunAsId},
         {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+      // Replicas spread over nodes when the scheduler can; never left pending for it.
+      {"topologySpreadConstraints",
+       json::array({{{"maxSkew", 1},
+                     {"topologyKey", "kubernetes.io/hostname"},
+                     {"whenUnsatisfiable", "ScheduleAnyway"},
+                     {"labelSelector", {{"matchLabels", c.selector}}}}})},
       {"containers", json::array({Container(release, env_secret)})},
       {"volumes", json::array({{{"name", "tmp"}, {"emptyDir", {{"sizeLimit", "256Mi"}}}}})},
   };
@@ -180,7 +187,9 @@ KubeObject Ingress(const Common& c, const Release& release, const KubeObjectOpti
   }
   json spec = {{"rules", std::move(rules)}};
   if (!options.ingress_class.empty()) spec["ingressClassName"] = options.ingress_class;
-  if (!options.tls_issuer.empty()) {
+  if (!options.tls_secret.empty()) {
+    spec["tls"] = json::array({{{"hosts", release.hosts}, {"secretName", options.tls_secret}}});
+  } else if (!options.tls_issuer.empty()) {
     o.body["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] = options.tls_issuer;
     spec["tls"] = json::array(
         {{{"hosts", release.hosts}, {"secretName", kube::BoundedName(c.workload, "tls")}}});

@@ -20,7 +20,11 @@ namespace tempa::deploy {
 
 struct KubeObjectOptions {
   std::string namespace_name = "default";
-  std::string tls_issuer;     // cert-manager ClusterIssuer; "" : no TLS section
+  std::string tls_issuer;  // cert-manager ClusterIssuer; "" : no TLS section
+  // A Secret in the namespace holding a wildcard certificate for *.DOMAIN (made by the operator,
+  // e.g. cert-manager with DNS-01): when set, every Ingress uses it and no certificate is issued
+  // per app (each deploy adds a commit host, so per-app certificates are re-issued per deploy).
+  std::string tls_secret;
   std::string ingress_class;  // "" : the cluster's default class
   int progress_deadline_seconds = 120;
   int cpu_target_percent = 70;  // the HPA's target

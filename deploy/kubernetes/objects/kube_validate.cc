@@ -108,6 +108,11 @@ absl::Status ValidateRelease(const Release& release, const KubeObjectOptions& op
     return Invalid(id, absl::StrCat("TLS issuer '", options.tls_issuer,
                                     "' is not a valid object name: fix --tls-issuer"));
   }
+  if (!options.tls_secret.empty() && !kube::IsDnsSubdomain(options.tls_secret)) {
+    return Invalid(id,
+                   absl::StrCat("TLS secret '", options.tls_secret,
+                                "' is not a valid object name: fix the wildcard Secret's name"));
+  }
   if (!options.ingress_class.empty() && !kube::IsDnsSubdomain(options.ingress_class)) {
     return Invalid(id, absl::StrCat("ingress class '", options.ingress_class,
                                     "' is not a valid object name: fix --ingress-class"));

@@ -278,6 +278,51 @@ TEST(KubeObjectsTest, NamesStayDnsLabelsForALongAppAndALongBranch) {
   EXPECT_TRUE(ValidateRelease(release, Options()).ok());
 }
 
+TEST(KubeObjectsTest, ALongProductionAppKeepsItsNameAndBoundsWhatDerivesFromIt) {
+  Release release = ShopRelease();
+  release.app = "a" + std::string(62, 'b');  // 63: the longest DNS label
+  std::vector<KubeObject> objects = RenderRelease(release, Options());
+  EXPECT_EQ(WorkloadName(release), release.app);
+  EXPECT_EQ(Find(objects, "Deployment").name, release.app);
+  std::string secret = Find(objects, "Secret").name;
+  std::string tls = Find(objects, "Ingress").body["spec"]["tls"][0]["secretName"];
+  for (const std::string& name : {secret, tls}) {
+    EXPECT_LE(name.size(), 63u) << name;
+    EXPECT_THAT(name, ::testing::MatchesRegex("[a-z]([-a-z0-9]*[a-z0-9])?")) << name;
+  }
+  EXPECT_THAT(secret, ::testing::MatchesRegex("ab+-[0-9a-f]{8}-env-[0-9a-f]{8}"));
+  EXPECT_THAT(tls, ::testing::MatchesRegex("ab+-[0-9a-f]{8}-tls"));
+}
+
+TEST(KubeObjectsTest, AnAppStartingWithADigitStillGetsAValidServiceName) {
+  Release release = ShopRelease();
+  release.app = "1shop";
+  ASSERT_TRUE(ValidateRelease(release, Options()).ok());
+  std::string name = Find(RenderRelease(release, Options()), "Service").name;
+  EXPECT_THAT(name, ::testing::MatchesRegex("[a-z]([-a-z0-9]*[a-z0-9])?"));
+  EXPECT_LE(name.size(), 63u);
+  EXPECT_THAT(name, HasSubstr("1shop"));
+}
+
+TEST(KubeObjectsTest, AWildcardCertificateSecretReplacesPerAppIssuance) {
+  KubeObjectOptions options = Options();
+  options.tls_secret = "wildcard-apps-example-com";
+  std::vector<KubeObject> objects = RenderRelease(ShopRelease(), options);
+  const json& ing = Find(objects, "Ingress").body;
+  EXPECT_EQ(ing["spec"]["tls"][0]["secretName"], "wildcard-apps-example-com");
+  EXPECT_EQ(ing["spec"]["tls"][0]["hosts"].size(), 2u);
+  EXPECT_FALSE(ing["metadata"]["annotations"].contains("cert-manager.io/cluster-issuer"));
+}
+
+TEST(KubeObjectsTest, ReplicasAreSpreadOverNodesWithoutBlockingScheduling) {
+  std::vector<KubeObject> objects = RenderRelease(ShopRelease(), Options());
+  const json& pod = Find(objects, "Deployment").body["spec"]["template"]["spec"];
+  const json& spread = pod["topologySpreadConstraints"][0];
+  EXPECT_EQ(spread["topologyKey"], "kubernetes.io/hostname");
+  EXPECT_EQ(spread["whenUnsatisfiable"], "ScheduleAnyway");
+  EXPECT_EQ(spread["labelSelector"]["matchLabels"]["app.kubernetes.io/name"], "shop");
+}
+
 TEST(KubeObjectsTest, OnePreviewNeverTakesAnotherAppsProductionName) {
   Release preview = ShopRelease();
   preview.track = "api";

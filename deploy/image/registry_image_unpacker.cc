@@ -1,0 +1,206 @@
+#include "deploy/image/registry_image_unpacker.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/beneath.h"
+#include "common/registry/image_reference.h"
+#include "common/status_macros.h"
+#include "deploy/image/beneath_tree.h"
+#include "deploy/image/image_pull.h"
+
+namespace tempa::deploy {
+namespace {
+
+constexpr char kImagesDir[] = "images";
+constexpr char kTmpDir[] = "tmp";
+
+// Makes (when missing) and opens a directory Tempa owns, refusing a symlink or another owner,
+// and sets its mode.
+absl::StatusOr<UniqueFd> OwnedDirectory(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, "mkdir", path);
+  }
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenRootDirectory(path));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "stat", path);
+  if (st.st_uid != ::geteuid()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is owned by uid ", st.st_uid, ", not by the deployer (uid ",
+                     ::geteuid(), "); give the deployer a work directory of its own"));
+  }
+  if ((st.st_mode & 07777) != mode && ::fchmod(fd.get(), mode) != 0) {
+    return ErrnoStatus(errno, "chmod", path);
+  }
+  return fd;
+}
+
+bool IsHex64(absl::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+class RegistryImageUnpacker : public ImageUnpacker {
+ public:
+  RegistryImageUnpacker(RegistryImageUnpackerOptions options, registry::HttpTransport* transport,
+                        UniqueFd images, UniqueFd tmp)
+      : options_(std::move(options)),
+        transport_(transport),
+        images_dir_(absl::StrCat(options_.work_dir, "/", kImagesDir)),
+        tmp_dir_(absl::StrCat(options_.work_dir, "/", kTmpDir)),
+        images_(std::move(images)),
+        tmp_(std::move(tmp)) {}
+
+  absl::StatusOr<UnpackedImage> Unpack(absl::string_view image) override {
+    ASSIGN_OR_RETURN(registry::ImageReference ref, registry::ImageReference::Parse(image));
+    if (!ref.digest()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "image ", image, " is not named by digest; releases run an exact image: give it as ",
+          ref.registry(), "/", ref.repository(), "@sha256:<hex> (the digest the build pushed)"));
+    }
+    const std::string hex = ref.digest()->hex();
+    absl::Mutex* image_mu = ImageMutex(hex);
+    absl::MutexLock image_lock(image_mu);
+
+    absl::StatusOr<UnpackedImage> done = LoadUnpacked(hex);
+    if (!absl::IsNotFound(done.status())) return done;
+
+    std::string tmp_name = absl::StrCat("unpack-", hex, "-", ::getpid(), "-", ++sequence_);
+    std::string tmp_path = absl::StrCat(tmp_dir_, "/", tmp_name);
+    if (::mkdirat(tmp_.get(), tmp_name.c_str(), 0700) != 0) {
+      return ErrnoStatus(errno, "mkdir", tmp_path);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_.insert(tmp_name);
+    }
+    absl::Status status = UnpackInto(ref, tmp_name, tmp_path, hex);
+    if (!status.ok()) {
+      absl::Status removed = RemoveBeneath(tmp_.get(), tmp_name, tmp_path);
+      (void)removed;  // the pull's error is the one to report; Prune retries the removal
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_.erase(tmp_name);
+    }
+    if (!status.ok()) return status;
+    return LoadUnpacked(hex);
+  }
+
+  absl::Status Prune(const std::vector<std::string>& keep) override {
+    std::set<std::string> kept(keep.begin(), keep.end());
+    ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectory(images_.get(), images_dir_));
+    for (const std::string& name : names) {
+      if (!IsHex64(name) || kept.count(absl::StrCat("sha256:", name)) > 0) continue;
+      absl::MutexLock image_lock(ImageMutex(name));
+      // Renamed out of images/ first, so no reader ever sees a half-removed image.
+      std::string doomed = absl::StrCat("prune-", name, "-", ::getpid(), "-", ++sequence_);
+      if (::renameat(images_.get(), name.c_str(), tmp_.get(), doomed.c_str()) != 0) {
+        if (errno == ENOENT) continue;
+        return ErrnoStatus(errno, "rename", absl::StrCat(images_dir_, "/", name));
+      }
+      RETURN_IF_ERROR(RemoveBeneath(tmp_.get(), doomed, absl::StrCat(tmp_dir_, "/", doomed)));
+    }
+    // Leftovers of unpacks that crashed.
+    ASSIGN_OR_RETURN(std::vector<std::string> temps, ListDirectory(tmp_.get(), tmp_dir_));
+    absl::MutexLock lock(&mu_);
+    for (const std::string& name : temps) {
+      if (in_flight_.contains(name)) continue;
+      RETURN_IF_ERROR(RemoveBeneath(tmp_.get(), name, absl::StrCat(tmp_dir_, "/", name)));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Mutex* ImageMutex(const std::string& hex) {
+    absl::MutexLock lock(&mu_);
+    std::unique_ptr<absl::Mutex>& mu = image_mutexes_[hex];
+    if (mu == nullptr) mu = std::make_unique<absl::Mutex>();
+    return mu.get();
+  }
+
+  absl::Status UnpackInto(const registry::ImageReference& ref, const std::string& tmp_name,
+                          const std::string& tmp_path, const std::string& hex) {
+    int fd =
+        ::openat(tmp_.get(), tmp_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, "open directory", tmp_path);
+    UniqueFd dir(fd);
+    registry::RegistryClient client(ref.registry(), transport_, options_.registry);
+    ASSIGN_OR_RETURN(PulledImage pulled, PullInto(client, ref, dir.get(), tmp_path, options_));
+    if (::fsync(dir.get()) != 0) return ErrnoStatus(errno, "fsync", tmp_path);
+    if (::renameat(tmp_.get(), tmp_name.c_str(), images_.get(), hex.c_str()) != 0) {
+      return ErrnoStatus(errno, "rename into place", absl::StrCat(images_dir_, "/", hex));
+    }
+    return absl::OkStatus();
+  }
+
+  // The image as an earlier Unpack left it; NotFound when it is not (completely) there.
+  absl::StatusOr<UnpackedImage> LoadUnpacked(const std::string& hex) {
+    std::string dir = absl::StrCat(images_dir_, "/", hex);
+    int fd = ::openat(images_.get(), hex.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
+    UniqueFd image(fd);
+    ASSIGN_OR_RETURN(std::string config_json,
+                     ReadSmallFile(image.get(), kConfigFile, dir, options_.max_config_bytes));
+    absl::StatusOr<oci::ImageConfig> config = oci::ParseConfig(config_json);
+    if (!config.ok()) return Annotate(config.status(), dir);
+    UnpackedImage out;
+    out.manifest_digest = absl::StrCat("sha256:", hex);
+    out.rootfs = absl::StrCat(dir, "/rootfs");
+    out.config = RunConfigOf(*config);
+    return out;
+  }
+
+  const RegistryImageUnpackerOptions options_;
+  registry::HttpTransport* const transport_;
+  const std::string images_dir_;
+  const std::string tmp_dir_;
+  const UniqueFd images_;
+  const UniqueFd tmp_;
+  std::atomic<uint64_t> sequence_{0};
+
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<absl::Mutex>> image_mutexes_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ImageUnpacker>> MakeRegistryImageUnpacker(
+    RegistryImageUnpackerOptions options, registry::HttpTransport* transport) {
+  if (options.work_dir.empty()) {
+    return absl::InvalidArgumentError("the image unpacker needs a work directory");
+  }
+  if (options.work_dir.front() != '/') {
+    char cwd[4096];
+    if (::getcwd(cwd, sizeof(cwd)) == nullptr) return ErrnoStatus(errno, "getcwd");
+    options.work_dir = absl::StrCat(cwd, "/", options.work_dir);
+  }
+  while (options.work_dir.size() > 1 && options.work_dir.back() == '/') options.work_dir.pop_back();
+  if (::mkdir(options.work_dir.c_str(), 0711) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, "mkdir", options.work_dir);
+  }
+  ASSIGN_OR_RETURN(UniqueFd images,
+                   OwnedDirectory(absl::StrCat(options.work_dir, "/", kImagesDir), 0711));
+  ASSIGN_OR_RETURN(UniqueFd tmp,
+                   OwnedDirectory(absl::StrCat(options.work_dir, "/", kTmpDir), 0700));
+  return std::make_unique<RegistryImageUnpacker>(std::move(options), transport, std::move(images),
+                                                 std::move(tmp));
+}
+
+}  // namespace tempa::deploy

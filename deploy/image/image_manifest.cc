@@ -38,8 +38,10 @@ absl::StatusOr<oci::Descriptor> PickPlatform(absl::string_view index_json,
   std::vector<std::string> seen;
   for (const json& entry : index["manifests"]) {
     if (!entry.is_object()) continue;
-    const std::string* os = StringAt(entry.value("platform", json()), "os");
-    const std::string* arch = StringAt(entry.value("platform", json()), "architecture");
+    auto platform_it = entry.find("platform");
+    if (platform_it == entry.end()) continue;
+    const std::string* os = StringAt(*platform_it, "os");
+    const std::string* arch = StringAt(*platform_it, "architecture");
     const std::string* digest = StringAt(entry, "digest");
     const std::string* type = StringAt(entry, "mediaType");
     if (os == nullptr || arch == nullptr || digest == nullptr) continue;

@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/beneath.h"
 #include "common/registry/registry_json.h"
 #include "common/status_macros.h"
@@ -115,6 +118,56 @@ absl::StatusOr<oci::Manifest> FetchManifest(registry::RegistryClient& client,
   return manifest;
 }
 
+// The hand-over between the downloading thread and extraction.
+class LayerDownloads {
+ public:
+  explicit LayerDownloads(size_t n) : done_(n) {}
+
+  // Blocks the downloader until layer `i` may be fetched; false once cancelled.
+  bool WaitForRoom(size_t i) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](LayerDownloads* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(d->mu_) {
+          return d->cancelled_ || d->next_download_ < d->extracted_ + kAhead;
+        },
+        this));
+    return !cancelled_;
+  }
+  void Done(size_t i, absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    done_[i] = std::move(status);
+    next_download_ = i + 1;
+  }
+  // Blocks until layer `i` is downloaded (or failed).
+  absl::Status Wait(size_t i) {
+    absl::MutexLock lock(&mu_);
+    waiting_for_ = i;
+    mu_.Await(absl::Condition(
+        +[](LayerDownloads* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(d->mu_) {
+          return d->done_[d->waiting_for_].has_value();
+        },
+        this));
+    return *done_[i];
+  }
+  void Extracted(size_t i) {
+    absl::MutexLock lock(&mu_);
+    extracted_ = i + 1;
+  }
+  void Cancel() {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+
+ private:
+  static constexpr size_t kAhead = 2;  // layers downloaded but not yet extracted, at most
+  absl::Mutex mu_;
+  std::vector<std::optional<absl::Status>> done_ ABSL_GUARDED_BY(mu_);
+  size_t next_download_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t extracted_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t waiting_for_ ABSL_GUARDED_BY(mu_) = 0;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
 
 absl::StatusOr<std::string> ReadSmallFile(int dir_fd, const std::string& name,
@@ -202,25 +255,44 @@ absl::StatusOr<PulledImage> PullInto(registry::RegistryClient& client,
   const std::string blobs_dir = absl::StrCat(dir, "/blobs");
   LayerExtractor extractor(rootfs.get(), absl::StrCat(dir, "/rootfs"), options.limits,
                            ::geteuid() == 0);
-  for (size_t i = 0; i < n; ++i) {
-    const oci::Descriptor& layer = manifest.layers[i];
-    std::string name = absl::StrCat("layer ", i + 1, "/", n, " ", layer.digest.ToString());
-    std::string blob_path = absl::StrCat(blobs_dir, "/", layer.digest.hex());
-    got = client.GetBlob(ref.repository(), layer.digest, static_cast<uint64_t>(layer.size),
-                         blob_path);
-    if (!got.ok()) return RegistryError(got, ref, name);
-    absl::StatusOr<Digest> diff_id = extractor.Apply(blob_path, name);
-    if (!diff_id.ok()) return Annotate(diff_id.status(), absl::StrCat("unpack ", image));
-    if (!(*diff_id == config->diff_ids[i])) {
-      return absl::DataLossError(absl::StrCat(
-          "unpack ", image, ": ", name, ": its uncompressed tar hashes to ", diff_id->ToString(),
-          " but the config's diff_id is ", config->diff_ids[i].ToString(),
-          "; the image is corrupt: build and push it again"));
+  auto layer_name = [&](size_t i) {
+    return absl::StrCat("layer ", i + 1, "/", n, " ", manifest.layers[i].digest.ToString());
+  };
+  auto blob_path = [&](size_t i) { return absl::StrCat(blobs_dir, "/", i); };
+  // Downloads run ahead of extraction on a thread of their own (a few layers at most, so the
+  // blobs waiting on disk stay bounded); extraction takes them in order.
+  LayerDownloads downloads(n);
+  std::thread downloader([&] {
+    for (size_t i = 0; i < n; ++i) {
+      if (!downloads.WaitForRoom(i)) return;
+      const oci::Descriptor& layer = manifest.layers[i];
+      absl::Status s = client.GetBlob(ref.repository(), layer.digest,
+                                      static_cast<uint64_t>(layer.size), blob_path(i));
+      downloads.Done(i, s.ok() ? s : RegistryError(s, ref, layer_name(i)));
+      if (!s.ok()) return;
     }
-    if (::unlinkat(blobs.get(), layer.digest.hex().c_str(), 0) != 0) {
-      return ErrnoStatus(errno, "remove", blob_path);
+  });
+  absl::Status extracted = [&]() -> absl::Status {
+    for (size_t i = 0; i < n; ++i) {
+      RETURN_IF_ERROR(downloads.Wait(i));
+      absl::StatusOr<Digest> diff_id = extractor.Apply(blob_path(i), layer_name(i));
+      if (!diff_id.ok()) return Annotate(diff_id.status(), absl::StrCat("unpack ", image));
+      if (!(*diff_id == config->diff_ids[i])) {
+        return absl::DataLossError(absl::StrCat(
+            "unpack ", image, ": ", layer_name(i), ": its uncompressed tar hashes to ",
+            diff_id->ToString(), " but the config's diff_id is ", config->diff_ids[i].ToString(),
+            "; the image is corrupt: build and push it again"));
+      }
+      if (::unlinkat(blobs.get(), absl::StrCat(i).c_str(), 0) != 0) {
+        return ErrnoStatus(errno, "remove", blob_path(i));
+      }
+      downloads.Extracted(i);
     }
-  }
+    return absl::OkStatus();
+  }();
+  downloads.Cancel();
+  downloader.join();
+  RETURN_IF_ERROR(extracted);
   blobs.Reset();
   RETURN_IF_ERROR(RemoveBeneath(dir_fd, "blobs", blobs_dir));
   PulledImage out;

@@ -108,13 +108,7 @@ class RegistryImageUnpacker : public ImageUnpacker {
     for (const std::string& name : names) {
       if (!IsHex64(name) || kept.count(absl::StrCat("sha256:", name)) > 0) continue;
       absl::MutexLock image_lock(ImageMutex(name));
-      // Renamed out of images/ first, so no reader ever sees a half-removed image.
-      std::string doomed = absl::StrCat("prune-", name, "-", ::getpid(), "-", ++sequence_);
-      if (::renameat(images_.get(), name.c_str(), tmp_.get(), doomed.c_str()) != 0) {
-        if (errno == ENOENT) continue;
-        return ErrnoStatus(errno, "rename", absl::StrCat(images_dir_, "/", name));
-      }
-      RETURN_IF_ERROR(RemoveBeneath(tmp_.get(), doomed, absl::StrCat(tmp_dir_, "/", doomed)));
+      RETURN_IF_ERROR(Discard(name));
     }
     // Leftovers of unpacks that crashed.
     ASSIGN_OR_RETURN(std::vector<std::string> temps, ListDirectory(tmp_.get(), tmp_dir_));
@@ -134,6 +128,17 @@ class RegistryImageUnpacker : public ImageUnpacker {
     return mu.get();
   }
 
+  // Removes images/<hex>, renamed out of images/ first so no reader ever sees it half-removed.
+  // The caller holds the image's mutex.
+  absl::Status Discard(const std::string& hex) {
+    std::string doomed = absl::StrCat("prune-", hex, "-", ::getpid(), "-", ++sequence_);
+    if (::renameat(images_.get(), hex.c_str(), tmp_.get(), doomed.c_str()) != 0) {
+      if (errno == ENOENT) return absl::OkStatus();
+      return ErrnoStatus(errno, "rename", absl::StrCat(images_dir_, "/", hex));
+    }
+    return RemoveBeneath(tmp_.get(), doomed, absl::StrCat(tmp_dir_, "/", doomed));
+  }
+
   absl::Status UnpackInto(const registry::ImageReference& ref, const std::string& tmp_name,
                           const std::string& tmp_path, const std::string& hex) {
     int fd =
@@ -142,10 +147,20 @@ class RegistryImageUnpacker : public ImageUnpacker {
     UniqueFd dir(fd);
     registry::RegistryClient client(ref.registry(), transport_, options_.registry);
     ASSIGN_OR_RETURN(PulledImage pulled, PullInto(client, ref, dir.get(), tmp_path, options_));
-    if (::fsync(dir.get()) != 0) return ErrnoStatus(errno, "fsync", tmp_path);
+    // Everything on disk before the name says the image is complete (a crash must not leave a
+    // rootfs that is never pulled again with files missing).
+    if (options_.sync && ::syncfs(dir.get()) != 0) return ErrnoStatus(errno, "syncfs", tmp_path);
     if (::renameat(tmp_.get(), tmp_name.c_str(), images_.get(), hex.c_str()) != 0) {
-      return ErrnoStatus(errno, "rename into place", absl::StrCat(images_dir_, "/", hex));
+      if (errno != ENOTEMPTY && errno != EEXIST) {
+        return ErrnoStatus(errno, "rename into place", absl::StrCat(images_dir_, "/", hex));
+      }
+      // An incomplete image someone tampered with (ours are published whole): replace it.
+      RETURN_IF_ERROR(Discard(hex));
+      if (::renameat(tmp_.get(), tmp_name.c_str(), images_.get(), hex.c_str()) != 0) {
+        return ErrnoStatus(errno, "rename into place", absl::StrCat(images_dir_, "/", hex));
+      }
     }
+    if (::fsync(images_.get()) != 0) return ErrnoStatus(errno, "fsync", images_dir_);
     return absl::OkStatus();
   }
 

@@ -36,6 +36,9 @@ struct RegistryImageUnpackerOptions {
   ExtractLimits limits;
   // Largest image config accepted.
   uint64_t max_config_bytes = 4 << 20;
+  // Flush the unpacked image to disk (syncfs) before publishing it, so a crash or power loss
+  // never leaves a published rootfs with files missing. Tests may turn it off.
+  bool sync = true;
   // The platform picked from an image index, and required of an image's config.
   Platform platform;
 };

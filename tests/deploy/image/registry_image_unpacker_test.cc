@@ -358,5 +358,18 @@ TEST_F(RegistryImageUnpackerTest, PruneRemovesImagesNotKeptWithoutFollowingTheir
   EXPECT_GT(counting_.counts().total(), sent);
 }
 
+TEST_F(RegistryImageUnpackerTest, AnIncompleteImageDirectoryIsPulledAgainAndReplaced) {
+  PushedImage image = Push("broken/app", {MakeLayer({File("f", "x")})});
+  auto unpacker = MakeUnpacker();
+  auto first = unpacker->Unpack(image.reference);
+  ASSERT_TRUE(first.ok()) << first.status();
+  fs::remove(dir_.Join("work/images/" + image.manifest_digest.hex() + "/config.json"));
+  fs::remove(first->rootfs + "/f");
+  auto again = unpacker->Unpack(image.reference);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(ReadFile(again->rootfs + "/f"), "x");
+  EXPECT_THAT(Names(dir_.Join("work/tmp")), IsEmpty());
+}
+
 }  // namespace
 }  // namespace tempa::deploy

@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/check.h"
 #include "common/registry/counting_http_transport.h"
@@ -369,6 +371,37 @@ TEST_F(RegistryImageUnpackerTest, AnIncompleteImageDirectoryIsPulledAgainAndRepl
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(ReadFile(again->rootfs + "/f"), "x");
   EXPECT_THAT(Names(dir_.Join("work/tmp")), IsEmpty());
+}
+
+// Layers written by other tools: umoci records deletions as whiteouts, skopeo pushes the image
+// (recompressed with zstd) to the registry.
+TEST_F(RegistryImageUnpackerTest, AnImageMadeByUmociAndPushedBySkopeoUnpacks) {
+  if (::access("/usr/bin/umoci", X_OK) != 0 || ::access("/usr/bin/skopeo", X_OK) != 0) {
+    GTEST_SKIP() << "umoci or skopeo not installed";
+  }
+  std::string work = dir_.Join("umoci");
+  std::string script = absl::StrCat(
+      "set -e; mkdir ", work, "; cd ", work,
+      "; umoci init --layout img; umoci new --image img:t"
+      "; umoci unpack --image img:t b >/dev/null"
+      "; mkdir -p b/rootfs/a b/rootfs/b; echo k > b/rootfs/a/keep; echo g > b/rootfs/a/gone"
+      "; echo x > b/rootfs/b/x; umoci repack --image img:t b; rm -rf b"
+      "; umoci unpack --image img:t b >/dev/null; rm b/rootfs/a/gone; rm -r b/rootfs/b"
+      "; umoci repack --image img:t b"
+      "; umoci config --image img:t --config.entrypoint /bin/app --config.exposedports 7000/tcp"
+      "; skopeo copy -q --dest-tls-verify=false --dest-compress-format zstd oci:img:t docker://",
+      server_->host_port(), "/umoci/app:t >/dev/null 2>&1");
+  ASSERT_EQ(std::system(script.c_str()), 0) << script;
+  auto manifest = client_->GetManifest("umoci/app", "t");
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  auto unpacked =
+      MakeUnpacker()->Unpack(server_->host_port() + "/umoci/app@" + manifest->digest.ToString());
+  ASSERT_TRUE(unpacked.ok()) << unpacked.status();
+  EXPECT_THAT(Names(unpacked->rootfs), ElementsAre("a"));
+  EXPECT_THAT(Names(unpacked->rootfs + "/a"), ElementsAre("keep"));
+  EXPECT_EQ(ReadFile(unpacked->rootfs + "/a/keep"), "k\n");
+  EXPECT_THAT(unpacked->config.entrypoint, ElementsAre("/bin/app"));
+  EXPECT_EQ(unpacked->config.exposed_port, 7000);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -274,6 +275,30 @@ TEST_F(LayerExtractorTest, GarbageIsNotATarLayer) {
   auto status = Apply(junk).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_THAT(status.message(), HasSubstr("layer 1"));
+}
+
+TEST_F(LayerExtractorTest, HardLinksToFilesOfLowerLayersWork) {
+  ASSERT_TRUE(ApplyEntries({File("bin/tool", "t", 0755)}).ok());
+  ASSERT_TRUE(ApplyEntries({Hardlink("bin/alias", "bin/tool")}).ok());
+  struct stat a, b;
+  ASSERT_EQ(::stat(In("bin/tool").c_str(), &a), 0);
+  ASSERT_EQ(::stat(In("bin/alias").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+}
+
+TEST_F(LayerExtractorTest, NonAsciiNamesAreKeptByteForByte) {
+  // GNU tar's pax output, as Docker and BuildKit write it: the name as UTF-8 in a "path" record.
+  std::string src = dir_.Join("src");
+  fs::create_directories(src + "/caf\xc3\xa9");
+  testing::WriteLayerFile({"x"}, src + "/caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.txt");
+  std::string tar = dir_.Join("gnu.tar");
+  ASSERT_EQ(std::system(("tar --format=pax -C " + src + " -cf " + tar + " .").c_str()), 0);
+  Layer layer;
+  layer.blob = ReadFile(tar);
+  auto diff_id = Apply(layer);
+  ASSERT_TRUE(diff_id.ok()) << diff_id.status();
+  EXPECT_EQ(*diff_id, Sha256Of(layer.blob));
+  EXPECT_EQ(ReadFile(In("caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.txt")), "x");
 }
 
 }  // namespace

@@ -404,5 +404,17 @@ TEST_F(RegistryImageUnpackerTest, AnImageMadeByUmociAndPushedBySkopeoUnpacks) {
   EXPECT_EQ(unpacked->config.exposed_port, 7000);
 }
 
+TEST_F(RegistryImageUnpackerTest, ADockerSchema2ImageUnpacks) {
+  auto image = testing::PushLayers(*client_, store_, "docker/app",
+                                   {MakeLayer({File("a", "1")}), MakeLayer({File("b", "2")})},
+                                   {{"Cmd", {"/a"}}}, {}, "amd64", /*docker_media_types=*/true);
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image->manifest_json, HasSubstr(oci::kMediaTypeDockerManifest));
+  auto unpacked = MakeUnpacker()->Unpack(image->reference);
+  ASSERT_TRUE(unpacked.ok()) << unpacked.status();
+  EXPECT_THAT(Names(unpacked->rootfs), UnorderedElementsAre("a", "b"));
+  EXPECT_THAT(unpacked->config.cmd, ElementsAre("/a"));
+}
+
 }  // namespace
 }  // namespace tempa::deploy

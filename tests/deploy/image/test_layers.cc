@@ -150,13 +150,13 @@ absl::StatusOr<PushedImage> PushLayers(registry::RegistryClient& client, cas::Bl
                                        const std::string& repo, const std::vector<Layer>& layers,
                                        const nlohmann::json& run_config,
                                        const std::vector<Digest>& diff_ids,
-                                       const std::string& architecture) {
+                                       const std::string& architecture, bool docker_media_types) {
   nlohmann::json ids = nlohmann::json::array();
   std::vector<oci::Descriptor> descriptors;
   for (size_t i = 0; i < layers.size(); ++i) {
     ids.push_back((diff_ids.empty() ? layers[i].diff_id : diff_ids[i]).ToString());
     oci::Descriptor d;
-    d.media_type = layers[i].media_type;
+    d.media_type = docker_media_types ? oci::kMediaTypeDockerLayerGzip : layers[i].media_type;
     ASSIGN_OR_RETURN(d.digest, store.Put(layers[i].blob));
     d.size = static_cast<int64_t>(layers[i].blob.size());
     descriptors.push_back(d);
@@ -167,15 +167,16 @@ absl::StatusOr<PushedImage> PushLayers(registry::RegistryClient& client, cas::Bl
                            {"rootfs", {{"type", "layers"}, {"diff_ids", ids}}}};
   std::string config_json = config.dump();
   oci::Descriptor config_d;
-  config_d.media_type = oci::kMediaTypeConfig;
+  config_d.media_type = docker_media_types ? oci::kMediaTypeDockerConfig : oci::kMediaTypeConfig;
   ASSIGN_OR_RETURN(config_d.digest, store.Put(config_json));
   config_d.size = static_cast<int64_t>(config_json.size());
   nlohmann::json layer_list = nlohmann::json::array();
   for (const oci::Descriptor& d : descriptors) layer_list.push_back(DescriptorJson(d));
-  nlohmann::json manifest = {{"schemaVersion", 2},
-                             {"mediaType", oci::kMediaTypeManifest},
-                             {"config", DescriptorJson(config_d)},
-                             {"layers", layer_list}};
+  nlohmann::json manifest = {
+      {"schemaVersion", 2},
+      {"mediaType", docker_media_types ? oci::kMediaTypeDockerManifest : oci::kMediaTypeManifest},
+      {"config", DescriptorJson(config_d)},
+      {"layers", layer_list}};
   PushedImage out;
   out.manifest_json = manifest.dump();
   ASSIGN_OR_RETURN(registry::ImageReference target,

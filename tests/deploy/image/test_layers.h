@@ -54,11 +54,13 @@ struct PushedImage {
 };
 
 // Pushes an image of `layers` to `repo` (tag "latest") with a config whose "config" object is
-// `run_config` and whose diff_ids are the layers' (or `diff_ids` when given).
+// `run_config` and whose diff_ids are the layers' (or `diff_ids` when given). With
+// `docker_media_types`, a Docker schema 2 manifest (gzip layers only).
 absl::StatusOr<PushedImage> PushLayers(registry::RegistryClient& client, cas::BlobStore& store,
                                        const std::string& repo, const std::vector<Layer>& layers,
                                        const nlohmann::json& run_config = nlohmann::json::object(),
                                        const std::vector<Digest>& diff_ids = {},
-                                       const std::string& architecture = "amd64");
+                                       const std::string& architecture = "amd64",
+                                       bool docker_media_types = false);
 
 }  // namespace tempa::deploy::testing

@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <deque>
 #include <map>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -26,6 +28,8 @@ namespace {
 
 constexpr char kImagesDir[] = "images";
 constexpr char kTmpDir[] = "tmp";
+// Written into images/<hex> once everything in it is on disk.
+constexpr char kSyncedFile[] = "synced";
 
 // Makes (when missing) and opens a directory Tempa owns, refusing a symlink or another owner,
 // and sets its mode.
@@ -64,7 +68,17 @@ class RegistryImageUnpacker : public ImageUnpacker {
         images_dir_(absl::StrCat(options_.work_dir, "/", kImagesDir)),
         tmp_dir_(absl::StrCat(options_.work_dir, "/", kTmpDir)),
         images_(std::move(images)),
-        tmp_(std::move(tmp)) {}
+        tmp_(std::move(tmp)) {
+    if (options_.sync) syncer_ = std::thread([this] { SyncLoop(); });
+  }
+
+  ~RegistryImageUnpacker() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    if (syncer_.joinable()) syncer_.join();
+  }
 
   absl::StatusOr<UnpackedImage> Unpack(absl::string_view image) override {
     ASSIGN_OR_RETURN(registry::ImageReference ref, registry::ImageReference::Parse(image));
@@ -82,12 +96,16 @@ class RegistryImageUnpacker : public ImageUnpacker {
 
     std::string tmp_name = absl::StrCat("unpack-", hex, "-", ::getpid(), "-", ++sequence_);
     std::string tmp_path = absl::StrCat(tmp_dir_, "/", tmp_name);
-    if (::mkdirat(tmp_.get(), tmp_name.c_str(), 0700) != 0) {
-      return ErrnoStatus(errno, "mkdir", tmp_path);
-    }
     {
+      // Known as in flight before it exists, so a concurrent Prune never takes it for a leftover.
       absl::MutexLock lock(&mu_);
       in_flight_.insert(tmp_name);
+    }
+    if (::mkdirat(tmp_.get(), tmp_name.c_str(), 0700) != 0) {
+      absl::Status error = ErrnoStatus(errno, "mkdir", tmp_path);
+      absl::MutexLock lock(&mu_);
+      in_flight_.erase(tmp_name);
+      return error;
     }
     absl::Status status = UnpackInto(ref, tmp_name, tmp_path, hex);
     if (!status.ok()) {
@@ -147,9 +165,6 @@ class RegistryImageUnpacker : public ImageUnpacker {
     UniqueFd dir(fd);
     registry::RegistryClient client(ref.registry(), transport_, options_.registry);
     ASSIGN_OR_RETURN(PulledImage pulled, PullInto(client, ref, dir.get(), tmp_path, options_));
-    // Everything on disk before the name says the image is complete (a crash must not leave a
-    // rootfs that is never pulled again with files missing).
-    if (options_.sync && ::syncfs(dir.get()) != 0) return ErrnoStatus(errno, "syncfs", tmp_path);
     if (::renameat(tmp_.get(), tmp_name.c_str(), images_.get(), hex.c_str()) != 0) {
       if (errno != ENOTEMPTY && errno != EEXIST) {
         return ErrnoStatus(errno, "rename into place", absl::StrCat(images_dir_, "/", hex));
@@ -160,8 +175,62 @@ class RegistryImageUnpacker : public ImageUnpacker {
         return ErrnoStatus(errno, "rename into place", absl::StrCat(images_dir_, "/", hex));
       }
     }
-    if (::fsync(images_.get()) != 0) return ErrnoStatus(errno, "fsync", images_dir_);
+    if (options_.sync) {
+      absl::MutexLock lock(&mu_);
+      unsynced_.insert(hex);
+      sync_queue_.push_back(hex);
+    }
     return absl::OkStatus();
+  }
+
+  // Whether images/<hex> (open as `image_fd`) is safely on disk, or was published by this
+  // instance and is being flushed (its files are in the page cache meanwhile).
+  bool Synced(int image_fd, const std::string& hex) {
+    struct stat st;
+    if (::fstatat(image_fd, kSyncedFile, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+      return true;
+    }
+    absl::MutexLock lock(&mu_);
+    return unsynced_.contains(hex);
+  }
+
+  // Flushes published images in the background, off the deploy's critical path (a syncfs can
+  // take seconds on a busy disk), then marks each with kSyncedFile. Drains the queue before it
+  // stops.
+  void SyncLoop() {
+    while (true) {
+      std::string hex;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](RegistryImageUnpacker* u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(u->mu_) {
+              return u->stopping_ || !u->sync_queue_.empty();
+            },
+            this));
+        if (sync_queue_.empty()) return;
+        hex = sync_queue_.front();
+        sync_queue_.pop_front();
+      }
+      // A failure leaves the image unmarked: a later instance pulls it again. The mark is
+      // written under the image's mutex, so Prune never removes a directory it is writing in.
+      if (::syncfs(images_.get()) == 0) {
+        absl::MutexLock image_lock(ImageMutex(hex));
+        int fd =
+            ::openat(images_.get(), hex.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+          UniqueFd image(fd);
+          int marker =
+              ::openat(image.get(), kSyncedFile, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+          if (marker >= 0) {
+            ::fsync(marker);
+            ::close(marker);
+            ::fsync(image.get());
+          }
+        }
+      }
+      absl::MutexLock lock(&mu_);
+      unsynced_.erase(hex);
+    }
   }
 
   // The image as an earlier Unpack left it; NotFound when it is not (completely) there.
@@ -170,6 +239,11 @@ class RegistryImageUnpacker : public ImageUnpacker {
     int fd = ::openat(images_.get(), hex.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
     UniqueFd image(fd);
+    if (options_.sync && !Synced(image.get(), hex)) {
+      return absl::NotFoundError(absl::StrCat(dir,
+                                              " was never flushed to disk (the machine or "
+                                              "the deployer stopped before); pulling it again"));
+    }
     ASSIGN_OR_RETURN(std::string config_json,
                      ReadSmallFile(image.get(), kConfigFile, dir, options_.max_config_bytes));
     absl::StatusOr<oci::ImageConfig> config = oci::ParseConfig(config_json);
@@ -192,6 +266,11 @@ class RegistryImageUnpacker : public ImageUnpacker {
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<absl::Mutex>> image_mutexes_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Published by this instance, not yet marked synced; and the syncer's work.
+  absl::flat_hash_set<std::string> unsynced_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> sync_queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread syncer_;
 };
 
 }  // namespace

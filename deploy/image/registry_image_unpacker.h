@@ -5,6 +5,7 @@
 //                                   says, less setuid/setgid/sticky and o+w)
 //   WORK/images/<hex>/config.json   the image config (verified blob), read back on later calls
 //   WORK/images/<hex>/manifest.json the image manifest
+//   WORK/images/<hex>/synced        present once all of it is flushed to disk
 //   WORK/tmp/unpack-<hex>-<n>/      where an unpack happens; renamed into images/ only when
 //                                   complete, removed on failure
 //
@@ -36,8 +37,10 @@ struct RegistryImageUnpackerOptions {
   ExtractLimits limits;
   // Largest image config accepted.
   uint64_t max_config_bytes = 4 << 20;
-  // Flush the unpacked image to disk (syncfs) before publishing it, so a crash or power loss
-  // never leaves a published rootfs with files missing. Tests may turn it off.
+  // Flush each unpacked image to disk (syncfs, on a background thread after it is published,
+  // off the deploy's critical path) and mark it "synced"; an image without the mark that this
+  // instance did not publish (a crash or power loss came first) is pulled again, so a rootfs
+  // with files missing is never run. Off: no flush, no mark needed.
   bool sync = true;
   // The platform picked from an image index, and required of an image's config.
   Platform platform;

@@ -192,7 +192,10 @@ TEST_F(RegistryImageUnpackerTest, ASecondUnpackOfADoneImageSendsNoRequest) {
   EXPECT_EQ(counting_.counts().total(), sent);
   EXPECT_EQ(second->rootfs, first->rootfs);
   EXPECT_EQ(second->config.exposed_port, 9000);
-  // A new unpacker on the same work dir (a restarted deployer) finds it too.
+  // A new unpacker on the same work dir (a restarted deployer) finds it too, once the first
+  // one flushed it to disk (its destructor waits for that).
+  unpacker.reset();
+  EXPECT_TRUE(fs::exists(dir_.Join("work/images/" + image.manifest_digest.hex() + "/synced")));
   auto third = MakeUnpacker()->Unpack(image.reference);
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(counting_.counts().total(), sent);
@@ -414,6 +417,22 @@ TEST_F(RegistryImageUnpackerTest, ADockerSchema2ImageUnpacks) {
   ASSERT_TRUE(unpacked.ok()) << unpacked.status();
   EXPECT_THAT(Names(unpacked->rootfs), UnorderedElementsAre("a", "b"));
   EXPECT_THAT(unpacked->config.cmd, ElementsAre("/a"));
+}
+
+TEST_F(RegistryImageUnpackerTest, AnImageNeverFlushedToDiskIsPulledAgainAfterARestart) {
+  PushedImage image = Push("unsynced/app", {MakeLayer({File("f", "x")})});
+  MakeUnpacker()->Unpack(image.reference).IgnoreError();
+  // As if the machine went down before the background flush marked it.
+  std::string marker = dir_.Join("work/images/" + image.manifest_digest.hex() + "/synced");
+  ASSERT_TRUE(fs::remove(marker));
+  int64_t sent = counting_.counts().total();
+  auto unpacker = MakeUnpacker();
+  auto again = unpacker->Unpack(image.reference);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_GT(counting_.counts().total(), sent);
+  EXPECT_EQ(ReadFile(again->rootfs + "/f"), "x");
+  unpacker.reset();
+  EXPECT_TRUE(fs::exists(marker));
 }
 
 }  // namespace

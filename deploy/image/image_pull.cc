@@ -121,7 +121,8 @@ absl::StatusOr<oci::Manifest> FetchManifest(registry::RegistryClient& client,
 // The hand-over between the downloading thread and extraction.
 class LayerDownloads {
  public:
-  explicit LayerDownloads(size_t n) : done_(n) {}
+  // Layers [first, n) are to be downloaded.
+  LayerDownloads(size_t n, size_t first) : done_(n), next_download_(first), extracted_(first) {}
 
   // Blocks the downloader until layer `i` may be fetched; false once cancelled.
   bool WaitForRoom(size_t i) {
@@ -162,13 +163,22 @@ class LayerDownloads {
   static constexpr size_t kAhead = 2;  // layers downloaded but not yet extracted, at most
   absl::Mutex mu_;
   std::vector<std::optional<absl::Status>> done_ ABSL_GUARDED_BY(mu_);
-  size_t next_download_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t extracted_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t next_download_ ABSL_GUARDED_BY(mu_);
+  size_t extracted_ ABSL_GUARDED_BY(mu_);
   size_t waiting_for_ ABSL_GUARDED_BY(mu_) = 0;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
+
+std::vector<Digest> ChainIds(const std::vector<Digest>& diff_ids) {
+  std::vector<Digest> out;
+  for (const Digest& d : diff_ids) {
+    out.push_back(out.empty() ? d
+                              : Sha256Of(absl::StrCat(out.back().ToString(), " ", d.ToString())));
+  }
+  return out;
+}
 
 absl::StatusOr<std::string> ReadSmallFile(int dir_fd, const std::string& name,
                                           const std::string& dir, uint64_t max) {
@@ -194,7 +204,8 @@ absl::StatusOr<std::string> ReadSmallFile(int dir_fd, const std::string& name,
 absl::StatusOr<PulledImage> PullInto(registry::RegistryClient& client,
                                      const registry::ImageReference& ref, int dir_fd,
                                      const std::string& dir,
-                                     const RegistryImageUnpackerOptions& options) {
+                                     const RegistryImageUnpackerOptions& options,
+                                     LayerChains* chains) {
   const std::string image = ref.ToString();
   std::string manifest_json;
   ASSIGN_OR_RETURN(oci::Manifest manifest,
@@ -259,11 +270,16 @@ absl::StatusOr<PulledImage> PullInto(registry::RegistryClient& client,
     return absl::StrCat("layer ", i + 1, "/", n, " ", manifest.layers[i].digest.ToString());
   };
   auto blob_path = [&](size_t i) { return absl::StrCat(blobs_dir, "/", i); };
+  const std::vector<Digest> chain_ids = ChainIds(config->diff_ids);
+  size_t first = 0;
+  if (chains != nullptr && n >= 2) {
+    ASSIGN_OR_RETURN(first, chains->CloneLongest(chain_ids, n - 1, rootfs.get()));
+  }
   // Downloads run ahead of extraction on a thread of their own (a few layers at most, so the
   // blobs waiting on disk stay bounded); extraction takes them in order.
-  LayerDownloads downloads(n);
+  LayerDownloads downloads(n, first);
   std::thread downloader([&] {
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = first; i < n; ++i) {
       if (!downloads.WaitForRoom(i)) return;
       const oci::Descriptor& layer = manifest.layers[i];
       absl::Status s = client.GetBlob(ref.repository(), layer.digest,
@@ -273,7 +289,7 @@ absl::StatusOr<PulledImage> PullInto(registry::RegistryClient& client,
     }
   });
   absl::Status extracted = [&]() -> absl::Status {
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = first; i < n; ++i) {
       RETURN_IF_ERROR(downloads.Wait(i));
       absl::StatusOr<Digest> diff_id = extractor.Apply(blob_path(i), layer_name(i));
       if (!diff_id.ok()) return Annotate(diff_id.status(), absl::StrCat("unpack ", image));
@@ -287,6 +303,7 @@ absl::StatusOr<PulledImage> PullInto(registry::RegistryClient& client,
         return ErrnoStatus(errno, "remove", blob_path(i));
       }
       downloads.Extracted(i);
+      if (chains != nullptr && i + 2 == n) chains->Save(chain_ids[i], rootfs.get());
     }
     return absl::OkStatus();
   }();
@@ -297,6 +314,7 @@ absl::StatusOr<PulledImage> PullInto(registry::RegistryClient& client,
   RETURN_IF_ERROR(RemoveBeneath(dir_fd, "blobs", blobs_dir));
   PulledImage out;
   out.config = *std::move(config);
+  out.reused_layers = first;
   out.extracted_bytes = extractor.total_bytes();
   out.entries = extractor.total_entries();
   return out;

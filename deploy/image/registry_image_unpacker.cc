@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <set>
@@ -21,6 +22,7 @@
 #include "common/registry/image_reference.h"
 #include "common/status_macros.h"
 #include "deploy/image/beneath_tree.h"
+#include "deploy/image/dir_layer_chains.h"
 #include "deploy/image/image_pull.h"
 
 namespace tempa::deploy {
@@ -28,6 +30,9 @@ namespace {
 
 constexpr char kImagesDir[] = "images";
 constexpr char kTmpDir[] = "tmp";
+constexpr char kChainsDir[] = "chains";
+// Sync queue entries for snapshots (images go by their bare hex).
+constexpr char kChainPrefix[] = "chain/";
 // Written into images/<hex> once everything in it is on disk.
 constexpr char kSyncedFile[] = "synced";
 
@@ -62,13 +67,15 @@ bool IsHex64(absl::string_view s) {
 class RegistryImageUnpacker : public ImageUnpacker {
  public:
   RegistryImageUnpacker(RegistryImageUnpackerOptions options, registry::HttpTransport* transport,
-                        UniqueFd images, UniqueFd tmp)
+                        UniqueFd images, UniqueFd tmp, UniqueFd chains)
       : options_(std::move(options)),
         transport_(transport),
         images_dir_(absl::StrCat(options_.work_dir, "/", kImagesDir)),
         tmp_dir_(absl::StrCat(options_.work_dir, "/", kTmpDir)),
         images_(std::move(images)),
-        tmp_(std::move(tmp)) {
+        tmp_(std::move(tmp)),
+        chains_(std::move(chains), absl::StrCat(options_.work_dir, "/", kChainsDir), options_.sync,
+                [this](const std::string& hex) { QueueSync(absl::StrCat(kChainPrefix, hex)); }) {
     if (options_.sync) syncer_ = std::thread([this] { SyncLoop(); });
   }
 
@@ -128,6 +135,15 @@ class RegistryImageUnpacker : public ImageUnpacker {
       absl::MutexLock image_lock(ImageMutex(name));
       RETURN_IF_ERROR(Discard(name));
     }
+    // Snapshots no kept image is built on.
+    absl::flat_hash_set<std::string> bases;
+    ASSIGN_OR_RETURN(names, ListDirectory(images_.get(), images_dir_));
+    for (const std::string& name : names) {
+      absl::StatusOr<std::vector<Digest>> diff_ids = DiffIds(name);
+      if (!diff_ids.ok() || diff_ids->size() < 2) continue;
+      bases.insert(ChainIds(*diff_ids)[diff_ids->size() - 2].hex());
+    }
+    RETURN_IF_ERROR(chains_.Prune(bases));
     // Leftovers of unpacks that crashed.
     ASSIGN_OR_RETURN(std::vector<std::string> temps, ListDirectory(tmp_.get(), tmp_dir_));
     absl::MutexLock lock(&mu_);
@@ -164,7 +180,8 @@ class RegistryImageUnpacker : public ImageUnpacker {
     if (fd < 0) return ErrnoStatus(errno, "open directory", tmp_path);
     UniqueFd dir(fd);
     registry::RegistryClient client(ref.registry(), transport_, options_.registry);
-    ASSIGN_OR_RETURN(PulledImage pulled, PullInto(client, ref, dir.get(), tmp_path, options_));
+    ASSIGN_OR_RETURN(PulledImage pulled,
+                     PullInto(client, ref, dir.get(), tmp_path, options_, &chains_));
     if (::renameat(tmp_.get(), tmp_name.c_str(), images_.get(), hex.c_str()) != 0) {
       if (errno != ENOTEMPTY && errno != EEXIST) {
         return ErrnoStatus(errno, "rename into place", absl::StrCat(images_dir_, "/", hex));
@@ -176,9 +193,11 @@ class RegistryImageUnpacker : public ImageUnpacker {
       }
     }
     if (options_.sync) {
-      absl::MutexLock lock(&mu_);
-      unsynced_.insert(hex);
-      sync_queue_.push_back(hex);
+      {
+        absl::MutexLock lock(&mu_);
+        unsynced_.insert(hex);
+      }
+      QueueSync(hex);
     }
     return absl::OkStatus();
   }
@@ -192,6 +211,12 @@ class RegistryImageUnpacker : public ImageUnpacker {
     }
     absl::MutexLock lock(&mu_);
     return unsynced_.contains(hex);
+  }
+
+  void QueueSync(const std::string& item) {
+    if (!options_.sync) return;
+    absl::MutexLock lock(&mu_);
+    sync_queue_.push_back(item);
   }
 
   // Flushes published images in the background, off the deploy's critical path (a syncfs can
@@ -210,6 +235,10 @@ class RegistryImageUnpacker : public ImageUnpacker {
         if (sync_queue_.empty()) return;
         hex = sync_queue_.front();
         sync_queue_.pop_front();
+      }
+      if (absl::StartsWith(hex, kChainPrefix)) {
+        if (::syncfs(images_.get()) == 0) chains_.MarkSynced(hex.substr(strlen(kChainPrefix)));
+        continue;
       }
       // A failure leaves the image unmarked: a later instance pulls it again. The mark is
       // written under the image's mutex, so Prune never removes a directory it is writing in.
@@ -231,6 +260,18 @@ class RegistryImageUnpacker : public ImageUnpacker {
       absl::MutexLock lock(&mu_);
       unsynced_.erase(hex);
     }
+  }
+
+  // The diff_ids of the unpacked image `hex`.
+  absl::StatusOr<std::vector<Digest>> DiffIds(const std::string& hex) {
+    std::string dir = absl::StrCat(images_dir_, "/", hex);
+    UniqueFd image(
+        ::openat(images_.get(), hex.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!image.valid()) return ErrnoStatus(errno, "open directory", dir);
+    ASSIGN_OR_RETURN(std::string json,
+                     ReadSmallFile(image.get(), kConfigFile, dir, options_.max_config_bytes));
+    ASSIGN_OR_RETURN(oci::ImageConfig config, oci::ParseConfig(json));
+    return config.diff_ids;
   }
 
   // The image as an earlier Unpack left it; NotFound when it is not (completely) there.
@@ -271,6 +312,7 @@ class RegistryImageUnpacker : public ImageUnpacker {
   std::deque<std::string> sync_queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread syncer_;
+  DirLayerChains chains_;
 };
 
 }  // namespace
@@ -293,8 +335,10 @@ absl::StatusOr<std::unique_ptr<ImageUnpacker>> MakeRegistryImageUnpacker(
                    OwnedDirectory(absl::StrCat(options.work_dir, "/", kImagesDir), 0711));
   ASSIGN_OR_RETURN(UniqueFd tmp,
                    OwnedDirectory(absl::StrCat(options.work_dir, "/", kTmpDir), 0700));
+  ASSIGN_OR_RETURN(UniqueFd chains,
+                   OwnedDirectory(absl::StrCat(options.work_dir, "/", kChainsDir), 0700));
   return std::make_unique<RegistryImageUnpacker>(std::move(options), transport, std::move(images),
-                                                 std::move(tmp));
+                                                 std::move(tmp), std::move(chains));
 }
 
 }  // namespace tempa::deploy

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -53,6 +54,20 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
+// Every path below `root` with its type, mode, owner and contents (or link target).
+std::map<std::string, std::string> Tree(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    struct stat st;
+    TEMPA_CHECK(::lstat(e.path().c_str(), &st) == 0, "lstat");
+    std::string what = absl::StrCat(st.st_mode, " ", st.st_uid, ":", st.st_gid, " ");
+    if (S_ISLNK(st.st_mode)) what += fs::read_symlink(e.path()).string();
+    if (S_ISREG(st.st_mode)) what += ReadFile(e.path());
+    out[fs::relative(e.path(), root).string()] = what;
+  }
+  return out;
+}
+
 // Sends a manifest request for one digest as a request for another: a registry answering with
 // the wrong manifest.
 class SwappingTransport : public registry::HttpTransport {
@@ -95,7 +110,7 @@ class RegistryImageUnpackerTest : public ::testing::Test {
 
   std::unique_ptr<ImageUnpacker> MakeUnpacker(registry::HttpTransport* transport = nullptr) {
     auto unpacker = MakeRegistryImageUnpacker(options_, transport ? transport : &counting_);
-    TEMPA_CHECK(unpacker.ok(), unpacker.status().ToString());
+    TEMPA_CHECK(unpacker.ok(), unpacker.status().ToString().c_str());
     return *std::move(unpacker);
   }
 
@@ -103,16 +118,20 @@ class RegistryImageUnpackerTest : public ::testing::Test {
                    const nlohmann::json& run_config = nlohmann::json::object(),
                    const std::vector<Digest>& diff_ids = {}) {
     auto pushed = testing::PushLayers(*client_, store_, repo, layers, run_config, diff_ids);
-    TEMPA_CHECK(pushed.ok(), pushed.status().ToString());
+    TEMPA_CHECK(pushed.ok(), pushed.status().ToString().c_str());
     return *pushed;
   }
 
   // The work directory holds the (empty) layout only: a failed unpack left nothing behind.
   void ExpectWorkDirEmpty() {
     EXPECT_THAT(Names(dir_.path()), UnorderedElementsAre("work", "store"));
-    EXPECT_THAT(Names(dir_.Join("work")), UnorderedElementsAre("images", "tmp"));
+    EXPECT_THAT(Names(dir_.Join("work")), UnorderedElementsAre("images", "tmp", "chains"));
     EXPECT_THAT(Names(dir_.Join("work/images")), IsEmpty());
     EXPECT_THAT(Names(dir_.Join("work/tmp")), IsEmpty());
+    // Snapshots of verified lower layers may stay; nothing half-made does.
+    for (const std::string& name : Names(dir_.Join("work/chains"))) {
+      EXPECT_EQ(name.find(".tmp-"), std::string::npos) << name;
+    }
   }
 
   static inline std::unique_ptr<::tempa::testing::RegistryServer> server_;
@@ -433,6 +452,61 @@ TEST_F(RegistryImageUnpackerTest, AnImageNeverFlushedToDiskIsPulledAgainAfterARe
   EXPECT_EQ(ReadFile(again->rootfs + "/f"), "x");
   unpacker.reset();
   EXPECT_TRUE(fs::exists(marker));
+}
+
+TEST_F(RegistryImageUnpackerTest, AnImageOnAnUnpackedBasePullsOnlyItsTopLayer) {
+  Layer base1 = MakeLayer({File("usr/lib/libx", "lib", 0755), File("etc/conf", "old"),
+                           File("etc/drop", "d"), Dir("var/empty", 0700)});
+  Layer base2 = MakeLayer({File("usr/bin/tool", "tool", 0755), Symlink("usr/bin/alias", "tool")});
+  PushedImage first = Push("base/app", {base1, base2, MakeLayer({File("app/v1", "1")})});
+  PushedImage second = Push(
+      "base/app", {base1, base2,
+                   MakeLayer({File("app/v2", "2"), File("etc/conf", "new"),
+                              File("etc/.wh.drop", ""), File("usr/lib/libx", "patched", 0755)})});
+  auto unpacker = MakeUnpacker();
+  auto a = unpacker->Unpack(first.reference);
+  ASSERT_TRUE(a.ok()) << a.status();
+  int64_t gets = counting_.counts().get;
+  auto b = unpacker->Unpack(second.reference);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(counting_.counts().get - gets, 3);  // manifest, config, the top layer
+
+  // The second image is exactly what a fresh unpack makes; the first is untouched by it.
+  options_.work_dir = dir_.Join("fresh");
+  auto fresh = MakeUnpacker()->Unpack(second.reference);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(Tree(b->rootfs), Tree(fresh->rootfs));
+  EXPECT_EQ(ReadFile(b->rootfs + "/etc/conf"), "new");
+  EXPECT_EQ(ReadFile(b->rootfs + "/usr/lib/libx"), "patched");
+  EXPECT_FALSE(fs::exists(b->rootfs + "/etc/drop"));
+  EXPECT_FALSE(fs::exists(b->rootfs + "/app/v1"));
+  EXPECT_EQ(ReadFile(a->rootfs + "/etc/conf"), "old");
+  EXPECT_EQ(ReadFile(a->rootfs + "/usr/lib/libx"), "lib");
+  EXPECT_EQ(ReadFile(a->rootfs + "/etc/drop"), "d");
+  EXPECT_EQ(ReadFile(a->rootfs + "/app/v1"), "1");
+  // Unchanged base files are shared, not copied.
+  struct stat sa, sb;
+  ASSERT_EQ(::stat((a->rootfs + "/usr/bin/tool").c_str(), &sa), 0);
+  ASSERT_EQ(::stat((b->rootfs + "/usr/bin/tool").c_str(), &sb), 0);
+  EXPECT_EQ(sa.st_ino, sb.st_ino);
+}
+
+TEST_F(RegistryImageUnpackerTest, PruneRemovesBaseSnapshotsNoKeptImageUses) {
+  Layer base = MakeLayer({File("base", "b")});
+  PushedImage one = Push("snap/one", {base, MakeLayer({File("one", "1")})});
+  PushedImage two =
+      Push("snap/two", {MakeLayer({File("other-base", "o")}), base, MakeLayer({File("two", "2")})});
+  auto unpacker = MakeUnpacker();
+  ASSERT_TRUE(unpacker->Unpack(one.reference).ok());
+  ASSERT_TRUE(unpacker->Unpack(two.reference).ok());
+  unpacker.reset();                                       // flushed, snapshots marked
+  EXPECT_EQ(Names(dir_.Join("work/chains")).size(), 4u);  // two snapshots, each with its mark
+  unpacker = MakeUnpacker();
+  ASSERT_TRUE(unpacker->Prune({one.manifest_digest.ToString()}).ok());
+  EXPECT_EQ(Names(dir_.Join("work/chains")).size(), 2u);
+  ASSERT_TRUE(unpacker->Prune({}).ok());
+  EXPECT_THAT(Names(dir_.Join("work/chains")), IsEmpty());
+  EXPECT_THAT(Names(dir_.Join("work/images")), IsEmpty());
 }
 
 }  // namespace

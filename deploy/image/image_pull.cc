@@ -303,7 +303,11 @@ absl::StatusOr<PulledImage> PullInto(registry::RegistryClient& client,
         return ErrnoStatus(errno, "remove", blob_path(i));
       }
       downloads.Extracted(i);
-      if (chains != nullptr && i + 2 == n) chains->Save(chain_ids[i], rootfs.get());
+      // Snapshots of all but the top layer (a code-only change reuses it) and of the first
+      // layer, the run base (other apps on that base reuse it).
+      if (chains != nullptr && (i + 2 == n || (i == 0 && n >= 3))) {
+        chains->Save(chain_ids[i], rootfs.get());
+      }
     }
     return absl::OkStatus();
   }();

@@ -51,8 +51,8 @@ struct PulledImage {
 // registry served does not match its digest or the config's diff_id, Unavailable (naming the
 // registry) when it cannot be reached, InvalidArgument/ResourceExhausted for hostile content.
 // With `chains`, the rootfs starts from the longest snapshot of the image's lower layers (only
-// the layers above it are pulled), and a snapshot of all but its top layer is saved when there
-// was none.
+// the layers above it are pulled), and snapshots of all but its top layer and of its first
+// layer are saved when there were none.
 absl::StatusOr<PulledImage> PullInto(registry::RegistryClient& client,
                                      const registry::ImageReference& ref, int dir_fd,
                                      const std::string& dir,

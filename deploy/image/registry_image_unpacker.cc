@@ -141,7 +141,9 @@ class RegistryImageUnpacker : public ImageUnpacker {
     for (const std::string& name : names) {
       absl::StatusOr<std::vector<Digest>> diff_ids = DiffIds(name);
       if (!diff_ids.ok() || diff_ids->size() < 2) continue;
-      bases.insert(ChainIds(*diff_ids)[diff_ids->size() - 2].hex());
+      std::vector<Digest> chain = ChainIds(*diff_ids);
+      bases.insert(chain[chain.size() - 2].hex());
+      bases.insert(chain[0].hex());
     }
     RETURN_IF_ERROR(chains_.Prune(bases));
     // Leftovers of unpacks that crashed.

@@ -499,14 +499,32 @@ TEST_F(RegistryImageUnpackerTest, PruneRemovesBaseSnapshotsNoKeptImageUses) {
   auto unpacker = MakeUnpacker();
   ASSERT_TRUE(unpacker->Unpack(one.reference).ok());
   ASSERT_TRUE(unpacker->Unpack(two.reference).ok());
-  unpacker.reset();                                       // flushed, snapshots marked
-  EXPECT_EQ(Names(dir_.Join("work/chains")).size(), 4u);  // two snapshots, each with its mark
+  unpacker.reset();  // flushed, snapshots marked
+  // Snapshots, each with its mark: one's base; two's first layer and its first two layers.
+  EXPECT_EQ(Names(dir_.Join("work/chains")).size(), 6u);
   unpacker = MakeUnpacker();
   ASSERT_TRUE(unpacker->Prune({one.manifest_digest.ToString()}).ok());
   EXPECT_EQ(Names(dir_.Join("work/chains")).size(), 2u);
   ASSERT_TRUE(unpacker->Prune({}).ok());
   EXPECT_THAT(Names(dir_.Join("work/chains")), IsEmpty());
   EXPECT_THAT(Names(dir_.Join("work/images")), IsEmpty());
+}
+
+TEST_F(RegistryImageUnpackerTest, AnotherAppOnTheSameRunBasePullsOnlyItsOwnLayers) {
+  Layer base = MakeLayer({File("usr/lib/python3", "py", 0755), File("etc/os-release", "debian")});
+  PushedImage one = Push(
+      "runbase/one", {base, MakeLayer({File("opt/venv/a", "a")}), MakeLayer({File("app", "1")})});
+  PushedImage two = Push(
+      "runbase/two", {base, MakeLayer({File("opt/venv/b", "b")}), MakeLayer({File("app", "2")})});
+  auto unpacker = MakeUnpacker();
+  ASSERT_TRUE(unpacker->Unpack(one.reference).ok());
+  int64_t gets = counting_.counts().get;
+  auto second = unpacker->Unpack(two.reference);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(counting_.counts().get - gets, 4);  // manifest, config, deps and app layers
+  EXPECT_THAT(Names(second->rootfs + "/opt/venv"), ElementsAre("b"));
+  EXPECT_EQ(ReadFile(second->rootfs + "/etc/os-release"), "debian");
+  EXPECT_EQ(ReadFile(second->rootfs + "/app"), "2");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <vector>
@@ -82,11 +83,14 @@ LayerExtractor::LayerExtractor(int rootfs_fd, std::string rootfs_name, ExtractLi
     : rootfs_fd_(rootfs_fd),
       rootfs_name_(std::move(rootfs_name)),
       limits_(limits),
-      apply_owners_(apply_owners) {}
+      apply_owners_(apply_owners),
+      euid_(::geteuid()),
+      egid_(::getegid()) {}
 
 absl::StatusOr<Digest> LayerExtractor::Apply(const std::string& blob_path,
                                              absl::string_view layer_name) {
   this_layer_.clear();
+  parent_fd_.Reset();
   int fd = ::open(blob_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return Annotate(ErrnoStatus(errno, "open", blob_path), layer_name);
   UniqueFd blob(fd);
@@ -146,6 +150,16 @@ void LayerExtractor::NoteInThisLayer(const std::vector<std::string>& parts) {
   }
 }
 
+absl::StatusOr<int> LayerExtractor::Parent(const std::vector<std::string>& parts) {
+  std::string path = absl::StrJoin(parts.begin(), parts.end() - 1, "/");
+  if (parent_fd_.valid() && path == parent_path_) return parent_fd_.get();
+  parent_fd_.Reset();
+  ASSIGN_OR_RETURN(parent_fd_, OpenDirBeneath(rootfs_fd_, parts, parts.size() - 1,
+                                              /*create=*/true, 0755));
+  parent_path_ = std::move(path);
+  return parent_fd_.get();
+}
+
 absl::Status LayerExtractor::ApplyEntry(archive* a, archive_entry* e) {
   const char* raw_path = archive_entry_pathname(e);
   if (raw_path == nullptr) return absl::InvalidArgumentError("an entry has no readable path");
@@ -170,10 +184,9 @@ absl::Status LayerExtractor::ApplyEntry(archive* a, archive_entry* e) {
         "/dev): rebuild the image without it"));
   }
   NoteInThisLayer(parts);
-  ASSIGN_OR_RETURN(UniqueFd parent, OpenDirBeneath(rootfs_fd_, parts, parts.size() - 1,
-                                                   /*create=*/true, 0755));
+  ASSIGN_OR_RETURN(const int parent, Parent(parts));
   struct stat existing;
-  bool exists = ::fstatat(parent.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+  bool exists = ::fstatat(parent, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
 
   if (link_target != nullptr) {
     ASSIGN_OR_RETURN(std::vector<std::string> target,
@@ -192,8 +205,8 @@ absl::Status LayerExtractor::ApplyEntry(archive* a, archive_entry* e) {
           "\", which is not a regular file an earlier entry put in the image; hard links may "
           "only name files inside the image"));
     }
-    if (exists) RETURN_IF_ERROR(RemoveBeneath(parent.get(), name, path));
-    if (::linkat(target_dir->get(), target.back().c_str(), parent.get(), name.c_str(), 0) != 0) {
+    if (exists) RETURN_IF_ERROR(RemoveBeneath(parent, name, path));
+    if (::linkat(target_dir->get(), target.back().c_str(), parent, name.c_str(), 0) != 0) {
       return ErrnoStatus(errno, "link", path);
     }
     return absl::OkStatus();
@@ -202,39 +215,38 @@ absl::Status LayerExtractor::ApplyEntry(archive* a, archive_entry* e) {
   switch (type) {
     case AE_IFDIR: {
       if (exists && !S_ISDIR(existing.st_mode)) {
-        RETURN_IF_ERROR(RemoveBeneath(parent.get(), name, path));
+        RETURN_IF_ERROR(RemoveBeneath(parent, name, path));
         exists = false;
       }
-      if (!exists && ::mkdirat(parent.get(), name.c_str(), 0700) != 0) {
+      if (!exists && ::mkdirat(parent, name.c_str(), 0700) != 0) {
         return ErrnoStatus(errno, "mkdir", path);
       }
-      int fd =
-          ::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int fd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) return ErrnoStatus(errno, "open directory", path);
       UniqueFd dir(fd);
-      return ApplyOwnerAndMode(dir.get(), e, path);
+      return ApplyOwnerAndMode(dir.get(), e, path, /*fresh=*/!exists);
     }
     case AE_IFLNK: {
       const char* target = archive_entry_symlink(e);
       if (target == nullptr || *target == '\0') {
         return absl::InvalidArgumentError(absl::StrCat(what, ": symlink without a target"));
       }
-      if (exists) RETURN_IF_ERROR(RemoveBeneath(parent.get(), name, path));
-      if (::symlinkat(target, parent.get(), name.c_str()) != 0) {
+      if (exists) RETURN_IF_ERROR(RemoveBeneath(parent, name, path));
+      if (::symlinkat(target, parent, name.c_str()) != 0) {
         return ErrnoStatus(errno, "symlink", path);
       }
       if (apply_owners_ &&
-          ::fchownat(parent.get(), name.c_str(), static_cast<uid_t>(archive_entry_uid(e)),
+          ::fchownat(parent, name.c_str(), static_cast<uid_t>(archive_entry_uid(e)),
                      static_cast<gid_t>(archive_entry_gid(e)), AT_SYMLINK_NOFOLLOW) != 0) {
         return ErrnoStatus(errno, "chown", path);
       }
       struct timespec times[2] = {{archive_entry_mtime(e), 0}, {archive_entry_mtime(e), 0}};
-      ::utimensat(parent.get(), name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+      ::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
       return absl::OkStatus();
     }
     default:  // AE_IFREG
-      if (exists) RETURN_IF_ERROR(RemoveBeneath(parent.get(), name, path));
-      return WriteRegular(a, e, parent.get(), name, path);
+      if (exists) RETURN_IF_ERROR(RemoveBeneath(parent, name, path));
+      return WriteRegular(a, e, parent, name, path);
   }
 }
 
@@ -253,6 +265,7 @@ absl::Status LayerExtractor::WriteRegular(archive* a, archive_entry* e, int pare
       ::openat(parent_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus(errno, "create", path);
   UniqueFd file(fd);
+  uint64_t end = 0;  // past the last byte written: below `size` when the file ends in a hole
   while (true) {
     const void* buf = nullptr;
     size_t len = 0;
@@ -268,6 +281,7 @@ absl::Status LayerExtractor::WriteRegular(archive* a, archive_entry* e, int pare
           absl::StrCat("entry \"", path, "\": data beyond its declared size of ", size, " bytes"));
     }
     const char* p = static_cast<const char*>(buf);
+    end = std::max<uint64_t>(end, static_cast<uint64_t>(offset) + len);
     while (len > 0) {
       ssize_t n = ::pwrite(file.get(), p, len, offset);
       if (n < 0) {
@@ -277,23 +291,26 @@ absl::Status LayerExtractor::WriteRegular(archive* a, archive_entry* e, int pare
       p += n, len -= static_cast<size_t>(n), offset += n;
     }
   }
-  if (::ftruncate(file.get(), static_cast<off_t>(size)) != 0) {
+  if (end != size && ::ftruncate(file.get(), static_cast<off_t>(size)) != 0) {
     return ErrnoStatus(errno, "truncate", path);
   }
-  RETURN_IF_ERROR(ApplyOwnerAndMode(file.get(), e, path));
+  RETURN_IF_ERROR(ApplyOwnerAndMode(file.get(), e, path, /*fresh=*/true));
   struct timespec times[2] = {{archive_entry_mtime(e), 0}, {archive_entry_mtime(e), 0}};
   ::futimens(file.get(), times);
   return absl::OkStatus();
 }
 
-absl::Status LayerExtractor::ApplyOwnerAndMode(int fd, archive_entry* e, const std::string& path) {
+absl::Status LayerExtractor::ApplyOwnerAndMode(int fd, archive_entry* e, const std::string& path,
+                                               bool fresh) {
   if (apply_owners_) {
     int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
     if (uid < 0 || gid < 0 || uid >= 0xFFFFFFFF || gid >= 0xFFFFFFFF) {
       return absl::InvalidArgumentError(
           absl::StrCat("entry \"", path, "\": owner ", uid, ":", gid, " is out of range"));
     }
-    if (::fchown(fd, static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
+    // What we just made is ours already: most entries (root's) need no chown.
+    bool ours = fresh && uid == euid_ && gid == egid_;
+    if (!ours && ::fchown(fd, static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
       return ErrnoStatus(errno, "chown", path);
     }
   }
@@ -306,6 +323,8 @@ absl::Status LayerExtractor::ApplyOwnerAndMode(int fd, archive_entry* e, const s
 
 absl::Status LayerExtractor::ApplyWhiteout(const std::vector<std::string>& parts,
                                            const std::string& path) {
+  // What it removes may be the cached parent directory or hold it.
+  parent_fd_.Reset();
   absl::StatusOr<UniqueFd> parent =
       OpenDirBeneath(rootfs_fd_, parts, parts.size() - 1, /*create=*/false);
   // Nothing below to hide when the directory is not there (or is no directory any more).

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/digest.h"
+#include "common/posix_status.h"
 
 struct archive;
 struct archive_entry;
@@ -63,13 +64,20 @@ class LayerExtractor {
   absl::Status RemoveLowerEntries(int dir_fd, const std::string& dir_path, size_t depth);
   absl::Status WriteRegular(archive* a, archive_entry* e, int parent_fd, const std::string& name,
                             const std::string& path);
-  absl::Status ApplyOwnerAndMode(int fd, archive_entry* e, const std::string& path);
+  // `fresh`: made by us just now (owned by our euid/egid).
+  absl::Status ApplyOwnerAndMode(int fd, archive_entry* e, const std::string& path, bool fresh);
+  // The directory holding the entry `parts`, made when missing. The last one is kept open: tar
+  // entries come grouped by directory. Whiteouts (which may remove it) drop it.
+  absl::StatusOr<int> Parent(const std::vector<std::string>& parts);
   void NoteInThisLayer(const std::vector<std::string>& parts);
 
   const int rootfs_fd_;
   const std::string rootfs_name_;
   const ExtractLimits limits_;
   const bool apply_owners_;
+  const int64_t euid_, egid_;
+  UniqueFd parent_fd_;
+  std::string parent_path_;
   uint64_t total_bytes_ = 0;
   uint64_t total_entries_ = 0;
   // Paths (and their ancestors) the current layer created: whiteouts leave them alone.

@@ -301,5 +301,21 @@ TEST_F(LayerExtractorTest, NonAsciiNamesAreKeptByteForByte) {
   EXPECT_EQ(ReadFile(In("caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.txt")), "x");
 }
 
+TEST_F(LayerExtractorTest, ADirectoryReplacedByASymlinkIsNotWrittenThroughAfterwards) {
+  // The directory "d" is open (as the parent of d/x) when the symlink replaces it.
+  auto status = ApplyEntries({File("d/x", "x"), Symlink("d", outside_), File("d/y", "y")});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), HasSubstr("symlink"));
+  EXPECT_TRUE(fs::is_symlink(In("d")));
+  ExpectNothingOutside();
+}
+
+TEST_F(LayerExtractorTest, ADirectoryRemovedByAWhiteoutIsMadeAnewForLaterEntries) {
+  ASSERT_TRUE(ApplyEntries({File("a/b/old", "o")}).ok());
+  ASSERT_TRUE(
+      ApplyEntries({File("a/b/.wh.nothing", ""), File(".wh.a", ""), File("a/b/new", "n")}).ok());
+  EXPECT_THAT(Names(In("a/b")), UnorderedElementsAre("new"));
+}
+
 }  // namespace
 }  // namespace tempa::deploy

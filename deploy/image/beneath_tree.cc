@@ -41,6 +41,7 @@ absl::Status RemoveBeneathDepth(int dir_fd, const std::string& name, absl::strin
         absl::StrCat("remove ", path, ": directories nested deeper than ", kMaxPathDepth));
   }
   int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return absl::OkStatus();  // removed meanwhile
   if (fd < 0) return ErrnoStatus(errno, "open directory", path);
   UniqueFd child(fd);
   RETURN_IF_ERROR(EmptyDirectoryDepth(child.get(), path, depth));

@@ -168,11 +168,19 @@ class RegistryImageUnpacker : public ImageUnpacker {
   // The caller holds the image's mutex.
   absl::Status Discard(const std::string& hex) {
     std::string doomed = absl::StrCat("prune-", hex, "-", ::getpid(), "-", ++sequence_);
-    if (::renameat(images_.get(), hex.c_str(), tmp_.get(), doomed.c_str()) != 0) {
-      if (errno == ENOENT) return absl::OkStatus();
-      return ErrnoStatus(errno, "rename", absl::StrCat(images_dir_, "/", hex));
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_.insert(doomed);  // Prune's sweep of tmp/ leaves it to us
     }
-    return RemoveBeneath(tmp_.get(), doomed, absl::StrCat(tmp_dir_, "/", doomed));
+    absl::Status status;
+    if (::renameat(images_.get(), hex.c_str(), tmp_.get(), doomed.c_str()) == 0) {
+      status = RemoveBeneath(tmp_.get(), doomed, absl::StrCat(tmp_dir_, "/", doomed));
+    } else if (errno != ENOENT) {
+      status = ErrnoStatus(errno, "rename", absl::StrCat(images_dir_, "/", hex));
+    }
+    absl::MutexLock lock(&mu_);
+    in_flight_.erase(doomed);
+    return status;
   }
 
   absl::Status UnpackInto(const registry::ImageReference& ref, const std::string& tmp_name,

@@ -1,6 +1,7 @@
 #include "deploy/image/registry_image_unpacker.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ namespace {
 constexpr char kImagesDir[] = "images";
 constexpr char kTmpDir[] = "tmp";
 constexpr char kChainsDir[] = "chains";
+constexpr char kLockFile[] = "lock";
 // Sync queue entries for snapshots (images go by their bare hex).
 constexpr char kChainPrefix[] = "chain/";
 // Written into images/<hex> once everything in it is on disk.
@@ -67,11 +69,12 @@ bool IsHex64(absl::string_view s) {
 class RegistryImageUnpacker : public ImageUnpacker {
  public:
   RegistryImageUnpacker(RegistryImageUnpackerOptions options, registry::HttpTransport* transport,
-                        UniqueFd images, UniqueFd tmp, UniqueFd chains)
+                        UniqueFd lock, UniqueFd images, UniqueFd tmp, UniqueFd chains)
       : options_(std::move(options)),
         transport_(transport),
         images_dir_(absl::StrCat(options_.work_dir, "/", kImagesDir)),
         tmp_dir_(absl::StrCat(options_.work_dir, "/", kTmpDir)),
+        lock_(std::move(lock)),
         images_(std::move(images)),
         tmp_(std::move(tmp)),
         chains_(std::move(chains), absl::StrCat(options_.work_dir, "/", kChainsDir), options_.sync,
@@ -310,6 +313,7 @@ class RegistryImageUnpacker : public ImageUnpacker {
   registry::HttpTransport* const transport_;
   const std::string images_dir_;
   const std::string tmp_dir_;
+  const UniqueFd lock_;  // flock'ed: one unpacker per work directory
   const UniqueFd images_;
   const UniqueFd tmp_;
   std::atomic<uint64_t> sequence_{0};
@@ -341,14 +345,27 @@ absl::StatusOr<std::unique_ptr<ImageUnpacker>> MakeRegistryImageUnpacker(
   if (::mkdir(options.work_dir.c_str(), 0711) != 0 && errno != EEXIST) {
     return ErrnoStatus(errno, "mkdir", options.work_dir);
   }
+  // One unpacker per work directory, across processes: Prune sweeps tmp/ of what it does not
+  // know, and the image mutexes are this process's.
+  std::string lock_path = absl::StrCat(options.work_dir, "/", kLockFile);
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!lock.valid()) return ErrnoStatus(errno, "open", lock_path);
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return ErrnoStatus(errno, "lock", lock_path);
+    return absl::FailedPreconditionError(
+        absl::StrCat(options.work_dir,
+                     " is in use by another image unpacker (another deployer?); give each "
+                     "deployer a work directory of its own"));
+  }
   ASSIGN_OR_RETURN(UniqueFd images,
                    OwnedDirectory(absl::StrCat(options.work_dir, "/", kImagesDir), 0711));
   ASSIGN_OR_RETURN(UniqueFd tmp,
                    OwnedDirectory(absl::StrCat(options.work_dir, "/", kTmpDir), 0700));
   ASSIGN_OR_RETURN(UniqueFd chains,
                    OwnedDirectory(absl::StrCat(options.work_dir, "/", kChainsDir), 0700));
-  return std::make_unique<RegistryImageUnpacker>(std::move(options), transport, std::move(images),
-                                                 std::move(tmp), std::move(chains));
+  return std::make_unique<RegistryImageUnpacker>(std::move(options), transport, std::move(lock),
+                                                 std::move(images), std::move(tmp),
+                                                 std::move(chains));
 }
 
 }  // namespace tempa::deploy

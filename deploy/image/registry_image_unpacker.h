@@ -2,16 +2,20 @@
 // layers (LayerExtractor) under a work directory, once per image:
 //
 //   WORK/images/<hex>/rootfs        the root filesystem (root-owned 0755; entries as the image
-//                                   says, less setuid/setgid/sticky and o+w)
+//                                   says, less setuid/setgid/sticky and o+w; files may be hard
+//                                   links shared with other images': never write into them)
 //   WORK/images/<hex>/config.json   the image config (verified blob), read back on later calls
 //   WORK/images/<hex>/manifest.json the image manifest
 //   WORK/images/<hex>/synced        present once all of it is flushed to disk
 //   WORK/tmp/unpack-<hex>-<n>/      where an unpack happens; renamed into images/ only when
 //                                   complete, removed on failure
+//   WORK/chains/<chainid>/          snapshots of lower layers shared by images (dir_layer_chains.h)
+//   WORK/lock                       flock'ed while an unpacker uses the directory
 //
 // WORK/images is 0711 (runc, as root, reaches the rootfs; nobody else can list it) and WORK/tmp
-// 0700; both are refused when they are symlinks or owned by someone else. One unpacker per work
-// directory: Prune removes temporary directories it does not know of.
+// 0700 (chains/ too); each is refused when it is a symlink or owned by someone else. One unpacker
+// per work directory (a second one is FailedPrecondition): Prune removes temporary directories it
+// does not know of.
 #pragma once
 
 #include <cstdint>

@@ -125,7 +125,7 @@ class RegistryImageUnpackerTest : public ::testing::Test {
   // The work directory holds the (empty) layout only: a failed unpack left nothing behind.
   void ExpectWorkDirEmpty() {
     EXPECT_THAT(Names(dir_.path()), UnorderedElementsAre("work", "store"));
-    EXPECT_THAT(Names(dir_.Join("work")), UnorderedElementsAre("images", "tmp", "chains"));
+    EXPECT_THAT(Names(dir_.Join("work")), UnorderedElementsAre("images", "tmp", "chains", "lock"));
     EXPECT_THAT(Names(dir_.Join("work/images")), IsEmpty());
     EXPECT_THAT(Names(dir_.Join("work/tmp")), IsEmpty());
     // Snapshots of verified lower layers may stay; nothing half-made does.
@@ -525,6 +525,15 @@ TEST_F(RegistryImageUnpackerTest, AnotherAppOnTheSameRunBasePullsOnlyItsOwnLayer
   EXPECT_THAT(Names(second->rootfs + "/opt/venv"), ElementsAre("b"));
   EXPECT_EQ(ReadFile(second->rootfs + "/etc/os-release"), "debian");
   EXPECT_EQ(ReadFile(second->rootfs + "/app"), "2");
+}
+
+TEST_F(RegistryImageUnpackerTest, ASecondUnpackerOnTheSameWorkDirectoryIsRefused) {
+  auto first = MakeUnpacker();
+  auto second = MakeRegistryImageUnpacker(options_, &counting_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_THAT(second.status().message(), HasSubstr(options_.work_dir));
+  first.reset();
+  EXPECT_TRUE(MakeRegistryImageUnpacker(options_, &counting_).ok());
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -534,6 +535,31 @@ TEST_F(RegistryImageUnpackerTest, ASecondUnpackerOnTheSameWorkDirectoryIsRefused
   EXPECT_THAT(second.status().message(), HasSubstr(options_.work_dir));
   first.reset();
   EXPECT_TRUE(MakeRegistryImageUnpacker(options_, &counting_).ok());
+}
+
+TEST_F(RegistryImageUnpackerTest, PruneRacingUnpacksNeverBreaksOne) {
+  Layer base = MakeLayer({File("base/a", "a"), File("base/b", "b")});
+  std::vector<PushedImage> images;
+  for (int i = 0; i < 6; ++i) {
+    images.push_back(
+        Push("race/app" + std::to_string(i), {base, MakeLayer({File("app", std::to_string(i))})}));
+  }
+  auto unpacker = MakeUnpacker();
+  std::atomic<bool> done{false};
+  std::vector<absl::Status> prunes;
+  std::thread pruner([&] {
+    while (!done.load()) prunes.push_back(unpacker->Prune({}));
+  });
+  for (const PushedImage& image : images) {
+    auto unpacked = unpacker->Unpack(image.reference);
+    EXPECT_TRUE(unpacked.ok()) << unpacked.status();
+  }
+  done = true;
+  pruner.join();
+  for (const absl::Status& status : prunes) EXPECT_TRUE(status.ok()) << status;
+  ASSERT_TRUE(unpacker->Prune({}).ok());
+  EXPECT_THAT(Names(dir_.Join("work/images")), IsEmpty());
+  EXPECT_THAT(Names(dir_.Join("work/tmp")), IsEmpty());
 }
 
 }  // namespace

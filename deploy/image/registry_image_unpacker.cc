@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "common/beneath.h"
 #include "common/registry/image_reference.h"
@@ -344,6 +345,16 @@ absl::StatusOr<std::unique_ptr<ImageUnpacker>> MakeRegistryImageUnpacker(
   while (options.work_dir.size() > 1 && options.work_dir.back() == '/') options.work_dir.pop_back();
   if (::mkdir(options.work_dir.c_str(), 0711) != 0 && errno != EEXIST) {
     return ErrnoStatus(errno, "mkdir", options.work_dir);
+  }
+  // Rootfs paths are handed out by name: nobody else may rename what is in the work directory.
+  struct stat st;
+  if (::stat(options.work_dir.c_str(), &st) != 0)
+    return ErrnoStatus(errno, "stat", options.work_dir);
+  if (st.st_uid != ::geteuid() || (st.st_mode & 0022) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("work directory ", options.work_dir, " must be owned by the deployer (uid ",
+                     ::geteuid(), ") and writable by nobody else; it is uid ", st.st_uid, " mode ",
+                     absl::StrFormat("%04o", st.st_mode & 07777), " (chown it, then chmod go-w)"));
   }
   // One unpacker per work directory, across processes: Prune sweeps tmp/ of what it does not
   // know, and the image mutexes are this process's.

@@ -562,5 +562,15 @@ TEST_F(RegistryImageUnpackerTest, PruneRacingUnpacksNeverBreaksOne) {
   EXPECT_THAT(Names(dir_.Join("work/tmp")), IsEmpty());
 }
 
+TEST_F(RegistryImageUnpackerTest, AWorkDirectoryOthersMayWriteIsRefused) {
+  fs::create_directories(options_.work_dir);
+  ASSERT_EQ(::chmod(options_.work_dir.c_str(), 0777), 0);
+  auto refused = MakeRegistryImageUnpacker(options_, &counting_);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("chmod go-w"));
+  ASSERT_EQ(::chmod(options_.work_dir.c_str(), 0711), 0);
+  EXPECT_TRUE(MakeRegistryImageUnpacker(options_, &counting_).ok());
+}
+
 }  // namespace
 }  // namespace tempa::deploy

@@ -1,29 +1,7 @@
 // RegistryImageUnpacker against a real docker-registry on loopback: images built here from
-// crafted layers are pushed with the project's pusher, then pulled by digest and unpacked.
-#include "deploy/image/registry_image_unpacker.h"
-
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
-#include <thread>
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
-#include "common/check.h"
-#include "common/registry/counting_http_transport.h"
-#include "common/registry/curl_http_transport.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
-#include "tests/deploy/image/test_layers.h"
-#include "tests/support/dir_blob_store.h"
-#include "tests/support/registry_server.h"
-#include "tests/support/temp_dir.h"
+// crafted layers are pushed with the project's pusher, then pulled by digest and unpacked; what
+// the registry serves wrong is refused, and so are hostile layers.
+#include "tests/deploy/image/unpacker_fixture.h"
 
 namespace tempa::deploy {
 namespace {
@@ -41,33 +19,10 @@ using testing::Symlink;
 using ::testing::UnorderedElementsAre;
 
 namespace fs = std::filesystem;
-
-std::vector<std::string> Names(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
-  return out;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Every path below `root` with its type, mode, owner and contents (or link target).
-std::map<std::string, std::string> Tree(const std::string& root) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    struct stat st;
-    TEMPA_CHECK(::lstat(e.path().c_str(), &st) == 0, "lstat");
-    std::string what = absl::StrCat(st.st_mode, " ", st.st_uid, ":", st.st_gid, " ");
-    if (S_ISLNK(st.st_mode)) what += fs::read_symlink(e.path()).string();
-    if (S_ISREG(st.st_mode)) what += ReadFile(e.path());
-    out[fs::relative(e.path(), root).string()] = what;
-  }
-  return out;
-}
+using testing::Names;
+using testing::ReadFile;
+using testing::RegistryImageUnpackerTest;
+using testing::Tree;
 
 // Sends a manifest request for one digest as a request for another: a registry answering with
 // the wrong manifest.
@@ -84,65 +39,6 @@ class SwappingTransport : public registry::HttpTransport {
  private:
   registry::HttpTransport* inner_;
   std::string from_, to_;
-};
-
-class RegistryImageUnpackerTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!::tempa::testing::RegistryServer::Available()) return;
-    auto server = ::tempa::testing::RegistryServer::Start();
-    if (server.ok()) {
-      server_ = std::move(*server);
-    } else {
-      start_error_ = new std::string(server.status().ToString());
-    }
-  }
-  static void TearDownTestSuite() { server_.reset(); }
-
-  void SetUp() override {
-    if (!::tempa::testing::RegistryServer::Available()) {
-      GTEST_SKIP() << "docker-registry not installed";
-    }
-    ASSERT_NE(server_, nullptr) << (start_error_ != nullptr ? *start_error_ : "");
-    client_ = std::make_unique<registry::RegistryClient>(server_->host_port(), &curl_);
-    options_.work_dir = dir_.Join("work");
-    options_.registry.sleeper = [](absl::Duration) {};
-  }
-
-  std::unique_ptr<ImageUnpacker> MakeUnpacker(registry::HttpTransport* transport = nullptr) {
-    auto unpacker = MakeRegistryImageUnpacker(options_, transport ? transport : &counting_);
-    TEMPA_CHECK(unpacker.ok(), unpacker.status().ToString().c_str());
-    return *std::move(unpacker);
-  }
-
-  PushedImage Push(const std::string& repo, const std::vector<Layer>& layers,
-                   const nlohmann::json& run_config = nlohmann::json::object(),
-                   const std::vector<Digest>& diff_ids = {}) {
-    auto pushed = testing::PushLayers(*client_, store_, repo, layers, run_config, diff_ids);
-    TEMPA_CHECK(pushed.ok(), pushed.status().ToString().c_str());
-    return *pushed;
-  }
-
-  // The work directory holds the (empty) layout only: a failed unpack left nothing behind.
-  void ExpectWorkDirEmpty() {
-    EXPECT_THAT(Names(dir_.path()), UnorderedElementsAre("work", "store"));
-    EXPECT_THAT(Names(dir_.Join("work")), UnorderedElementsAre("images", "tmp", "chains", "lock"));
-    EXPECT_THAT(Names(dir_.Join("work/images")), IsEmpty());
-    EXPECT_THAT(Names(dir_.Join("work/tmp")), IsEmpty());
-    // Snapshots of verified lower layers may stay; nothing half-made does.
-    for (const std::string& name : Names(dir_.Join("work/chains"))) {
-      EXPECT_EQ(name.find(".tmp-"), std::string::npos) << name;
-    }
-  }
-
-  static inline std::unique_ptr<::tempa::testing::RegistryServer> server_;
-  static inline std::string* start_error_ = nullptr;
-  ::tempa::testing::TempDir dir_;
-  ::tempa::testing::DirBlobStore store_{dir_.Join("store")};
-  registry::CurlHttpTransport curl_;
-  registry::CountingHttpTransport counting_{&curl_};
-  std::unique_ptr<registry::RegistryClient> client_;
-  RegistryImageUnpackerOptions options_;
 };
 
 TEST_F(RegistryImageUnpackerTest, MultiLayerImageIsPulledUnpackedAndDescribed) {
@@ -360,42 +256,6 @@ TEST_F(RegistryImageUnpackerTest, ARegistryThatIsDownIsUnavailableNamingItAndThe
   ExpectWorkDirEmpty();
 }
 
-TEST_F(RegistryImageUnpackerTest, PruneRemovesImagesNotKeptWithoutFollowingTheirLinks) {
-  std::string outside = dir_.Join("outside");
-  fs::create_directories(outside);
-  { std::ofstream(outside + "/precious") << "keep"; }
-  PushedImage kept = Push("prune/kept", {MakeLayer({File("k", "k")})});
-  PushedImage dropped =
-      Push("prune/dropped", {MakeLayer({Symlink("out", outside),
-                                        Symlink("file", outside + "/precious"), File("d", "d")})});
-  auto unpacker = MakeUnpacker();
-  ASSERT_TRUE(unpacker->Unpack(kept.reference).ok());
-  ASSERT_TRUE(unpacker->Unpack(dropped.reference).ok());
-  ASSERT_TRUE(unpacker->Prune({kept.manifest_digest.ToString()}).ok());
-  EXPECT_THAT(Names(dir_.Join("work/images")), ElementsAre(kept.manifest_digest.hex()));
-  EXPECT_THAT(Names(dir_.Join("work/tmp")), IsEmpty());
-  EXPECT_EQ(ReadFile(outside + "/precious"), "keep");
-  // The kept image is still served without a pull; the dropped one is pulled again.
-  int64_t sent = counting_.counts().total();
-  ASSERT_TRUE(unpacker->Unpack(kept.reference).ok());
-  EXPECT_EQ(counting_.counts().total(), sent);
-  ASSERT_TRUE(unpacker->Unpack(dropped.reference).ok());
-  EXPECT_GT(counting_.counts().total(), sent);
-}
-
-TEST_F(RegistryImageUnpackerTest, AnIncompleteImageDirectoryIsPulledAgainAndReplaced) {
-  PushedImage image = Push("broken/app", {MakeLayer({File("f", "x")})});
-  auto unpacker = MakeUnpacker();
-  auto first = unpacker->Unpack(image.reference);
-  ASSERT_TRUE(first.ok()) << first.status();
-  fs::remove(dir_.Join("work/images/" + image.manifest_digest.hex() + "/config.json"));
-  fs::remove(first->rootfs + "/f");
-  auto again = unpacker->Unpack(image.reference);
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(ReadFile(again->rootfs + "/f"), "x");
-  EXPECT_THAT(Names(dir_.Join("work/tmp")), IsEmpty());
-}
-
 // Layers written by other tools: umoci records deletions as whiteouts, skopeo pushes the image
 // (recompressed with zstd) to the registry.
 TEST_F(RegistryImageUnpackerTest, AnImageMadeByUmociAndPushedBySkopeoUnpacks) {
@@ -437,139 +297,6 @@ TEST_F(RegistryImageUnpackerTest, ADockerSchema2ImageUnpacks) {
   ASSERT_TRUE(unpacked.ok()) << unpacked.status();
   EXPECT_THAT(Names(unpacked->rootfs), UnorderedElementsAre("a", "b"));
   EXPECT_THAT(unpacked->config.cmd, ElementsAre("/a"));
-}
-
-TEST_F(RegistryImageUnpackerTest, AnImageNeverFlushedToDiskIsPulledAgainAfterARestart) {
-  PushedImage image = Push("unsynced/app", {MakeLayer({File("f", "x")})});
-  MakeUnpacker()->Unpack(image.reference).IgnoreError();
-  // As if the machine went down before the background flush marked it.
-  std::string marker = dir_.Join("work/images/" + image.manifest_digest.hex() + "/synced");
-  ASSERT_TRUE(fs::remove(marker));
-  int64_t sent = counting_.counts().total();
-  auto unpacker = MakeUnpacker();
-  auto again = unpacker->Unpack(image.reference);
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_GT(counting_.counts().total(), sent);
-  EXPECT_EQ(ReadFile(again->rootfs + "/f"), "x");
-  unpacker.reset();
-  EXPECT_TRUE(fs::exists(marker));
-}
-
-TEST_F(RegistryImageUnpackerTest, AnImageOnAnUnpackedBasePullsOnlyItsTopLayer) {
-  Layer base1 = MakeLayer({File("usr/lib/libx", "lib", 0755), File("etc/conf", "old"),
-                           File("etc/drop", "d"), Dir("var/empty", 0700)});
-  Layer base2 = MakeLayer({File("usr/bin/tool", "tool", 0755), Symlink("usr/bin/alias", "tool")});
-  PushedImage first = Push("base/app", {base1, base2, MakeLayer({File("app/v1", "1")})});
-  PushedImage second = Push(
-      "base/app", {base1, base2,
-                   MakeLayer({File("app/v2", "2"), File("etc/conf", "new"),
-                              File("etc/.wh.drop", ""), File("usr/lib/libx", "patched", 0755)})});
-  auto unpacker = MakeUnpacker();
-  auto a = unpacker->Unpack(first.reference);
-  ASSERT_TRUE(a.ok()) << a.status();
-  int64_t gets = counting_.counts().get;
-  auto b = unpacker->Unpack(second.reference);
-  ASSERT_TRUE(b.ok()) << b.status();
-  EXPECT_EQ(counting_.counts().get - gets, 3);  // manifest, config, the top layer
-
-  // The second image is exactly what a fresh unpack makes; the first is untouched by it.
-  options_.work_dir = dir_.Join("fresh");
-  auto fresh = MakeUnpacker()->Unpack(second.reference);
-  ASSERT_TRUE(fresh.ok()) << fresh.status();
-  EXPECT_EQ(Tree(b->rootfs), Tree(fresh->rootfs));
-  EXPECT_EQ(ReadFile(b->rootfs + "/etc/conf"), "new");
-  EXPECT_EQ(ReadFile(b->rootfs + "/usr/lib/libx"), "patched");
-  EXPECT_FALSE(fs::exists(b->rootfs + "/etc/drop"));
-  EXPECT_FALSE(fs::exists(b->rootfs + "/app/v1"));
-  EXPECT_EQ(ReadFile(a->rootfs + "/etc/conf"), "old");
-  EXPECT_EQ(ReadFile(a->rootfs + "/usr/lib/libx"), "lib");
-  EXPECT_EQ(ReadFile(a->rootfs + "/etc/drop"), "d");
-  EXPECT_EQ(ReadFile(a->rootfs + "/app/v1"), "1");
-  // Unchanged base files are shared, not copied.
-  struct stat sa, sb;
-  ASSERT_EQ(::stat((a->rootfs + "/usr/bin/tool").c_str(), &sa), 0);
-  ASSERT_EQ(::stat((b->rootfs + "/usr/bin/tool").c_str(), &sb), 0);
-  EXPECT_EQ(sa.st_ino, sb.st_ino);
-}
-
-TEST_F(RegistryImageUnpackerTest, PruneRemovesBaseSnapshotsNoKeptImageUses) {
-  Layer base = MakeLayer({File("base", "b")});
-  PushedImage one = Push("snap/one", {base, MakeLayer({File("one", "1")})});
-  PushedImage two =
-      Push("snap/two", {MakeLayer({File("other-base", "o")}), base, MakeLayer({File("two", "2")})});
-  auto unpacker = MakeUnpacker();
-  ASSERT_TRUE(unpacker->Unpack(one.reference).ok());
-  ASSERT_TRUE(unpacker->Unpack(two.reference).ok());
-  unpacker.reset();  // flushed, snapshots marked
-  // Snapshots, each with its mark: one's base; two's first layer and its first two layers.
-  EXPECT_EQ(Names(dir_.Join("work/chains")).size(), 6u);
-  unpacker = MakeUnpacker();
-  ASSERT_TRUE(unpacker->Prune({one.manifest_digest.ToString()}).ok());
-  EXPECT_EQ(Names(dir_.Join("work/chains")).size(), 2u);
-  ASSERT_TRUE(unpacker->Prune({}).ok());
-  EXPECT_THAT(Names(dir_.Join("work/chains")), IsEmpty());
-  EXPECT_THAT(Names(dir_.Join("work/images")), IsEmpty());
-}
-
-TEST_F(RegistryImageUnpackerTest, AnotherAppOnTheSameRunBasePullsOnlyItsOwnLayers) {
-  Layer base = MakeLayer({File("usr/lib/python3", "py", 0755), File("etc/os-release", "debian")});
-  PushedImage one = Push(
-      "runbase/one", {base, MakeLayer({File("opt/venv/a", "a")}), MakeLayer({File("app", "1")})});
-  PushedImage two = Push(
-      "runbase/two", {base, MakeLayer({File("opt/venv/b", "b")}), MakeLayer({File("app", "2")})});
-  auto unpacker = MakeUnpacker();
-  ASSERT_TRUE(unpacker->Unpack(one.reference).ok());
-  int64_t gets = counting_.counts().get;
-  auto second = unpacker->Unpack(two.reference);
-  ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_EQ(counting_.counts().get - gets, 4);  // manifest, config, deps and app layers
-  EXPECT_THAT(Names(second->rootfs + "/opt/venv"), ElementsAre("b"));
-  EXPECT_EQ(ReadFile(second->rootfs + "/etc/os-release"), "debian");
-  EXPECT_EQ(ReadFile(second->rootfs + "/app"), "2");
-}
-
-TEST_F(RegistryImageUnpackerTest, ASecondUnpackerOnTheSameWorkDirectoryIsRefused) {
-  auto first = MakeUnpacker();
-  auto second = MakeRegistryImageUnpacker(options_, &counting_);
-  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
-  EXPECT_THAT(second.status().message(), HasSubstr(options_.work_dir));
-  first.reset();
-  EXPECT_TRUE(MakeRegistryImageUnpacker(options_, &counting_).ok());
-}
-
-TEST_F(RegistryImageUnpackerTest, PruneRacingUnpacksNeverBreaksOne) {
-  Layer base = MakeLayer({File("base/a", "a"), File("base/b", "b")});
-  std::vector<PushedImage> images;
-  for (int i = 0; i < 6; ++i) {
-    images.push_back(
-        Push("race/app" + std::to_string(i), {base, MakeLayer({File("app", std::to_string(i))})}));
-  }
-  auto unpacker = MakeUnpacker();
-  std::atomic<bool> done{false};
-  std::vector<absl::Status> prunes;
-  std::thread pruner([&] {
-    while (!done.load()) prunes.push_back(unpacker->Prune({}));
-  });
-  for (const PushedImage& image : images) {
-    auto unpacked = unpacker->Unpack(image.reference);
-    EXPECT_TRUE(unpacked.ok()) << unpacked.status();
-  }
-  done = true;
-  pruner.join();
-  for (const absl::Status& status : prunes) EXPECT_TRUE(status.ok()) << status;
-  ASSERT_TRUE(unpacker->Prune({}).ok());
-  EXPECT_THAT(Names(dir_.Join("work/images")), IsEmpty());
-  EXPECT_THAT(Names(dir_.Join("work/tmp")), IsEmpty());
-}
-
-TEST_F(RegistryImageUnpackerTest, AWorkDirectoryOthersMayWriteIsRefused) {
-  fs::create_directories(options_.work_dir);
-  ASSERT_EQ(::chmod(options_.work_dir.c_str(), 0777), 0);
-  auto refused = MakeRegistryImageUnpacker(options_, &counting_);
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
-  EXPECT_THAT(refused.status().message(), HasSubstr("chmod go-w"));
-  ASSERT_EQ(::chmod(options_.work_dir.c_str(), 0711), 0);
-  EXPECT_TRUE(MakeRegistryImageUnpacker(options_, &counting_).ok());
 }
 
 }  // namespace

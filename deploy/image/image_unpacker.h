@@ -33,9 +33,15 @@ class ImageUnpacker {
  public:
   virtual ~ImageUnpacker() = default;
   // Pulls (when not already unpacked) and unpacks `image` (HOST[:PORT]/REPO@sha256:<hex>).
-  // Concurrent calls for the same image wait for one unpack.
+  // Concurrent calls for the same image wait for one unpack; a call for an image already
+  // unpacked returns at once, without the network. Errors name the image (and the layer):
+  // InvalidArgument for a reference without a digest or a hostile/malformed layer, DataLoss
+  // when what the registry served does not match its digest or diff_id, Unavailable when the
+  // registry cannot be reached, NotFound when it does not have the image, ResourceExhausted
+  // past a size/entry limit, FailedPrecondition for an image of another platform.
   virtual absl::StatusOr<UnpackedImage> Unpack(absl::string_view image) = 0;
-  // Removes unpacked images whose manifest digest is not in `keep`.
+  // Removes unpacked images whose manifest digest ("sha256:<hex>", as in UnpackedImage) is not
+  // in `keep`, never following a link inside them. Their rootfs paths must not be in use.
   virtual absl::Status Prune(const std::vector<std::string>& keep) = 0;
 };
 

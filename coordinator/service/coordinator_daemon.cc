@@ -16,6 +16,8 @@
 #include "common/status_macros.h"
 #include "coordinator/auth/authorizer.h"
 #include "coordinator/core/coordinator.h"
+#include "coordinator/deploys/deploy_dispatcher.h"
+#include "coordinator/deploys/grpc_deployer_client.h"
 #include "coordinator/poller/branch_poller.h"
 #include "coordinator/service/coordinator_metrics.h"
 #include "coordinator/service/coordinator_server.h"
@@ -109,10 +111,32 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   core_options.scheduler.default_app_concurrency = options.app_concurrency;
   core_options.heartbeat_interval = options.heartbeat_interval;
   core_options.worker_timeout = std::max(options.lease_ttl, options.heartbeat_interval * 3);
+  core_options.deployer = !options.deployer.empty();
+  std::unique_ptr<GrpcDeployerClient> deployer_client;
+  if (!options.deployer.empty()) {
+    rpc::ClientOptions deployer_options;
+    deployer_options.target = options.deployer;
+    deployer_options.token_file = options.deployer_token_file;
+    deployer_options.tls_ca_file = options.deployer_tls_ca_file;
+    absl::StatusOr<std::unique_ptr<GrpcDeployerClient>> client =
+        GrpcDeployerClient::Create(deployer_options);
+    if (!client.ok()) return Fail(Annotate(client.status(), "--deployer " + options.deployer));
+    deployer_client = *std::move(client);
+  } else if (!options.deployer_token_file.empty() || !options.deployer_tls_ca_file.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "--deployer-token-file and --deployer-tls-ca need --deployer HOST:PORT"));
+  }
   Coordinator coordinator(store->get(), &sealer, core_options);
+  std::unique_ptr<DeployDispatcher> dispatcher;
+  if (deployer_client != nullptr) {
+    dispatcher = std::make_unique<DeployDispatcher>(&coordinator, std::move(deployer_client));
+    coordinator.SetDeployWaker([d = dispatcher.get()] { d->Wake(); });
+  }
   if (absl::Status s = coordinator.Start(); !s.ok()) {
     return Fail(Annotate(s, "restore the state"));
   }
+  // Unfinished intents of the last run are delivered (again, same ids) from the first pass.
+  if (dispatcher != nullptr) dispatcher->Start();
 
   // The polling fallback: apps with a poll interval have their branch head read on it.
   BranchPoller poller(&coordinator,
@@ -153,6 +177,7 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   http.Stop();
   server.Shutdown();
   poller.Stop();
+  if (dispatcher != nullptr) dispatcher->Stop();
   coordinator.Stop();
   return 0;
 }

@@ -128,8 +128,11 @@ class Coordinator : public WebhookTargets, public PollTargets, public DeployTarg
   // "r-<n>" putting an earlier SUCCEEDED build of the app back live, durable before it returns.
   absl::StatusOr<std::vector<v1::Deploy>> ListDeploys(const std::string& app, int limit);
   absl::StatusOr<v1::Deploy> RollbackApp(const v1::RollbackAppRequest& request);
-  // Runs (on the state writer's thread) each time a new intent is durable. Set before Start.
-  void SetDeployWaker(std::function<void()> wake) { deploy_waker_ = std::move(wake); }
+  // Runs (on the state writer's thread) each time a new intent is durable.
+  void SetDeployWaker(std::function<void()> wake) {
+    absl::MutexLock lock(&mu_);
+    deploy_waker_ = std::move(wake);
+  }
 
   // DeployTargets (the DeployDispatcher).
   absl::StatusOr<std::vector<v1::Deploy>> UnfinishedDeploys() override;
@@ -228,7 +231,7 @@ class Coordinator : public WebhookTargets, public PollTargets, public DeployTarg
   std::map<std::string, absl::Time> queued_at_ ABSL_GUARDED_BY(mu_);  // for dispatch latency
   Stats stats_ ABSL_GUARDED_BY(mu_);
   uint64_t next_rollback_ ABSL_GUARDED_BY(mu_) = 1;
-  std::function<void()> deploy_waker_;
+  std::function<void()> deploy_waker_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread ticker_;
 };

@@ -181,6 +181,24 @@ grpc::Status FakeControlService::UpdateApp(grpc::ServerContext* context,
     } else if (field == "git_credentials") {
       app.set_has_git_credentials(!request->git_credentials().https_token().empty() ||
                                   !request->git_credentials().ssh_private_key().empty());
+    } else if (field == "deploy.memory_bytes") {
+      app.mutable_deploy()->set_memory_bytes(in.deploy().memory_bytes());
+    } else if (field == "deploy.cpu_millis") {
+      app.mutable_deploy()->set_cpu_millis(in.deploy().cpu_millis());
+    } else if (field == "deploy.replicas") {
+      app.mutable_deploy()->set_replicas(in.deploy().replicas());
+    } else if (field == "deploy.max_replicas") {
+      app.mutable_deploy()->set_max_replicas(in.deploy().max_replicas());
+    } else if (field == "deploy.health_path") {
+      app.mutable_deploy()->set_health_path(in.deploy().health_path());
+    } else if (field == "deploy.port") {
+      app.mutable_deploy()->set_port(in.deploy().port());
+    } else if (field == "deploy_env") {
+      // As the coordinator: only the names come back, sorted (std::map orders them).
+      std::map<std::string, std::string> env(request->deploy_env().begin(),
+                                             request->deploy_env().end());
+      app.mutable_deploy()->clear_env_names();
+      for (const auto& [name, value] : env) app.mutable_deploy()->add_env_names(name);
     } else {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("unknown field ", field));
@@ -351,6 +369,64 @@ grpc::Status FakeControlService::ListWorkers(grpc::ServerContext* context,
   if (auto s = Admit(context, "ListWorkers", false); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   for (const tempa::v1::Worker& worker : workers_) *response->add_workers() = worker;
+  return grpc::Status::OK;
+}
+
+void FakeControlService::PutDeploy(const tempa::v1::Deploy& deploy) {
+  absl::MutexLock lock(&mu_);
+  deploys_.insert(deploys_.begin(), deploy);
+}
+
+std::optional<tempa::v1::ListDeploysRequest> FakeControlService::last_list_deploys() const {
+  absl::MutexLock lock(&mu_);
+  return last_list_deploys_;
+}
+
+std::optional<tempa::v1::RollbackAppRequest> FakeControlService::last_rollback() const {
+  absl::MutexLock lock(&mu_);
+  return last_rollback_;
+}
+
+grpc::Status FakeControlService::ListDeploys(grpc::ServerContext* context,
+                                             const tempa::v1::ListDeploysRequest* request,
+                                             tempa::v1::ListDeploysResponse* response) {
+  if (auto s = Admit(context, "ListDeploys", false); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  last_list_deploys_ = *request;
+  for (const tempa::v1::Deploy& deploy : deploys_) {
+    if (request->app().empty() || deploy.app() == request->app()) {
+      *response->add_deploys() = deploy;
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FakeControlService::RollbackApp(grpc::ServerContext* context,
+                                             const tempa::v1::RollbackAppRequest* request,
+                                             tempa::v1::Deploy* response) {
+  if (auto s = Admit(context, "RollbackApp", true); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  last_rollback_ = *request;
+  if (request->to_build_id().empty()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "app " + request->app() +
+                            " has no earlier production deploy than the live one: name the "
+                            "build with --to BUILD_ID");
+  }
+  auto build = builds_.find(request->to_build_id());
+  if (build == builds_.end()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "no build " + request->to_build_id() + " to roll back to");
+  }
+  response->set_id("r-1");
+  response->set_app(request->app());
+  response->set_build_id(build->second.id());
+  response->set_commit(build->second.commit());
+  response->set_image(build->second.image());
+  response->set_status(tempa::v1::DEPLOY_PENDING);
+  response->set_rollback(true);
+  response->set_production(true);
+  deploys_.insert(deploys_.begin(), *response);
   return grpc::Status::OK;
 }
 

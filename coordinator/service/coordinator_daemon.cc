@@ -165,7 +165,10 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
 
   std::cerr << "tempa-coordinator: gRPC on " << options.listen.substr(0, options.listen.rfind(':'))
             << ":" << *grpc_port << ", webhooks and /metrics on " << webhook_address->first << ":"
-            << *http_port << ", state in " << options.data_dir << "\n";
+            << *http_port << ", state in " << options.data_dir
+            << (options.deployer.empty() ? std::string(", no deployer (builds are not deployed)")
+                                         : ", deploys to tempa-deployer at " + options.deployer)
+            << "\n";
   std::cerr.flush();
 
   struct sigaction action = {};

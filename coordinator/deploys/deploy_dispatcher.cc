@@ -97,6 +97,8 @@ void DeployDispatcher::RunOnce() {
     still[intent.id()] = tracked;
   }
   tracked_ = std::move(still);  // finished intents are no longer listed
+  absl::MutexLock lock(&mu_);
+  stats_.unfinished = static_cast<int>(intents->size());
 }
 
 void DeployDispatcher::Deliver(const v1::Deploy& intent, Tracked* tracked) {

@@ -52,6 +52,7 @@ class DeployDispatcher {
   struct Stats {
     uint64_t submits = 0;            // SubmitDeploy calls, failed ones included
     uint64_t delivery_failures = 0;  // Submit/Get calls that failed and will be retried
+    int unfinished = 0;              // PENDING and DEPLOYING intents at the last pass
   };
   Stats stats();
 

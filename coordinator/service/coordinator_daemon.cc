@@ -156,9 +156,10 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   // more handlers in flight mean more pushes per fsync.
   http_options.threads = 64;
   StateStore* state = store->get();
-  WebhookHttpServer http(http_options, &webhooks, [&coordinator, state, &webhook_metrics] {
+  DeployDispatcher* deploys = dispatcher.get();
+  WebhookHttpServer http(http_options, &webhooks, [&coordinator, state, &webhook_metrics, deploys] {
     return RenderCoordinatorMetrics(coordinator.stats(), state->write_stats()) +
-           webhook_metrics.Render();
+           webhook_metrics.Render() + (deploys ? RenderDeployMetrics(deploys->stats()) : "");
   });
   absl::StatusOr<int> http_port = http.Start();
   if (!http_port.ok()) return Fail(http_port.status());

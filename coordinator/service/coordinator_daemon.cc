@@ -127,10 +127,11 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
         "--deployer-token-file and --deployer-tls-ca need --deployer HOST:PORT"));
   }
   Coordinator coordinator(store->get(), &sealer, core_options);
-  std::unique_ptr<DeployDispatcher> dispatcher;
+  // Shared with the waker, which a state write still in flight at shutdown may run.
+  std::shared_ptr<DeployDispatcher> dispatcher;
   if (deployer_client != nullptr) {
-    dispatcher = std::make_unique<DeployDispatcher>(&coordinator, std::move(deployer_client));
-    coordinator.SetDeployWaker([d = dispatcher.get()] { d->Wake(); });
+    dispatcher = std::make_shared<DeployDispatcher>(&coordinator, std::move(deployer_client));
+    coordinator.SetDeployWaker([dispatcher] { dispatcher->Wake(); });
   }
   if (absl::Status s = coordinator.Start(); !s.ok()) {
     return Fail(Annotate(s, "restore the state"));
@@ -182,6 +183,7 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   server.Shutdown();
   poller.Stop();
   if (dispatcher != nullptr) dispatcher->Stop();
+  coordinator.SetDeployWaker(nullptr);
   coordinator.Stop();
   return 0;
 }

@@ -76,11 +76,14 @@ TEST(CoordinatorDeployDispatcherTest, AFailedDeployCarriesItsReasonIntoTheBuild)
   std::unique_ptr<DeployDispatcher> dispatcher = DispatcherFor(f, deployer);
   dispatcher->RunOnce();
   deployer.SetStatus("d-" + build, v1::DEPLOY_FAILED,
-                     "GET /healthz never answered 200 within 60s: the old version keeps serving");
+                     "GET /healthz never answered 200 within 60s: the old version keeps serving",
+                     {}, "listening on :8080\npanic: no database");
   dispatcher->RunOnce();
   v1::Build done = GetBuild(f, build);
   EXPECT_EQ(done.deploy().status(), v1::DEPLOY_FAILED);
   EXPECT_THAT(done.deploy().reason(), HasSubstr("never answered"));
+  EXPECT_EQ(done.deploy().log_tail(), "listening on :8080\npanic: no database");
+  EXPECT_GT(done.deploy().attempts(), 0);
   EXPECT_TRUE(f.store().ListUnfinishedDeploys()->empty());
 }
 

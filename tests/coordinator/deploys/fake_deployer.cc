@@ -80,12 +80,14 @@ std::map<std::string, std::string> FakeDeployer::env(const std::string& id) {
 }
 
 void FakeDeployer::SetStatus(const std::string& id, v1::DeployStatus status,
-                             const std::string& reason, const std::vector<std::string>& urls) {
+                             const std::string& reason, const std::vector<std::string>& urls,
+                             const std::string& log_tail) {
   absl::MutexLock lock(&mu_);
   v1::Deploy& record = records_[id];
   record.set_id(id);
   record.set_status(status);
   record.set_reason(reason);
+  record.set_log_tail(log_tail);
   record.clear_urls();
   for (const std::string& url : urls) record.add_urls(url);
 }

@@ -32,7 +32,7 @@ class FakeDeployer {
   std::map<std::string, std::string> env(const std::string& id);
   // The record GetDeploy (and a repeated SubmitDeploy) answers from now on.
   void SetStatus(const std::string& id, v1::DeployStatus status, const std::string& reason = "",
-                 const std::vector<std::string>& urls = {});
+                 const std::vector<std::string>& urls = {}, const std::string& log_tail = "");
   // The deployer's state is lost (as after a reset): ids it knew are unknown again.
   void Forget();
 

@@ -35,8 +35,8 @@ class FarmCliDeploysTest : public FarmCliTest {
 };
 
 TEST_F(FarmCliDeploysTest, AppsSetSendsOnlyTheGivenSettingsInBytesAndMillicpus) {
-  CliResult r = Run({"apps", "set", "web", "--memory", "256Mi", "--cpu", "500m", "--replicas",
-                     "2", "--max-replicas", "5", "--health-path", "/healthz", "--port", "8080"});
+  CliResult r = Run({"apps", "set", "web", "--memory", "256Mi", "--cpu", "500m", "--replicas", "2",
+                     "--max-replicas", "5", "--health-path", "/healthz", "--port", "8080"});
   ASSERT_EQ(r.code, 0) << r.err;
   tempa::v1::UpdateAppRequest update = LastUpdate();
   EXPECT_EQ(update.app().name(), "web");
@@ -114,10 +114,10 @@ TEST_F(FarmCliDeploysTest, AppsSetEnvReplacesTheWholeEnvAndNeverEchoesAValue) {
   ASSERT_EQ(r.code, 0) << r.err;
   tempa::v1::UpdateAppRequest update = LastUpdate();
   EXPECT_THAT(update.update_mask(), ElementsAre("deploy_env"));
-  EXPECT_THAT(update.deploy_env(),
-              UnorderedElementsAre(Pair("DATABASE_URL", "postgres://u:s3cret-one@db/app"),
-                                   Pair("API_KEY", "k3y=with=equals"),
-                                   Pair("OVERRIDDEN", "fl@g-value")));
+  EXPECT_THAT(
+      update.deploy_env(),
+      UnorderedElementsAre(Pair("DATABASE_URL", "postgres://u:s3cret-one@db/app"),
+                           Pair("API_KEY", "k3y=with=equals"), Pair("OVERRIDDEN", "fl@g-value")));
   EXPECT_THAT(r.out, HasSubstr("API_KEY DATABASE_URL OVERRIDDEN (values hidden)"));
   for (const std::string& value : {"s3cret-one", "k3y=with", "fl@g-value", "from-file"}) {
     EXPECT_THAT(r.out + r.err, Not(HasSubstr(value)));
@@ -234,11 +234,14 @@ TEST_F(FarmCliDeploysTest, BuildsShowPrintsItsDeployStatusUrlsAndReason) {
   build.set_status(tempa::v1::SUCCEEDED);
   *build.mutable_deploy() = MakeDeploy("d-b-8", "web", tempa::v1::DEPLOY_FAILED);
   build.mutable_deploy()->set_reason("GET /healthz never answered 200");
+  build.mutable_deploy()->set_log_tail("listening on :8080\npanic: \x1b[31mno database");
   fake().PutBuild(build);
   CliResult r = Run({"builds", "show", "b-8"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("DEPLOY_FAILED (d-b-8, production)"));
   EXPECT_THAT(r.out, HasSubstr("never answered 200"));
+  EXPECT_THAT(r.out, HasSubstr("deploy log tail:\n    | listening on :8080\n    | panic: ^["));
+  EXPECT_THAT(r.out, Not(HasSubstr("\x1b")));
 }
 
 }  // namespace

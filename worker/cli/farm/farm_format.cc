@@ -250,6 +250,12 @@ std::string BuildDetails(const tempa::v1::Build& build, absl::Time now) {
       absl::StrAppend(&out, "    | ", TerminalSafe(line), "\n");
     }
   }
+  if (!build.deploy().log_tail().empty()) {
+    absl::StrAppend(&out, "  deploy log tail:\n");
+    for (absl::string_view line : absl::StrSplit(build.deploy().log_tail(), '\n')) {
+      absl::StrAppend(&out, "    | ", TerminalSafe(line), "\n");
+    }
+  }
   if (!IsFinished(build.status())) {
     absl::StrAppend(&out, "  follow it: tempa builds logs ", build.id(), " --follow\n");
   }

@@ -8,10 +8,6 @@
 namespace tempa::coordinator {
 namespace {
 
-bool Finished(v1::DeployStatus status) {
-  return status == v1::DEPLOYED || status == v1::DEPLOY_FAILED || status == v1::DEPLOY_SUPERSEDED;
-}
-
 // What no retry with the same request changes: the deployer refused the deploy itself.
 bool Permanent(const absl::Status& status) {
   return absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status) ||

@@ -21,6 +21,12 @@ ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1),
           "how often workers heartbeat (and so learn of a cancel)");
 ABSL_FLAG(int, max_attempts, 3, "leases a build gets before it fails");
+ABSL_FLAG(std::string, deployer, "",
+          "tempa-deployer's gRPC address, HOST:PORT: every successful build is deployed");
+ABSL_FLAG(std::string, deployer_token_file, "",
+          "a private file (0600) holding the bearer token the deployer expects");
+ABSL_FLAG(std::string, deployer_tls_ca, "",
+          "the CA certificate (PEM) that signed the deployer's; empty: plaintext");
 ABSL_FLAG(int, app_concurrency, 2, "builds of one app running at once, unless the app says");
 
 int main(int argc, char** argv) {
@@ -29,7 +35,7 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
       "tempa-coordinator --listen HOST:PORT --webhook-listen HOST:PORT --data-dir DIR "
-      "--registry HOST:PORT [--token-file F]");
+      "--registry HOST:PORT [--token-file F] [--deployer HOST:PORT]");
   std::vector<std::string> args = tempa::UnderscoreFlagNames(argc, argv);
   std::vector<char*> arg_ptrs;
   for (std::string& arg : args) arg_ptrs.push_back(arg.data());
@@ -47,5 +53,8 @@ int main(int argc, char** argv) {
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
   options.app_concurrency = absl::GetFlag(FLAGS_app_concurrency);
+  options.deployer = absl::GetFlag(FLAGS_deployer);
+  options.deployer_token_file = absl::GetFlag(FLAGS_deployer_token_file);
+  options.deployer_tls_ca_file = absl::GetFlag(FLAGS_deployer_tls_ca);
   return tempa::coordinator::RunCoordinatorDaemon(options);
 }

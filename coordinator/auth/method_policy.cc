@@ -14,13 +14,14 @@ MethodPolicy MethodPolicy::Default() {
   MethodPolicy policy;
   // Control plane: changes (and anything that could touch secrets) are admin's; reads are
   // read-only's too. No ControlService RPC is a worker's.
-  for (const char* method : {methods::kCreateApp, methods::kUpdateApp, methods::kDeleteApp,
-                             methods::kTriggerBuild, methods::kCancelBuild}) {
+  for (const char* method :
+       {methods::kCreateApp, methods::kUpdateApp, methods::kDeleteApp, methods::kTriggerBuild,
+        methods::kCancelBuild, methods::kRollbackApp}) {
     policy.Allow(method, admin);
   }
-  for (const char* method :
-       {methods::kGetApp, methods::kListApps, methods::kGetBuild, methods::kListBuilds,
-        methods::kGetBuildLogs, methods::kWatchBuild, methods::kListWorkers}) {
+  for (const char* method : {methods::kGetApp, methods::kListApps, methods::kGetBuild,
+                             methods::kListBuilds, methods::kGetBuildLogs, methods::kWatchBuild,
+                             methods::kListWorkers, methods::kListDeploys}) {
     policy.Allow(method, reader);
   }
   for (const char* method :

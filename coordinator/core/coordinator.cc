@@ -51,7 +51,9 @@ absl::Status Coordinator::Start() {
   ASSIGN_OR_RETURN(std::vector<v1::App> apps, store_->ListApps());
   ASSIGN_OR_RETURN(std::vector<v1::Build> unfinished, store_->ListUnfinishedBuilds());
   ASSIGN_OR_RETURN(uint64_t next, store_->GetCounter(kSequenceCounterName));
+  ASSIGN_OR_RETURN(uint64_t next_rollback, store_->GetCounter(kRollbackCounterName));
   absl::MutexLock lock(&mu_);
+  next_rollback_ = std::max<uint64_t>(next_rollback, 1);
   for (const v1::App& app : apps) {
     apps_[app.name()] = app;
     scheduler_.PutApp(app);
@@ -93,6 +95,13 @@ std::shared_ptr<absl::Notification> Coordinator::PersistLocked(BuildChanges chan
                                                                std::unique_ptr<StateBatch> batch,
                                                                std::function<void()> then) {
   if (batch == nullptr) batch = store_->NewBatch();
+  bool new_intents = options_.deployer && StageDeployIntentsLocked(&changes, batch.get());
+  if (new_intents && deploy_waker_) {
+    then = [then = std::move(then), wake = deploy_waker_] {
+      if (then) then();
+      wake();
+    };
+  }
   for (v1::Build& build : changes) {
     auto lines = log_lines_.find(build.id());
     if (lines != log_lines_.end()) build.set_log_lines(lines->second);

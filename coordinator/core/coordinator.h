@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "coordinator/core/build_events.h"
 #include "coordinator/core/secret_sealer.h"
+#include "coordinator/deploys/deploy_targets.h"
 #include "coordinator/poller/poll_targets.h"
 #include "coordinator/scheduler/scheduler.h"
 #include "coordinator/state/state_store.h"
@@ -41,6 +42,9 @@ struct CoordinatorOptions {
   int64_t max_log_lines = 100000;                // per build; later lines are counted, not stored
   size_t max_log_line_bytes = 4096;              // longer lines are cut
   absl::Duration tick = absl::Milliseconds(50);  // lease expiry and long-poll timeouts
+  // A deployer is configured (--deployer): every build that SUCCEEDED gets a deploy intent, in
+  // the batch that records its success, and rollbacks are accepted.
+  bool deployer = false;
 };
 
 // Names of records the core keeps beside builds: a build's stored log-line count, and the
@@ -49,13 +53,15 @@ std::string LogCounterName(absl::string_view build_id);
 std::string SecretRecord(absl::string_view app, absl::string_view kind);
 inline constexpr absl::string_view kWebhookSecret = "webhook_secret";
 inline constexpr absl::string_view kGitCredentials = "git_credentials";
+inline constexpr absl::string_view kDeployEnv = "deploy_env";
+inline constexpr absl::string_view kRollbackCounterName = "next_rollback_sequence";
 inline constexpr absl::string_view kSequenceCounterName = "next_build_sequence";
 // The delivery id a polled commit is recorded under: "poll:APP:BRANCH:COMMIT", or
 // "poll:APP:sha256:HEX" of the branch and commit when that would be longer than 256.
 std::string PollDeliveryId(absl::string_view app, absl::string_view branch,
                            absl::string_view commit);
 
-class Coordinator : public WebhookTargets, public PollTargets {
+class Coordinator : public WebhookTargets, public PollTargets, public DeployTargets {
  public:
   using Clock = std::function<absl::Time()>;
   Coordinator(StateStore* store, const SecretSealer* sealer, CoordinatorOptions options,
@@ -118,6 +124,21 @@ class Coordinator : public WebhookTargets, public PollTargets {
                                          const std::string& commit) override;
   absl::Status RecordPollError(const std::string& app, const std::string& error) override;
 
+  // Deploys. ListDeploys: the intents, newest first. RollbackApp: validates, stores an intent
+  // "r-<n>" putting an earlier SUCCEEDED build of the app back live, durable before it returns.
+  absl::StatusOr<std::vector<v1::Deploy>> ListDeploys(const std::string& app, int limit);
+  absl::StatusOr<v1::Deploy> RollbackApp(const v1::RollbackAppRequest& request);
+  // Runs (on the state writer's thread) each time a new intent is durable.
+  void SetDeployWaker(std::function<void()> wake) {
+    absl::MutexLock lock(&mu_);
+    deploy_waker_ = std::move(wake);
+  }
+
+  // DeployTargets (the DeployDispatcher).
+  absl::StatusOr<std::vector<v1::Deploy>> UnfinishedDeploys() override;
+  absl::StatusOr<std::map<std::string, std::string>> DeployEnv(const std::string& app) override;
+  absl::Status RecordDeploy(const v1::Deploy& update) override;
+
   // Figures for /metrics.
   struct Stats {
     int queued = 0;
@@ -176,6 +197,14 @@ class Coordinator : public WebhookTargets, public PollTargets {
   absl::Status StageSecrets(const std::string& app, const std::string* webhook_secret,
                             const v1::GitCredentials* credentials, StateBatch* batch,
                             v1::App* record);
+  // Seals and stages the app's deploy env (an empty one removes it) and its names.
+  absl::Status StageDeployEnv(const std::string& app,
+                              const google::protobuf::Map<std::string, std::string>& env,
+                              StateBatch* batch, v1::App* record);
+  // A deploy intent for every build in `changes` that SUCCEEDED (without one yet), staged in
+  // `batch` and set as the build's `deploy`. Returns whether any was made.
+  bool StageDeployIntentsLocked(BuildChanges* changes, StateBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<std::string>> OpenSecret(const std::string& app,
                                                         absl::string_view kind);
 
@@ -201,6 +230,8 @@ class Coordinator : public WebhookTargets, public PollTargets {
   std::map<std::string, WorkerState> workers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Time> queued_at_ ABSL_GUARDED_BY(mu_);  // for dispatch latency
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_rollback_ ABSL_GUARDED_BY(mu_) = 1;
+  std::function<void()> deploy_waker_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread ticker_;
 };

@@ -4,6 +4,7 @@
 #include "common/status_macros.h"
 #include "coordinator/core/app_rules.h"
 #include "coordinator/core/coordinator.h"
+#include "coordinator/core/deploy_rules.h"
 
 namespace tempa::coordinator {
 namespace {
@@ -106,8 +107,10 @@ absl::StatusOr<v1::App> Coordinator::CreateApp(const v1::CreateAppRequest& reque
   if (app.branch().empty()) app.set_branch("main");
   app.set_has_webhook_secret(false);
   app.set_has_git_credentials(false);
-  app.clear_last_poll_error();  // the coordinator's to set
+  app.clear_last_poll_error();              // the coordinator's to set
+  app.mutable_deploy()->clear_env_names();  // set with UpdateApp's deploy_env
   RETURN_IF_ERROR(CheckApp(app));
+  RETURN_IF_ERROR(CheckDeploySettings(app.deploy()));
   std::shared_ptr<absl::Notification> durable;
   {
     absl::MutexLock lock(&mu_);
@@ -155,6 +158,7 @@ absl::StatusOr<v1::App> Coordinator::UpdateApp(const v1::UpdateAppRequest& reque
     const v1::App& in = request.app();
     const std::string* webhook_secret = nullptr;
     const v1::GitCredentials* credentials = nullptr;
+    bool deploy_env = false;
     for (const std::string& field : request.update_mask()) {
       if (field == "repo_url") {
         app.set_repo_url(in.repo_url());
@@ -172,14 +176,31 @@ absl::StatusOr<v1::App> Coordinator::UpdateApp(const v1::UpdateAppRequest& reque
         webhook_secret = &request.webhook_secret();
       } else if (field == "git_credentials") {
         credentials = &request.git_credentials();
+      } else if (field == "deploy.memory_bytes") {
+        app.mutable_deploy()->set_memory_bytes(in.deploy().memory_bytes());
+      } else if (field == "deploy.cpu_millis") {
+        app.mutable_deploy()->set_cpu_millis(in.deploy().cpu_millis());
+      } else if (field == "deploy.replicas") {
+        app.mutable_deploy()->set_replicas(in.deploy().replicas());
+      } else if (field == "deploy.max_replicas") {
+        app.mutable_deploy()->set_max_replicas(in.deploy().max_replicas());
+      } else if (field == "deploy.health_path") {
+        app.mutable_deploy()->set_health_path(in.deploy().health_path());
+      } else if (field == "deploy.port") {
+        app.mutable_deploy()->set_port(in.deploy().port());
+      } else if (field == "deploy_env") {
+        deploy_env = true;
       } else {
         return absl::InvalidArgumentError(absl::StrCat(
             "cannot update \"", field.substr(0, 64),
             "\": the fields are repo_url, branch, path, build_env, max_concurrent_builds, "
-            "poll_interval_seconds, webhook_secret, git_credentials"));
+            "poll_interval_seconds, webhook_secret, git_credentials, deploy.memory_bytes, "
+            "deploy.cpu_millis, deploy.replicas, deploy.max_replicas, deploy.health_path, "
+            "deploy.port, deploy_env"));
       }
     }
     RETURN_IF_ERROR(CheckApp(app));
+    RETURN_IF_ERROR(CheckDeploySettings(app.deploy()));
     for (const std::string& field : request.update_mask()) {
       // What the last poll failed at may be fixed now; the next poll says.
       if (field == "repo_url" || field == "branch" || field == "poll_interval_seconds" ||
@@ -190,6 +211,9 @@ absl::StatusOr<v1::App> Coordinator::UpdateApp(const v1::UpdateAppRequest& reque
     app.set_updated_unix_ms(absl::ToUnixMillis(clock_()));
     std::unique_ptr<StateBatch> batch = store_->NewBatch();
     RETURN_IF_ERROR(StageSecrets(app.name(), webhook_secret, credentials, batch.get(), &app));
+    if (deploy_env) {
+      RETURN_IF_ERROR(StageDeployEnv(app.name(), request.deploy_env(), batch.get(), &app));
+    }
     batch->PutApp(app);
     apps_[app.name()] = app;
     scheduler_.PutApp(app);

@@ -153,4 +153,19 @@ grpc::Status ControlServiceImpl::ListWorkers(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status ControlServiceImpl::ListDeploys(grpc::ServerContext* ctx,
+                                             const v1::ListDeploysRequest* request,
+                                             v1::ListDeploysResponse* response) {
+  if (grpc::Status s = Check(ctx, auth::methods::kListDeploys); !s.ok()) return s;
+  return ReplyList(coordinator_->ListDeploys(request->app(), request->limit()),
+                   response->mutable_deploys());
+}
+
+grpc::Status ControlServiceImpl::RollbackApp(grpc::ServerContext* ctx,
+                                             const v1::RollbackAppRequest* request,
+                                             v1::Deploy* response) {
+  if (grpc::Status s = Check(ctx, auth::methods::kRollbackApp); !s.ok()) return s;
+  return Reply(coordinator_->RollbackApp(*request), response);
+}
+
 }  // namespace tempa::coordinator

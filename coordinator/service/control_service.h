@@ -37,6 +37,10 @@ class ControlServiceImpl final : public v1::ControlService::Service {
                            v1::Build* response) override;
   grpc::Status ListWorkers(grpc::ServerContext* ctx, const v1::ListWorkersRequest* request,
                            v1::ListWorkersResponse* response) override;
+  grpc::Status ListDeploys(grpc::ServerContext* ctx, const v1::ListDeploysRequest* request,
+                           v1::ListDeploysResponse* response) override;
+  grpc::Status RollbackApp(grpc::ServerContext* ctx, const v1::RollbackAppRequest* request,
+                           v1::Deploy* response) override;
 
  private:
   grpc::Status Check(grpc::ServerContext* ctx, absl::string_view method) const;

@@ -16,6 +16,8 @@
 #include "common/status_macros.h"
 #include "coordinator/auth/authorizer.h"
 #include "coordinator/core/coordinator.h"
+#include "coordinator/deploys/deploy_dispatcher.h"
+#include "coordinator/deploys/grpc_deployer_client.h"
 #include "coordinator/poller/branch_poller.h"
 #include "coordinator/service/coordinator_metrics.h"
 #include "coordinator/service/coordinator_server.h"
@@ -109,10 +111,33 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   core_options.scheduler.default_app_concurrency = options.app_concurrency;
   core_options.heartbeat_interval = options.heartbeat_interval;
   core_options.worker_timeout = std::max(options.lease_ttl, options.heartbeat_interval * 3);
+  core_options.deployer = !options.deployer.empty();
+  std::unique_ptr<GrpcDeployerClient> deployer_client;
+  if (!options.deployer.empty()) {
+    rpc::ClientOptions deployer_options;
+    deployer_options.target = options.deployer;
+    deployer_options.token_file = options.deployer_token_file;
+    deployer_options.tls_ca_file = options.deployer_tls_ca_file;
+    absl::StatusOr<std::unique_ptr<GrpcDeployerClient>> client =
+        GrpcDeployerClient::Create(deployer_options);
+    if (!client.ok()) return Fail(Annotate(client.status(), "--deployer " + options.deployer));
+    deployer_client = *std::move(client);
+  } else if (!options.deployer_token_file.empty() || !options.deployer_tls_ca_file.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "--deployer-token-file and --deployer-tls-ca need --deployer HOST:PORT"));
+  }
   Coordinator coordinator(store->get(), &sealer, core_options);
+  // Shared with the waker, which a state write still in flight at shutdown may run.
+  std::shared_ptr<DeployDispatcher> dispatcher;
+  if (deployer_client != nullptr) {
+    dispatcher = std::make_shared<DeployDispatcher>(&coordinator, std::move(deployer_client));
+    coordinator.SetDeployWaker([dispatcher] { dispatcher->Wake(); });
+  }
   if (absl::Status s = coordinator.Start(); !s.ok()) {
     return Fail(Annotate(s, "restore the state"));
   }
+  // Unfinished intents of the last run are delivered (again, same ids) from the first pass.
+  if (dispatcher != nullptr) dispatcher->Start();
 
   // The polling fallback: apps with a poll interval have their branch head read on it.
   BranchPoller poller(&coordinator,
@@ -132,16 +157,20 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   // more handlers in flight mean more pushes per fsync.
   http_options.threads = 64;
   StateStore* state = store->get();
-  WebhookHttpServer http(http_options, &webhooks, [&coordinator, state, &webhook_metrics] {
+  DeployDispatcher* deploys = dispatcher.get();
+  WebhookHttpServer http(http_options, &webhooks, [&coordinator, state, &webhook_metrics, deploys] {
     return RenderCoordinatorMetrics(coordinator.stats(), state->write_stats()) +
-           webhook_metrics.Render();
+           webhook_metrics.Render() + (deploys ? RenderDeployMetrics(deploys->stats()) : "");
   });
   absl::StatusOr<int> http_port = http.Start();
   if (!http_port.ok()) return Fail(http_port.status());
 
   std::cerr << "tempa-coordinator: gRPC on " << options.listen.substr(0, options.listen.rfind(':'))
             << ":" << *grpc_port << ", webhooks and /metrics on " << webhook_address->first << ":"
-            << *http_port << ", state in " << options.data_dir << "\n";
+            << *http_port << ", state in " << options.data_dir
+            << (options.deployer.empty() ? std::string(", no deployer (builds are not deployed)")
+                                         : ", deploys to tempa-deployer at " + options.deployer)
+            << "\n";
   std::cerr.flush();
 
   struct sigaction action = {};
@@ -153,6 +182,8 @@ int RunCoordinatorDaemon(const CoordinatorDaemonOptions& options) {
   http.Stop();
   server.Shutdown();
   poller.Stop();
+  if (dispatcher != nullptr) dispatcher->Stop();
+  coordinator.SetDeployWaker(nullptr);
   coordinator.Stop();
   return 0;
 }

@@ -21,6 +21,10 @@ struct CoordinatorDaemonOptions {
   absl::Duration heartbeat_interval = absl::Seconds(1);
   int max_attempts = 3;
   int app_concurrency = 2;
+  // tempa-deployer's gRPC address; empty: builds are not deployed (and rollbacks refused).
+  std::string deployer;
+  std::string deployer_token_file;   // the bearer token the deployer expects (0600)
+  std::string deployer_tls_ca_file;  // set: the deployer speaks TLS, signed by this CA
 };
 
 // Returns the process exit code.

@@ -47,4 +47,19 @@ std::string RenderCoordinatorMetrics(const Coordinator::Stats& stats,
   return out;
 }
 
+std::string RenderDeployMetrics(const DeployDispatcher::Stats& stats) {
+  std::string out;
+  Metric(&out, "tempa_coordinator_deploy_submits_total", "counter",
+         "SubmitDeploy calls to tempa-deployer (retries included).");
+  absl::StrAppend(&out, "tempa_coordinator_deploy_submits_total ", stats.submits, "\n");
+  Metric(&out, "tempa_coordinator_deploy_delivery_failures_total", "counter",
+         "Calls to tempa-deployer that failed and are retried.");
+  absl::StrAppend(&out, "tempa_coordinator_deploy_delivery_failures_total ",
+                  stats.delivery_failures, "\n");
+  Metric(&out, "tempa_coordinator_unfinished_deploys", "gauge",
+         "Deploy intents PENDING or DEPLOYING.");
+  absl::StrAppend(&out, "tempa_coordinator_unfinished_deploys ", stats.unfinished, "\n");
+  return out;
+}
+
 }  // namespace tempa::coordinator

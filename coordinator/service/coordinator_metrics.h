@@ -5,11 +5,14 @@
 #include <string>
 
 #include "coordinator/core/coordinator.h"
+#include "coordinator/deploys/deploy_dispatcher.h"
 #include "coordinator/state/state_store.h"
 
 namespace tempa::coordinator {
 
 std::string RenderCoordinatorMetrics(const Coordinator::Stats& stats,
                                      const StateStore::WriteStats& writes);
+// With --deployer: deliveries to tempa-deployer.
+std::string RenderDeployMetrics(const DeployDispatcher::Stats& stats);
 
 }  // namespace tempa::coordinator

@@ -147,4 +147,16 @@ void RocksdbStateBatch::PutCounter(absl::string_view name, uint64_t value) {
   Put(families_.meta, state_keys::CounterKey(name), state_keys::BigEndian64(value));
 }
 
+void RocksdbStateBatch::PutDeploy(const v1::Deploy& deploy) {
+  if (!CheckName("deploy id", deploy.id()) || !CheckName("app name of deploy", deploy.app())) {
+    return;
+  }
+  PutMessage(families_.deploys, deploy.id(), deploy);
+  if (DeployUnfinished(deploy.status())) {
+    Put(families_.unfinished_deploys, deploy.id(), "");
+  } else {
+    Delete(families_.unfinished_deploys, deploy.id());
+  }
+}
+
 }  // namespace tempa::coordinator

@@ -25,6 +25,8 @@ struct StateColumnFamilies {
   rocksdb::ColumnFamilyHandle* layer_cache = nullptr;
   rocksdb::ColumnFamilyHandle* deliveries = nullptr;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
+  rocksdb::ColumnFamilyHandle* deploys = nullptr;
+  rocksdb::ColumnFamilyHandle* unfinished_deploys = nullptr;
 };
 
 class RocksdbStateBatch : public StateBatch {
@@ -42,6 +44,7 @@ class RocksdbStateBatch : public StateBatch {
   void PutDelivery(absl::string_view delivery_id, const std::vector<std::string>& build_ids,
                    int64_t unix_ms) override;
   void PutCounter(absl::string_view name, uint64_t value) override;
+  void PutDeploy(const v1::Deploy& deploy) override;
   bool empty() const override { return operations_ == 0; }
 
   // OK, or the first problem a call recorded.

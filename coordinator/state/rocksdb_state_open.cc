@@ -27,9 +27,10 @@ namespace tempa::coordinator {
 namespace {
 
 constexpr const char* kFamilies[] = {
-    state_keys::kApps,       state_keys::kSecrets, state_keys::kBuilds,  state_keys::kBuildsByApp,
-    state_keys::kUnfinished, state_keys::kLogs,    state_keys::kWorkers, state_keys::kLayerCache,
-    state_keys::kDeliveries, state_keys::kMeta};
+    state_keys::kApps,        state_keys::kSecrets,    state_keys::kBuilds,
+    state_keys::kBuildsByApp, state_keys::kUnfinished, state_keys::kLogs,
+    state_keys::kWorkers,     state_keys::kLayerCache, state_keys::kDeliveries,
+    state_keys::kMeta,        state_keys::kDeploys,    state_keys::kUnfinishedDeploys};
 
 // Creates `dir` (0700) when missing; refuses one that is not a directory, belongs to another
 // user or that group or others may write (they could replace the database under us).
@@ -131,7 +132,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksdbStateStore(const std::str
   rocksdb::ColumnFamilyHandle** slots[] = {
       &families.apps,       &families.secrets, &families.builds,  &families.builds_by_app,
       &families.unfinished, &families.logs,    &families.workers, &families.layer_cache,
-      &families.deliveries, &families.meta};
+      &families.deliveries, &families.meta,    &families.deploys, &families.unfinished_deploys};
   for (size_t i = 0; i < std::size(slots); ++i) *slots[i] = handles[i + 1];
   return std::unique_ptr<StateStore>(
       new RocksdbStateStore(std::move(db), std::move(handles), families, options));

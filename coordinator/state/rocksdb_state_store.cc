@@ -309,6 +309,63 @@ absl::StatusOr<uint64_t> RocksdbStateStore::GetCounter(absl::string_view name) {
   return *counter;
 }
 
+absl::StatusOr<std::optional<v1::Deploy>> RocksdbStateStore::GetDeploy(absl::string_view id) {
+  std::string key(id);
+  ASSIGN_OR_RETURN(std::optional<std::string> value, Get(families_.deploys, key));
+  if (!value) return std::optional<v1::Deploy>();
+  ASSIGN_OR_RETURN(v1::Deploy deploy,
+                   ParseRecord<v1::Deploy>(families_.deploys, Printable(key), *value));
+  return std::optional<v1::Deploy>(std::move(deploy));
+}
+
+absl::StatusOr<std::vector<v1::Deploy>> RocksdbStateStore::ListDeploys(absl::string_view app,
+                                                                       int limit) {
+  std::vector<v1::Deploy> deploys;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), families_.deploys));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ASSIGN_OR_RETURN(
+        v1::Deploy deploy,
+        ParseRecord<v1::Deploy>(families_.deploys, Printable(View(it->key())), it->value()));
+    if (app.empty() || deploy.app() == app) deploys.push_back(std::move(deploy));
+  }
+  RETURN_IF_ERROR(FromRocksdb(it->status(), "state store: list deploys"));
+  std::sort(deploys.begin(), deploys.end(), [](const v1::Deploy& a, const v1::Deploy& b) {
+    if (a.created_unix_ms() != b.created_unix_ms()) {
+      return a.created_unix_ms() > b.created_unix_ms();
+    }
+    return a.id() > b.id();
+  });
+  size_t cap = static_cast<size_t>(Capped(limit, kMaxBuildsPerList));
+  if (deploys.size() > cap) deploys.resize(cap);
+  return deploys;
+}
+
+absl::StatusOr<std::vector<v1::Deploy>> RocksdbStateStore::ListUnfinishedDeploys() {
+  ScopedSnapshot snapshot(db_.get());
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot.get();
+  std::vector<v1::Deploy> deploys;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, families_.unfinished_deploys));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string key(View(it->key()));
+    ASSIGN_OR_RETURN(std::optional<std::string> value, Get(families_.deploys, key, snapshot.get()));
+    if (!value) {
+      return absl::DataLossError(absl::StrCat(
+          "state store: the unfinished deploy ", Printable(key),
+          " has no record: the database is damaged; restore the data dir from a backup"));
+    }
+    ASSIGN_OR_RETURN(v1::Deploy deploy,
+                     ParseRecord<v1::Deploy>(families_.deploys, Printable(key), *value));
+    deploys.push_back(std::move(deploy));
+  }
+  RETURN_IF_ERROR(FromRocksdb(it->status(), "state store: list unfinished deploys"));
+  std::sort(deploys.begin(), deploys.end(), [](const v1::Deploy& a, const v1::Deploy& b) {
+    return a.created_unix_ms() < b.created_unix_ms();
+  });
+  return deploys;
+}
+
 StateStore::WriteStats RocksdbStateStore::write_stats() const {
   GroupCommitWriter::Stats stats = writer_.stats();
   return WriteStats{.batches = stats.batches, .groups = stats.groups};

@@ -48,6 +48,9 @@ class RocksdbStateStore : public StateStore {
   absl::StatusOr<std::optional<v1::LayerCacheEntry>> GetLayer(absl::string_view key) override;
   absl::StatusOr<std::vector<v1::Worker>> ListWorkers() override;
   absl::StatusOr<uint64_t> GetCounter(absl::string_view name) override;
+  absl::StatusOr<std::optional<v1::Deploy>> GetDeploy(absl::string_view id) override;
+  absl::StatusOr<std::vector<v1::Deploy>> ListDeploys(absl::string_view app, int limit) override;
+  absl::StatusOr<std::vector<v1::Deploy>> ListUnfinishedDeploys() override;
   WriteStats write_stats() const override;
 
  private:

@@ -26,6 +26,9 @@ inline constexpr const char* kWorkers = "workers";
 inline constexpr const char* kLayerCache = "layer_cache";
 inline constexpr const char* kDeliveries = "deliveries";
 inline constexpr const char* kMeta = "meta";
+// Deploy intents by id, and the index of the unfinished ones (PENDING, DEPLOYING).
+inline constexpr const char* kDeploys = "deploys";
+inline constexpr const char* kUnfinishedDeploys = "unfinished_deploys";
 
 // A RocksDB slice as an absl::string_view (Debian's Abseil has its own string_view type).
 inline absl::string_view View(const rocksdb::Slice& slice) {

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "tempa/v1/control.pb.h"
+#include "tempa/v1/deploy.pb.h"
 #include "tempa/v1/farm.pb.h"
 #include "tempa/v1/layer_cache.pb.h"
 
@@ -30,6 +31,11 @@ struct StateStoreOptions {
 // Build ids are "b-<sequence>" (decimal); the sequence orders builds by acceptance.
 std::string BuildIdFor(uint64_t sequence);
 std::optional<uint64_t> SequenceOfBuildId(absl::string_view id);
+
+// PENDING and DEPLOYING: the intent still has to reach the deployer or be followed to its end.
+inline bool DeployUnfinished(v1::DeployStatus status) {
+  return status == v1::DEPLOY_PENDING || status == v1::DEPLOYING;
+}
 
 // A set of changes applied atomically. Made by StateStore::NewBatch; not thread-safe.
 class StateBatch {
@@ -52,6 +58,8 @@ class StateBatch {
   virtual void PutDelivery(absl::string_view delivery_id, const std::vector<std::string>& build_ids,
                            int64_t unix_ms) = 0;
   virtual void PutCounter(absl::string_view name, uint64_t value) = 0;
+  // A deploy intent (by id); also maintains the index of unfinished ones.
+  virtual void PutDeploy(const v1::Deploy& deploy) = 0;
   virtual bool empty() const = 0;
 };
 
@@ -85,6 +93,11 @@ class StateStore {
   virtual absl::StatusOr<std::optional<v1::LayerCacheEntry>> GetLayer(absl::string_view key) = 0;
   virtual absl::StatusOr<std::vector<v1::Worker>> ListWorkers() = 0;
   virtual absl::StatusOr<uint64_t> GetCounter(absl::string_view name) = 0;
+  virtual absl::StatusOr<std::optional<v1::Deploy>> GetDeploy(absl::string_view id) = 0;
+  // Newest first (by creation time, then id); `app` empty: all apps. Reads every intent.
+  virtual absl::StatusOr<std::vector<v1::Deploy>> ListDeploys(absl::string_view app, int limit) = 0;
+  // PENDING and DEPLOYING intents, from the index, oldest first.
+  virtual absl::StatusOr<std::vector<v1::Deploy>> ListUnfinishedDeploys() = 0;
 
   // Group-commit figures for /metrics and the bench.
   struct WriteStats {

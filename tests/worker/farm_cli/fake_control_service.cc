@@ -181,6 +181,24 @@ grpc::Status FakeControlService::UpdateApp(grpc::ServerContext* context,
     } else if (field == "git_credentials") {
       app.set_has_git_credentials(!request->git_credentials().https_token().empty() ||
                                   !request->git_credentials().ssh_private_key().empty());
+    } else if (field == "deploy.memory_bytes") {
+      app.mutable_deploy()->set_memory_bytes(in.deploy().memory_bytes());
+    } else if (field == "deploy.cpu_millis") {
+      app.mutable_deploy()->set_cpu_millis(in.deploy().cpu_millis());
+    } else if (field == "deploy.replicas") {
+      app.mutable_deploy()->set_replicas(in.deploy().replicas());
+    } else if (field == "deploy.max_replicas") {
+      app.mutable_deploy()->set_max_replicas(in.deploy().max_replicas());
+    } else if (field == "deploy.health_path") {
+      app.mutable_deploy()->set_health_path(in.deploy().health_path());
+    } else if (field == "deploy.port") {
+      app.mutable_deploy()->set_port(in.deploy().port());
+    } else if (field == "deploy_env") {
+      // As the coordinator: only the names come back, sorted (std::map orders them).
+      std::map<std::string, std::string> env(request->deploy_env().begin(),
+                                             request->deploy_env().end());
+      app.mutable_deploy()->clear_env_names();
+      for (const auto& [name, value] : env) app.mutable_deploy()->add_env_names(name);
     } else {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("unknown field ", field));

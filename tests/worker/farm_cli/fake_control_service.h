@@ -36,6 +36,8 @@ class FakeControlService final : public tempa::v1::ControlService::Service {
   void PutApp(const tempa::v1::App& app);
   void PutBuild(const tempa::v1::Build& build, const std::vector<std::string>& log = {});
   void PutWorker(const tempa::v1::Worker& worker);
+  // A deploy ListDeploys answers (newest put first).
+  void PutDeploy(const tempa::v1::Deploy& deploy);
   // Answers of the next WatchBuild calls, in order (after them: the stored build and its log).
   void AddWatchScript(WatchScript script);
 
@@ -47,6 +49,8 @@ class FakeControlService final : public tempa::v1::ControlService::Service {
   std::optional<tempa::v1::ListBuildsRequest> last_list_builds() const;
   std::vector<tempa::v1::WatchBuildRequest> watch_requests() const;
   std::optional<tempa::v1::App> app(const std::string& name) const;
+  std::optional<tempa::v1::ListDeploysRequest> last_list_deploys() const;
+  std::optional<tempa::v1::RollbackAppRequest> last_rollback() const;
 
   grpc::Status CreateApp(grpc::ServerContext* context, const tempa::v1::CreateAppRequest* request,
                          tempa::v1::App* response) override;
@@ -76,6 +80,13 @@ class FakeControlService final : public tempa::v1::ControlService::Service {
   grpc::Status ListWorkers(grpc::ServerContext* context,
                            const tempa::v1::ListWorkersRequest* request,
                            tempa::v1::ListWorkersResponse* response) override;
+  grpc::Status ListDeploys(grpc::ServerContext* context,
+                           const tempa::v1::ListDeploysRequest* request,
+                           tempa::v1::ListDeploysResponse* response) override;
+  // A rollback to a build put with PutBuild answers "r-1"; without --to, FailedPrecondition.
+  grpc::Status RollbackApp(grpc::ServerContext* context,
+                           const tempa::v1::RollbackAppRequest* request,
+                           tempa::v1::Deploy* response) override;
 
  private:
   // Records the call; returns the status that refuses it, or OK.
@@ -97,6 +108,9 @@ class FakeControlService final : public tempa::v1::ControlService::Service {
   std::optional<tempa::v1::TriggerBuildRequest> last_trigger_ ABSL_GUARDED_BY(mu_);
   std::optional<tempa::v1::ListBuildsRequest> last_list_builds_ ABSL_GUARDED_BY(mu_);
   std::vector<tempa::v1::WatchBuildRequest> watch_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<tempa::v1::Deploy> deploys_ ABSL_GUARDED_BY(mu_);
+  std::optional<tempa::v1::ListDeploysRequest> last_list_deploys_ ABSL_GUARDED_BY(mu_);
+  std::optional<tempa::v1::RollbackAppRequest> last_rollback_ ABSL_GUARDED_BY(mu_);
 };
 
 // The fake served on 127.0.0.1:<port chosen by the kernel> until destruction, in plaintext or

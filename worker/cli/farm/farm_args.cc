@@ -36,12 +36,15 @@ const CommandUsage kUsages[] = {
     {"apps show", "tempa apps show NAME [--json]"},
     {"apps update", "tempa apps update NAME [--repo URL]"},
     {"apps delete", "tempa apps delete NAME"},
+    {"apps set", "tempa apps set NAME [--memory 256Mi] [--cpu 0.5] [--replicas N]"},
     {"builds list", "tempa builds list [--app NAME] [--limit N] [--json]"},
     {"builds show", "tempa builds show ID|--app NAME [--json]"},
     {"builds logs", "tempa builds logs ID|--app NAME [--follow] [--tail N]"},
     {"builds cancel", "tempa builds cancel ID [--json]"},
     {"trigger", "tempa trigger NAME [--commit SHA] [--branch B] [--follow] [--json]"},
     {"workers list", "tempa workers list [--json]"},
+    {"deploys list", "tempa deploys list [--app NAME] [--limit N] [--json]"},
+    {"deploys rollback", "tempa deploys rollback NAME [--to BUILD_ID] [--json]"},
 };
 
 std::string UsageLine(const CommandUsage& u) {
@@ -54,6 +57,20 @@ std::string UsageLine(const CommandUsage& u) {
     absl::StrAppend(&line,
                     "      [--unset-env K]... [--no-webhook-secret] [--no-git-credentials]\n"
                     "      (only what is given changes; --env adds to the app's env)\n");
+  }
+  if (absl::string_view(u.command) == "apps set") {
+    absl::StrAppend(
+        &line,
+        "      [--max-replicas N] [--health-path PATH] [--port N] [--env K=V]... [--env-file F]\n"
+        "      [--no-env] [--json]   (how the app runs once deployed; only what is given\n"
+        "      changes. --memory takes Ki/Mi/Gi or K/M/G, --cpu CPUs or millicpus (500m); 0\n"
+        "      means the deployer's default. --env/--env-file REPLACE the whole deploy env;\n"
+        "      values are secret: stored sealed, never shown back, only their names)\n");
+  }
+  if (absl::string_view(u.command) == "deploys rollback") {
+    absl::StrAppend(&line,
+                    "      (puts an earlier successful build back live, without a build; default:\n"
+                    "      the production build live before the current one)\n");
   }
   return line;
 }

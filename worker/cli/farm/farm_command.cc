@@ -25,11 +25,13 @@ const Command kCommands[] = {
     {"apps", "delete", AppsDelete},     {"builds", "list", BuildsList},
     {"builds", "show", BuildsShow},     {"builds", "logs", BuildsLogs},
     {"builds", "cancel", BuildsCancel}, {"trigger", "", Trigger},
-    {"workers", "list", WorkersList},
+    {"workers", "list", WorkersList},   {"apps", "set", AppsSet},
+    {"deploys", "list", DeploysList},   {"deploys", "rollback", DeploysRollback},
 };
 
 bool IsGroup(const std::string& word) {
-  return word == "apps" || word == "builds" || word == "trigger" || word == "workers";
+  return word == "apps" || word == "builds" || word == "trigger" || word == "workers" ||
+         word == "deploys";
 }
 
 bool WantsHelp(const std::vector<std::string>& args) {

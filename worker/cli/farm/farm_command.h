@@ -1,6 +1,6 @@
-// The farm commands of `tempa`: apps, builds, trigger and workers, each a call (or a stream) to
-// the coordinator's ControlService. tempa_main.cc hands them the arguments; tests run them in
-// process with an injected environment.
+// The farm commands of `tempa`: apps, builds, trigger, workers and deploys, each a call (or a
+// stream) to the coordinator's ControlService. tempa_main.cc hands them the arguments; tests run
+// them in process with an injected environment.
 #pragma once
 
 #include <functional>
@@ -25,7 +25,7 @@ struct FarmEnvironment {
 };
 
 // True when `args` (argv after the program name) is a farm command: it starts with apps,
-// builds, trigger or workers, or with a global farm flag such as --coordinator.
+// builds, trigger, workers or deploys, or with a global farm flag such as --coordinator.
 bool IsFarmCommand(const std::vector<std::string>& args);
 
 // Runs the farm command in `args`. Output for people or, with --json, one JSON document goes to

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
+#include "worker/cli/farm/deploy_format.h"
 
 namespace tempa::cli::farm {
 namespace {
@@ -167,27 +168,29 @@ std::string AppDetails(const tempa::v1::App& app, absl::Time now) {
   std::vector<std::string> env;
   for (const auto& [key, value] : app.build_env()) env.push_back(absl::StrCat(key, "=", value));
   std::sort(env.begin(), env.end());
-  return Block(
-      absl::StrCat("app ", app.name()),
-      {{"repo", app.repo_url()},
-       {"branch", app.branch()},
-       {"path", app.path().empty() ? "/ (the repository's root)" : app.path()},
-       {"build env", env.empty() ? "(none)" : absl::StrJoin(env, " ")},
-       {"webhook", app.has_webhook_secret() ? "secret set (deliveries must be signed)"
-                                            : "no secret (deliveries are not signed)"},
-       {"git auth", app.has_git_credentials() ? "credentials set" : "none (public repository)"},
-       {"polling",
-        app.poll_interval_seconds() > 0
-            ? absl::StrCat("every ", ShortDuration(absl::Seconds(app.poll_interval_seconds())),
+  return Block(absl::StrCat("app ", app.name()),
+               {{"repo", app.repo_url()},
+                {"branch", app.branch()},
+                {"path", app.path().empty() ? "/ (the repository's root)" : app.path()},
+                {"build env", env.empty() ? "(none)" : absl::StrJoin(env, " ")},
+                {"webhook", app.has_webhook_secret() ? "secret set (deliveries must be signed)"
+                                                     : "no secret (deliveries are not signed)"},
+                {"git auth",
+                 app.has_git_credentials() ? "credentials set" : "none (public repository)"},
+                {"polling",
+                 app.poll_interval_seconds() > 0
+                     ? absl::StrCat(
+                           "every ", ShortDuration(absl::Seconds(app.poll_interval_seconds())),
                            app.last_poll_error().empty()
                                ? ""
                                : absl::StrCat("; the last poll failed: ", app.last_poll_error()))
-            : "off (webhooks only)"},
-       {"concurrency", app.max_concurrent_builds() > 0
-                           ? absl::StrCat(app.max_concurrent_builds(), " builds at a time")
-                           : "the coordinator's default"},
-       {"created", When(app.created_unix_ms(), now)},
-       {"updated", When(app.updated_unix_ms(), now)}});
+                     : "off (webhooks only)"},
+                {"concurrency", app.max_concurrent_builds() > 0
+                                    ? absl::StrCat(app.max_concurrent_builds(), " builds at a time")
+                                    : "the coordinator's default"},
+                {"created", When(app.created_unix_ms(), now)},
+                {"updated", When(app.updated_unix_ms(), now)}}) +
+         Block("  deploy settings (tempa apps set)", DeploySettingsFields(app.deploy()));
 }
 
 std::string BuildsTable(const tempa::v1::ListBuildsResponse& response, absl::Time now) {
@@ -234,6 +237,7 @@ std::string BuildDetails(const tempa::v1::Build& build, absl::Time now) {
         {"layer", absl::StrCat(LayerRoleName(layer.role()), " ", layer.digest(), " ",
                                Bytes(layer.size()), layer.reused() ? " (reused)" : " (built)")});
   }
+  for (auto& field : BuildDeployFields(build.deploy())) fields.push_back(std::move(field));
   if (build.has_error()) {
     fields.push_back({"error kind", TerminalSafe(build.error().kind(), false)});
     fields.push_back({"error step", TerminalSafe(build.error().step(), false)});
@@ -243,6 +247,12 @@ std::string BuildDetails(const tempa::v1::Build& build, absl::Time now) {
   if (build.has_error() && !build.error().log_tail().empty()) {
     absl::StrAppend(&out, "  log tail:\n");
     for (absl::string_view line : absl::StrSplit(build.error().log_tail(), '\n')) {
+      absl::StrAppend(&out, "    | ", TerminalSafe(line), "\n");
+    }
+  }
+  if (!build.deploy().log_tail().empty()) {
+    absl::StrAppend(&out, "  deploy log tail:\n");
+    for (absl::string_view line : absl::StrSplit(build.deploy().log_tail(), '\n')) {
       absl::StrAppend(&out, "    | ", TerminalSafe(line), "\n");
     }
   }

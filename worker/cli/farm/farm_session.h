@@ -70,6 +70,9 @@ int BuildsLogs(Session& session, const std::vector<std::string>& args);
 int BuildsCancel(Session& session, const std::vector<std::string>& args);
 int Trigger(Session& session, const std::vector<std::string>& args);
 int WorkersList(Session& session, const std::vector<std::string>& args);
+int AppsSet(Session& session, const std::vector<std::string>& args);
+int DeploysList(Session& session, const std::vector<std::string>& args);
+int DeploysRollback(Session& session, const std::vector<std::string>& args);
 
 // Streams build `id`'s log lines from `from_line` to `out` as they arrive and returns when it
 // finishes: 0 when it SUCCEEDED, 1 otherwise (with its summary on `err`).

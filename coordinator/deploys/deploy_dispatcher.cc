@@ -20,7 +20,8 @@ bool SameRecord(const v1::Deploy& a, const v1::Deploy& b) {
          a.started_unix_ms() == b.started_unix_ms() &&
          a.finished_unix_ms() == b.finished_unix_ms() && a.attempts() == b.attempts() &&
          std::vector<std::string>(a.urls().begin(), a.urls().end()) ==
-             std::vector<std::string>(b.urls().begin(), b.urls().end());
+             std::vector<std::string>(b.urls().begin(), b.urls().end()) &&
+         a.steps_size() == b.steps_size();  // steps only grow
 }
 
 void Log(const std::string& line) {
@@ -154,6 +155,7 @@ void DeployDispatcher::Apply(const v1::Deploy& intent, v1::Deploy seen, const Tr
   update.set_reason(seen.reason());
   update.set_log_tail(seen.log_tail());
   *update.mutable_urls() = seen.urls();
+  *update.mutable_steps() = seen.steps();
   update.set_started_unix_ms(seen.started_unix_ms());
   update.set_finished_unix_ms(seen.finished_unix_ms());
   update.set_attempts(tracked.attempts);

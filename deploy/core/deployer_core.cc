@@ -97,6 +97,9 @@ absl::StatusOr<Deploy> DeployerCore::Submit(const tempa::v1::DeployRequest& requ
   for (const auto& [name, value] : env) deploy.mutable_settings()->add_env_names(name);
 
   RETURN_IF_ERROR(Annotate(Publish(deploy, &env), "store deploy " + deploy.id()));
+  std::cerr << "tempa-deployer: accepted deploy " << deploy.id() << " of " << deploy.app()
+            << " (build " << deploy.build_id() << ", commit " << deploy.commit().substr(0, 12)
+            << (deploy.rollback() ? ", a rollback" : "") << ")\n";
   entries_[deploy.id()].order = {deploy.created_unix_ms(), ++arrivals_};
   if (started_) Enqueue(deploy.id());
   // As it is now: pending, or already superseded (and then perhaps only in the store).

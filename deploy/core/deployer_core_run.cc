@@ -1,10 +1,14 @@
 // DeployerCore's workers: one thread per track with work, taking the track's pending deploy,
 // running it through the backend and recording how it ended.
+#include <algorithm>
+#include <functional>
 #include <iostream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "tempa/v1/deploy.pb.h"
 #include "deploy/core/deploy_settings.h"
 #include "deploy/core/deployer_core.h"
 #include "deploy/core/hosts.h"
@@ -45,15 +49,37 @@ std::string Head(std::string text, size_t max) {
 
 }  // namespace
 
+// Logs each step and keeps it, with its time, for the deploy's record (Deploy.steps).
 class DeployerCore::StepLogger final : public DeployObserver {
  public:
-  explicit StepLogger(std::string prefix) : prefix_(std::move(prefix)) {}
+  StepLogger(std::string prefix, std::function<absl::Time()> clock)
+      : prefix_(std::move(prefix)), clock_(std::move(clock)) {}
   void Step(absl::string_view what) override {
     std::cerr << "tempa-deployer: " << prefix_ << ": " << what << "\n";
+    absl::MutexLock lock(&mu_);
+    if (steps_.size() >= kMaxSteps) return;
+    tempa::v1::DeployStep step;
+    step.set_name(Head(std::string(what), kMaxStepName));
+    step.set_started_unix_ms(absl::ToUnixMillis(clock_()));
+    steps_.push_back(std::move(step));
+  }
+  // The steps, each lasting until the next began (the last until `end_ms`).
+  std::vector<tempa::v1::DeployStep> Finish(int64_t end_ms) {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      int64_t next = i + 1 < steps_.size() ? steps_[i + 1].started_unix_ms() : end_ms;
+      steps_[i].set_took_ms(std::max<int64_t>(0, next - steps_[i].started_unix_ms()));
+    }
+    return steps_;
   }
 
  private:
-  std::string prefix_;
+  static constexpr size_t kMaxSteps = 64;
+  static constexpr size_t kMaxStepName = 200;
+  const std::string prefix_;
+  const std::function<absl::Time()> clock_;
+  absl::Mutex mu_;
+  std::vector<tempa::v1::DeployStep> steps_ ABSL_GUARDED_BY(mu_);
 };
 
 void DeployerCore::RunTrack(std::string key) {
@@ -95,6 +121,7 @@ void DeployerCore::RunOne(const std::string& id) {
   }
   std::string prefix = absl::StrCat(id, " (", deploy.app(), "/", deploy.track(), ")");
   DeployOutcome outcome;
+  StepLogger observer(prefix, clock_);
   EnvMap env;
   absl::StatusOr<EnvMap> sealed_env = store_->GetEnv(id);
   if (!sealed_env.ok()) {
@@ -107,7 +134,6 @@ void DeployerCore::RunOne(const std::string& id) {
     if (!claimed.ok()) {
       outcome.status = claimed;
     } else {
-      StepLogger observer(prefix);
       observer.Step(absl::StrCat("deploying ", deploy.image(), " on ", backend_->name()));
       outcome = backend_->Deploy(*release, observer);
     }
@@ -115,6 +141,9 @@ void DeployerCore::RunOne(const std::string& id) {
   absl::MutexLock lock(&mu_);
   Deploy done = entries_[id].deploy;
   done.set_finished_unix_ms(NowMs());
+  for (tempa::v1::DeployStep& step : observer.Finish(done.finished_unix_ms())) {
+    *done.add_steps() = std::move(step);
+  }
   if (outcome.status.ok()) {
     done.set_status(tempa::v1::DEPLOYED);
     for (std::string& url : outcome.urls) done.add_urls(std::move(url));

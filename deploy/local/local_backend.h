@@ -38,9 +38,13 @@ struct LocalBackendOptions {
   int first_port = 20000;                             // loopback ports handed to containers
   int last_port = 29999;
   int kept_releases = 5;  // per track, for rollbacks
+  std::string container_init;  // tempa-container-init, each container's PID 1 ("" : none)
 };
 
 absl::StatusOr<std::unique_ptr<DeployBackend>> MakeLocalBackend(const LocalBackendOptions& options);
+// `tempa-deployer --stop-all`: stops every container of options.work_dir and its nginx (the
+// apps stop answering). A deployer restart without it keeps them running and adopts them.
+absl::Status StopLocalBackend(const LocalBackendOptions& options);
 
 // The parts LocalBackend is composed of. The three interfaces are required; the rest have
 // defaults (real clock and sleep, a libcurl HealthChecker on them, a PortAllocator over the

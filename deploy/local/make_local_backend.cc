@@ -8,6 +8,7 @@
 //   WORK/edge      nginx's config, pid file and logs
 //   WORK/tls       the self-signed CA and certificate when the operator gives none
 //   WORK/local     state.json, state.key, the containers' state directories
+#include <iostream>
 #include <memory>
 #include <utility>
 
@@ -20,6 +21,42 @@
 #include "deploy/runtime/runc_container_runtime.h"
 
 namespace tempa::deploy {
+namespace {
+
+RuncRuntimeOptions RuntimeOptions(const LocalBackendOptions& options) {
+  RuncRuntimeOptions runtime_options;
+  runtime_options.work_dir = options.work_dir + "/runtime";
+  runtime_options.init_binary = options.container_init;
+  return runtime_options;
+}
+
+NginxEdgeOptions EdgeOptions(const LocalBackendOptions& options) {
+  NginxEdgeOptions edge_options;
+  edge_options.work_dir = options.work_dir;
+  edge_options.listen = options.proxy_listen;
+  edge_options.tls = options.tls;
+  return edge_options;
+}
+
+}  // namespace
+
+absl::Status StopLocalBackend(const LocalBackendOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RuncContainerRuntime> runtime,
+                   RuncContainerRuntime::Create(RuntimeOptions(options)));
+  absl::Status result = absl::OkStatus();
+  for (const std::string& id : runtime->List()) {
+    absl::Status stopped = runtime->Stop(id, absl::Seconds(2));
+    if (!stopped.ok() && result.ok()) result = stopped;
+  }
+  NginxEdgeOptions edge_options = EdgeOptions(options);
+  edge_options.tls = false;  // only to find and stop the running nginx
+  absl::StatusOr<std::unique_ptr<NginxEdge>> edge = NginxEdge::Create(edge_options);
+  if (edge.ok()) {
+    absl::Status stopped = (*edge)->Stop();
+    if (!stopped.ok() && result.ok()) result = stopped;
+  }
+  return result;
+}
 
 absl::StatusOr<std::unique_ptr<DeployBackend>> MakeLocalBackend(
     const LocalBackendOptions& options) {
@@ -37,15 +74,24 @@ absl::StatusOr<std::unique_ptr<DeployBackend>> MakeLocalBackend(
   ASSIGN_OR_RETURN(std::unique_ptr<ImageUnpacker> unpacker,
                    MakeRegistryImageUnpacker(unpacker_options, transport.get()));
 
-  RuncRuntimeOptions runtime_options;
-  runtime_options.work_dir = options.work_dir + "/runtime";
+  // The runtime reports each restart (and why the container ended) through this log line.
+  auto runtime_slot = std::make_shared<RuncContainerRuntime*>(nullptr);
+  RuncRuntimeOptions runtime_options = RuntimeOptions(options);
+  runtime_options.on_restart_scheduled = [runtime_slot](const std::string& id,
+                                                        absl::Duration delay) {
+    std::string why = "it exited";
+    if (*runtime_slot != nullptr) {
+      absl::StatusOr<ContainerStatus> status = (*runtime_slot)->Status(id);
+      if (status.ok() && !status->last_exit_reason.empty()) why = status->last_exit_reason;
+    }
+    std::cerr << "tempa-deployer: container " << id << " " << why << "; restarting in "
+              << absl::FormatDuration(delay) << "\n";
+  };
   ASSIGN_OR_RETURN(std::unique_ptr<RuncContainerRuntime> runtime,
                    RuncContainerRuntime::Create(runtime_options));
+  *runtime_slot = runtime.get();
 
-  NginxEdgeOptions edge_options;
-  edge_options.work_dir = options.work_dir;
-  edge_options.listen = options.proxy_listen;
-  edge_options.tls = options.tls;
+  NginxEdgeOptions edge_options = EdgeOptions(options);
   if (options.tls) {
     TlsFiles tls;
     if (!options.tls_cert_dir.empty()) {

@@ -99,14 +99,16 @@ absl::Status FarmFixture::StartRegistry() {
 
 absl::Status FarmFixture::StartCoordinator() {
   ::mkdir(dir_.Join("coordinator").c_str(), 0700);
-  absl::StatusOr<std::unique_ptr<DaemonProcess>> process = DaemonProcess::Start(
-      {Binary("coordinator/tempa-coordinator"), "--listen", grpc_address_, "--webhook-listen",
-       webhook_address_, "--data-dir", dir_.Join("coordinator"), "--registry",
-       registry_->host_port(), "--token-file", dir_.Join("tokens"), "--lease-ttl",
-       absl::FormatDuration(options_.lease_ttl), "--heartbeat-interval",
-       absl::FormatDuration(options_.heartbeat_interval), "--max-attempts",
-       std::to_string(options_.max_attempts)},
-      dir_.Join("coordinator.log"));
+  std::vector<std::string> argv = {
+      Binary("coordinator/tempa-coordinator"), "--listen", grpc_address_, "--webhook-listen",
+      webhook_address_, "--data-dir", dir_.Join("coordinator"), "--registry",
+      registry_->host_port(), "--token-file", dir_.Join("tokens"), "--lease-ttl",
+      absl::FormatDuration(options_.lease_ttl), "--heartbeat-interval",
+      absl::FormatDuration(options_.heartbeat_interval), "--max-attempts",
+      std::to_string(options_.max_attempts)};
+  argv.insert(argv.end(), options_.coordinator_flags.begin(), options_.coordinator_flags.end());
+  absl::StatusOr<std::unique_ptr<DaemonProcess>> process =
+      DaemonProcess::Start(argv, dir_.Join("coordinator.log"));
   if (!process.ok()) return process.status();
   // The log is appended to across restarts: wait for this run's line, not the last run's.
   size_t from = coordinator_ ? coordinator_->log_size() : 0;

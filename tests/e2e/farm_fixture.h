@@ -30,6 +30,8 @@ struct FarmOptions {
   absl::Duration lease_ttl = absl::Seconds(6);
   absl::Duration heartbeat_interval = absl::Milliseconds(500);
   int max_attempts = 3;
+  // Appended to tempa-coordinator's flags (e.g. --deployer ADDR).
+  std::vector<std::string> coordinator_flags;
 };
 
 class FarmFixture {

@@ -55,6 +55,15 @@ TEST_F(DeployerCoreTest, ADeployGoesLiveOnItsHostsAndRecordsItsUrls) {
               ElementsAre("https://web.example.com", "https://web-0123456.example.com"));
   EXPECT_GT(done->started_unix_ms(), 0);
   EXPECT_GE(done->finished_unix_ms(), done->started_unix_ms());
+  // Its steps are in the record, timed, the last one lasting until the deploy ended.
+  ASSERT_FALSE(done->steps().empty());
+  ASSERT_EQ(done->steps().size(), 2);
+  EXPECT_THAT(done->steps(0).name(), HasSubstr("deploying 127.0.0.1:5000/web@sha256:"));
+  EXPECT_EQ(done->steps(1).name(), "fake deploy");  // the backend's own step
+  EXPECT_GE(done->steps(0).started_unix_ms(), done->started_unix_ms());
+  EXPECT_EQ(done->steps(0).started_unix_ms() + done->steps(0).took_ms(),
+            done->steps(1).started_unix_ms());
+  EXPECT_EQ(done->steps(1).started_unix_ms() + done->steps(1).took_ms(), done->finished_unix_ms());
   ASSERT_EQ(backend_.releases().size(), 1u);
   const Release release = backend_.releases()[0];
   EXPECT_EQ(release.track, "production");

@@ -52,6 +52,11 @@ DeployFarm::DeployFarm()
 
 DeployFarm::~DeployFarm() {
   if (deployer_) deployer_->Terminate();
+  // The apps and nginx outlive a deployer by design (a restarted one adopts them): stop them.
+  if (deployer_) {
+    RunCommand({Binary("deploy/tempa-deployer"), "--work-dir", dir_.Join("deployer"),
+                "--stop-all"});
+  }
 }
 
 absl::Status DeployFarm::Start() {

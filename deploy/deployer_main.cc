@@ -20,8 +20,10 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7072", "gRPC address, HOST:PORT (port 0: any)");
 ABSL_FLAG(std::string, backend, "local", "local (runc + nginx on this machine) or kubernetes");
-ABSL_FLAG(std::string, domain, "", "apps answer at APP.DOMAIN, APP-SHORTSHA.DOMAIN, APP-BRANCH.DOMAIN");
-ABSL_FLAG(std::string, work_dir, "", "the deployer's state (and, local, images, containers, nginx)");
+ABSL_FLAG(std::string, domain, "",
+          "apps answer at APP.DOMAIN, APP-SHORTSHA.DOMAIN, APP-BRANCH.DOMAIN");
+ABSL_FLAG(std::string, work_dir, "",
+          "the deployer's state (and, local, images, containers, nginx)");
 ABSL_FLAG(std::string, token_file, "", "a 0600 file holding the token the coordinator sends");
 ABSL_FLAG(std::string, tls_cert_file, "", "serve gRPC over TLS with this certificate");
 ABSL_FLAG(std::string, tls_key_file, "", "and this private key");
@@ -36,16 +38,20 @@ ABSL_FLAG(std::string, registry_username, "", "local: registry user for pulls");
 ABSL_FLAG(std::string, registry_password_file, "", "local: file holding the registry password");
 ABSL_FLAG(absl::Duration, health_timeout, absl::Seconds(60),
           "local: a new version's time to pass its health check");
-ABSL_FLAG(absl::Duration, drain, absl::Seconds(2), "local: the old version's time to finish requests");
+ABSL_FLAG(absl::Duration, drain, absl::Seconds(2),
+          "local: the old version's time to finish requests");
 ABSL_FLAG(std::string, container_init, "",
           "local: tempa-container-init (PID 1 of each container); default: next to this binary");
+ABSL_FLAG(int, first_port, 20000, "local: the loopback ports apps get: from this one");
+ABSL_FLAG(int, last_port, 29999, "local: to this one");
 ABSL_FLAG(int, kept_releases, 5, "local: releases kept unpacked per track, for rollbacks");
 ABSL_FLAG(bool, stop_all, false, "local: stop nginx and every container of --work-dir, then exit");
 // kubernetes
 ABSL_FLAG(std::string, kubeconfig, "", "kubernetes: kubeconfig file (default: in-cluster account)");
 ABSL_FLAG(std::string, kube_context, "", "kubernetes: context (default: current-context)");
 ABSL_FLAG(std::string, namespace, "", "kubernetes: the apps' namespace (default: the context's)");
-ABSL_FLAG(std::string, tls_issuer, "", "kubernetes: cert-manager ClusterIssuer for the Ingress TLS");
+ABSL_FLAG(std::string, tls_issuer, "",
+          "kubernetes: cert-manager ClusterIssuer for the Ingress TLS");
 ABSL_FLAG(std::string, ingress_class, "", "kubernetes: IngressClass (default: the cluster's)");
 ABSL_FLAG(std::string, ingress_namespace, "ingress-nginx",
           "kubernetes: the ingress controller's namespace (let in by each app's NetworkPolicy)");
@@ -83,6 +89,8 @@ absl::StatusOr<tempa::deploy::LocalBackendOptions> LocalOptions(const char* argv
   options.health_timeout = absl::GetFlag(FLAGS_health_timeout);
   options.drain = absl::GetFlag(FLAGS_drain);
   options.kept_releases = absl::GetFlag(FLAGS_kept_releases);
+  options.first_port = absl::GetFlag(FLAGS_first_port);
+  options.last_port = absl::GetFlag(FLAGS_last_port);
   options.container_init = absl::GetFlag(FLAGS_container_init);
   if (options.container_init.empty()) options.container_init = DefaultContainerInit(argv0);
   return options;

@@ -123,8 +123,8 @@ int Run(const std::vector<std::string>& names) {
   std::unique_ptr<PypiIndex> index;
 
   std::cout << absl::StrFormat("%-13s %9s %7s %6s %9s %9s %8s %8s %9s %10s %s\n", "app",
-                               "push→live", "build", "push", "delivery", "pull", "health",
-                               "switch", "toolchain", "target", "verdict");
+                               "push→live", "build", "push", "delivery", "pull", "health", "switch",
+                               "toolchain", "target", "verdict");
   for (const Example& example : examples) {
     if (!names.empty() && std::find(names.begin(), names.end(), example.name) == names.end()) {
       continue;
@@ -135,8 +135,12 @@ int Run(const std::vector<std::string>& names) {
     RunCommand({"cp", "-r", repo_dir, copy_dir});
     GitRepoBuilder repo(repo_dir);
     std::string sha = repo.Commit("import");
-    std::vector<std::string> create = {"apps",     "create", example.name, "--repo",
-                                       "file://" + repo_dir, "--webhook-secret-file",
+    std::vector<std::string> create = {"apps",
+                                       "create",
+                                       example.name,
+                                       "--repo",
+                                       "file://" + repo_dir,
+                                       "--webhook-secret-file",
                                        stack.farm().path("secret")};
     if (example.name == "python-flask") {
       if (!index) {

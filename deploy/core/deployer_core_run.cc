@@ -8,10 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
-#include "tempa/v1/deploy.pb.h"
 #include "deploy/core/deploy_settings.h"
 #include "deploy/core/deployer_core.h"
 #include "deploy/core/hosts.h"
+#include "tempa/v1/deploy.pb.h"
 
 namespace tempa::deploy {
 

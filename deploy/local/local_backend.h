@@ -37,7 +37,7 @@ struct LocalBackendOptions {
   absl::Duration drain = absl::Seconds(2);            // the old version's time to finish requests
   int first_port = 20000;                             // loopback ports handed to containers
   int last_port = 29999;
-  int kept_releases = 5;  // per track, for rollbacks
+  int kept_releases = 5;       // per track, for rollbacks
   std::string container_init;  // tempa-container-init, each container's PID 1 ("" : none)
 };
 

@@ -4,12 +4,20 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <random>
+
 #include "absl/strings/str_cat.h"
 #include "common/posix_status.h"
 
 namespace tempa::deploy {
 
-PortAllocator::PortAllocator(int first, int last) : first_(first), last_(last), next_(first) {}
+// Starts at a random port of the range: two deployers on one machine (which the local backend
+// does not expect, but tests do) then rarely pick the same free port at the same moment.
+PortAllocator::PortAllocator(int first, int last) : first_(first), last_(last), next_(first) {
+  if (first_ >= 1 && first_ < last_) {
+    next_ = first_ + static_cast<int>(std::random_device{}() % (last_ - first_ + 1));
+  }
+}
 
 bool PortAllocator::Bindable(int port) {
   UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

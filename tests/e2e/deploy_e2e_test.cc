@@ -112,9 +112,9 @@ class DeployE2eTest : public ::testing::Test {
     WriteGoApp(repo, version);
     std::string sha = repo.Commit(version);
     shas_[version] = sha;
-    HttpAnswer answer = stack_.farm().PostWebhook(
-        "push", absl::StrCat("delivery-", name, "-", version),
-        GithubPushPayload(Url(name), "main", sha), kSecret);
+    HttpAnswer answer =
+        stack_.farm().PostWebhook("push", absl::StrCat("delivery-", name, "-", version),
+                                  GithubPushPayload(Url(name), "main", sha), kSecret);
     json body = json::parse(answer.body, nullptr, false);
     if (!body.is_object() || !body.contains("builds") || body["builds"].empty()) {
       ADD_FAILURE() << "push refused: " << answer.status << " " << answer.body;
@@ -139,7 +139,8 @@ class DeployE2eTest : public ::testing::Test {
   std::map<std::string, std::string> shas_;
 };
 
-TEST_F(DeployE2eTest, PushGoesLiveSwitchesWithoutAFailedRequestRefusesAnUnhealthyVersionAndRollsBack) {
+TEST_F(DeployE2eTest,
+       PushGoesLiveSwitchesWithoutAFailedRequestRefusesAnUnhealthyVersionAndRollsBack) {
   CreateApp("web", {"--health-path", "/healthz", "--memory", "128Mi"});
   json first = PushAndDeploy("web", "v1");
   ASSERT_EQ(first["deploy"]["status"], "DEPLOYED") << first.dump(2) << Logs();
@@ -183,8 +184,8 @@ TEST_F(DeployE2eTest, PushGoesLiveSwitchesWithoutAFailedRequestRefusesAnUnhealth
   absl::StatusOr<json> builds_before = stack_.farm().CliJson({"builds", "list", "--app", "web"});
   ASSERT_TRUE(builds_before.ok());
   absl::Time start = absl::Now();
-  CommandResult rollback = stack_.farm().Cli(
-      {"deploys", "rollback", "web", "--to", first["id"].get<std::string>()});
+  CommandResult rollback =
+      stack_.farm().Cli({"deploys", "rollback", "web", "--to", first["id"].get<std::string>()});
   ASSERT_EQ(rollback.exit_code, 0) << rollback.err;
   std::string answer;
   for (int i = 0; i < 300 && answer != "v1"; ++i) {
@@ -244,8 +245,7 @@ TEST_F(DeployE2eTest, IntentsMadeWhileTheDeployerIsDownAreDeliveredOnceItIsBack)
   for (const std::string& id : {first, second}) {
     std::string accepted = absl::StrCat("accepted deploy d-", id);
     size_t count = 0;
-    for (size_t at = log.find(accepted); at != std::string::npos;
-         at = log.find(accepted, at + 1)) {
+    for (size_t at = log.find(accepted); at != std::string::npos; at = log.find(accepted, at + 1)) {
       ++count;
     }
     EXPECT_EQ(count, 1u) << accepted << "\n" << log;

@@ -19,8 +19,7 @@ std::string Binary(const std::string& name) { return absl::StrCat(TEMPA_BINARY_D
 
 FarmOptions OptionsFor(const std::string& deployer_address, const std::string& token_file) {
   FarmOptions options;
-  options.coordinator_flags = {"--deployer", deployer_address, "--deployer-token-file",
-                               token_file};
+  options.coordinator_flags = {"--deployer", deployer_address, "--deployer-token-file", token_file};
   return options;
 }
 
@@ -45,6 +44,7 @@ DeployFarm::DeployFarm()
     : deployer_address_(absl::StrCat("127.0.0.1:", FreeLoopbackPort())),
       proxy_port_(FreeLoopbackPort()),
       proxy_address_(absl::StrCat("127.0.0.1:", proxy_port_)),
+      first_app_port_(20000 + 200 * static_cast<int>(::getpid() % 45)),
       farm_(OptionsFor(deployer_address_, dir_.Join("deployer.token"))) {
   std::ofstream(dir_.Join("deployer.token")) << kDeployerToken;
   ::chmod(dir_.Join("deployer.token").c_str(), 0600);
@@ -54,8 +54,8 @@ DeployFarm::~DeployFarm() {
   if (deployer_) deployer_->Terminate();
   // The apps and nginx outlive a deployer by design (a restarted one adopts them): stop them.
   if (deployer_) {
-    RunCommand({Binary("deploy/tempa-deployer"), "--work-dir", dir_.Join("deployer"),
-                "--stop-all"});
+    RunCommand(
+        {Binary("deploy/tempa-deployer"), "--work-dir", dir_.Join("deployer"), "--stop-all"});
   }
 }
 
@@ -73,8 +73,10 @@ absl::Status DeployFarm::StartDeployer() {
   absl::StatusOr<std::unique_ptr<DaemonProcess>> process = DaemonProcess::Start(
       {Binary("deploy/tempa-deployer"), "--listen", deployer_address_, "--backend", "local",
        "--domain", kDeployDomain, "--proxy-listen", proxy_address_, "--work-dir", work,
-       "--token-file", dir_.Join("deployer.token"), "--health-timeout", "30s", "--drain",
-       "1s"},
+       "--token-file", dir_.Join("deployer.token"), "--health-timeout", "30s", "--drain", "1s",
+       // A port window per stack: tests run side by side, each with its own deployer.
+       "--first-port", std::to_string(first_app_port_), "--last-port",
+       std::to_string(first_app_port_ + 199)},
       dir_.Join("deployer.log"));
   if (!process.ok()) return process.status();
   deployer_ = *std::move(process);
@@ -114,10 +116,10 @@ std::string DeployFarm::EdgeUrl(const std::string& host) const {
 }
 
 HttpAnswer DeployFarm::EdgeGet(const std::string& host, const std::string& path) const {
-  CommandResult result = RunCommand(
-      {"curl", "-sS", "--max-time", "10", "--cacert", ca_file_, "--resolve",
-       absl::StrCat(host, ":", proxy_port_, ":127.0.0.1"), "-w", "\n%{http_code}",
-       EdgeUrl(host) + path});
+  CommandResult result =
+      RunCommand({"curl", "-sS", "--max-time", "10", "--cacert", ca_file_, "--resolve",
+                  absl::StrCat(host, ":", proxy_port_, ":127.0.0.1"), "-w", "\n%{http_code}",
+                  EdgeUrl(host) + path});
   HttpAnswer answer;
   size_t newline = result.out.rfind('\n');
   if (newline == std::string::npos) return answer;

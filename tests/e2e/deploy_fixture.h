@@ -49,6 +49,7 @@ class DeployFarm {
   std::string deployer_address_;
   int proxy_port_ = 0;
   std::string proxy_address_;
+  int first_app_port_ = 0;
   FarmFixture farm_;
   std::unique_ptr<DaemonProcess> deployer_;
   std::string ca_file_;

@@ -99,13 +99,23 @@ absl::Status FarmFixture::StartRegistry() {
 
 absl::Status FarmFixture::StartCoordinator() {
   ::mkdir(dir_.Join("coordinator").c_str(), 0700);
-  std::vector<std::string> argv = {
-      Binary("coordinator/tempa-coordinator"), "--listen", grpc_address_, "--webhook-listen",
-      webhook_address_, "--data-dir", dir_.Join("coordinator"), "--registry",
-      registry_->host_port(), "--token-file", dir_.Join("tokens"), "--lease-ttl",
-      absl::FormatDuration(options_.lease_ttl), "--heartbeat-interval",
-      absl::FormatDuration(options_.heartbeat_interval), "--max-attempts",
-      std::to_string(options_.max_attempts)};
+  std::vector<std::string> argv = {Binary("coordinator/tempa-coordinator"),
+                                   "--listen",
+                                   grpc_address_,
+                                   "--webhook-listen",
+                                   webhook_address_,
+                                   "--data-dir",
+                                   dir_.Join("coordinator"),
+                                   "--registry",
+                                   registry_->host_port(),
+                                   "--token-file",
+                                   dir_.Join("tokens"),
+                                   "--lease-ttl",
+                                   absl::FormatDuration(options_.lease_ttl),
+                                   "--heartbeat-interval",
+                                   absl::FormatDuration(options_.heartbeat_interval),
+                                   "--max-attempts",
+                                   std::to_string(options_.max_attempts)};
   argv.insert(argv.end(), options_.coordinator_flags.begin(), options_.coordinator_flags.end());
   absl::StatusOr<std::unique_ptr<DaemonProcess>> process =
       DaemonProcess::Start(argv, dir_.Join("coordinator.log"));

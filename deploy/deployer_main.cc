@@ -59,10 +59,14 @@ ABSL_FLAG(absl::Duration, rollout_timeout, absl::Minutes(10), "kubernetes: a rol
 
 namespace {
 
-// tempa-container-init beside this binary (build tree: runtime/tempa-container-init).
-std::string DefaultContainerInit(const char* argv0) {
-  std::string self(argv0);
-  std::string dir = self.find('/') == std::string::npos ? "." : self.substr(0, self.rfind('/'));
+// tempa-container-init beside this binary (build tree: runtime/tempa-container-init), as an
+// absolute path: runc binds it into each container.
+std::string DefaultContainerInit() {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return "";
+  std::string path(self, static_cast<size_t>(n));
+  std::string dir = path.substr(0, path.rfind('/'));
   for (const std::string& candidate :
        {dir + "/tempa-container-init", dir + "/runtime/tempa-container-init"}) {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
@@ -70,7 +74,7 @@ std::string DefaultContainerInit(const char* argv0) {
   return "";
 }
 
-absl::StatusOr<tempa::deploy::LocalBackendOptions> LocalOptions(const char* argv0) {
+absl::StatusOr<tempa::deploy::LocalBackendOptions> LocalOptions() {
   tempa::deploy::LocalBackendOptions options;
   options.work_dir = absl::GetFlag(FLAGS_work_dir);
   options.domain = absl::GetFlag(FLAGS_domain);
@@ -92,7 +96,7 @@ absl::StatusOr<tempa::deploy::LocalBackendOptions> LocalOptions(const char* argv
   options.first_port = absl::GetFlag(FLAGS_first_port);
   options.last_port = absl::GetFlag(FLAGS_last_port);
   options.container_init = absl::GetFlag(FLAGS_container_init);
-  if (options.container_init.empty()) options.container_init = DefaultContainerInit(argv0);
+  if (options.container_init.empty()) options.container_init = DefaultContainerInit();
   return options;
 }
 
@@ -132,7 +136,7 @@ int main(int argc, char** argv) {
   std::string backend_name = absl::GetFlag(FLAGS_backend);
   absl::StatusOr<std::unique_ptr<tempa::deploy::DeployBackend>> backend;
   if (backend_name == "local") {
-    absl::StatusOr<tempa::deploy::LocalBackendOptions> options = LocalOptions(argv[0]);
+    absl::StatusOr<tempa::deploy::LocalBackendOptions> options = LocalOptions();
     if (!options.ok()) return Fail(options.status());
     if (absl::GetFlag(FLAGS_stop_all)) {
       absl::Status stopped = tempa::deploy::StopLocalBackend(*options);

@@ -182,6 +182,7 @@ absl::Status Coordinator::RecordDeploy(const v1::Deploy& update) {
     deploy.set_reason(update.reason());
     deploy.set_log_tail(update.log_tail());
     *deploy.mutable_urls() = update.urls();
+    *deploy.mutable_steps() = update.steps();
     deploy.set_started_unix_ms(update.started_unix_ms());
     deploy.set_finished_unix_ms(update.finished_unix_ms());
     deploy.set_attempts(std::max(deploy.attempts(), update.attempts()));

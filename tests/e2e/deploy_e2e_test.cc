@@ -145,6 +145,8 @@ TEST_F(DeployE2eTest,
   json first = PushAndDeploy("web", "v1");
   ASSERT_EQ(first["deploy"]["status"], "DEPLOYED") << first.dump(2) << Logs();
   EXPECT_THAT(first["deploy"]["urls"].dump(), HasSubstr(stack_.EdgeUrl(Host("web"))));
+  // The deployer's timed steps reach the build's record.
+  EXPECT_THAT(first["deploy"]["steps"].dump(), HasSubstr("\"name\":\"switching\""));
   EXPECT_EQ(stack_.EdgeGet(Host("web")).body, "v1");
   std::string commit_host = absl::StrCat("web-", shas_["v1"].substr(0, 7), ".", kDeployDomain);
   EXPECT_EQ(stack_.EdgeGet(commit_host).body, "v1");

@@ -1,5 +1,7 @@
 #include "deploy/kubernetes/pod_report.h"
 
+#include <curl/curl.h>
+
 #include <cctype>
 #include <vector>
 
@@ -10,18 +12,12 @@
 namespace tempa::deploy {
 namespace {
 
+// For a query value or a path segment (curl's escaping: everything but A-Za-z0-9-._~).
 std::string PercentEncode(absl::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
+  char* escaped = curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
+  if (escaped == nullptr) return "";
+  std::string out(escaped);
+  curl_free(escaped);
   return out;
 }
 

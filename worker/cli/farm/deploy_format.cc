@@ -60,22 +60,7 @@ std::string DeploysTable(const tempa::v1::ListDeploysResponse& response, absl::T
     rows.push_back({d.id(), d.app(), DeployStatusName(d.status()), d.build_id(),
                     ShortCommit(d.commit()), track, Age(d.created_unix_ms(), now), Outcome(d)});
   }
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      absl::StrAppend(&line, row[i]);
-      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    absl::StrAppend(&out, line, "\n");
-  }
-  return out;
+  return Table(rows);
 }
 
 std::string DeployDetails(const tempa::v1::Deploy& d, absl::Time now) {

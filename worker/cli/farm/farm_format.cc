@@ -12,19 +12,15 @@
 #include "worker/cli/farm/deploy_format.h"
 
 namespace tempa::cli::farm {
-namespace {
 
-using Row = std::vector<std::string>;
-
-// Columns padded to their widest cell; the last column is not padded.
-std::string Table(const std::vector<Row>& rows) {
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;
-  for (const Row& row : rows) {
+  for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
     for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
   }
   std::string out;
-  for (const Row& row : rows) {
+  for (const auto& row : rows) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       absl::StrAppend(&line, row[i]);
@@ -35,6 +31,10 @@ std::string Table(const std::vector<Row>& rows) {
   }
   return out;
 }
+
+namespace {
+
+using Row = std::vector<std::string>;
 
 // "label:  value" lines with the values aligned; empty values are left out.
 std::string Block(const std::string& title,

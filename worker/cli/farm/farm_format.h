@@ -16,6 +16,9 @@
 namespace tempa::cli::farm {
 
 // The message as JSON (preserve_proto_field_names, enums as names, primitives always printed).
+// Columns padded to their widest cell (the last one not padded), one line per row.
+std::string Table(const std::vector<std::vector<std::string>>& rows);
+
 nlohmann::json MessageJson(const google::protobuf::Message& message);
 // As MessageJson, with "error": null when the build has none, so the key is always there.
 nlohmann::json BuildJson(const tempa::v1::Build& build);

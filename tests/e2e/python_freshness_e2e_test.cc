@@ -145,7 +145,12 @@ TEST_F(PythonFreshnessE2eTest, ChangeOnlyInALocalPackageIsInTheNextImageWithNoSt
   std::string b = tmp_.Join("b");
   fs::copy(a, b, fs::copy_options::recursive);
   Backdate(b);  // so the bytecode made next records __init__.py's 2001 time and its size
-  CommandResult compiled = RunCommand({"python3.11", "-c", "import mypkg, mypkg.only_in_a"}, {}, b);
+  CommandResult compiled = RunCommand(
+      {"python3.11", "-c",
+       "import py_compile as c\n"
+       "for f in ('mypkg/__init__.py', 'mypkg/only_in_a.py'):\n"
+       "    c.compile(f, doraise=True, invalidation_mode=c.PycInvalidationMode.TIMESTAMP)\n"},
+      {}, b);
   ASSERT_EQ(compiled.exit_code, 0) << compiled.err;
   ASSERT_TRUE(fs::exists(b + "/mypkg/__pycache__/__init__.cpython-311.pyc"));
   // A sourceless module next to the package, as an old checkout can leave one.
@@ -153,6 +158,11 @@ TEST_F(PythonFreshnessE2eTest, ChangeOnlyInALocalPackageIsInTheNextImageWithNoSt
   Write(b + "/mypkg/__init__.py", "def message():\n    return 'package B'\n");
   fs::remove(b + "/mypkg/only_in_a.py");
   Backdate(b);  // the edited __init__.py now matches what its stale bytecode records
+  // The trap is armed: Python on the host, in this tree, runs A's bytecode for B's source.
+  CommandResult fooled = RunCommand(
+      {"python3.11", "-c", "import mypkg, mypkg.only_in_a; print(mypkg.message())"}, {}, b);
+  ASSERT_EQ(fooled.exit_code, 0) << fooled.err;
+  ASSERT_EQ(fooled.out, "package A\n");
 
   json next = BuildJson(b, registry() + "/local-pkg:v2", cache);
   ASSERT_TRUE(next.contains("image")) << next.dump();

@@ -120,6 +120,27 @@ TEST_F(FreshnessE2eTest, GoChangeOnlyInAVendoredModuleWithOlderFileTimesIsInTheN
             "hello from a changed vendored module in (go)\n");
 }
 
+// Removed and renamed files count as changes: a file whose init() changed the answer is gone
+// from the second tree (whose other files are unchanged and old), and the answer follows.
+TEST_F(FreshnessE2eTest, GoFileRemovedInAnOlderTreeIsGoneFromTheNextImage) {
+  std::string a = CopyExample("go-hello", "a");
+  Replace(a + "/main.go", "greeting.Hello(\"go\"))", "greeting.Hello(\"go\")+suffix)");
+  std::ofstream(a + "/suffix.go") << "package main\n\nvar suffix = \"\"\n";
+  std::ofstream(a + "/suffix_init.go") << "package main\n\nfunc init() { suffix = \" +init\" }\n";
+  std::string b = tmp_.Join("b");
+  fs::copy(a, b, fs::copy_options::recursive);
+  fs::remove(b + "/suffix_init.go");
+  std::string cache = tmp_.Join("cache");
+
+  json first = BuildJson(a, registry() + "/removed:v1", cache);
+  ASSERT_TRUE(first.contains("image")) << first.dump();
+  EXPECT_EQ(Answer(first["image"], NextRunDir()), "hello from tempa (go) +init\n");
+  Backdate(b);
+  json next = BuildJson(b, registry() + "/removed:v2", cache);
+  ASSERT_TRUE(next.contains("image")) << next.dump();
+  EXPECT_EQ(Answer(next["image"], NextRunDir()), "hello from tempa (go)\n");
+}
+
 // A child `tempa build` whose output goes to files, so the test can watch its log as it runs.
 class TempaProcess {
  public:

@@ -1,8 +1,9 @@
-// An image always matches its source, whatever the source files' modification times say: Go and
-// Python apps built through the real `tempa build` from directories whose changed files are
-// OLDER than the app's last build (an earlier checkout, `cp -p`, a tarball, a restored cache),
-// with one cache directory, and the images run (skopeo + umoci + runc) to see whose code they
-// hold. Also two builds of one app started together on one cache directory.
+// An image always matches its source, whatever the source files' modification times say: Go apps
+// built through the real `tempa build` from directories whose changed files are OLDER than the
+// app's last build (an earlier checkout, `cp -p`, a tarball, a restored cache), with one cache
+// directory; changes in main code, a vendored module, an embedded file, a removed file; and two
+// builds of one app started together on one cache directory. The images are run (skopeo + umoci
+// + runc) to see whose code they hold.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -139,6 +140,28 @@ TEST_F(FreshnessE2eTest, GoFileRemovedInAnOlderTreeIsGoneFromTheNextImage) {
   json next = BuildJson(b, registry() + "/removed:v2", cache);
   ASSERT_TRUE(next.contains("image")) << next.dump();
   EXPECT_EQ(Answer(next["image"], NextRunDir()), "hello from tempa (go)\n");
+}
+
+// A file the binary embeds (//go:embed) is an input like source: changed in an older tree, the
+// next image answers with the new bytes.
+TEST_F(FreshnessE2eTest, GoEmbeddedFileChangedInAnOlderTreeIsInTheNextImage) {
+  std::string a = CopyExample("go-hello", "a");
+  Replace(a + "/main.go", "greeting.Hello(\"go\"))", "greeting.Hello(banner))");
+  std::ofstream(a + "/banner.go")
+      << "package main\n\nimport _ \"embed\"\n\n//go:embed banner.txt\nvar banner string\n";
+  std::ofstream(a + "/banner.txt") << "embedded A";
+  std::string b = tmp_.Join("b");
+  fs::copy(a, b, fs::copy_options::recursive);
+  std::ofstream(b + "/banner.txt", std::ios::trunc) << "embedded B";  // same size
+  std::string cache = tmp_.Join("cache");
+
+  json first = BuildJson(a, registry() + "/embed:v1", cache);
+  ASSERT_TRUE(first.contains("image")) << first.dump();
+  EXPECT_EQ(Answer(first["image"], NextRunDir()), "hello from tempa (embedded A)\n");
+  Backdate(b);
+  json next = BuildJson(b, registry() + "/embed:v2", cache);
+  ASSERT_TRUE(next.contains("image")) << next.dump();
+  EXPECT_EQ(Answer(next["image"], NextRunDir()), "hello from tempa (embedded B)\n");
 }
 
 // A child `tempa build` whose output goes to files, so the test can watch its log as it runs.

@@ -1,7 +1,7 @@
 // The pipeline itself, with a scripted buildpack in the real sandbox, a real LocalCas and a
 // fake registry on loopback: a build cancelled from another thread stops at once, cleans up and
 // says why; a cancelled build starts nothing; concurrent builds on one pipeline keep the blobs
-// they use from each other's eviction.
+// they use from each other's eviction; two revisions of one app at once take its cache in turn.
 #include "worker/build_pipeline.h"
 
 #include <dirent.h>
@@ -233,6 +233,47 @@ TEST_F(BuildPipelineTest, ConcurrentBuildsOnOnePipelineKeepTheBlobsTheyUseFromEv
   // Once A has ended its blobs are fair game again.
   ASSERT_TRUE(cas_->EvictToFit().ok());
   EXPECT_FALSE(*cas_->blobs().Contains(deps_a));
+}
+
+// Two slots of one worker building two revisions of one app at once: the second waits for the
+// app's cache, says so, and each image holds its own revision (A built alone again gives the
+// same app layer as A built alongside B).
+TEST_F(BuildPipelineTest, TwoRevisionsOfOneAppAtOnceTakeTheAppsCacheInTurnAndKeepTheirOwnCode) {
+  BuildPipeline pipeline(deps_, options_);
+  testing::WriteScriptedApp(tmp_.Join("a"), "lock v1", "echo dep\n", "revision A");
+  testing::WriteFileOrDie(tmp_.Join("a/app.sh"),
+                          "echo holding\nwhile [ ! -e /src/go ]; do sleep 0.05; done\n");
+  testing::WriteScriptedApp(tmp_.Join("b"), "lock v1", "echo dep\n", "revision B");
+  absl::Notification a_holding, b_waiting;
+  BuildSession session_a = session_;
+  session_a.log = [&](absl::string_view line) {
+    if (line == "holding") a_holding.Notify();
+  };
+  absl::StatusOr<BuildOutcome> outcome_a = absl::UnknownError("not run");
+  std::thread build_a([&] { outcome_a = pipeline.Build(Request(tmp_.Join("a")), session_a); });
+  // Not a timing assertion: only keeps a build that never gets there from hanging the test.
+  ASSERT_TRUE(a_holding.WaitForNotificationWithTimeout(absl::Minutes(2)));
+
+  BuildSession session_b = session_;
+  session_b.log = [&](absl::string_view line) {
+    if (absl::StartsWith(line, "waiting for another build")) b_waiting.Notify();
+  };
+  absl::StatusOr<BuildOutcome> outcome_b = absl::UnknownError("not run");
+  std::thread build_b([&] { outcome_b = pipeline.Build(Request(tmp_.Join("b")), session_b); });
+  bool waited = b_waiting.WaitForNotificationWithTimeout(absl::Minutes(2));
+  testing::WriteFileOrDie(tmp_.Join("a/go"), "");
+  build_a.join();
+  build_b.join();
+  EXPECT_TRUE(waited);
+  ASSERT_TRUE(outcome_a.ok()) << outcome_a.status();
+  ASSERT_TRUE(outcome_b.ok()) << outcome_b.status();
+  ASSERT_EQ(outcome_a->layers.size(), 2u);
+  ASSERT_EQ(outcome_b->layers.size(), 2u);
+  EXPECT_NE(outcome_a->layers[1].record.blob.digest, outcome_b->layers[1].record.blob.digest);
+
+  absl::StatusOr<BuildOutcome> alone = pipeline.Build(Request(tmp_.Join("a")), session_);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_EQ(alone->layers[1].record.blob.digest, outcome_a->layers[1].record.blob.digest);
 }
 
 }  // namespace

@@ -71,10 +71,10 @@ absl::StatusOr<Record> ParseRecord(absl::string_view text, int64_t now_ns) {
   for (size_t i = 1; i < lines.size(); ++i) {
     std::vector<absl::string_view> f = absl::StrSplit(lines[i], ' ');
     Entry entry;
-    if (f.size() != 4 || f[0].size() != 1 || std::string_view("fld").find(f[0][0]) == 3 ||
-        f[1].size() != 64 || !IsLowerHex(f[1]) || !absl::SimpleAtoi(f[2], &entry.mtime_ns) ||
-        entry.mtime_ns < 0 || entry.mtime_ns > record.latest_ns || f[3].size() % 2 != 0 ||
-        !IsLowerHex(f[3])) {
+    if (f.size() != 4 || f[0].size() != 1 ||
+        absl::string_view("fld").find(f[0][0]) == absl::string_view::npos || f[1].size() != 64 ||
+        !IsLowerHex(f[1]) || !absl::SimpleAtoi(f[2], &entry.mtime_ns) || entry.mtime_ns < 0 ||
+        entry.mtime_ns > record.latest_ns || f[3].size() % 2 != 0 || !IsLowerHex(f[3])) {
       return bad(absl::StrCat("line ", i + 1, " is malformed"));
     }
     entry.kind = f[0][0];

@@ -182,11 +182,15 @@ struct Stamper {
     {
       DIR* dir = ::fdopendir(::dup(fd));
       if (dir == nullptr) return ErrnoStatus(errno, "read directory", where);
+      errno = 0;
       while (struct dirent* d = ::readdir(dir)) {
         std::string name = d->d_name;
         if (name != "." && name != "..") names.push_back(std::move(name));
+        errno = 0;
       }
+      int err = errno;
       ::closedir(dir);
+      if (err != 0) return ErrnoStatus(err, "read directory", where);
     }
     std::sort(names.begin(), names.end());
     Sha256 listing;
@@ -211,6 +215,9 @@ struct Stamper {
         std::string target(PATH_MAX + 1, '\0');
         ssize_t n = ::readlinkat(fd, name.c_str(), target.data(), target.size());
         if (n < 0) return ErrnoStatus(errno, "readlink", child_where);
+        if (static_cast<size_t>(n) >= target.size()) {
+          return absl::InvalidArgumentError(absl::StrCat(child_where, " changed while being read"));
+        }
         target.resize(static_cast<size_t>(n));
         std::string hash = Sha256Of(target).hex();
         struct timespec times[2] = {ToTimespec(new_ns), ToTimespec(TimeFor(child, kind, hash))};

@@ -12,6 +12,7 @@
 #include "buildpacks/internal/build_step.h"
 #include "buildpacks/internal/egress_targets.h"
 #include "buildpacks/internal/fs_util.h"
+#include "buildpacks/internal/source_view.h"
 #include "common/beneath.h"
 #include "common/build_error.h"
 #include "common/check.h"
@@ -49,15 +50,29 @@ constexpr absl::string_view kDependencyMarkers[] = {
     "unable to update registry",
 };
 
-// A writable copy of the source for a build without Cargo.lock (cargo writes one). Symlinks are
-// copied as links, not followed; target/ and .git/ are left out.
-absl::StatusOr<std::string> WritableSourceCopy(const BuildContext& context) {
+// The source as cargo sees it at /src: a copy (symlinks copied as links, never followed;
+// target/ and .git/ left out) whose file times follow content (see source_view.h), so cargo's
+// time-based freshness can never keep a binary built from other source. The record of the times
+// given lives in the app cache beside rust/, which no sandbox mounts. The copy is the build
+// user's (it owns the scratch directory): without Cargo.lock, cargo writes one there.
+absl::StatusOr<std::string> SourceView(const BuildContext& context) {
   std::string dir = context.scratch_dir + "/rust-src";
-  TreeCopyOptions options;
+  std::string record =
+      (context.cache_dir.empty() ? context.scratch_dir : context.cache_dir) + "/rust-source-times";
+  internal::SourceViewOptions options;
   options.exclude_names = {"target", ".git"};
-  // The build user's (it owns the scratch directory): the sandbox writes Cargo.lock here.
   options.owner_from_parent = true;
-  RETURN_IF_ERROR(Annotate(CopyTree(context.source_dir, dir, options), "copy the source"));
+  absl::StatusOr<internal::SourceViewResult> view =
+      internal::MakeSourceView(context.source_dir, dir, record, absl::Now(), options);
+  if (!view.ok()) return Annotate(view.status(), "copy the source");
+  if (context.log) {
+    if (view->record_ignored) {
+      context.log(absl::StrCat("source times: the record was not used (", view->record_problem,
+                               "); every file counts as changed"));
+    }
+    context.log(absl::StrCat("source: ", view->changed, " of ", view->entries,
+                             " files and directories new or changed since the last build"));
+  }
   return dir;
 }
 
@@ -158,15 +173,11 @@ absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
     if (absl::Status s = internal::MakeDirs(dir, 0700); !s.ok()) return internal_error(s);
   }
   RemoveOtherToolchainCaches(cache_host);
-  std::string src_host = context.source_dir;
-  if (!params.locked) {
-    absl::StatusOr<std::string> copy = WritableSourceCopy(context);
-    if (!copy.ok()) return internal_error(copy.status());
-    src_host = *copy;
-  }
+  absl::StatusOr<std::string> src_host = SourceView(context);
+  if (!src_host.ok()) return internal_error(src_host.status());
 
   absl::StatusOr<SandboxCommand> made =
-      MakeCargoBuildCommand(params, context, src_host, cache_host);
+      MakeCargoBuildCommand(params, context, *src_host, cache_host);
   if (!made.ok()) {
     return WithFailure(Annotate(made.status(), "build env"), {FailureKind::kBadInput, "build", ""});
   }

@@ -54,8 +54,11 @@ struct CargoBuildOutput {
 
 // Runs the build. A failed build is an error "cargo build failed (exit N): <last lines>" (or
 // "timed out", ...) carrying a BuildFailure: kind compile, dependency_resolution, timeout,
-// out_of_memory or output_too_large, step "build", and the log tail. Without a Cargo.lock the
-// source is copied into scratch first (cargo must write the lock file; /src is read-only).
+// out_of_memory or output_too_large, step "build", and the log tail. cargo always builds from a
+// copy of the source in scratch whose file times follow content (internal/source_view.h; the
+// record is the app cache's rust-source-times, which no sandbox mounts), so a tree whose changed
+// files are older than the app's last build is still rebuilt; without a Cargo.lock the copy is
+// mounted writable (cargo writes the lock file), else read-only.
 absl::StatusOr<CargoBuildOutput> RunCargoBuild(const CargoBuildParams& params,
                                                const BuildContext& context);
 

@@ -2,6 +2,7 @@
 // builds offline and serves HTTP, rebuilds bit for bit from another directory with a cold cache,
 // a code-only change recompiles only the app crate, and a compile error comes back with rustc's
 // words. The run base is faked here (its own tests cover it); the e2e test uses the real one.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <iostream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "buildpacks/runbase/static_base.h"
 #include "buildpacks/rust/rust_buildpack.h"
@@ -139,6 +141,83 @@ TEST_F(RustBuildIntegrationTest, ACodeOnlyChangeRecompilesOnlyTheAppCrate) {
   EXPECT_THAT(log_, Not(HasSubstr("Compiling greeting")));
   std::cout << "cargo in sandbox: cold " << cold_took << ", unchanged " << noop_took
             << ", code-only change " << took_ << "\n";
+}
+
+// Gives every entry under `dir` the time `when` (links themselves), as a checkout made earlier,
+// `cp -p`, `rsync -a` or a tarball would.
+void SetAllTimes(const std::string& dir, time_t when) {
+  struct timespec t = {when, 0};
+  struct timespec times[2] = {t, t};
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    ASSERT_EQ(utimensat(AT_FDCWD, entry.path().c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+  }
+  ASSERT_EQ(utimensat(AT_FDCWD, dir.c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+// Issue 10: revision B of the workspace (only the library crate changed), in another directory
+// whose files are all older than revision A's build, with A's cache: cargo judges by file
+// times, so without the source view B's image would carry A's binary.
+TEST_F(RustBuildIntegrationTest, AnOlderCheckoutOfAChangedLibraryCrateGetsItsOwnCode) {
+  TempTree tree, scratch1, scratch2, scratch3, cache;
+  std::string a_src = CopyExample(tree, "a");
+  auto a = Build(a_src, scratch1, cache);
+  ASSERT_TRUE(a.ok()) << a.status() << "\n" << log_;
+  absl::StatusOr<AppAnswers> a_answers = RunAppAndGet(scratch1 / "rust-out/rust-hello");
+  ASSERT_TRUE(a_answers.ok()) << a_answers.status();
+  EXPECT_THAT(a_answers->root, HasSubstr("hello from tempa (rust)"));
+
+  std::string b_src = CopyExample(tree, "b");
+  std::string lib = test_support::ReadFileOrEmpty(b_src + "/crates/greeting/src/lib.rs");
+  ASSERT_TRUE(absl::StrContains(lib, "\"hello from tempa ({language})\\n\""));
+  absl::StrReplaceAll(
+      {{"\"hello from tempa ({language})\\n\"", "\"hello from revision B ({language})\\n\""}},
+      &lib);
+  tree.Write("b/crates/greeting/src/lib.rs", lib);
+  SetAllTimes(b_src, time(nullptr) - 48 * 3600);
+  auto b = Build(b_src, scratch2, cache);
+  ASSERT_TRUE(b.ok()) << b.status() << "\n" << log_;
+  EXPECT_THAT(log_, HasSubstr("Compiling greeting"));
+  absl::StatusOr<AppAnswers> b_answers = RunAppAndGet(scratch2 / "rust-out/rust-hello");
+  ASSERT_TRUE(b_answers.ok()) << b_answers.status();
+  EXPECT_THAT(b_answers->root, HasSubstr("hello from revision B (rust)"));
+  EXPECT_NE(b->content_key, a->content_key);
+
+  // A again, from its own directory: A's code, and the same app layer as A's first build.
+  auto a_again = Build(a_src, scratch3, cache);
+  ASSERT_TRUE(a_again.ok()) << a_again.status() << "\n" << log_;
+  absl::StatusOr<AppAnswers> again = RunAppAndGet(scratch3 / "rust-out/rust-hello");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(again->root, HasSubstr("hello from tempa (rust)"));
+  EXPECT_EQ(a_again->content_key, a->content_key);
+}
+
+// Two files of the library crate swap names (each keeps its bytes and its old time): only the
+// set of paths changed, and the image follows it.
+TEST_F(RustBuildIntegrationTest, RenamedFilesAreAChangeEvenWithOlderTimes) {
+  TempTree tree, scratch1, scratch2, cache;
+  std::string src = CopyExample(tree, "src");
+  tree.Write("src/crates/greeting/src/lib.rs",
+             "#[path = \"first.rs\"]\nmod first;\n"
+             "pub fn greeting(language: &str) -> String {\n"
+             "    format!(\"{} ({language})\\n\", first::WORD)\n}\n");
+  tree.Write("src/crates/greeting/src/first.rs", "pub const WORD: &str = \"word one\";\n");
+  tree.Write("src/crates/greeting/src/second.rs", "pub const WORD: &str = \"word two\";\n");
+  auto one = Build(src, scratch1, cache);
+  ASSERT_TRUE(one.ok()) << one.status() << "\n" << log_;
+  absl::StatusOr<AppAnswers> first = RunAppAndGet(scratch1 / "rust-out/rust-hello");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(first->root, HasSubstr("word one (rust)"));
+
+  std::string dir = src + "/crates/greeting/src/";
+  ASSERT_EQ(rename((dir + "first.rs").c_str(), (dir + "swap.rs").c_str()), 0);
+  ASSERT_EQ(rename((dir + "second.rs").c_str(), (dir + "first.rs").c_str()), 0);
+  ASSERT_EQ(rename((dir + "swap.rs").c_str(), (dir + "second.rs").c_str()), 0);
+  SetAllTimes(src, time(nullptr) - 48 * 3600);
+  auto two = Build(src, scratch2, cache);
+  ASSERT_TRUE(two.ok()) << two.status() << "\n" << log_;
+  absl::StatusOr<AppAnswers> second = RunAppAndGet(scratch2 / "rust-out/rust-hello");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_THAT(second->root, HasSubstr("word two (rust)"));
 }
 
 TEST_F(RustBuildIntegrationTest, ACompileErrorReturnsRustcsMessage) {

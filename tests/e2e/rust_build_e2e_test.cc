@@ -106,5 +106,45 @@ TEST_F(RustE2eTest, RustSameSourceInTwoCleanDirsGivesTheSameDigest) {
   EXPECT_FALSE(other["layers"][0]["reused"].get<bool>());  // really built twice
 }
 
+// Issue 10: revision B (only the workspace's library crate changed) from another directory
+// whose files are older than A's build, with A's cache, ships B's code; A again ships A's code
+// with A's app layer. Without content-decided freshness cargo kept A's binary for B.
+TEST_F(RustE2eTest, RustAnOlderCheckoutOfAChangedLibraryCrateShipsItsOwnCode) {
+  std::string a = CopyExample("rust-hello", "a");
+  std::string b = CopyExample("rust-hello", "b");
+  std::string lib_rs = b + "/crates/greeting/src/lib.rs";
+  std::string lib;
+  {
+    std::ifstream in(lib_rs);
+    lib.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_TRUE(absl::StrContains(lib, "hello from tempa ("));
+  std::ofstream(lib_rs) << absl::StrReplaceAll(lib, {{"hello from tempa (", "hello from B ("}});
+  CommandResult touched =
+      RunCommand({"find", b, "-exec", "touch", "-h", "-d", "2 days ago", "{}", "+"});
+  ASSERT_EQ(touched.exit_code, 0) << touched.err;
+
+  std::string image = registry() + "/rust-fresh";
+  json first = BuildJson(a, image + ":a1", tmp_.Join("cache"));
+  ASSERT_TRUE(first.contains("layers")) << first.dump();
+  CommandResult result;
+  json second = BuildJson(b, image + ":b", tmp_.Join("cache"), &result);
+  ASSERT_TRUE(second.contains("layers")) << second.dump() << result.err;
+  EXPECT_NE(second["layers"][1]["digest"], first["layers"][1]["digest"]);
+  EXPECT_FALSE(second["layers"][1]["reused"].get<bool>());
+  json third = BuildJson(a, image + ":a2", tmp_.Join("cache"));
+  ASSERT_TRUE(third.contains("layers")) << third.dump();
+  EXPECT_EQ(third["layers"][1]["digest"], first["layers"][1]["digest"]);
+  EXPECT_TRUE(third["layers"][1]["reused"].get<bool>());
+  EXPECT_EQ(third["digest"], first["digest"]);
+
+  if (geteuid() != 0) return;  // running images with runc needs root
+  int port = PickFreePort();
+  std::string id = RunImageWithRunc(second["image"], tmp_.Join("run"), port);
+  ASSERT_FALSE(id.empty());
+  absl::Cleanup stop = [&] { RunCommand({"runc", "delete", "-f", id}); };
+  EXPECT_EQ(HttpGetRetrying(port, "/"), "hello from B (rust)\n");
+}
+
 }  // namespace
 }  // namespace tempa::testing

@@ -111,10 +111,10 @@ bool PipNeedsNetwork(const std::map<std::string, std::string>& env) {
 
 std::string PythonDepsInputKey(const PythonDepsParams& params,
                                const std::map<std::string, std::string>& env) {
-  std::string text =
-      absl::StrCat(kDepsLayerVersion, "\ninterpreter=", params.interpreter.path, " ",
-                   params.interpreter.Describe(), "\npip=", params.interpreter.pip_package_version,
-                   "\nsource=", params.source.kind, "\n");
+  std::string text = absl::StrCat(kDepsLayerVersion, "\ninterpreter=", params.interpreter.path, " ",
+                                  params.interpreter.Describe(), "\narch=", params.interpreter.arch,
+                                  "\npip=", params.interpreter.pip_package_version,
+                                  "\nsource=", params.source.kind, "\n");
   for (const auto& [path, digest] : params.file_digests)
     absl::StrAppend(&text, path, " ", digest, "\n");
   absl::StrAppend(&text, "requirements=", Sha256Of(params.source.requirements).ToString(), "\n");

@@ -24,7 +24,7 @@ namespace stdfs = std::filesystem;
 constexpr size_t kTailLines = 25;
 // Bump when the layer's layout or the pip invocation changes, so old cached layers are not
 // reused.
-constexpr char kDepsLayerVersion[] = "python-deps-v1";
+constexpr char kDepsLayerVersion[] = "python-deps-v2";
 constexpr const char* kIndexVariables[] = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
                                            "PIP_FIND_LINKS"};
 constexpr char kIndexHint[] =
@@ -118,7 +118,10 @@ std::string PythonDepsInputKey(const PythonDepsParams& params,
   for (const auto& [path, digest] : params.file_digests)
     absl::StrAppend(&text, path, " ", digest, "\n");
   absl::StrAppend(&text, "requirements=", Sha256Of(params.source.requirements).ToString(), "\n");
-  for (const auto& [key, value] : PipSettings(env)) absl::StrAppend(&text, key, "=", value, "\n");
+  // Lengths first: no value (tempa.toml strings may span lines) can pass for two settings.
+  for (const auto& [key, value] : PipSettings(env)) {
+    absl::StrAppend(&text, key.size(), ":", key, "=", value.size(), ":", value, "\n");
+  }
   return Sha256Of(text).ToString();
 }
 

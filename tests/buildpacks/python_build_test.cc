@@ -239,6 +239,11 @@ TEST(PythonDepsInputKey, EachInputVariedAloneChangesTheKeyAndNothingElseDoes) {
   EXPECT_TRUE(varied(unchanged, {}));
   EXPECT_TRUE(
       varied(unchanged, {{"PIP_INDEX_URL", "http://a/simple"}, {"PIP_NO_BINARY", ":all:"}}));
+  // A value holding a newline is one setting, never two.
+  EXPECT_NE(python::PythonDepsInputKey(params,
+                                       {{"PIP_INDEX_URL", "http://a/simple\nPIP_NO_BINARY=:all:"}}),
+            python::PythonDepsInputKey(
+                params, {{"PIP_NO_BINARY", ":all:"}, {"PIP_INDEX_URL", "http://a/simple"}}));
   // Not pip's settings, not the order entries came in: the same key (the pipeline scopes a
   // dependency layer by the whole build env besides, see worker/layer_keys.h).
   std::map<std::string, std::string> reordered;

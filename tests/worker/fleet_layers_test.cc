@@ -92,12 +92,14 @@ class FleetLayersTest : public ::testing::Test {
 
   // Builds `app` as REGISTRY/team/<app>:1 on `worker`, collecting its log.
   absl::StatusOr<JobOutcome> BuildApp(WorkerRuntime& worker, const std::string& app,
-                                      std::vector<std::string>* log, std::string registry = "") {
+                                      std::vector<std::string>* log, std::string registry = "",
+                                      std::map<std::string, std::string> build_env = {}) {
     if (registry.empty()) registry = registry_->host_port();
     BuildRequest request;
     request.source_dir = tmp_.Join(app);
     request.image = *registry::ImageReference::Parse(absl::StrCat(registry, "/team/", app, ":1"));
     request.source_date_epoch = 1700000000;
+    request.build_env = std::move(build_env);
     JobContext context;
     context.log = [log](absl::string_view line) { log->emplace_back(line); };
     return worker.Build(request, context);
@@ -135,6 +137,24 @@ TEST_F(FleetLayersTest, ASecondAppWithTheSameLockfileMountsTheFirstAppsDepsLayer
                                   " oci:", tmp_.Join("copy-b"), ":b"),
                      &output);
   EXPECT_EQ(copied, 0) << output;
+}
+
+// Regression: the fleet key wrote the build env as "env NAME=VALUE" lines, so an app whose env
+// held one value with a newline ("1\nenv B=2", which tempa.toml allows) got the key of an app
+// with two entries, A=1 and B=2, and the layer one of them made under its own env.
+TEST_F(FleetLayersTest, AnEnvValueWithANewlineDoesNotTakeTheLayerOfTwoEntries) {
+  std::unique_ptr<WorkerRuntime> worker_a = Worker("worker-a");
+  std::unique_ptr<WorkerRuntime> worker_b = Worker("worker-b");
+  ASSERT_TRUE(worker_a && worker_b);
+  std::vector<std::string> log_a, log_b;
+  absl::StatusOr<JobOutcome> a = BuildApp(*worker_a, "a", &log_a, "", {{"A", "1"}, {"B", "2"}});
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(index_.layers().size(), 1u);
+  absl::StatusOr<JobOutcome> b = BuildApp(*worker_b, "b", &log_b, "", {{"A", "1\nenv B=2"}});
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_THAT(log_b, Contains("installing")) << "B took A's layer";
+  EXPECT_FALSE(b->build.layers[0].reused);
+  EXPECT_EQ(index_.layers().size(), 2u);
 }
 
 TEST_F(FleetLayersTest, ALayerTheIndexNamesButTheRegistryLostIsBuiltHere) {

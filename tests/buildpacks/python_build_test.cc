@@ -204,6 +204,33 @@ TEST_F(PythonBuildTest, AppLayerKeyFollowsContentNotMtimes) {
   EXPECT_NE(first->content_key, changed->content_key);
 }
 
+TEST_F(PythonBuildTest, AnotherCheckoutOfTheSameTreeHasTheSameKeysAndAModeChangeIsAMiss) {
+  const std::string deps = DepsKey();
+  auto app = python::PythonAppLayer(src_.path());
+  ASSERT_TRUE(app.ok()) << app.status();
+  // The same files in another directory, written later: where and when do not matter.
+  TempTree other;
+  other.Write("requirements.txt", "flask==2.2.2\ngunicorn==20.1.0\n");
+  other.Write("app.py", "from flask import Flask\napp = Flask(__name__)\n");
+  auto other_app = python::PythonAppLayer(other.path());
+  ASSERT_TRUE(other_app.ok()) << other_app.status();
+  EXPECT_EQ(other_app->content_key, app->content_key);
+  src_.Write("app.py", "from flask import Flask\napp = Flask(__name__)\n", 0755);
+  auto executable = python::PythonAppLayer(src_.path());
+  ASSERT_TRUE(executable.ok());
+  EXPECT_NE(executable->content_key, app->content_key);
+  src_.Write("app.py", "from flask import Flask\napp = Flask(__name__)\n");
+  src_.Write("lib/util.py", "X = 1\n");  // a new local package file
+  auto added = python::PythonAppLayer(src_.path());
+  ASSERT_TRUE(added.ok());
+  EXPECT_NE(added->content_key, app->content_key);
+  std::filesystem::rename(src_ / "lib/util.py", src_ / "lib/helpers.py");  // renamed
+  auto renamed = python::PythonAppLayer(src_.path());
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_NE(renamed->content_key, added->content_key);
+  EXPECT_EQ(DepsKey(), deps);
+}
+
 TEST(PythonDepsInputKey, EachInputVariedAloneChangesTheKeyAndNothingElseDoes) {
   python::PythonDepsParams params;
   params.interpreter = PythonInterpreter{"/usr/bin/python3.11", "3.11.2",        "python3.11",

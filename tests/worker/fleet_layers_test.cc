@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
@@ -80,11 +81,11 @@ class FleetLayersTest : public ::testing::Test {
   }
 
   // One worker: its own cache directory (a fresh CAS), sharing the fleet's index.
-  std::unique_ptr<WorkerRuntime> Worker(const std::string& name) {
+  std::unique_ptr<WorkerRuntime> Worker(const std::string& name, bool fleet = true) {
     WorkerRuntimeOptions options;
     options.cache_dir = tmp_.Join(name);
     options.detector = std::make_shared<buildpacks::Detector>(testing::ScriptedDetector());
-    options.remote_layers = &index_;
+    if (fleet) options.remote_layers = &index_;
     absl::StatusOr<std::unique_ptr<WorkerRuntime>> runtime = WorkerRuntime::Open(options);
     EXPECT_TRUE(runtime.ok()) << runtime.status();
     return runtime.ok() ? *std::move(runtime) : nullptr;
@@ -155,6 +156,31 @@ TEST_F(FleetLayersTest, AnEnvValueWithANewlineDoesNotTakeTheLayerOfTwoEntries) {
   EXPECT_THAT(log_b, Contains("installing")) << "B took A's layer";
   EXPECT_FALSE(b->build.layers[0].reused);
   EXPECT_EQ(index_.layers().size(), 2u);
+}
+
+// The worker's own action cache, without the fleet: the same app's deps layer is reused with
+// the same lockfile and env, and built again when either changes.
+TEST_F(FleetLayersTest, OnOneWorkerAChangedLockfileOrBuildEnvIsAMissAndTheSameInputsAHit) {
+  std::unique_ptr<WorkerRuntime> worker = Worker("worker-a", /*fleet=*/false);
+  ASSERT_TRUE(worker);
+  auto deps_reused = [&](std::map<std::string, std::string> env) -> bool {
+    std::vector<std::string> log;
+    absl::StatusOr<JobOutcome> built = BuildApp(*worker, "a", &log, "", std::move(env));
+    EXPECT_TRUE(built.ok()) << built.status();
+    if (!built.ok()) return false;
+    bool installed = std::find(log.begin(), log.end(), "installing") != log.end();
+    EXPECT_NE(installed, built->build.layers[0].reused);
+    return built->build.layers[0].reused;
+  };
+  EXPECT_FALSE(deps_reused({{"A", "1"}}));
+  EXPECT_TRUE(deps_reused({{"A", "1"}}));
+  EXPECT_FALSE(deps_reused({{"A", "2"}}));
+  EXPECT_FALSE(deps_reused({{"A", "2"}, {"B", "1"}}));
+  EXPECT_TRUE(deps_reused({{"B", "1"}, {"A", "2"}}));  // the same env, given in another order
+  testing::WriteScriptedApp(tmp_.Join("a"), "another lockfile",
+                            "echo installing\necho dependency > dep.txt\n", "app a");
+  EXPECT_FALSE(deps_reused({{"A", "2"}, {"B", "1"}}));
+  EXPECT_TRUE(index_.layers().empty());
 }
 
 TEST_F(FleetLayersTest, ALayerTheIndexNamesButTheRegistryLostIsBuiltHere) {

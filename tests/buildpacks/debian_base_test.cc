@@ -216,6 +216,16 @@ TEST_F(DebianBaseLayerTest, KeyChangesWithAnAddedPackageItsArchitectureAndTheRec
   EXPECT_FALSE(keys.insert(Key()).second);
 }
 
+TEST_F(DebianBaseLayerTest, AHostFileChangedAfterPlanningIsNeverWrittenUnderTheEarlierKey) {
+  absl::StatusOr<PlannedLayer> layer = DebianBaseLayer(recipe_, options_);
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  host_.Write("usr/share/zoneinfo/Etc/UTC", "TZif-utc-2026a");
+  absl::StatusOr<LayerOutput> out = layer->produce();
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("time zones changed"));
+}
+
 TEST_F(DebianBaseLayerTest, NotInstalledIsAnErrorFromPlanning) {
   recipe_.packages.push_back("missing");
   absl::StatusOr<PlannedLayer> layer = DebianBaseLayer(recipe_, options_);

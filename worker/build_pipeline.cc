@@ -19,6 +19,7 @@
 #include "worker/build_pipeline_dirs.h"
 #include "worker/fleet_layers.h"
 #include "worker/image_assembly.h"
+#include "worker/layer_keys.h"
 #include "worker/run_image.h"
 #include "worker/source_info.h"
 
@@ -30,16 +31,6 @@ namespace fs = std::filesystem;
 // Layers keyed by their inputs (base, deps) are written with this fixed mtime rather than the
 // commit time, so that a new commit with the same inputs reuses them byte for byte.
 constexpr int64_t kInputKeyedLayerEpoch = 0;
-// Everything besides the layer's own inputs that changes the bytes written: the writer's
-// format, libdeflate's version, the gzip member size and level, and the mtime.
-std::string ActionKey(buildpacks::LayerRole role, absl::string_view key,
-                      const oci::LayerWriteOptions& options) {
-  return Sha256Of(absl::StrCat(oci::LayerWriterVersion(options), "\n",
-                               buildpacks::LayerRoleName(role), "\n", key,
-                               "\nmtime=", options.mtime, "\ngzip=", options.compression_level))
-      .ToString();
-}
-
 // Copies the app's tree (without .git) keeping symlinks as links and mtimes as they were, so
 // tools that compare mtimes (cargo) see an unchanged tree as unchanged. Nothing is followed.
 absl::StatusOr<std::string> CopySourceTree(const std::string& from, const std::string& to) {
@@ -96,15 +87,11 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
   oci::LayerWriteOptions write_options;
   write_options.mtime = planned.input_key.empty() ? commit_epoch : kInputKeyedLayerEpoch;
   write_options.compression_level = options_.compression_level;
-  std::string key;
-  if (!planned.input_key.empty()) {
-    // A dependency layer is the output of the build's own code (setup.py, build backends) run
-    // with the app's build env and caches: reused only by the same app with the same env, so
-    // one repository can never plant a layer that another's identical lockfile then picks up.
-    std::string input_key = planned.role == buildpacks::LayerRole::kDeps
-                                ? absl::StrCat(planned.input_key, "\n", build_scope)
-                                : planned.input_key;
-    key = ActionKey(planned.role, input_key, write_options);
+  // A dependency layer is the output of the build's own code (setup.py, build backends) run
+  // with the app's build env and caches: reused only by the same app with the same env, so
+  // one repository can never plant a layer that another's identical lockfile then picks up.
+  std::string key = InputLayerKey(planned, build_scope, write_options);
+  if (!key.empty()) {
     ASSIGN_OR_RETURN(bool hit, cached(key));
     if (hit) return built;
   }
@@ -113,10 +100,8 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
   // This trusts every app whose builds feed the same index (one operator's farm) only as far as
   // the layer's inputs go: a layer an app's own code or cache could shape is never shared.
   std::string fleet_key;
-  if (deps_.remote_layers != nullptr && planned.role == buildpacks::LayerRole::kDeps &&
-      !planned.input_key.empty() && planned.produce_for_fleet) {
-    fleet_key = ActionKey(planned.role, absl::StrCat(planned.input_key, "\nfleet\n", env_scope),
-                          write_options);
+  if (deps_.remote_layers != nullptr) fleet_key = FleetLayerKey(planned, env_scope, write_options);
+  if (!fleet_key.empty()) {
     if (std::optional<RemoteLayer> remote = FindFleetLayer(
             *deps_.remote_layers, *run.session.registry, *run.target, fleet_key, run.session.log)) {
       built.record = remote->record;
@@ -130,7 +115,7 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
   ASSIGN_OR_RETURN(buildpacks::LayerOutput output,
                    fleet_key.empty() ? planned.produce() : planned.produce_for_fleet());
   if (key.empty() && !output.content_key.empty()) {
-    key = ActionKey(planned.role, output.content_key, write_options);
+    key = LayerActionKey(planned.role, output.content_key, write_options);
     ASSIGN_OR_RETURN(bool hit, cached(key));
     if (hit) return built;
   }
@@ -275,11 +260,8 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
       outcome.layers.push_back({buildpacks::LayerRole::kBase, layer, true});
     }
   }
-  std::string env_scope;
-  for (const auto& [name, value] : app->build_env) {
-    absl::StrAppend(&env_scope, "env ", name, "=", value, "\n");
-  }
-  const std::string build_scope = absl::StrCat("app=", app_identity, "\n", env_scope);
+  const std::string env_scope = BuildEnvScope(app->build_env);
+  const std::string build_scope = AppBuildScope(app_identity, app->build_env);
   for (const buildpacks::PlannedLayer& planned : recipe->layers) {
     if (run_base && planned.role == buildpacks::LayerRole::kBase) continue;  // replaced
     std::string step = absl::StrCat("layer ", buildpacks::LayerRoleName(planned.role));

@@ -24,7 +24,7 @@ namespace stdfs = std::filesystem;
 constexpr size_t kTailLines = 25;
 // Bump when the layer's layout or the pip invocation changes, so old cached layers are not
 // reused.
-constexpr char kDepsLayerVersion[] = "python-deps-v1";
+constexpr char kDepsLayerVersion[] = "python-deps-v2";
 constexpr const char* kIndexVariables[] = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
                                            "PIP_FIND_LINKS"};
 constexpr char kIndexHint[] =
@@ -111,14 +111,17 @@ bool PipNeedsNetwork(const std::map<std::string, std::string>& env) {
 
 std::string PythonDepsInputKey(const PythonDepsParams& params,
                                const std::map<std::string, std::string>& env) {
-  std::string text =
-      absl::StrCat(kDepsLayerVersion, "\ninterpreter=", params.interpreter.path, " ",
-                   params.interpreter.Describe(), "\npip=", params.interpreter.pip_package_version,
-                   "\nsource=", params.source.kind, "\n");
+  std::string text = absl::StrCat(kDepsLayerVersion, "\ninterpreter=", params.interpreter.path, " ",
+                                  params.interpreter.Describe(), "\narch=", params.interpreter.arch,
+                                  "\npip=", params.interpreter.pip_package_version,
+                                  "\nsource=", params.source.kind, "\n");
   for (const auto& [path, digest] : params.file_digests)
     absl::StrAppend(&text, path, " ", digest, "\n");
   absl::StrAppend(&text, "requirements=", Sha256Of(params.source.requirements).ToString(), "\n");
-  for (const auto& [key, value] : PipSettings(env)) absl::StrAppend(&text, key, "=", value, "\n");
+  // Lengths first: no value (tempa.toml strings may span lines) can pass for two settings.
+  for (const auto& [key, value] : PipSettings(env)) {
+    absl::StrAppend(&text, key.size(), ":", key, "=", value.size(), ":", value, "\n");
+  }
   return Sha256Of(text).ToString();
 }
 

@@ -1,7 +1,9 @@
 #include "buildpacks/python/python_toolchain.h"
 
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
@@ -9,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/posix_status.h"
 
 namespace tempa::buildpacks {
 
@@ -34,9 +37,9 @@ std::string DpkgInstalledVersion(const std::string& status_text, const std::stri
 }
 
 absl::StatusOr<PythonInterpreter> HostPythonLocator::Locate() {
-  std::string fix = absl::StrCat("install Debian's ", options_.package,
-                                 " on the worker (apt-get install ", options_.package,
-                                 " python3-pip python3-venv)");
+  std::string fix =
+      absl::StrCat("install Debian's ", options_.package, " on the worker (apt-get install ",
+                   options_.package, " python3-pip python3-venv)");
   if (access(options_.interpreter.c_str(), X_OK) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("Python interpreter ", options_.interpreter, " not found; ", fix));
@@ -46,12 +49,15 @@ absl::StatusOr<PythonInterpreter> HostPythonLocator::Locate() {
   text << in.rdbuf();
   PythonInterpreter interpreter;
   interpreter.path = options_.interpreter;
+  struct utsname machine;
+  if (::uname(&machine) != 0) return ErrnoStatus(errno, "uname", "this machine");
+  interpreter.arch = machine.machine;
   interpreter.package = options_.package;
   interpreter.package_version = DpkgInstalledVersion(text.str(), options_.package);
   if (interpreter.package_version.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        options_.interpreter, " exists but dpkg does not list ", options_.package,
-        " as installed (the run base is made from that package); ", fix));
+    return absl::FailedPreconditionError(
+        absl::StrCat(options_.interpreter, " exists but dpkg does not list ", options_.package,
+                     " as installed (the run base is made from that package); ", fix));
   }
   interpreter.pip_package_version = DpkgInstalledVersion(text.str(), options_.pip_package);
   if (interpreter.pip_package_version.empty()) {

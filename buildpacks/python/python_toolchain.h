@@ -17,6 +17,9 @@ struct PythonInterpreter {
   // Debian's python3-pip version: pip writes the venv's metadata (RECORD, INSTALLER, scripts),
   // so a different pip may give different bytes.
   std::string pip_package_version;
+  // The machine the venv's compiled wheels are for ("x86_64", "aarch64"): workers of two
+  // architectures share the fleet's layer index, and neither may take the other's layer.
+  std::string arch;
 
   // "python3.11 (Debian 3.11.2-6+deb12u6)" — for reasons, labels and cache keys.
   std::string Describe() const;

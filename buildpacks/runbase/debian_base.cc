@@ -157,8 +157,8 @@ void AddPackage(const std::vector<PackageEntry>& entries, const std::vector<std:
         break;
       case PackageEntry::Type::kSymlink:
         if (!Excluded(path, excl)) {
-          spec.Add(LayerEntry{path, LayerEntry::Type::kSymlink, 0777, "", std::nullopt,
-                              e.link_target});
+          spec.Add(
+              LayerEntry{path, LayerEntry::Type::kSymlink, 0777, "", std::nullopt, e.link_target});
         }
         break;
       case PackageEntry::Type::kHardlink:
@@ -194,8 +194,8 @@ absl::StatusOr<LayerOutput> Produce(const ProduceContext& ctx) {
   for (const DebPackage& package : ctx.packages) {
     absl::StatusOr<std::vector<PackageEntry>> entries = LoadPackage(ctx, package);
     if (!entries.ok()) {
-      return Annotate(entries.status(), absl::StrCat("run base ", ctx.recipe.name, ": ",
-                                                      package.Pin()));
+      return Annotate(entries.status(),
+                      absl::StrCat("run base ", ctx.recipe.name, ": ", package.Pin()));
     }
     AddPackage(*entries, ctx.excludes, spec);
   }
@@ -207,10 +207,18 @@ absl::StatusOr<LayerOutput> Produce(const ProduceContext& ctx) {
   for (const auto& [path, target] : ctx.recipe.symlinks) {
     spec.Add(LayerEntry{path, LayerEntry::Type::kSymlink, 0777, "", std::nullopt, target});
   }
-  // Last, so the base's passwd/group (the non-root user) win over base-files' copies.
-  for (const LayerEntry& e : ctx.static_base.spec.entries()) spec.Add(e);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - start).count();
+  // Last, so the base's passwd/group (the non-root user) win over base-files' copies. Read
+  // again: the key named the host's files as they were when the build planned.
+  absl::StatusOr<StaticBase> static_base = BuildStaticBase(ctx.options.static_base);
+  if (!static_base.ok()) return static_base.status();
+  if (absl::Status same = CheckStaticBaseUnchanged(*static_base, ctx.static_base.input_key);
+      !same.ok()) {
+    return same;
+  }
+  for (const LayerEntry& e : static_base->spec.entries()) spec.Add(e);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
   Log(ctx, absl::StrCat("run base ", ctx.recipe.name, ": ", ctx.packages.size(), " packages, ",
                         spec.entries().size(), " entries in ", ms, " ms"));
   return LayerOutput{std::move(spec), ""};
@@ -228,8 +236,7 @@ absl::StatusOr<PlannedLayer> DebianBaseLayer(const DebianBaseRecipe& recipe,
   }
   std::set<std::string> unique(recipe.packages.begin(), recipe.packages.end());
   if (unique.empty()) return absl::InvalidArgumentError("run base: recipe lists no packages");
-  ASSIGN_OR_RETURN(ctx->packages,
-                   ctx->options.fetcher->Installed({unique.begin(), unique.end()}));
+  ASSIGN_OR_RETURN(ctx->packages, ctx->options.fetcher->Installed({unique.begin(), unique.end()}));
   std::sort(ctx->packages.begin(), ctx->packages.end(),
             [](const DebPackage& a, const DebPackage& b) { return a.name < b.name; });
   ctx->excludes = EffectiveExcludes(recipe);

@@ -169,14 +169,25 @@ absl::StatusOr<StaticBase> BuildStaticBase(const StaticBaseOptions& options) {
   return std::move(a).Finish();
 }
 
+absl::Status CheckStaticBaseUnchanged(const StaticBase& now, absl::string_view planned_key) {
+  if (now.input_key == planned_key) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "the worker's CA certificates or time zones changed during this build (ca-certificates or "
+      "tzdata upgraded?), after its run base was keyed: build again");
+}
+
 absl::StatusOr<PlannedLayer> StaticBaseLayer(const StaticBaseOptions& options) {
   ASSIGN_OR_RETURN(StaticBase base, BuildStaticBase(options));
   PlannedLayer layer;
   layer.role = LayerRole::kBase;
   layer.input_key = base.input_key;
-  // The spec is only a list of paths; the writer reads the files when the layer is written.
-  layer.produce = [spec = std::move(base.spec)]() -> absl::StatusOr<LayerOutput> {
-    return LayerOutput{spec, ""};
+  // The spec is only a list of paths; the writer reads the files when the layer is written, so
+  // they are read again now: a host upgraded since the key was computed never puts other bytes
+  // under it.
+  layer.produce = [options, key = base.input_key]() -> absl::StatusOr<LayerOutput> {
+    ASSIGN_OR_RETURN(StaticBase now, BuildStaticBase(options));
+    RETURN_IF_ERROR(CheckStaticBaseUnchanged(now, key));
+    return LayerOutput{std::move(now.spec), ""};
   };
   return layer;
 }

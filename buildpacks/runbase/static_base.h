@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "buildpacks/buildpack.h"
 #include "common/oci/layer_spec.h"
 
@@ -35,7 +36,12 @@ struct StaticBase {
 // naming the Debian package when one is missing.
 absl::StatusOr<StaticBase> BuildStaticBase(const StaticBaseOptions& options = {});
 
-// The base as a pipeline layer: keyed by its inputs, so an unchanged host reuses it.
+// OK when `now` (the base read again) has `planned_key`; else FailedPrecondition saying the
+// host's files changed since the layer was keyed (nothing may be written under that key).
+absl::Status CheckStaticBaseUnchanged(const StaticBase& now, absl::string_view planned_key);
+
+// The base as a pipeline layer: keyed by its inputs, so an unchanged host reuses it. produce()
+// reads the host's files again and fails when they no longer have that key.
 absl::StatusOr<PlannedLayer> StaticBaseLayer(const StaticBaseOptions& options = {});
 
 }  // namespace tempa::buildpacks::runbase

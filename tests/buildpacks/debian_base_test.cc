@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "buildpacks/runbase/apt_deb_fetcher.h"
@@ -35,9 +36,9 @@ std::string BuildDeb(const TempTree& dir, const std::string& name, const std::st
   dir.Write(root + "/usr/lib/libt.so.1.0", "ELF-ish", 0644);
   dir.Symlink("libt.so.1.0", root + "/usr/lib/libt.so.1");
   dir.Write(root + "/bin/legacy", "legacy", 0755);
-  EXPECT_EQ(link((dir / (root + "/bin/legacy")).c_str(),
-                 (dir / (root + "/usr/bin/a-legacy")).c_str()),
-            0);
+  EXPECT_EQ(
+      link((dir / (root + "/bin/legacy")).c_str(), (dir / (root + "/usr/bin/a-legacy")).c_str()),
+      0);
   dir.Write(root + "/usr/share/doc/" + name + "/copyright", "GPL");
   dir.Write(root + "/usr/share/" + name + "/data.txt", "data");
   dir.Write(root + "/etc/passwd", "root:x:0:0:pkg:/root:/bin/bash\n");
@@ -199,6 +200,32 @@ TEST_F(DebianBaseLayerTest, KeyChangesWithExclusionsSymlinksAndTheStaticBase) {
   EXPECT_NE(Key(), linked);
 }
 
+TEST_F(DebianBaseLayerTest, KeyChangesWithAnAddedPackageItsArchitectureAndTheRecipesName) {
+  std::string key = Key();
+  std::set<std::string> keys = {key};
+  const std::string deb = BuildDeb(debs_, "libssl3", "3.0.19");  // keys never fetch it
+  fetcher_->Add({"libssl3", "3.0.19-1~deb12u2", "amd64"}, deb);
+  recipe_.packages.push_back("libssl3");  // a binary that now links libssl (Rust's run base)
+  EXPECT_TRUE(keys.insert(Key()).second);
+  fetcher_->Add({"libssl3", "3.0.19-1~deb12u2", "arm64"}, deb);
+  EXPECT_TRUE(keys.insert(Key()).second);  // the same version for another machine
+  recipe_.name = "other-recipe";
+  EXPECT_TRUE(keys.insert(Key()).second);
+  // Where the .debs are cached is not an input.
+  options_.deb_cache_dir = debs_ / "elsewhere";
+  EXPECT_FALSE(keys.insert(Key()).second);
+}
+
+TEST_F(DebianBaseLayerTest, AHostFileChangedAfterPlanningIsNeverWrittenUnderTheEarlierKey) {
+  absl::StatusOr<PlannedLayer> layer = DebianBaseLayer(recipe_, options_);
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  host_.Write("usr/share/zoneinfo/Etc/UTC", "TZif-utc-2026a");
+  absl::StatusOr<LayerOutput> out = layer->produce();
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("time zones changed"));
+}
+
 TEST_F(DebianBaseLayerTest, NotInstalledIsAnErrorFromPlanning) {
   recipe_.packages.push_back("missing");
   absl::StatusOr<PlannedLayer> layer = DebianBaseLayer(recipe_, options_);
@@ -257,8 +284,7 @@ TEST_F(DebianBaseLayerTest, UndownloadableVersionFailsWithoutTheFallback) {
 TEST(AptDebFetcher, NotInstalledSaysWhatToInstall) {
   TempTree cache;
   DebFetcherPtr fetcher = NewAptDebFetcher({cache.path()});
-  absl::StatusOr<std::vector<DebPackage>> packages =
-      fetcher->Installed({"tempa-no-such-package"});
+  absl::StatusOr<std::vector<DebPackage>> packages = fetcher->Installed({"tempa-no-such-package"});
   EXPECT_EQ(packages.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(packages.status().message(), HasSubstr("apt-get install tempa-no-such-package"));
 }

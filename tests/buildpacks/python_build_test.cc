@@ -2,6 +2,8 @@
 // what does not), the pip command line and its network rule, pip failures as structured build
 // failures, the app layer's exclusions, and the image config.
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "buildpacks/python/python_buildpack.h"
 #include "buildpacks/python/python_install.h"
@@ -116,8 +118,8 @@ TEST_F(PythonBuildTest, PipRunsOfflineWithNoIndexUnlessTheBuildEnvNamesOne) {
   ASSERT_TRUE(layer.ok()) << layer.status();
   ASSERT_EQ(scripted_.commands.size(), 2u);  // venv, pip
   const SandboxCommand& venv = scripted_.commands[0];
-  EXPECT_THAT(venv.argv, testing::ElementsAre("/usr/bin/python3.11", "-m", "venv",
-                                              "--without-pip", "/opt/venv"));
+  EXPECT_THAT(venv.argv, testing::ElementsAre("/usr/bin/python3.11", "-m", "venv", "--without-pip",
+                                              "/opt/venv"));
   EXPECT_FALSE(venv.network);
   EXPECT_TRUE(venv.egress.empty());
   const SandboxCommand& pip = scripted_.commands[1];
@@ -145,9 +147,10 @@ TEST_F(PythonBuildTest, AMissingPackageOfflineIsADependencyFailureNamingItAndThe
   SandboxResult failed;
   failed.exit_code = 1;
   scripted_.results = {SandboxResult{}, failed};
-  scripted_.outputs = {{}, {"ERROR: Could not find a version that satisfies the requirement "
-                            "flask==2.2.2 (from versions: none)",
-                            "ERROR: No matching distribution found for flask==2.2.2"}};
+  scripted_.outputs = {{},
+                       {"ERROR: Could not find a version that satisfies the requirement "
+                        "flask==2.2.2 (from versions: none)",
+                        "ERROR: No matching distribution found for flask==2.2.2"}};
   auto recipe = Prepare();
   ASSERT_TRUE(recipe.ok());
   auto layer = recipe->layers[1].produce();
@@ -183,22 +186,103 @@ TEST_F(PythonBuildTest, AppLayerLeavesOutVcsBytecodeAndLocalVenvs) {
   EXPECT_THAT(paths, Contains("app/app.py"));
   EXPECT_THAT(paths, Contains("app/pkg/mod.py"));
   EXPECT_THAT(paths, Contains("app/requirements.txt"));
-  for (const char* gone : {"app/.git", "app/__pycache__", "app/pkg/mod.pyc", "app/.venv", "app/venv"}) {
+  for (const char* gone :
+       {"app/.git", "app/__pycache__", "app/pkg/mod.pyc", "app/.venv", "app/venv"}) {
     EXPECT_THAT(paths, Not(Contains(gone)));
   }
 }
 
 TEST_F(PythonBuildTest, AppLayerKeyFollowsContentNotMtimes) {
   auto first = python::PythonAppLayer(src_.path());
-  std::filesystem::last_write_time(src_ / "app.py",
-                                   std::filesystem::file_time_type::clock::now() -
-                                       std::chrono::hours(24));
+  std::filesystem::last_write_time(
+      src_ / "app.py", std::filesystem::file_time_type::clock::now() - std::chrono::hours(24));
   auto touched = python::PythonAppLayer(src_.path());
   src_.Write("app.py", "from flask import Flask\napp = Flask('v2')\n");
   auto changed = python::PythonAppLayer(src_.path());
   ASSERT_TRUE(first.ok() && touched.ok() && changed.ok());
   EXPECT_EQ(first->content_key, touched->content_key);
   EXPECT_NE(first->content_key, changed->content_key);
+}
+
+TEST_F(PythonBuildTest, AnotherCheckoutOfTheSameTreeHasTheSameKeysAndAModeChangeIsAMiss) {
+  const std::string deps = DepsKey();
+  auto app = python::PythonAppLayer(src_.path());
+  ASSERT_TRUE(app.ok()) << app.status();
+  // The same files in another directory, written later: where and when do not matter.
+  TempTree other;
+  other.Write("requirements.txt", "flask==2.2.2\ngunicorn==20.1.0\n");
+  other.Write("app.py", "from flask import Flask\napp = Flask(__name__)\n");
+  auto other_app = python::PythonAppLayer(other.path());
+  ASSERT_TRUE(other_app.ok()) << other_app.status();
+  EXPECT_EQ(other_app->content_key, app->content_key);
+  src_.Write("app.py", "from flask import Flask\napp = Flask(__name__)\n", 0755);
+  auto executable = python::PythonAppLayer(src_.path());
+  ASSERT_TRUE(executable.ok());
+  EXPECT_NE(executable->content_key, app->content_key);
+  src_.Write("app.py", "from flask import Flask\napp = Flask(__name__)\n");
+  src_.Write("lib/util.py", "X = 1\n");  // a new local package file
+  auto added = python::PythonAppLayer(src_.path());
+  ASSERT_TRUE(added.ok());
+  EXPECT_NE(added->content_key, app->content_key);
+  std::filesystem::rename(src_ / "lib/util.py", src_ / "lib/helpers.py");  // renamed
+  auto renamed = python::PythonAppLayer(src_.path());
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_NE(renamed->content_key, added->content_key);
+  EXPECT_EQ(DepsKey(), deps);
+}
+
+TEST(PythonDepsInputKey, EachInputVariedAloneChangesTheKeyAndNothingElseDoes) {
+  python::PythonDepsParams params;
+  params.interpreter = PythonInterpreter{"/usr/bin/python3.11", "3.11.2",        "python3.11",
+                                         "3.11.2-6+deb12u6",    "23.0.1+dfsg-1", "x86_64"};
+  params.source.kind = "requirements.txt";
+  params.source.files = {"requirements.txt"};
+  params.source.requirements = "flask==2.2.2\n";
+  params.file_digests = {{"requirements.txt", "sha256:aa"}};
+  const std::map<std::string, std::string> env = {{"PIP_INDEX_URL", "http://a/simple"}};
+  const std::string key = python::PythonDepsInputKey(params, env);
+  EXPECT_EQ(python::PythonDepsInputKey(params, env), key);
+
+  std::set<std::string> keys = {key};
+  auto varied = [&](auto change, std::map<std::string, std::string> with_env) {
+    python::PythonDepsParams p = params;
+    change(p);
+    return keys.insert(python::PythonDepsInputKey(p, with_env)).second;
+  };
+  auto same_env = [&](auto change) { return varied(change, env); };
+  EXPECT_TRUE(same_env([](auto& p) { p.interpreter.path = "/usr/local/bin/python3.11"; }));
+  EXPECT_TRUE(same_env([](auto& p) { p.interpreter.package = "python3.12"; }));
+  EXPECT_TRUE(same_env([](auto& p) { p.interpreter.package_version = "3.11.2-6+deb12u7"; }));
+  EXPECT_TRUE(same_env([](auto& p) { p.interpreter.pip_package_version = "23.0.1+dfsg-2"; }));
+  // Regression: two workers of different machines shared one fleet key, so an aarch64 worker
+  // could take an x86_64 venv (compiled wheels) built from the same lockfile.
+  EXPECT_TRUE(same_env([](auto& p) { p.interpreter.arch = "aarch64"; }));
+  EXPECT_TRUE(same_env([](auto& p) { p.source.kind = "uv.lock"; }));
+  EXPECT_TRUE(same_env([](auto& p) { p.file_digests["requirements.txt"] = "sha256:bb"; }));
+  EXPECT_TRUE(same_env([](auto& p) { p.file_digests["constraints.txt"] = "sha256:cc"; }));
+  EXPECT_TRUE(same_env([](auto& p) { p.source.requirements = "flask==2.2.3\n"; }));
+  auto unchanged = [](auto&) {};
+  EXPECT_TRUE(varied(unchanged, {{"PIP_INDEX_URL", "http://b/simple"}}));
+  EXPECT_TRUE(varied(unchanged, {}));
+  EXPECT_TRUE(
+      varied(unchanged, {{"PIP_INDEX_URL", "http://a/simple"}, {"PIP_NO_BINARY", ":all:"}}));
+  // A value holding a newline is one setting, never two.
+  EXPECT_NE(python::PythonDepsInputKey(params,
+                                       {{"PIP_INDEX_URL", "http://a/simple\nPIP_NO_BINARY=:all:"}}),
+            python::PythonDepsInputKey(
+                params, {{"PIP_NO_BINARY", ":all:"}, {"PIP_INDEX_URL", "http://a/simple"}}));
+  // Not pip's settings, not the order entries came in: the same key (the pipeline scopes a
+  // dependency layer by the whole build env besides, see worker/layer_keys.h).
+  std::map<std::string, std::string> reordered;
+  reordered.emplace("DEBUG", "1");
+  reordered.emplace("PIP_INDEX_URL", "http://a/simple");
+  EXPECT_EQ(python::PythonDepsInputKey(params, reordered), key);
+}
+
+TEST(PythonInterpreterLocator, TheHostInterpreterNamesTheMachineItBuildsFor) {
+  absl::StatusOr<PythonInterpreter> host = HostPythonLocator().Locate();
+  if (!host.ok()) GTEST_SKIP() << "Debian's python3.11 not installed: " << host.status();
+  EXPECT_FALSE(host->arch.empty());
 }
 
 TEST(PipSettings, OnlyPipVariablesEnterTheKeyAndIndexesTurnOnTheNetwork) {

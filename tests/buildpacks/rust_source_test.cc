@@ -159,6 +159,19 @@ TEST(RustToolchain, TempaCargoWinsAndTheVersionComesFromRustc) {
   EXPECT_EQ(HostRustToolchainLocator(options).Locate()->Release(), "1.80.0");
 }
 
+TEST(RustToolchain, TheCacheDirectoryKeyChangesWithTheReleaseOrTheCommitAndNothingElse) {
+  auto key = [](std::string version) { return RustToolchain{"", "", version}.CacheKey(); };
+  const std::string base = key("rustc 1.96.0 (ac68faa20 2026-05-25)");
+  EXPECT_NE(key("rustc 1.96.1 (ac68faa20 2026-05-25)"), base);
+  EXPECT_NE(key("rustc 1.96.0 (bd79fbb31 2026-05-25)"), base);
+  EXPECT_NE(key("rustc 1.96.0-nightly (ac68faa20 2026-05-25)"), base);
+  // Builder notes and where the binaries are do not start a new target/.
+  EXPECT_EQ(key("rustc 1.96.0 (ac68faa20 2026-05-25) (built from a source tarball)"), base);
+  EXPECT_EQ((RustToolchain{"/opt/a/cargo", "/opt/a/rustc", "rustc 1.96.0 (ac68faa20 2026-05-25)"}
+                 .CacheKey()),
+            base);
+}
+
 TEST(RustToolchain, NothingFoundGivesTheInstallHint) {
   HostRustToolchainOptions options;
   options.tempa_cargo_env = "";

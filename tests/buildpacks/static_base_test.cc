@@ -140,6 +140,25 @@ TEST(StaticBase, PlannedLayerIsKeyedByInputs) {
   EXPECT_TRUE(ByPath(output->spec).count("etc/passwd"));
 }
 
+// Regression: the key was computed when the build planned and the files read when the layer
+// was written, so a CA bundle upgraded in between went into the cache under the old key.
+TEST(StaticBase, AHostFileChangedAfterPlanningIsNeverWrittenUnderTheEarlierKey) {
+  TempTree root;
+  FakeHost(root);
+  auto layer = StaticBaseLayer({root.path()});
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  root.Write("etc/ssl/certs/ca-certificates.crt", "-----BEGIN CERTIFICATE-----\nupgraded\n");
+  auto output = layer->produce();
+  ASSERT_FALSE(output.ok());
+  EXPECT_EQ(output.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(output.status().message()), HasSubstr("build again"));
+  // Planned again, the layer has the new key and is made.
+  auto again = StaticBaseLayer({root.path()});
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->input_key, layer->input_key);
+  EXPECT_TRUE(again->produce().ok());
+}
+
 TEST(StaticBase, BuildsFromThisHost) {
   if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) != 0) GTEST_SKIP() << "no CA bundle";
   auto base = BuildStaticBase();

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -264,6 +265,22 @@ TEST_F(LocalCasTest, ActionCacheRoundTripsLayerRecords) {
   ASSERT_TRUE(cas->actions().Put("key", second).ok());  // replaces
   EXPECT_EQ(*cas->actions().Get("key"), second);
   EXPECT_FALSE(cas->actions().Get("other")->has_value());
+}
+
+TEST_F(LocalCasTest, OnlyTheExactActionKeyHitsNeverAPrefixOrANeighbour) {
+  auto cas = OpenCas();
+  oci::LayerRecord layer{{oci::kMediaTypeLayerGzip, Sha256Of("a.tgz"), 10, {}}, Sha256Of("a.tar")};
+  const std::string key = Sha256Of("inputs").ToString();
+  ASSERT_TRUE(cas->actions().Put(key, layer).ok());
+  EXPECT_EQ(*cas->actions().Get(key), layer);
+  std::string neighbour = key;
+  neighbour.back() = neighbour.back() == '0' ? '1' : '0';
+  for (const std::string& other : {key.substr(0, key.size() - 1), key + "0", neighbour,
+                                   absl::AsciiStrToUpper(key), std::string()}) {
+    absl::StatusOr<std::optional<oci::LayerRecord>> got = cas->actions().Get(other);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_FALSE(got->has_value()) << other;
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
@@ -80,11 +81,11 @@ class FleetLayersTest : public ::testing::Test {
   }
 
   // One worker: its own cache directory (a fresh CAS), sharing the fleet's index.
-  std::unique_ptr<WorkerRuntime> Worker(const std::string& name) {
+  std::unique_ptr<WorkerRuntime> Worker(const std::string& name, bool fleet = true) {
     WorkerRuntimeOptions options;
     options.cache_dir = tmp_.Join(name);
     options.detector = std::make_shared<buildpacks::Detector>(testing::ScriptedDetector());
-    options.remote_layers = &index_;
+    if (fleet) options.remote_layers = &index_;
     absl::StatusOr<std::unique_ptr<WorkerRuntime>> runtime = WorkerRuntime::Open(options);
     EXPECT_TRUE(runtime.ok()) << runtime.status();
     return runtime.ok() ? *std::move(runtime) : nullptr;
@@ -92,12 +93,14 @@ class FleetLayersTest : public ::testing::Test {
 
   // Builds `app` as REGISTRY/team/<app>:1 on `worker`, collecting its log.
   absl::StatusOr<JobOutcome> BuildApp(WorkerRuntime& worker, const std::string& app,
-                                      std::vector<std::string>* log, std::string registry = "") {
+                                      std::vector<std::string>* log, std::string registry = "",
+                                      std::map<std::string, std::string> build_env = {}) {
     if (registry.empty()) registry = registry_->host_port();
     BuildRequest request;
     request.source_dir = tmp_.Join(app);
     request.image = *registry::ImageReference::Parse(absl::StrCat(registry, "/team/", app, ":1"));
     request.source_date_epoch = 1700000000;
+    request.build_env = std::move(build_env);
     JobContext context;
     context.log = [log](absl::string_view line) { log->emplace_back(line); };
     return worker.Build(request, context);
@@ -135,6 +138,49 @@ TEST_F(FleetLayersTest, ASecondAppWithTheSameLockfileMountsTheFirstAppsDepsLayer
                                   " oci:", tmp_.Join("copy-b"), ":b"),
                      &output);
   EXPECT_EQ(copied, 0) << output;
+}
+
+// Regression: the fleet key wrote the build env as "env NAME=VALUE" lines, so an app whose env
+// held one value with a newline ("1\nenv B=2", which tempa.toml allows) got the key of an app
+// with two entries, A=1 and B=2, and the layer one of them made under its own env.
+TEST_F(FleetLayersTest, AnEnvValueWithANewlineDoesNotTakeTheLayerOfTwoEntries) {
+  std::unique_ptr<WorkerRuntime> worker_a = Worker("worker-a");
+  std::unique_ptr<WorkerRuntime> worker_b = Worker("worker-b");
+  ASSERT_TRUE(worker_a && worker_b);
+  std::vector<std::string> log_a, log_b;
+  absl::StatusOr<JobOutcome> a = BuildApp(*worker_a, "a", &log_a, "", {{"A", "1"}, {"B", "2"}});
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(index_.layers().size(), 1u);
+  absl::StatusOr<JobOutcome> b = BuildApp(*worker_b, "b", &log_b, "", {{"A", "1\nenv B=2"}});
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_THAT(log_b, Contains("installing")) << "B took A's layer";
+  EXPECT_FALSE(b->build.layers[0].reused);
+  EXPECT_EQ(index_.layers().size(), 2u);
+}
+
+// The worker's own action cache, without the fleet: the same app's deps layer is reused with
+// the same lockfile and env, and built again when either changes.
+TEST_F(FleetLayersTest, OnOneWorkerAChangedLockfileOrBuildEnvIsAMissAndTheSameInputsAHit) {
+  std::unique_ptr<WorkerRuntime> worker = Worker("worker-a", /*fleet=*/false);
+  ASSERT_TRUE(worker);
+  auto deps_reused = [&](std::map<std::string, std::string> env) -> bool {
+    std::vector<std::string> log;
+    absl::StatusOr<JobOutcome> built = BuildApp(*worker, "a", &log, "", std::move(env));
+    EXPECT_TRUE(built.ok()) << built.status();
+    if (!built.ok()) return false;
+    bool installed = std::find(log.begin(), log.end(), "installing") != log.end();
+    EXPECT_NE(installed, built->build.layers[0].reused);
+    return built->build.layers[0].reused;
+  };
+  EXPECT_FALSE(deps_reused({{"A", "1"}}));
+  EXPECT_TRUE(deps_reused({{"A", "1"}}));
+  EXPECT_FALSE(deps_reused({{"A", "2"}}));
+  EXPECT_FALSE(deps_reused({{"A", "2"}, {"B", "1"}}));
+  EXPECT_TRUE(deps_reused({{"B", "1"}, {"A", "2"}}));  // the same env, given in another order
+  testing::WriteScriptedApp(tmp_.Join("a"), "another lockfile",
+                            "echo installing\necho dependency > dep.txt\n", "app a");
+  EXPECT_FALSE(deps_reused({{"A", "2"}, {"B", "1"}}));
+  EXPECT_TRUE(index_.layers().empty());
 }
 
 TEST_F(FleetLayersTest, ALayerTheIndexNamesButTheRegistryLostIsBuiltHere) {

@@ -1,16 +1,17 @@
-/* A tiny static program run inside test containers (tests/deploy/runtime). Modes:
- *   serve            HTTP on 127.0.0.1:$PORT; every answer: "uid=U root_writable=0|1 tmp_writable=0|1"
- *   hog              allocates and touches memory 1 MiB at a time until killed
- *   exit CODE MS     prints "exiting", sleeps MS milliseconds, exits with CODE
- *   print N          prints "line 1" .. "line N", then sleeps forever
- *   forkbomb         forks sleeping children until fork fails, prints how many, exits 3
- *   sleep            sleeps forever; on SIGTERM prints "got SIGTERM" and exits 0
- *   ignoreterm       ignores SIGTERM and sleeps forever
- *   nohandler        sleeps forever with every signal at its default action
- *   whoami           prints "pid=P hostname=H", then its CapEff and NoNewPrivs lines of
- *                    /proc/self/status, then sleeps forever
- *   reopenlog        on SIGUSR1 tries to reopen its stdout by path (/proc/self/fd/1) and prints
- *                    "reopen allowed" or "reopen denied" */
+// A tiny static program run inside test containers (tests/deploy/runtime). Modes:
+//   serve            HTTP on 127.0.0.1:$PORT; every answer:
+//                    "uid=U root_writable=0|1 tmp_writable=0|1"
+//   hog              allocates and touches memory 1 MiB at a time until killed
+//   exit CODE MS     prints "exiting", sleeps MS milliseconds, exits with CODE
+//   print N          prints "line 1" .. "line N", then sleeps forever
+//   forkbomb         forks sleeping children until fork fails, prints how many, exits 3
+//   sleep            sleeps forever; on SIGTERM prints "got SIGTERM" and exits 0
+//   ignoreterm       ignores SIGTERM and sleeps forever
+//   nohandler        sleeps forever with every signal at its default action
+//   whoami           prints "pid=P hostname=H", then its CapEff and NoNewPrivs lines of
+//                    /proc/self/status, then sleeps forever
+//   reopenlog        on SIGUSR1 tries to reopen its stdout by path (/proc/self/fd/1) and prints
+//                    "reopen allowed" or "reopen denied"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,9 +61,9 @@ static int Serve(void) {
     int n = snprintf(body, sizeof body, "uid=%d root_writable=%d tmp_writable=%d\n", (int)getuid(),
                      CanWrite("/probe"), CanWrite("/tmp/probe"));
     char resp[512];
-    int m = snprintf(resp, sizeof resp,
-                     "HTTP/1.0 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", n,
-                     body);
+    int m =
+        snprintf(resp, sizeof resp,
+                 "HTTP/1.0 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", n, body);
     (void)write(c, resp, (size_t)m);
     close(c);
   }

@@ -17,10 +17,8 @@
 #include "common/status_macros.h"
 
 namespace tempa {
-namespace {
 
-// Names in the open directory `fd` (not "." or ".."), sorted.
-absl::StatusOr<std::vector<std::string>> ListNames(int fd, const std::string& path) {
+absl::StatusOr<std::vector<std::string>> ListDirectoryNames(int fd, const std::string& path) {
   int list_fd = ::dup(fd);
   if (list_fd < 0) return ErrnoStatus(errno, "dup", path);
   DIR* dir = ::fdopendir(list_fd);
@@ -42,6 +40,8 @@ absl::StatusOr<std::vector<std::string>> ListNames(int fd, const std::string& pa
   std::sort(names.begin(), names.end());
   return names;
 }
+
+namespace {
 
 absl::Status CopyBytes(int in, int out, const std::string& from, const std::string& to) {
   char buffer[1 << 16];
@@ -129,7 +129,7 @@ struct Copier {
       return absl::InvalidArgumentError(absl::StrCat(from, " is nested more than ", kMaxTreeDepth,
                                                      " directories deep; not copied"));
     }
-    ASSIGN_OR_RETURN(std::vector<std::string> names, ListNames(src_dir, from));
+    ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectoryNames(src_dir, from));
     for (const std::string& name : names) {
       if (Excluded(name)) continue;
       std::string child_from = absl::StrCat(from, "/", name);
@@ -175,7 +175,7 @@ struct Copier {
 // renamed into `top_fd` as a fresh name added to `hoisted`, for the caller to remove next.
 absl::Status RemoveEntries(int fd, const std::string& path, int budget, int top_fd,
                            std::vector<std::string>& hoisted) {
-  ASSIGN_OR_RETURN(std::vector<std::string> names, ListNames(fd, path));
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectoryNames(fd, path));
   for (const std::string& child : names) {
     std::string child_path = absl::StrCat(path, "/", child);
     if (::unlinkat(fd, child.c_str(), 0) == 0 || errno == ENOENT) continue;

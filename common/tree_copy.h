@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace tempa {
 
@@ -27,6 +28,9 @@ struct TreeCopyOptions {
 // itself is opened as given (the caller vouches for it); below it nothing is followed.
 absl::Status CopyTree(const std::string& from, const std::string& to,
                       const TreeCopyOptions& options = {});
+
+// Names in the open directory `fd` (not "." or ".."), sorted; `path` names it in errors.
+absl::StatusOr<std::vector<std::string>> ListDirectoryNames(int fd, const std::string& path);
 
 // How deep a tree the walkers here (and the layer walk) descend; deeper is refused, since a
 // build could otherwise nest directories until the walk runs out of descriptors.

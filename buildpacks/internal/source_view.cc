@@ -1,6 +1,5 @@
 #include "buildpacks/internal/source_view.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -178,21 +177,7 @@ struct Stamper {
     if (depth > kMaxTreeDepth) {
       return absl::InvalidArgumentError(absl::StrCat(where, " is nested too deep"));
     }
-    std::vector<std::string> names;
-    {
-      DIR* dir = ::fdopendir(::dup(fd));
-      if (dir == nullptr) return ErrnoStatus(errno, "read directory", where);
-      errno = 0;
-      while (struct dirent* d = ::readdir(dir)) {
-        std::string name = d->d_name;
-        if (name != "." && name != "..") names.push_back(std::move(name));
-        errno = 0;
-      }
-      int err = errno;
-      ::closedir(dir);
-      if (err != 0) return ErrnoStatus(err, "read directory", where);
-    }
-    std::sort(names.begin(), names.end());
+    ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirectoryNames(fd, where));
     Sha256 listing;
     for (const std::string& name : names) {
       std::string child = path == "." ? name : absl::StrCat(path, "/", name);

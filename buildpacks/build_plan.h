@@ -19,15 +19,18 @@ struct DetectOptions {
 };
 
 struct BuildPlan {
-  std::string language;     // "go", "rust", "python"
-  std::string toolchain;    // e.g. "go1.23.5"
-  std::string app_name;     // binary / app name
-  std::string main_package; // Go: "." or "./cmd/api"
-  bool vendored = false;    // dependencies come from vendor/
+  std::string language;      // "go", "rust", "python"
+  std::string toolchain;     // e.g. "go1.23.5"
+  std::string app_name;      // binary / app name
+  std::string main_package;  // Go: "." or "./cmd/api"
+  bool vendored = false;     // dependencies come from vendor/
   int port = 8080;
   std::vector<std::string> reasons;  // why this plan, in order, for `tempa detect`
   // The command the image starts (exec form), when the buildpack decided one.
   std::vector<std::string> start_command;
+  // Where start_command came from: "--start", "app settings", "tempa.toml", "Procfile" (or
+  // "SUBDIR/tempa.toml", ...) or "detection".
+  std::string start_source;
   // Language-specific facts the buildpack's Prepare needs again (e.g. Python's dependency
   // manifest kind, Rust's binary target); also printed by `tempa detect --json`.
   std::map<std::string, std::string> details;

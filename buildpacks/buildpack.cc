@@ -8,8 +8,14 @@ absl::string_view LayerRoleName(LayerRole role) {
       return "base";
     case LayerRole::kDeps:
       return "deps";
+    case LayerRole::kServer:
+      return "server";
+    case LayerRole::kFiles:
+      return "files";
     case LayerRole::kApp:
       return "app";
+    case LayerRole::kStatic:
+      return "static";
   }
   return "unknown";
 }

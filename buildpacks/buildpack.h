@@ -18,14 +18,21 @@
 
 namespace tempa::buildpacks {
 
-enum class LayerRole { kBase, kDeps, kApp };
-absl::string_view LayerRoleName(LayerRole role);  // "base", "deps", "app"
+// In image order. kServer: an app server Tempa supplies (Python's gunicorn/uvicorn); kFiles: the
+// repository's runtime files next to a compiled binary (templates/, static/); kStatic: files a
+// build step generates from the app (Django's collectstatic).
+enum class LayerRole { kBase, kDeps, kServer, kFiles, kApp, kStatic };
+// "base", "deps", "server", "files", "app", "static"
+absl::string_view LayerRoleName(LayerRole role);
 
 // What a produced layer contains, plus a cheap key of its content when one is known
 // (e.g. the binary's digest), so an identical artifact reuses the cached layer.
 struct LayerOutput {
   oci::LayerSpec spec;
   std::string content_key;  // empty: always write the layer
+  // What the layer holds and why, for the build log and `tempa build --json` (e.g. "files":
+  // "42", "bytes": "18211", "why": "..."). Flat and printable; never secrets.
+  std::map<std::string, std::string> report;
 };
 
 struct PlannedLayer {

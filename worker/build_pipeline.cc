@@ -114,6 +114,7 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
   }
   ASSIGN_OR_RETURN(buildpacks::LayerOutput output,
                    fleet_key.empty() ? planned.produce() : planned.produce_for_fleet());
+  built.report = output.report;
   if (key.empty() && !output.content_key.empty()) {
     key = LayerActionKey(planned.role, output.content_key, write_options);
     ASSIGN_OR_RETURN(bool hit, cached(key));

@@ -49,6 +49,9 @@ struct BuiltLayer {
   bool reused = false;  // came from the action cache instead of being built
   // When reused from the fleet's layer cache: the "REGISTRY/REPO" its blob is mounted from.
   std::string reused_from;
+  // The producer's account of what the layer holds (LayerOutput::report); empty when the layer
+  // was reused without producing it.
+  std::map<std::string, std::string> report;
 };
 
 struct BuildOutcome {

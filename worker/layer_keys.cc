@@ -34,7 +34,9 @@ std::string AppBuildScope(absl::string_view app_identity,
 std::string InputLayerKey(const buildpacks::PlannedLayer& planned, absl::string_view build_scope,
                           const oci::LayerWriteOptions& options) {
   if (planned.input_key.empty()) return "";
-  if (planned.role != buildpacks::LayerRole::kDeps) {
+  // Only a run base is the same for every app; every other layer is made by or for the app's
+  // own build (its env, its index, its code) and is reused by that app alone.
+  if (planned.role == buildpacks::LayerRole::kBase) {
     return LayerActionKey(planned.role, planned.input_key, options);
   }
   return LayerActionKey(planned.role, absl::StrCat(planned.input_key, "\n", build_scope), options);

@@ -27,9 +27,10 @@ std::string BuildEnvScope(const std::map<std::string, std::string>& env);
 std::string AppBuildScope(absl::string_view app_identity,
                           const std::map<std::string, std::string>& env);
 
-// The action-cache key of a layer keyed by its inputs (planned.input_key set): a dependency
-// layer's also names `build_scope` (AppBuildScope), since the app's own code and env shape it;
-// a base layer's does not (made from the worker's files alone). Empty when keyed by output.
+// The action-cache key of a layer keyed by its inputs (planned.input_key set): every layer but a
+// run base also names `build_scope` (AppBuildScope), since the app's own code, env and index
+// shape it; a base layer's does not (made from the worker's files alone). Empty when keyed by
+// output.
 std::string InputLayerKey(const buildpacks::PlannedLayer& planned, absl::string_view build_scope,
                           const oci::LayerWriteOptions& options);
 

@@ -53,6 +53,7 @@ json LayersJson(const worker::BuildOutcome& outcome) {
                       {"size", layer.record.blob.size},
                       {"role", buildpacks::LayerRoleName(layer.role)},
                       {"reused", layer.reused}});
+    if (!layer.report.empty()) layers.back()["report"] = layer.report;
   }
   return layers;
 }

@@ -51,6 +51,15 @@ v1::LayerDescriptor ToDescriptor(const BuiltLayer& layer) {
     case buildpacks::LayerRole::kApp:
       out.set_role(v1::LAYER_ROLE_APP);
       break;
+    case buildpacks::LayerRole::kServer:
+      out.set_role(v1::LAYER_ROLE_SERVER);
+      break;
+    case buildpacks::LayerRole::kFiles:
+      out.set_role(v1::LAYER_ROLE_FILES);
+      break;
+    case buildpacks::LayerRole::kStatic:
+      out.set_role(v1::LAYER_ROLE_STATIC);
+      break;
   }
   out.set_reused(layer.reused);
   return out;

@@ -97,6 +97,24 @@ absl::Status CheckAppPath(absl::string_view path) {
   return absl::OkStatus();
 }
 
+absl::Status CheckStartCommand(absl::string_view command) {
+  if (command.empty()) return absl::OkStatus();
+  if (command.size() > 4096) {
+    return absl::InvalidArgumentError("the start command is longer than 4 KiB");
+  }
+  if (absl::StripAsciiWhitespace(command).empty()) {
+    return absl::InvalidArgumentError(
+        "the start command is blank: give a command, or \"\" to use the repository's own");
+  }
+  for (char c : command) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
+      return absl::InvalidArgumentError(
+          "the start command holds a control character (a newline?): give one command line");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckCommitId(absl::string_view commit) {
   // SHA-1 ids are 40 digits, SHA-256 repositories' 64.
   bool hex = commit.size() >= 7 && commit.size() <= 64;

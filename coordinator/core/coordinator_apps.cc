@@ -17,6 +17,7 @@ absl::Status CheckApp(const v1::App& app) {
   RETURN_IF_ERROR(CheckRepoUrl(app.repo_url()));
   RETURN_IF_ERROR(CheckBranchName(app.branch()));
   RETURN_IF_ERROR(CheckAppPath(app.path()));
+  RETURN_IF_ERROR(CheckStartCommand(app.start_command()));
   if (app.build_env_size() > kMaxBuildEnv) {
     return absl::InvalidArgumentError(
         absl::StrCat("an app has at most ", kMaxBuildEnv, " build environment variables"));
@@ -168,6 +169,8 @@ absl::StatusOr<v1::App> Coordinator::UpdateApp(const v1::UpdateAppRequest& reque
         app.set_path(in.path());
       } else if (field == "build_env") {
         *app.mutable_build_env() = in.build_env();
+      } else if (field == "start_command") {
+        app.set_start_command(in.start_command());
       } else if (field == "max_concurrent_builds") {
         app.set_max_concurrent_builds(in.max_concurrent_builds());
       } else if (field == "poll_interval_seconds") {
@@ -193,7 +196,8 @@ absl::StatusOr<v1::App> Coordinator::UpdateApp(const v1::UpdateAppRequest& reque
       } else {
         return absl::InvalidArgumentError(absl::StrCat(
             "cannot update \"", field.substr(0, 64),
-            "\": the fields are repo_url, branch, path, build_env, max_concurrent_builds, "
+            "\": the fields are repo_url, branch, path, build_env, start_command, "
+            "max_concurrent_builds, "
             "poll_interval_seconds, webhook_secret, git_credentials, deploy.memory_bytes, "
             "deploy.cpu_millis, deploy.replicas, deploy.max_replicas, deploy.health_path, "
             "deploy.port, deploy_env"));

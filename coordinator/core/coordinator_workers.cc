@@ -120,6 +120,7 @@ absl::StatusOr<v1::Job> Coordinator::JobFor(const v1::Build& build) {
   job.set_commit(build.commit());
   job.set_path(app.path());
   *job.mutable_build_env() = app.build_env();
+  job.set_start_command(app.start_command());
   job.set_image_repository(absl::StrCat(options_.registry, "/", app.name()));
   job.set_lease_ttl_ms(absl::ToInt64Milliseconds(options_.scheduler.lease_ttl));
   if (app.has_git_credentials()) {

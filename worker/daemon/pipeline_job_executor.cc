@@ -142,6 +142,11 @@ v1::BuildResult PipelineJobExecutor::Execute(const v1::Job& job, const JobHooks&
   request.source_dir = job.path().empty() ? checkout : absl::StrCat(checkout, "/", job.path());
   request.image = *image;
   request.build_env.insert(job.build_env().begin(), job.build_env().end());
+  if (!job.start_command().empty()) {
+    // The app's settings on the control plane: the operator's word, over the repository's.
+    request.detect.start = job.start_command();
+    request.detect.start_source = "app settings";
+  }
   request.source_date_epoch = fetched->commit_time;
   request.revision = fetched->commit;
   request.limits = options_.limits;

@@ -172,6 +172,8 @@ grpc::Status FakeControlService::UpdateApp(grpc::ServerContext* context,
       app.set_path(in.path());
     } else if (field == "build_env") {
       *app.mutable_build_env() = in.build_env();
+    } else if (field == "start_command") {
+      app.set_start_command(in.start_command());
     } else if (field == "max_concurrent_builds") {
       app.set_max_concurrent_builds(in.max_concurrent_builds());
     } else if (field == "poll_interval_seconds") {

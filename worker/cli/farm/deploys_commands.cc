@@ -19,7 +19,7 @@ namespace {
 const std::vector<FlagSpec> kSetFlags = {
     {"--memory", true},      {"--cpu", true},   {"--replicas", true}, {"--max-replicas", true},
     {"--health-path", true}, {"--port", true},  {"--env", true},      {"--env-file", true},
-    {"--no-env", false},     {"--json", false},
+    {"--no-env", false},     {"--json", false}, {"--start", true},
 };
 
 // One NAME=VALUE: the error names the place (flag or file line), never the value.
@@ -117,6 +117,15 @@ absl::StatusOr<SetRequest> ParseSet(const ParsedFlags& flags) {
     d->set_port(*n);
     touch("deploy.port", "port");
   }
+  if (auto v = flags.Last("--start")) {
+    // "" clears it: the repository's own start command again.
+    if (!v->empty() && absl::StripAsciiWhitespace(*v).empty()) {
+      return absl::InvalidArgumentError(
+          "--start needs a command, or \"\" to go back to the repository's own");
+    }
+    out.request.mutable_app()->set_start_command(*v);
+    touch("start_command", "start command");
+  }
   bool env = flags.Has("--env") || flags.Has("--env-file");
   if (env && flags.Has("--no-env")) {
     return absl::InvalidArgumentError("--no-env conflicts with --env and --env-file");
@@ -167,7 +176,15 @@ int AppsSet(Session& session, const std::vector<std::string>& args) {
     return 0;
   }
   session.out() << "updated app " << app.name() << " (" << absl::StrJoin(set->changed, ", ")
-                << "); the next deploy runs with:\n";
+                << ")\n";
+  if (std::find(set->changed.begin(), set->changed.end(), "start command") != set->changed.end()) {
+    session.out() << "the next build starts it with: "
+                  << (app.start_command().empty()
+                          ? "the repository's command (tempa.toml, Procfile or detection)"
+                          : app.start_command())
+                  << "\n";
+  }
+  session.out() << "the next deploy runs with:\n";
   for (const auto& [label, value] : DeploySettingsFields(app.deploy())) {
     session.out() << "  " << label << ": " << value << "\n";
   }

@@ -62,10 +62,13 @@ std::string UsageLine(const CommandUsage& u) {
     absl::StrAppend(
         &line,
         "      [--max-replicas N] [--health-path PATH] [--port N] [--env K=V]... [--env-file F]\n"
-        "      [--no-env] [--json]   (how the app runs once deployed; only what is given\n"
+        "      [--no-env] [--start CMD] [--json]   (how the app runs; only what is given\n"
         "      changes. --memory takes Ki/Mi/Gi or K/M/G, --cpu CPUs or millicpus (500m); 0\n"
         "      means the deployer's default. --env/--env-file REPLACE the whole deploy env;\n"
-        "      values are secret: stored sealed, never shown back, only their names)\n");
+        "      values are secret: stored sealed, never shown back, only their names, and given\n"
+        "      to the app at start, never baked into the image. --start sets the command the\n"
+        "      next builds' images start, over the repository's tempa.toml, Procfile and\n"
+        "      detection; --start \"\" goes back to the repository's own)\n");
   }
   if (absl::string_view(u.command) == "deploys rollback") {
     absl::StrAppend(&line,

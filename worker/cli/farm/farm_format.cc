@@ -173,6 +173,9 @@ std::string AppDetails(const tempa::v1::App& app, absl::Time now) {
                 {"branch", app.branch()},
                 {"path", app.path().empty() ? "/ (the repository's root)" : app.path()},
                 {"build env", env.empty() ? "(none)" : absl::StrJoin(env, " ")},
+                {"start", app.start_command().empty()
+                              ? "the repository's (tempa.toml, Procfile or detection)"
+                              : absl::StrCat(app.start_command(), " (app settings)")},
                 {"webhook", app.has_webhook_secret() ? "secret set (deliveries must be signed)"
                                                      : "no secret (deliveries are not signed)"},
                 {"git auth",

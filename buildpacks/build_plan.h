@@ -11,8 +11,10 @@ namespace tempa::buildpacks {
 struct DetectOptions {
   std::string main_package;  // Go: the cmd/* (or path) to build when there are several
   // tempa.toml / Procfile of the app, already loaded (see app_config.h); empty when absent.
-  std::string start;          // start command override (shell form)
-  std::string start_source;   // where `start` came from, for reasons
+  std::string start;  // start command override (shell form)
+  // Where `start` came from, exactly as `tempa detect` names it: "--start", "app settings",
+  // "tempa.toml", "Procfile", "SUBDIR/tempa.toml", "SUBDIR/Procfile".
+  std::string start_source;
   std::optional<int> port;    // port override
   std::string rust_bin;       // Rust: which binary of a workspace
   std::string python_module;  // Python: WSGI/ASGI object, e.g. "app:app"

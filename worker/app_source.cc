@@ -13,6 +13,8 @@
 namespace tempa::worker {
 namespace {
 
+constexpr char kStartFlag[] = "--start";
+
 // Takes a setting from a config file when the flags left it unset, and says so in `notes`.
 template <typename T>
 void Prefer(T& target, const T& value, absl::string_view what, std::vector<std::string>& notes) {
@@ -110,7 +112,12 @@ absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
   RETURN_IF_ERROR(RefuseSymlinkedPath(
       app.app_dir, app.detect.main_package,
       cli_detect.main_package.empty() ? "tempa.toml build.go_main" : "--go-main"));
-  if (app.detect.start.empty() && !config.start.empty()) {
+  // The operator's start command (--start, or the app's settings on the control plane) wins
+  // over tempa.toml, which wins over the Procfile's web line; detection comes last.
+  if (!app.detect.start.empty()) {
+    if (app.detect.start_source.empty()) app.detect.start_source = kStartFlag;
+    app.notes.push_back(absl::StrCat("start command from ", app.detect.start_source));
+  } else if (!config.start.empty()) {
     app.detect.start = config.start;
     app.detect.start_source = config.start_source;
     app.notes.push_back(absl::StrCat("start command from ", config.start_source));

@@ -23,8 +23,11 @@ struct ResolvedApp {
   std::vector<std::string> notes;  // what the config files changed, for the progress line
 };
 
-// `cli_detect` and `cli_env` come from flags and win over tempa.toml. `source_dir` must be a
-// directory; a subdirectory is refused when it leaves the tree (absolute, "..", a symlink).
+// `cli_detect` and `cli_env` come from flags and win over tempa.toml. The start command's
+// precedence: `cli_detect.start` (from `cli_detect.start_source`: "--start" when empty, "app
+// settings" for the control plane's) > tempa.toml `start` > Procfile `web:` > detection.
+// `source_dir` must be a directory; a subdirectory is refused when it leaves the tree
+// (absolute, "..", a symlink).
 absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
                                        const buildpacks::DetectOptions& cli_detect,
                                        const std::map<std::string, std::string>& cli_env);

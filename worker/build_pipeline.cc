@@ -21,6 +21,7 @@
 #include "worker/image_assembly.h"
 #include "worker/layer_keys.h"
 #include "worker/run_image.h"
+#include "worker/runtime_env.h"
 #include "worker/source_info.h"
 
 namespace tempa::worker {
@@ -163,6 +164,9 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
 
   BuildOutcome outcome;
   absl::Time started = absl::Now();
+  if (absl::Status env = CheckRuntimeEnv(request.runtime_env); !env.ok()) {
+    return fail(FailureKind::kBadInput, "config", env);
+  }
   // The same resolution `tempa detect` prints; failures carry their kind and step.
   absl::StatusOr<AppPlan> planned =
       PlanApp(request.source_dir, request.detect, request.build_env, *deps_.detector);
@@ -255,6 +259,12 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
   context.log = session.log;
   absl::StatusOr<buildpacks::BuildRecipe> recipe = buildpack->Prepare(plan, context);
   if (!recipe.ok()) return fail(FailureKind::kBadInput, "build", recipe.status());
+  // The operator's env over the buildpack's; where the start command came from, for whoever
+  // reads the image.
+  for (const auto& [name, value] : request.runtime_env) recipe->config.env[name] = value;
+  if (!plan.start_source.empty()) {
+    recipe->config.labels["dev.tempa.start-source"] = plan.start_source;
+  }
 
   if (run_base) {
     for (const oci::LayerRecord& layer : run_base->layers) {

@@ -32,6 +32,9 @@ struct BuildRequest {
   registry::ImageReference image;
   std::map<std::string, std::string> build_env;
   buildpacks::DetectOptions detect;
+  // The operator's run-time env (`tempa build --env`): written into the image config's Env over
+  // the buildpack's. Visible to whoever pulls the image; checked by CheckRuntimeEnv.
+  std::map<std::string, std::string> runtime_env;
   // SOURCE_DATE_EPOCH from the environment, which wins over the commit time.
   std::optional<int64_t> source_date_epoch;
   // The commit the source is, when the source directory has no .git of its own (a worker's

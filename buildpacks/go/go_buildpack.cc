@@ -196,6 +196,7 @@ absl::StatusOr<std::optional<BuildPlan>> GoBuildpack::Detect(const std::string& 
   } else {
     plan.start_command = {"/app/" + name};
   }
+  plan.start_source = options.start.empty() ? "detection" : options.start_source;
   if (options.port) plan.port = *options.port;
   plan.reasons.push_back(absl::StrCat("port: ", plan.port, options.port ? " (from the config)" : "",
                                       " (the app reads $PORT)"));

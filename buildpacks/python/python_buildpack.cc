@@ -105,6 +105,7 @@ absl::StatusOr<std::optional<BuildPlan>> PythonBuildpack::Detect(const std::stri
 
   ASSIGN_OR_RETURN(python::StartDecision start, python::DecideStart(root, options, deps));
   plan.start_command = start.command;
+  plan.start_source = options.start.empty() ? "detection" : options.start_source;
   plan.reasons.push_back(start.reason);
   plan.app_name = SanitizeName(deps.project_name.empty() ? "app" : deps.project_name);
   plan.port = options.port.value_or(kDefaultPort);

@@ -136,6 +136,7 @@ absl::StatusOr<std::optional<BuildPlan>> RustBuildpack::Detect(const std::string
   } else {
     plan.start_command = {"/app/" + bin.name};
   }
+  plan.start_source = options.start.empty() ? "detection" : options.start_source;
   plan.details = {{"bin", bin.name},
                   {"package", bin.package},
                   {"manifest", bin.manifest},

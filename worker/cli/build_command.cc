@@ -1,5 +1,9 @@
 #include "worker/cli/build_command.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <iomanip>
 #include <ostream>
@@ -9,11 +13,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/build_error.h"
+#include "common/posix_status.h"
 #include "common/registry/image_reference.h"
 #include "common/registry/registry_client.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "worker/cli/failure_report.h"
+#include "worker/runtime_env.h"
 #include "worker/worker_runtime.h"
 
 namespace tempa::cli {
@@ -43,6 +49,33 @@ std::vector<std::string> TokenHostsFromEnv() {
   const char* hosts = std::getenv("TEMPA_REGISTRY_TOKEN_HOSTS");
   if (hosts == nullptr) return {};
   return absl::StrSplit(hosts, ',', absl::SkipWhitespace());
+}
+
+// --env-file F then --env: the image config's Env the operator asked for. --env wins for its
+// names. An env file larger than 1 MiB is refused (it is not one).
+absl::StatusOr<std::map<std::string, std::string>> RuntimeEnv(const BuildArgs& args) {
+  constexpr size_t kMaxEnvFile = 1 << 20;
+  std::map<std::string, std::string> env;
+  for (const std::string& path : args.env_files) {
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return Annotate(ErrnoStatus(errno, "open", path), "--env-file");
+    std::string content;
+    char buffer[8192];
+    for (;;) {
+      ssize_t n = read(fd.get(), buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Annotate(ErrnoStatus(errno, "read", path), "--env-file");
+      if (n == 0) break;
+      content.append(buffer, static_cast<size_t>(n));
+      if (content.size() > kMaxEnvFile) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--env-file ", path, " is larger than 1 MiB; it is not an env file"));
+      }
+    }
+    RETURN_IF_ERROR(worker::ParseRuntimeEnvFile(absl::StrCat("--env-file ", path), content, env));
+  }
+  for (const auto& [name, value] : args.runtime_env) env[name] = value;
+  return env;
 }
 
 json LayersJson(const worker::BuildOutcome& outcome) {
@@ -78,6 +111,12 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
     }
     run_image = *parsed;
   }
+  absl::StatusOr<std::map<std::string, std::string>> runtime_env = RuntimeEnv(args);
+  if (!runtime_env.ok()) {
+    return ReportFailure("build",
+                         WithFailure(runtime_env.status(), {FailureKind::kBadInput, "args", ""}),
+                         args.json, out, err);
+  }
   std::string cache_dir = args.cache_dir.empty() ? DefaultCacheDir() : args.cache_dir;
   worker::WorkerRuntimeOptions runtime_options;
   runtime_options.cache_dir = cache_dir;
@@ -107,6 +146,9 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
   request.image = *image;
   request.build_env = args.build_env;
   request.detect.main_package = args.go_main;
+  request.detect.start = args.start;
+  if (!args.start.empty()) request.detect.start_source = "--start";
+  request.runtime_env = *std::move(runtime_env);
   request.source_date_epoch = SourceDateEpochFromEnv();
   request.run_image = run_image;
   if (args.memory_bytes > 0) request.limits.memory_bytes = args.memory_bytes;
@@ -131,6 +173,8 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
                    {"language", outcome->plan.language},
                    {"toolchain", outcome->plan.toolchain},
                    {"app", outcome->plan.app_name},
+                   {"start_command", outcome->plan.start_command},
+                   {"start_source", outcome->plan.start_source},
                    {"layers", LayersJson(*outcome)},
                    {"blobs_uploaded", outcome->blobs_uploaded},
                    {"blobs_skipped", outcome->blobs_skipped},

@@ -10,18 +10,54 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "worker/runtime_env.h"
 
 namespace tempa::cli {
 
-const char kUsage[] =
-    "usage:\n"
-    "  tempa build DIR --image HOST[:PORT]/NAME[:TAG] [--json] [--cache-dir DIR]\n"
-    "              [--build-env K=V]... [--insecure-registry] [--go-main cmd/NAME]\n"
-    "              [--run-image REF] [--memory SIZE] [--timeout DURATION]\n"
-    "              [--max-processes N] [--max-output SIZE] [--max-file-size SIZE]\n"
-    "  tempa detect DIR [--json] [--go-main cmd/NAME] [--build-env K=V]...\n";
+#define TEMPA_BUILD_USAGE                                                           \
+  "  tempa build DIR --image HOST[:PORT]/NAME[:TAG] [--json] [--cache-dir DIR]\n"   \
+  "              [--start CMD] [--env K=V]... [--env-file F]\n"                     \
+  "              [--build-env K=V]... [--insecure-registry] [--go-main cmd/NAME]\n" \
+  "              [--run-image REF] [--memory SIZE] [--timeout DURATION]\n"          \
+  "              [--max-processes N] [--max-output SIZE] [--max-file-size SIZE]\n"
+#define TEMPA_DETECT_USAGE \
+  "  tempa detect DIR [--json] [--start CMD] [--go-main cmd/NAME] [--build-env K=V]...\n"
+
+const char kUsage[] = "usage:\n" TEMPA_BUILD_USAGE TEMPA_DETECT_USAGE;
 
 namespace {
+
+constexpr char kStartHelp[] =
+    "  --start CMD         the command the image starts, over tempa.toml `start`, the\n"
+    "                      Procfile's web: line and detection (in that order). Go and Rust\n"
+    "                      images have no shell: a program and plain arguments, e.g.\n"
+    "                      \"/app/NAME -flag value\"; Python runs it with /bin/sh -c\n";
+
+constexpr char kBuildHelp[] =
+    "Builds DIR into an image and pushes it to --image.\n"
+    "\n"
+    "  --image REF         where the image goes: HOST[:PORT]/NAME[:TAG]\n"
+    "  --json              one JSON document on stdout (the error, on failure)\n"
+    "  --env K=V           a variable in the image config's Env (repeatable; over the\n"
+    "                      buildpack's; PORT is tempa.toml `port`). Anyone who can pull the\n"
+    "                      image can read it: secrets belong in the deploy env\n"
+    "                      (`tempa apps set NAME --env K=V`, sealed, given at start)\n"
+    "  --env-file F        NAME=VALUE lines for the image's Env (# comments); --env wins\n"
+    "  --build-env K=V     a variable for the build steps only (not in the image)\n"
+    "  --insecure-registry talk plain HTTP to the registry\n"
+    "  --go-main cmd/NAME  the Go main package, when there are several\n"
+    "  --run-image REF     build onto this base image instead of the buildpack's run base\n"
+    "  --cache-dir DIR     build caches (default $XDG_CACHE_HOME/tempa, ~/.cache/tempa)\n"
+    "  --memory, --timeout, --max-processes, --max-output, --max-file-size: sandbox limits\n"
+    "                      of each build step (512m, 2g; 90s, 10m)\n";
+
+constexpr char kDetectHelp[] =
+    "Prints what `tempa build DIR` would build: language, toolchain, app, start command and\n"
+    "where it came from, port, and why.\n"
+    "\n"
+    "  --json              the plan as one JSON document\n"
+    "  --go-main cmd/NAME  the Go main package, when there are several\n"
+    "  --build-env K=V     as for tempa build (tempa.toml may not override it)\n";
 
 absl::Status Usage(absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(problem, "\n", kUsage));
@@ -53,6 +89,15 @@ absl::Status Walk(const std::vector<std::string>& args, OnFlag on_flag,
   return absl::OkStatus();
 }
 
+// "--start CMD": a command, not blanks.
+absl::Status SetStart(const std::string& value, std::string& start) {
+  if (absl::StripAsciiWhitespace(value).empty()) {
+    return Usage("--start needs a command, e.g. --start \"/app/NAME -flag value\"");
+  }
+  start = value;
+  return absl::OkStatus();
+}
+
 // "KEY=VALUE" of --build-env into `env`.
 absl::Status AddBuildEnv(const std::string& value, std::map<std::string, std::string>& env) {
   size_t eq = value.find('=');
@@ -77,7 +122,8 @@ absl::StatusOr<BuildArgs> ParseBuildArgs(const std::vector<std::string>& args) {
         } else if (name == "--image" || name == "--cache-dir" || name == "--build-env" ||
                    name == "--go-main" || name == "--run-image" || name == "--memory" ||
                    name == "--timeout" || name == "--max-processes" || name == "--max-output" ||
-                   name == "--max-file-size") {
+                   name == "--max-file-size" || name == "--start" || name == "--env" ||
+                   name == "--env-file") {
           absl::StatusOr<std::string> v = next_value();
           if (!v.ok()) return v.status();
           if (name == "--run-image") out.run_image = *v;
@@ -100,6 +146,12 @@ absl::StatusOr<BuildArgs> ParseBuildArgs(const std::vector<std::string>& args) {
           if (name == "--cache-dir") out.cache_dir = *v;
           if (name == "--go-main") out.go_main = *v;
           if (name == "--build-env") return AddBuildEnv(*v, out.build_env);
+          if (name == "--start") return SetStart(*v, out.start);
+          if (name == "--env") {
+            absl::Status s = worker::AddRuntimeEnv("--env", *v, out.runtime_env);
+            if (!s.ok()) return Usage(s.message());
+          }
+          if (name == "--env-file") out.env_files.push_back(*v);
         } else {
           return Usage(absl::StrCat("unknown flag ", name));
         }
@@ -128,10 +180,11 @@ absl::StatusOr<DetectArgs> ParseDetectArgs(const std::vector<std::string>& args)
       [&](const std::string& name, auto next_value) -> absl::Status {
         if (name == "--json") {
           out.json = true;
-        } else if (name == "--go-main" || name == "--build-env") {
+        } else if (name == "--go-main" || name == "--build-env" || name == "--start") {
           absl::StatusOr<std::string> v = next_value();
           if (!v.ok()) return v.status();
           if (name == "--build-env") return AddBuildEnv(*v, out.build_env);
+          if (name == "--start") return SetStart(*v, out.start);
           out.go_main = *v;
         } else {
           return Usage(absl::StrCat("unknown flag ", name));
@@ -146,6 +199,16 @@ absl::StatusOr<DetectArgs> ParseDetectArgs(const std::vector<std::string>& args)
   if (!status.ok()) return status;
   if (out.source_dir.empty()) return Usage("tempa detect needs the app's directory");
   return out;
+}
+
+std::string CommandHelp(absl::string_view command) {
+  if (command == "build") {
+    return absl::StrCat("usage:\n" TEMPA_BUILD_USAGE "\n", kBuildHelp, kStartHelp);
+  }
+  if (command == "detect") {
+    return absl::StrCat("usage:\n" TEMPA_DETECT_USAGE "\n", kDetectHelp, kStartHelp);
+  }
+  return "";
 }
 
 absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {

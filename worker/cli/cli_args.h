@@ -20,6 +20,10 @@ struct BuildArgs {
   bool insecure_registry = false;
   std::string go_main;
   std::string run_image;  // base image to build onto instead of the buildpack's run base
+  std::string start;      // --start: the operator's start command, over the repository's
+  // --env K=V: the image config's Env (names checked, PORT refused); wins over --env-file.
+  std::map<std::string, std::string> runtime_env;
+  std::vector<std::string> env_files;  // --env-file F, read when the build runs
   // Sandbox limits for the build steps; 0 / zero duration = the default.
   uint64_t memory_bytes = 0;
   absl::Duration timeout = absl::ZeroDuration();
@@ -32,11 +36,17 @@ struct DetectArgs {
   std::string source_dir;
   bool json = false;
   std::string go_main;
+  std::string start;  // --start, as for `tempa build`
   // As for `tempa build`: the operator's build env, which tempa.toml may not override.
   std::map<std::string, std::string> build_env;
 };
 
+// The usage lines of build and detect.
 extern const char kUsage[];
+
+// The usage and flags of "build" or "detect", for `tempa help CMD` and `tempa CMD --help`;
+// "" for another command.
+std::string CommandHelp(absl::string_view command);
 
 // Parses the arguments after `tempa build`. Errors name the bad flag and show the usage line.
 absl::StatusOr<BuildArgs> ParseBuildArgs(const std::vector<std::string>& args);

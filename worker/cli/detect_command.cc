@@ -26,6 +26,7 @@ json PlanJson(const std::string& source_dir, const worker::AppPlan& planned) {
               {"vendored", plan.vendored},
               {"port", plan.port},
               {"start_command", plan.start_command},
+              {"start_source", plan.start_source},
               {"details", plan.details},
               {"source_dir", source_dir},
               {"app_dir", app.app_dir},
@@ -43,7 +44,9 @@ void PrintPlan(const worker::AppPlan& planned, std::ostream& out) {
   if (!app.subdirectory.empty()) out << "directory: " << app.subdirectory << "\n";
   if (!plan.main_package.empty()) out << "main:      " << plan.main_package << "\n";
   if (!plan.start_command.empty()) {
-    out << "start:     " << absl::StrJoin(plan.start_command, " ") << "\n";
+    out << "start:     " << absl::StrJoin(plan.start_command, " ");
+    if (!plan.start_source.empty()) out << " (from " << plan.start_source << ")";
+    out << "\n";
   }
   out << "port:      " << plan.port << "\n";
   if (!app.notes.empty()) out << "config:    " << absl::StrJoin(app.notes, "; ") << "\n";
@@ -57,6 +60,8 @@ int RunDetect(const DetectArgs& args, std::ostream& out, std::ostream& err) {
   buildpacks::Detector detector = buildpacks::Detector::WithDefaultBuildpacks();
   buildpacks::DetectOptions flags;
   flags.main_package = args.go_main;
+  flags.start = args.start;
+  if (!args.start.empty()) flags.start_source = "--start";
   std::string source_dir = AbsoluteSourceDir(args.source_dir);
   absl::StatusOr<worker::AppPlan> planned =
       worker::PlanApp(source_dir, flags, args.build_env, detector);

@@ -33,6 +33,8 @@ void MergeInner(buildpacks::AppConfig& outer, const buildpacks::AppConfig& inner
   if (outer.go_main.empty()) outer.go_main = inner.go_main;
   if (outer.rust_bin.empty()) outer.rust_bin = inner.rust_bin;
   if (outer.python_module.empty()) outer.python_module = inner.python_module;
+  if (outer.include.empty()) outer.include = inner.include;
+  if (outer.exclude.empty()) outer.exclude = inner.exclude;
 }
 
 // Refuses a path of the app (`rel`, from `what`) that goes through a symlink: detection would
@@ -98,6 +100,8 @@ absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
     }
   }
   app.build_env = config.build_env;
+  app.include_files = config.include;
+  app.exclude_files = config.exclude;
   for (const auto& [k, v] : cli_env) app.build_env[k] = v;
 
   app.detect = cli_detect;

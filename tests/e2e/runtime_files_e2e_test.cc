@@ -44,6 +44,7 @@ void WriteFile(const std::string& path, const std::string& text) {
 // Pulls `image` into an OCI layout under `work` and returns the paths of its layer blobs.
 std::vector<std::string> LayerBlobs(const std::string& image, const std::string& work) {
   std::string layout = work + "/layout";
+  fs::create_directories(work);
   CommandResult copy = RunCommand({"skopeo", "copy", "--quiet", "--src-tls-verify=false",
                                    "docker://" + image, "oci:" + layout + ":x"});
   EXPECT_EQ(copy.exit_code, 0) << copy.err;

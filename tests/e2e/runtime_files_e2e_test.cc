@@ -172,6 +172,25 @@ TEST_F(TempaE2eTest, TempaignoreKeepsASecretOutOfEveryLayerOfAGoImage) {
   ExpectSecretInNoLayer(image, tmp_.Join("pull"), secret, "templates/index.html");
 }
 
+TEST_F(TempaE2eTest, TempaTomlIncludeAndExcludeReachTheFilesLayer) {
+  std::string src = CopyTestApp("go-templates", "app");
+  WriteFile(src + "/tempa.toml", "include = [\"go.mod\"]\nexclude = [\"static/\"]\n");
+  json out = BuildJson(src, registry() + "/gotoml:v1", tmp_.Join("cache"));
+  json files = LayerOf(out, "files");
+  ASSERT_FALSE(files.is_null()) << out.dump();
+  EXPECT_EQ(files["report"]["files"], "3") << files.dump();  // two templates and go.mod
+  std::string why = files["report"]["why"];
+  EXPECT_THAT(why, ::testing::HasSubstr("tempa.toml include added go.mod"));
+  EXPECT_THAT(why, ::testing::HasSubstr("tempa.toml exclude removed 1"));
+
+  WriteFile(src + "/tempa.toml", "include = \"go.mod\"\n");
+  CommandResult bad = Tempa({"build", src, "--image", registry() + "/gotoml:v2", "--cache-dir",
+                             tmp_.Join("cache"), "--json"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(bad.out + bad.err, "tempa.toml:1: include must be an array"))
+      << bad.out << bad.err;
+}
+
 TEST_F(TempaE2eTest, TempaignoreKeepsASecretOutOfEveryLayerOfAPythonImage) {
   if (access("/usr/bin/python3.11", X_OK) != 0) GTEST_SKIP() << "python3.11 not installed";
   std::string src = tmp_.Join("app");

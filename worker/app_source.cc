@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "buildpacks/app_config.h"
 #include "buildpacks/internal/egress_targets.h"
@@ -102,6 +103,12 @@ absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
   app.build_env = config.build_env;
   app.include_files = config.include;
   app.exclude_files = config.exclude;
+  if (!config.include.empty()) {
+    app.notes.push_back(absl::StrCat("include ", absl::StrJoin(config.include, ", ")));
+  }
+  if (!config.exclude.empty()) {
+    app.notes.push_back(absl::StrCat("exclude ", absl::StrJoin(config.exclude, ", ")));
+  }
   for (const auto& [k, v] : cli_env) app.build_env[k] = v;
 
   app.detect = cli_detect;

@@ -27,6 +27,8 @@ TEST(AppSourceFiles, IncludeAndExcludeReachTheResolvedApp) {
   ASSERT_TRUE(app.ok()) << app.status();
   EXPECT_THAT(app->include_files, ElementsAre("vendor/assets/"));
   EXPECT_THAT(app->exclude_files, ElementsAre("docs/"));
+  // `tempa detect` and the build's first progress line show them.
+  EXPECT_THAT(app->notes, ::testing::IsSupersetOf({"include vendor/assets/", "exclude docs/"}));
 }
 
 TEST(AppSourceFiles, TheRootsListsWinAndTheSubdirectoryFillsTheRest) {

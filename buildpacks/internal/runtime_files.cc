@@ -1,6 +1,6 @@
 #include "buildpacks/internal/runtime_files.h"
 
-#include <map>
+#include <algorithm>
 #include <set>
 #include <unordered_map>
 #include <utility>

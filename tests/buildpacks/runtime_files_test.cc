@@ -74,8 +74,12 @@ TEST_F(RuntimeFilesTest, FilesAreRootsAndNeverWritableByOthers) {
     if (entry.type == oci::LayerEntry::Type::kSymlink) continue;
     EXPECT_EQ(entry.mode & 0022, 0u) << entry.path;
     EXPECT_FALSE(entry.uid.has_value() && *entry.uid != 0) << entry.path;
-    if (entry.path == "app/static/run.sh") EXPECT_EQ(entry.mode, 0755u);
-    if (entry.path == "app/static/open.txt") EXPECT_EQ(entry.mode, 0644u);
+    if (entry.path == "app/static/run.sh") {
+      EXPECT_EQ(entry.mode, 0755u);
+    }
+    if (entry.path == "app/static/open.txt") {
+      EXPECT_EQ(entry.mode, 0644u);
+    }
   }
 }
 

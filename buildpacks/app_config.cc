@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -101,6 +102,36 @@ absl::StatusOr<std::string> CleanSubdirectory(const std::string& dir, const std:
   return absl::StrJoin(parts, "/");
 }
 
+// A list of globs: strings, none empty, at most kMaxGlobs of them.
+absl::StatusOr<std::vector<std::string>> GlobList(const toml::node& node, absl::string_view what) {
+  constexpr size_t kMaxGlobs = 1000;
+  const toml::array* array = node.as_array();
+  if (array == nullptr) {
+    return Bad(kConfigFile, LineOf(node),
+               absl::StrCat(what, " must be an array of strings, e.g. [\"templates/\"]"));
+  }
+  if (array->size() > kMaxGlobs) {
+    return Bad(kConfigFile, LineOf(node),
+               absl::StrCat(what, " has ", array->size(), " patterns; at most ", kMaxGlobs));
+  }
+  std::vector<std::string> globs;
+  for (const toml::node& item : *array) {
+    absl::StatusOr<std::string> glob = StringValue(item, absl::StrCat("every entry of ", what));
+    if (!glob.ok()) return glob.status();
+    if (absl::StripAsciiWhitespace(*glob).empty()) {
+      return Bad(kConfigFile, LineOf(item), absl::StrCat(what, " has an empty pattern"));
+    }
+    if (absl::StartsWith(*glob, "!")) {
+      return Bad(kConfigFile, LineOf(item),
+                 absl::StrCat(what, " pattern \"", *glob,
+                              "\" starts with \"!\"; the lists take no negation: move the "
+                              "pattern to the other list"));
+    }
+    globs.push_back(*std::move(glob));
+  }
+  return globs;
+}
+
 absl::Status LoadBuildTable(const toml::table& build, AppConfig& config) {
   for (const auto& [key, node] : build) {
     std::string name(key.str());
@@ -164,14 +195,18 @@ absl::Status LoadToml(const std::string& dir, const std::string& text, AppConfig
       }
       config.start = *start;
       config.start_source = kConfigFile;
+    } else if (name == "include" || name == "exclude") {
+      absl::StatusOr<std::vector<std::string>> globs = GlobList(node, name);
+      if (!globs.ok()) return globs.status();
+      (name == "include" ? config.include : config.exclude) = *std::move(globs);
     } else if (name == "build") {
       const toml::table* build = node.as_table();
       if (build == nullptr) return Bad(kConfigFile, LineOf(node), "build must be a table");
       if (absl::Status s = LoadBuildTable(*build, config); !s.ok()) return s;
     } else {
-      return Bad(
-          kConfigFile, LineOf(key),
-          absl::StrCat("unknown key \"", name, "\" (known: subdirectory, port, start, [build])"));
+      return Bad(kConfigFile, LineOf(key),
+                 absl::StrCat("unknown key \"", name,
+                              "\" (known: subdirectory, port, start, include, exclude, [build])"));
     }
   }
   return absl::OkStatus();

@@ -6,6 +6,8 @@
 //   subdirectory = "services/api"     # build this directory of a monorepo
 //   port = 3000                       # the port the app listens on ($PORT is set to it)
 //   start = "gunicorn app:app"        # start command (shell form); beats Procfile and detection
+//   include = ["config/app.toml"]     # runtime files: bring back what defaults/.tempaignore omit
+//   exclude = ["docs/"]               # runtime files: leave out more (gitignore-syntax globs)
 //   [build]
 //   env = { GOFLAGS = "-tags=prod" }  # build environment (the CLI's --build-env wins)
 //   go_main = "cmd/api"               # Go: which main package
@@ -16,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -30,6 +33,9 @@ struct AppConfig {
   std::string go_main;
   std::string rust_bin;
   std::string python_module;
+  // Globs over the app's runtime files (buildpacks/internal/runtime_files.h).
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
 };
 
 // Reads `dir`/tempa.toml and `dir`/Procfile when present (neither is required). Errors name the

@@ -72,6 +72,11 @@ struct BuildContext {
   // in it. Empty: app caches start empty.
   std::string toolchain_seed_dir;
   std::map<std::string, std::string> build_env;  // user's --build-env
+  // tempa.toml's `include` / `exclude` globs over the app's runtime files
+  // (internal/runtime_files.h): include brings back what the defaults or .tempaignore leave out,
+  // exclude leaves out more.
+  std::vector<std::string> include_files;
+  std::vector<std::string> exclude_files;
   Sandbox* sandbox = nullptr;
   // Limits for every sandboxed step of this build (memory, processes, time, output).
   SandboxLimits limits;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "buildpacks/app_config.h"
 #include "buildpacks/internal/egress_targets.h"
@@ -35,6 +36,8 @@ void MergeInner(buildpacks::AppConfig& outer, const buildpacks::AppConfig& inner
   if (outer.go_main.empty()) outer.go_main = inner.go_main;
   if (outer.rust_bin.empty()) outer.rust_bin = inner.rust_bin;
   if (outer.python_module.empty()) outer.python_module = inner.python_module;
+  if (outer.include.empty()) outer.include = inner.include;
+  if (outer.exclude.empty()) outer.exclude = inner.exclude;
 }
 
 // Refuses a path of the app (`rel`, from `what`) that goes through a symlink: detection would
@@ -100,6 +103,14 @@ absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
     }
   }
   app.build_env = config.build_env;
+  app.include_files = config.include;
+  app.exclude_files = config.exclude;
+  if (!config.include.empty()) {
+    app.notes.push_back(absl::StrCat("include ", absl::StrJoin(config.include, ", ")));
+  }
+  if (!config.exclude.empty()) {
+    app.notes.push_back(absl::StrCat("exclude ", absl::StrJoin(config.exclude, ", ")));
+  }
   for (const auto& [k, v] : cli_env) app.build_env[k] = v;
 
   app.detect = cli_detect;

@@ -20,6 +20,9 @@ struct ResolvedApp {
   std::string subdirectory;  // `subdirectory` of tempa.toml, cleaned; "" for the root
   buildpacks::DetectOptions detect;
   std::map<std::string, std::string> build_env;
+  // tempa.toml's runtime-file globs (the root's, else the subdirectory's), relative to app_dir.
+  std::vector<std::string> include_files;
+  std::vector<std::string> exclude_files;
   std::vector<std::string> notes;  // what the config files changed, for the progress line
 };
 

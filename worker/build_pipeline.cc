@@ -86,7 +86,11 @@ absl::StatusOr<BuiltLayer> BuildPipeline::ProduceLayer(const buildpacks::Planned
   };
 
   oci::LayerWriteOptions write_options;
-  write_options.mtime = planned.input_key.empty() ? commit_epoch : kInputKeyedLayerEpoch;
+  // The runtime files' layer is keyed by their content alone: stamped with the fixed epoch, so a
+  // commit that changes only code reuses it.
+  write_options.mtime = planned.input_key.empty() && planned.role != buildpacks::LayerRole::kFiles
+                            ? commit_epoch
+                            : kInputKeyedLayerEpoch;
   write_options.compression_level = options_.compression_level;
   // A dependency layer is the output of the build's own code (setup.py, build backends) run
   // with the app's build env and caches: reused only by the same app with the same env, so
@@ -254,6 +258,8 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
   context.deb_cache_dir = dirs->shared_debs();
   context.toolchain_seed_dir = dirs->toolchain_seeds();
   context.build_env = app->build_env;
+  context.include_files = app->include_files;
+  context.exclude_files = app->exclude_files;
   context.sandbox = &run.sandbox;
   context.limits = request.limits;
   context.log = session.log;

@@ -6,6 +6,7 @@
 #include "buildpacks/go/go_source.h"
 #include "buildpacks/internal/binary_app_config.h"
 #include "buildpacks/internal/fs_util.h"
+#include "buildpacks/internal/runtime_files.h"
 #include "common/build_error.h"
 #include "common/status_macros.h"
 
@@ -228,6 +229,10 @@ absl::StatusOr<BuildRecipe> GoBuildpack::Prepare(const BuildPlan& plan,
   absl::StatusOr<PlannedLayer> base = runbase::StaticBaseLayer(base_);
   if (!base.ok()) return WithFailure(base.status(), {FailureKind::kInternal, "build", ""});
   recipe.layers.push_back(*std::move(base));
+  // The repository's runtime files (templates/, static/...), next to the binary at /app.
+  ASSIGN_OR_RETURN(std::optional<PlannedLayer> files,
+                   internal::RuntimeFilesPlannedLayer(context, internal::GoRuntimeDefaults(), params.app_name));
+  if (files) recipe.layers.push_back(*std::move(files));
 
   PlannedLayer app;
   app.role = LayerRole::kApp;

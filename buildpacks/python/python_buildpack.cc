@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "buildpacks/internal/runtime_files.h"
 #include "buildpacks/python/python_install.h"
 #include "buildpacks/python/python_manifest.h"
 #include "buildpacks/python/python_start.h"
@@ -17,7 +18,7 @@ namespace tempa::buildpacks {
 namespace {
 
 // Bump when the app layer's layout changes, so old cached layers are not reused.
-constexpr char kAppLayerVersion[] = "python-app-v1";
+constexpr char kAppLayerVersion[] = "python-app-v2";
 constexpr int kDefaultPort = 8080;
 
 // A name fit for labels: letters, digits, "-", "_", "."; "app" when nothing is left.
@@ -39,34 +40,17 @@ absl::Status Internal(absl::Status status, absl::string_view step) {
 
 namespace python {
 
-absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir) {
-  oci::LayerSpec tree;
-  oci::TreeOptions options;
-  options.exclude_names = {".git", "__pycache__", ".venv", "venv"};
-  RETURN_IF_ERROR(tree.AddTree(source_dir, "app", options));
-  LayerOutput output;
-  std::string manifest = absl::StrCat(kAppLayerVersion, "\n");
-  for (const oci::LayerEntry& entry : tree.entries()) {
-    // Bytecode is the interpreter's cache, not source: it would differ between checkouts.
-    if (absl::EndsWith(entry.path, ".pyc") || (entry.type == oci::LayerEntry::Type::kHardlink &&
-                                               absl::EndsWith(entry.link_target, ".pyc"))) {
-      continue;
-    }
-    std::string content;
-    if (entry.type == oci::LayerEntry::Type::kFile) {
-      int64_t size = 0;
-      ASSIGN_OR_RETURN(UniqueFd fd, oci::OpenEntrySource(entry, &size));
-      ASSIGN_OR_RETURN(Digest digest, Sha256OfFd(fd.get(), entry.path));
-      content = digest.ToString();
-    } else {
-      content = entry.link_target;
-    }
-    absl::StrAppend(&manifest, entry.path, "\t", static_cast<int>(entry.type), "\t", entry.mode,
-                    "\t", content, "\n");
-    output.spec.Add(entry);
-  }
-  output.content_key = Sha256Of(manifest).ToString();
-  return output;
+absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir,
+                                           const std::vector<std::string>& include,
+                                           const std::vector<std::string>& exclude) {
+  internal::RuntimeFilesOptions options;
+  options.layer_version = kAppLayerVersion;
+  // Bytecode is the interpreter's cache, not source: it would differ between checkouts.
+  options.defaults = {"__pycache__", ".venv", "venv", "*.pyc", "/.tempaignore", "/.dockerignore"};
+  options.include = include;
+  options.exclude = exclude;
+  options.allow_links_out = false;
+  return internal::RuntimeFilesLayer(source_dir, options);
 }
 
 }  // namespace python
@@ -173,8 +157,9 @@ absl::StatusOr<BuildRecipe> PythonBuildpack::Prepare(const BuildPlan& plan,
 
   PlannedLayer app;
   app.role = LayerRole::kApp;
-  app.produce = [dir = context.source_dir]() -> absl::StatusOr<LayerOutput> {
-    absl::StatusOr<LayerOutput> out = python::PythonAppLayer(dir);
+  app.produce = [dir = context.source_dir, include = context.include_files,
+                 exclude = context.exclude_files]() -> absl::StatusOr<LayerOutput> {
+    absl::StatusOr<LayerOutput> out = python::PythonAppLayer(dir, include, exclude);
     if (!out.ok()) return WithFailure(out.status(), {FailureKind::kBadInput, "build", ""});
     return out;
   };

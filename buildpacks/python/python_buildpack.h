@@ -50,9 +50,12 @@ class PythonBuildpack : public Buildpack {
 absl::StatusOr<PlannedLayer> PythonRuntimeBaseLayer(const runbase::DebianBaseOptions& base);
 
 namespace python {
-// The app layer: `source_dir` at /app without .git, __pycache__, *.pyc, .venv and venv;
-// content_key over every entry's path, type, mode and content digest.
-absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir);
+// The app layer: `source_dir` at /app without .git, __pycache__, *.pyc, .venv and venv, nor what
+// .tempaignore (or .dockerignore) excludes; tempa.toml's `include` / `exclude` globs override
+// (internal/runtime_files.h). content_key over every entry's path, type, mode and content digest.
+absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir,
+                                           const std::vector<std::string>& include = {},
+                                           const std::vector<std::string>& exclude = {});
 }  // namespace python
 
 }  // namespace tempa::buildpacks

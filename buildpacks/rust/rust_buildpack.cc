@@ -6,6 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "buildpacks/internal/binary_app_config.h"
 #include "buildpacks/internal/fs_util.h"
+#include "buildpacks/internal/runtime_files.h"
 #include "buildpacks/rust/rust_build.h"
 #include "buildpacks/rust/rust_source.h"
 #include "common/build_error.h"
@@ -187,6 +188,10 @@ absl::StatusOr<BuildRecipe> RustBuildpack::Prepare(const BuildPlan& plan,
   BuildRecipe recipe;
   ASSIGN_OR_RETURN(PlannedLayer base, options_.run_base(*needs, context));
   recipe.layers.push_back(std::move(base));
+  // The repository's runtime files (templates/, static/...), next to the binary at /app.
+  ASSIGN_OR_RETURN(std::optional<PlannedLayer> files,
+                   internal::RuntimeFilesPlannedLayer(context, internal::RustRuntimeDefaults(), params.bin));
+  if (files) recipe.layers.push_back(*std::move(files));
   PlannedLayer app;
   app.role = LayerRole::kApp;
   app.produce = [layer = built.app]() -> absl::StatusOr<LayerOutput> { return layer; };

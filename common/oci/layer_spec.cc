@@ -179,6 +179,7 @@ struct Walker {
     if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       return ErrnoError("lstat", path);
     }
+    if (options.skip && options.skip(rel, S_ISDIR(st.st_mode))) return absl::OkStatus();
     LayerEntry entry;
     entry.path = dest;
     if (S_ISDIR(st.st_mode)) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -51,6 +52,10 @@ struct TreeOptions {
   // tree is refused; with this set it goes into the layer as written (a build output such as a
   // venv's bin/python -> /usr/bin/python3.11 points into the image, never at the host).
   bool allow_links_out = false;
+  // Called for each entry below the root (its path relative to the root; is_dir: a directory,
+  // not a link to one) before it is examined further: true leaves it out, and a directory left
+  // out is not walked (so what it holds, even a fifo, is never looked at).
+  std::function<bool(const std::string& rel, bool is_dir)> skip;
 };
 
 // An unordered set of entries; the writer sorts them. Parent directories that are not added

@@ -26,6 +26,13 @@ std::string TempaE2eTest::CopyExample(const std::string& name, const std::string
   return dest;
 }
 
+std::string TempaE2eTest::CopyTestApp(const std::string& name, const std::string& as) {
+  std::string dest = tmp_.Join(as);
+  fs::copy(fs::path(TEMPA_SOURCE_DIR) / "tests" / "e2e" / "apps" / name, dest,
+           fs::copy_options::recursive);
+  return dest;
+}
+
 CommandResult TempaE2eTest::Tempa(const std::vector<std::string>& args,
                                   std::map<std::string, std::string> env) {
   std::vector<std::string> argv = {std::string(TEMPA_BINARY_DIR) + "/worker/tempa"};

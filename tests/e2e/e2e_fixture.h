@@ -22,6 +22,8 @@ class TempaE2eTest : public ::testing::Test {
   // Copies examples/NAME into a fresh directory under the test's temp dir (outside any git
   // repository) and returns its path.
   std::string CopyExample(const std::string& name, const std::string& as);
+  // The same for an app written for the tests, kept under tests/e2e/apps/NAME.
+  std::string CopyTestApp(const std::string& name, const std::string& as);
   // Runs `tempa ARGS...` with SOURCE_DATE_EPOCH pinned unless `env` says otherwise.
   CommandResult Tempa(const std::vector<std::string>& args,
                       std::map<std::string, std::string> env = {});

@@ -33,9 +33,11 @@ TEST_F(TempaE2eTest, GoAppWithVendoredDependencyRunsFromTheRegistryAndAnswersHtt
       << out.dump();
   EXPECT_EQ(out["image"].get<std::string>(),
             registry() + "/go-hello@" + out["digest"].get<std::string>());
-  ASSERT_EQ(out["layers"].size(), 2u);
+  // The run base, the repository's runtime files (its README.md), the binary.
+  ASSERT_EQ(out["layers"].size(), 3u);
   EXPECT_EQ(out["layers"][0]["role"], "base");
-  EXPECT_EQ(out["layers"][1]["role"], "app");
+  EXPECT_EQ(out["layers"][1]["role"], "files");
+  EXPECT_EQ(out["layers"][2]["role"], "app");
   for (const json& layer : out["layers"]) EXPECT_FALSE(layer["reused"].get<bool>());
   // One progress line per step, with its duration, on stderr.
   EXPECT_TRUE(absl::StrContains(result.err, "tempa: detect")) << result.err;
@@ -129,7 +131,7 @@ TEST_F(TempaE2eTest, RepushOfAnUnchangedImageUploadsNoBlob) {
   json first = BuildJson(src, image, tmp_.Join("cache"));
   json second = BuildJson(src, image, tmp_.Join("cache"));
   EXPECT_EQ(first["digest"], second["digest"]);
-  EXPECT_EQ(first["blobs_uploaded"], 3);  // base, app, config
+  EXPECT_EQ(first["blobs_uploaded"], 4);  // base, files, app, config
   EXPECT_EQ(second["blobs_uploaded"], 0);
   for (const json& layer : second["layers"]) EXPECT_TRUE(layer["reused"].get<bool>());
   const json& requests = second["registry_requests"];
@@ -149,12 +151,14 @@ TEST_F(TempaE2eTest, RunImageFromTheRegistryReplacesTheBuiltInBase) {
   json out = json::parse(LastLine(r.out));
   // Pinned by digest, whatever tag was asked for.
   EXPECT_EQ(out["run_image"], base["image"]);
-  // The run image's two layers, then our app layer.
-  ASSERT_EQ(out["layers"].size(), 3u) << out.dump();
-  EXPECT_EQ(out["layers"][0]["digest"], base["layers"][0]["digest"]);
-  EXPECT_EQ(out["layers"][1]["digest"], base["layers"][1]["digest"]);
-  EXPECT_EQ(out["layers"][0]["role"], "base");
-  EXPECT_EQ(out["layers"][2]["role"], "app");
+  // The run image's three layers, then our files and app layers.
+  ASSERT_EQ(out["layers"].size(), 5u) << out.dump();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(out["layers"][i]["digest"], base["layers"][i]["digest"]);
+    EXPECT_EQ(out["layers"][i]["role"], "base");
+  }
+  EXPECT_EQ(out["layers"][3]["role"], "files");
+  EXPECT_EQ(out["layers"][4]["role"], "app");
   // Same registry: the base's blobs are mounted or already there, never uploaded again.
   EXPECT_LE(out["blobs_uploaded"].get<int>(), 1) << out.dump();  // the new config at most
 

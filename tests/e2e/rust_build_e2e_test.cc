@@ -41,9 +41,11 @@ TEST_F(RustE2eTest, RustWorkspaceRunsFromTheRegistryAndAnswersHttp) {
 
   EXPECT_EQ(out["language"], "rust");
   EXPECT_EQ(out["app"], "rust-hello");
-  ASSERT_EQ(out["layers"].size(), 2u) << out.dump();
+  // The run base, the repository's runtime files (its README.md), the binary.
+  ASSERT_EQ(out["layers"].size(), 3u) << out.dump();
   EXPECT_EQ(out["layers"][0]["role"], "base");
-  EXPECT_EQ(out["layers"][1]["role"], "app");
+  EXPECT_EQ(out["layers"][1]["role"], "files");
+  EXPECT_EQ(out["layers"][2]["role"], "app");
 
   CommandResult inspect =
       RunCommand({"skopeo", "inspect", "--config", "--tls-verify=false", "docker://" + image});
@@ -72,7 +74,7 @@ TEST_F(RustE2eTest, RustCodeOnlyChangeRebuildsTheAppOnTheSameBase) {
   EXPECT_EQ(second["layers"][0]["digest"], first["layers"][0]["digest"]);
   EXPECT_TRUE(second["layers"][0]["reused"].get<bool>());
   // A comment does not change the binary: the app layer is found by its content key too.
-  EXPECT_EQ(second["layers"][1]["digest"], first["layers"][1]["digest"]);
+  EXPECT_EQ(second["layers"].back()["digest"], first["layers"].back()["digest"]);
 
   // A change the binary shows: another 404 body.
   std::string main_rs;
@@ -87,8 +89,8 @@ TEST_F(RustE2eTest, RustCodeOnlyChangeRebuildsTheAppOnTheSameBase) {
   ASSERT_TRUE(third.contains("layers")) << third.dump();
   EXPECT_EQ(third["layers"][0]["digest"], first["layers"][0]["digest"]);
   EXPECT_TRUE(third["layers"][0]["reused"].get<bool>());
-  EXPECT_NE(third["layers"][1]["digest"], first["layers"][1]["digest"]);
-  EXPECT_FALSE(third["layers"][1]["reused"].get<bool>());
+  EXPECT_NE(third["layers"].back()["digest"], first["layers"].back()["digest"]);
+  EXPECT_FALSE(third["layers"].back()["reused"].get<bool>());
   EXPECT_NE(third["digest"], first["digest"]);
 }
 
@@ -130,12 +132,12 @@ TEST_F(RustE2eTest, RustAnOlderCheckoutOfAChangedLibraryCrateShipsItsOwnCode) {
   CommandResult result;
   json second = BuildJson(b, image + ":b", tmp_.Join("cache"), &result);
   ASSERT_TRUE(second.contains("layers")) << second.dump() << result.err;
-  EXPECT_NE(second["layers"][1]["digest"], first["layers"][1]["digest"]);
-  EXPECT_FALSE(second["layers"][1]["reused"].get<bool>());
+  EXPECT_NE(second["layers"].back()["digest"], first["layers"].back()["digest"]);
+  EXPECT_FALSE(second["layers"].back()["reused"].get<bool>());
   json third = BuildJson(a, image + ":a2", tmp_.Join("cache"));
   ASSERT_TRUE(third.contains("layers")) << third.dump();
-  EXPECT_EQ(third["layers"][1]["digest"], first["layers"][1]["digest"]);
-  EXPECT_TRUE(third["layers"][1]["reused"].get<bool>());
+  EXPECT_EQ(third["layers"].back()["digest"], first["layers"].back()["digest"]);
+  EXPECT_TRUE(third["layers"].back()["reused"].get<bool>());
   EXPECT_EQ(third["digest"], first["digest"]);
 
   if (geteuid() != 0) return;  // running images with runc needs root

@@ -204,6 +204,29 @@ TEST(LayerSpecTest, ExcludedSuffixesAreSkipped) {
   EXPECT_EQ(entries.count("m.cpython-311.pyc"), 0u);
 }
 
+TEST(LayerSpecTest, SkipLeavesOutAnEntryAndNeverWalksASkippedDirectory) {
+  TempDir dir;
+  WriteFile(dir / "src/keep.txt", "x");
+  WriteFile(dir / "src/drop.txt", "x");
+  testing::MakeDirs(dir / "src/cache");
+  ASSERT_EQ(mkfifo((dir / "src/cache/pipe").c_str(), 0644), 0);  // refused were it walked
+  std::vector<std::pair<std::string, bool>> asked;
+  LayerSpec spec;
+  TreeOptions options;
+  options.skip = [&asked](const std::string& rel, bool is_dir) {
+    asked.emplace_back(rel, is_dir);
+    return rel == "drop.txt" || rel == "cache";
+  };
+  ASSERT_TRUE(spec.AddTree(dir / "src", "app", options).ok());
+  auto entries = ByPath(spec);
+  EXPECT_EQ(entries.count("app/keep.txt"), 1u);
+  EXPECT_EQ(entries.count("app/drop.txt"), 0u);
+  EXPECT_EQ(entries.count("app/cache"), 0u);
+  EXPECT_THAT(asked, ::testing::UnorderedElementsAre(::testing::Pair("cache", true),
+                                                     ::testing::Pair("drop.txt", false),
+                                                     ::testing::Pair("keep.txt", false)));
+}
+
 TEST(LayerSpecTest, AFileSwappedForASymlinkAfterTheWalkIsNotFollowedWhenOpened) {
   TempDir dir;
   WriteFile(dir / "secret", "host secret");

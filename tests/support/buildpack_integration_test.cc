@@ -28,7 +28,10 @@ absl::StatusOr<buildpacks::LayerOutput> BuildpackIntegrationTest::DetectAndBuild
   context.log = [this](absl::string_view line) { log_ += std::string(line) + "\n"; };
   auto recipe = buildpack.Prepare(**plan, context);
   if (!recipe.ok()) return recipe.status();
-  EXPECT_EQ(recipe->layers.size(), 2u);
+  // The run base, the runtime files when the tree has any, the binary.
+  EXPECT_EQ(recipe->layers.front().role, buildpacks::LayerRole::kBase);
+  EXPECT_EQ(recipe->layers.back().role, buildpacks::LayerRole::kApp);
+  EXPECT_LE(recipe->layers.size(), 3u);
   return recipe->layers.back().produce();
 }
 

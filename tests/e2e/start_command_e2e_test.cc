@@ -115,7 +115,7 @@ TEST_F(StartCommandE2eTest, AShellStartCommandForAGoImageIsRefusedNamingTheFlag)
 
 TEST_F(StartCommandE2eTest, PortOrABadNameInTheEnvIsAUsageError) {
   std::string src = CopyGoFlags();
-  for (const std::string& env : {"PORT=9000", "1BAD=x", "A-B=x", "NOEQUALS"}) {
+  for (const char* env : {"PORT=9000", "1BAD=x", "A-B=x", "NOEQUALS"}) {
     CommandResult result = Tempa({"build", src, "--image", registry() + "/greeter:env",
                                   "--cache-dir", tmp_.Join("cache"), "--env", env});
     EXPECT_EQ(result.exit_code, 2) << env;

@@ -119,7 +119,7 @@ TEST_F(FarmCliDeploysTest, AppsSetEnvReplacesTheWholeEnvAndNeverEchoesAValue) {
       UnorderedElementsAre(Pair("DATABASE_URL", "postgres://u:s3cret-one@db/app"),
                            Pair("API_KEY", "k3y=with=equals"), Pair("OVERRIDDEN", "fl@g-value")));
   EXPECT_THAT(r.out, HasSubstr("API_KEY DATABASE_URL OVERRIDDEN (values hidden)"));
-  for (const std::string& value : {"s3cret-one", "k3y=with", "fl@g-value", "from-file"}) {
+  for (const char* value : {"s3cret-one", "k3y=with", "fl@g-value", "from-file"}) {
     EXPECT_THAT(r.out + r.err, Not(HasSubstr(value)));
   }
 

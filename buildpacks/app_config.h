@@ -11,6 +11,7 @@
 //   go_main = "cmd/api"               # Go: which main package
 //   rust_bin = "server"               # Rust: which binary target of a workspace
 //   python_module = "app:app"         # Python: the WSGI/ASGI object for gunicorn/uvicorn
+//   collectstatic = false             # Django: skip `manage.py collectstatic` at build time
 #pragma once
 
 #include <map>
@@ -30,6 +31,7 @@ struct AppConfig {
   std::string go_main;
   std::string rust_bin;
   std::string python_module;
+  std::optional<bool> collectstatic;  // unset: run it when STATIC_ROOT is set
 };
 
 // Reads `dir`/tempa.toml and `dir`/Procfile when present (neither is required). Errors name the

@@ -33,6 +33,7 @@ void MergeInner(buildpacks::AppConfig& outer, const buildpacks::AppConfig& inner
   if (outer.go_main.empty()) outer.go_main = inner.go_main;
   if (outer.rust_bin.empty()) outer.rust_bin = inner.rust_bin;
   if (outer.python_module.empty()) outer.python_module = inner.python_module;
+  if (!outer.collectstatic) outer.collectstatic = inner.collectstatic;
 }
 
 // Refuses a path of the app (`rel`, from `what`) that goes through a symlink: detection would
@@ -101,6 +102,8 @@ absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
   for (const auto& [k, v] : cli_env) app.build_env[k] = v;
 
   app.detect = cli_detect;
+  app.detect.build_env = app.build_env;
+  app.detect.collectstatic = config.collectstatic;
   Prefer(app.detect.main_package, config.go_main, absl::StrCat("go_main ", config.go_main),
          app.notes);
   Prefer(app.detect.rust_bin, config.rust_bin, absl::StrCat("rust_bin ", config.rust_bin),

@@ -2,8 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -144,6 +147,77 @@ absl::StatusOr<std::string> StaticRootBelowApp(const std::string& printed) {
   return std::string(rest);
 }
 
+// The venv collectstatic runs with. Unpacking the deps layer means creating thousands of files
+// (seconds on a slow disk), so the venv is kept between builds in the app cache, in one slot
+// named by the deps layer's identity (its input key and the build env, which together key the
+// layer): a code-only rebuild mounts it as it is. No sandboxed step ever mounts the slot
+// writable, so it stays what the layer holds.
+constexpr char kVenvSlot[] = "python-venv";  // in cache_dir: key, venv/
+
+struct VenvForStep {
+  std::string path;      // mounted read-only at /opt/venv
+  std::string identity;  // of the deps layer
+  bool keep = false;     // move `path` into the slot after the step
+};
+
+std::string VenvIdentity(const CollectstaticInputs& inputs, const BuildContext& context) {
+  std::string text = absl::StrCat("deps=", inputs.deps_input_key, "\n");
+  for (const auto& [key, value] : context.build_env) {
+    absl::StrAppend(&text, key.size(), ":", key, "=", value.size(), ":", value, "\n");
+  }
+  return Sha256Of(text).ToString();
+}
+
+absl::StatusOr<VenvForStep> AcquireVenv(const CollectstaticInputs& inputs,
+                                        const BuildContext& context) {
+  VenvForStep venv;
+  venv.identity = VenvIdentity(inputs, context);
+  const bool cached = !context.cache_dir.empty();
+  // The deps install ran in this build: its output is the layer's content.
+  if (fs::IsDirectory(context.scratch_dir + "/venv")) {
+    venv.path = context.scratch_dir + "/venv";
+    venv.keep = cached;
+    return venv;
+  }
+  if (cached) {
+    std::string slot = absl::StrCat(context.cache_dir, "/", kVenvSlot);
+    absl::StatusOr<std::string> key = fs::ReadSmallFile(slot + "/key", 256);
+    if (key.ok() && *key == venv.identity && fs::IsDirectory(slot + "/venv")) {
+      venv.path = slot + "/venv";
+      return venv;
+    }
+  }
+  std::string unpacked = context.scratch_dir + "/deps-layer";
+  if (!context.extract_layer) {
+    return absl::FailedPreconditionError("the deps layer cannot be unpacked here");
+  }
+  RETURN_IF_ERROR(context.extract_layer(LayerRole::kDeps, unpacked));
+  // The layer holds opt/venv/...: a real directory there (never a link to follow when the
+  // sandbox mounts it).
+  ASSIGN_OR_RETURN(UniqueFd root, OpenRootDirectory(unpacked));
+  RETURN_IF_ERROR(
+      Annotate(OpenBeneath(root.get(), kVenvDir + 1, O_RDONLY | O_DIRECTORY, unpacked).status(),
+               "the unpacked deps layer"));
+  venv.path = absl::StrCat(unpacked, kVenvDir);
+  venv.keep = cached;
+  return venv;
+}
+
+// Moves the venv into the slot for the next build; a failure only costs that build an unpack.
+void KeepVenv(const VenvForStep& venv, const BuildContext& context) {
+  if (!venv.keep) return;
+  absl::StatusOr<UniqueFd> cache = OpenRootDirectory(context.cache_dir);
+  if (!cache.ok()) return;
+  std::string slot = absl::StrCat(context.cache_dir, "/", kVenvSlot);
+  if (!RemoveTreeAt(cache->get(), kVenvSlot, slot).ok()) return;
+  if (::mkdirat(cache->get(), kVenvSlot, 0700) != 0) return;
+  // The same filesystem as the scratch directory, or no slot (EXDEV): never a copy.
+  if (::rename(venv.path.c_str(), (slot + "/venv").c_str()) != 0) return;
+  // The key last: a slot without one is never used.
+  std::ofstream(slot + "/key.tmp", std::ios::trunc) << venv.identity;
+  ::rename((slot + "/key.tmp").c_str(), (slot + "/key").c_str());
+}
+
 absl::StatusOr<LayerOutput> RunCollectstatic(const CollectstaticInputs& inputs,
                                              const BuildContext& context) {
   TEMPA_CHECK(context.sandbox != nullptr, "BuildContext.sandbox must be set");
@@ -153,17 +227,9 @@ absl::StatusOr<LayerOutput> RunCollectstatic(const CollectstaticInputs& inputs,
   copy.exclude_names = ExcludedNames();
   copy.owner_from_parent = true;
   if (absl::Status s = CopyTree(context.source_dir, app_host, copy); !s.ok()) return Internal(s);
-  // The venv: the deps install's output when it ran in this build, else the layer unpacked.
-  std::string venv_host = context.scratch_dir + "/venv";
-  if (!fs::IsDirectory(venv_host)) {
-    venv_host = context.scratch_dir + "/venv-unpacked";
-    if (!context.extract_layer) {
-      return Internal(absl::FailedPreconditionError("the deps layer cannot be unpacked here"));
-    }
-    if (absl::Status s = context.extract_layer(LayerRole::kDeps, venv_host); !s.ok()) {
-      return Internal(s);
-    }
-  }
+  absl::StatusOr<VenvForStep> venv = AcquireVenv(inputs, context);
+  if (!venv.ok()) return Internal(venv.status());
+  const std::string venv_host = venv->path;
 
   SandboxCommand command;
   command.argv = {"/bin/sh", "-c",
@@ -192,6 +258,7 @@ absl::StatusOr<LayerOutput> RunCollectstatic(const CollectstaticInputs& inputs,
       printed_root = std::string(absl::StripTrailingAsciiWhitespace(line));
     }
   }
+  KeepVenv(*venv, context);
   ASSIGN_OR_RETURN(std::string rel, StaticRootBelowApp(printed_root));
 
   // What the build wrote: reached beneath the copy without following a link, so a STATIC_ROOT

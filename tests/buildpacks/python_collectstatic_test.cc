@@ -91,7 +91,7 @@ class CollectstaticTest : public ::testing::Test {
     context.log = [this](absl::string_view line) { log_ += std::string(line) + "\n"; };
     context.extract_layer = [this](LayerRole role, const std::string& dir) {
       extracted_.push_back(role);
-      std::filesystem::create_directories(dir + "/bin");
+      std::filesystem::create_directories(dir + "/opt/venv/bin");
       return absl::OkStatus();
     };
     return Buildpack().Prepare(plan, context);
@@ -195,7 +195,9 @@ TEST_F(CollectstaticTest, TheCollectedTreeGoesInAtItsAppPathWithTheUnpackedVenv)
   EXPECT_TRUE(run.egress.empty());
   bool venv_read_only = false;
   for (const SandboxMount& m : run.mounts) {
-    if (m.sandbox_path == "/opt/venv") venv_read_only = !m.writable;
+    if (m.sandbox_path != "/opt/venv") continue;
+    venv_read_only = !m.writable;
+    EXPECT_EQ(m.host_path, scratch_ / "deps-layer/opt/venv");
   }
   EXPECT_TRUE(venv_read_only);
   std::vector<std::string> paths;
@@ -204,6 +206,28 @@ TEST_F(CollectstaticTest, TheCollectedTreeGoesInAtItsAppPathWithTheUnpackedVenv)
   for (const std::string& p : paths) EXPECT_TRUE(absl::StartsWith(p, "app/staticfiles")) << p;
   EXPECT_EQ(out->report.at("static_root"), "/app/staticfiles");
   EXPECT_EQ(out->report.at("files"), "1");
+}
+
+TEST_F(CollectstaticTest, TheUnpackedVenvIsKeptForTheNextBuildOfTheSameDepsOnly) {
+  auto recipe = Prepare(MustDetect());
+  ASSERT_TRUE(recipe.ok()) << recipe.status();
+  ASSERT_TRUE(StaticLayer(*recipe)->produce().ok());
+  ASSERT_EQ(extracted_.size(), 1u);
+  // A code change: collectstatic runs again, with the kept venv, nothing unpacked.
+  src_.Write("pages/views.py", "# changed\n");
+  std::filesystem::remove_all(scratch_ / "django-app");
+  recipe = Prepare(MustDetect());
+  ASSERT_TRUE(recipe.ok()) << recipe.status();
+  ASSERT_TRUE(StaticLayer(*recipe)->produce().ok());
+  EXPECT_EQ(extracted_.size(), 1u);
+  EXPECT_EQ(sandbox_.commands.back().mounts[1].host_path, cache_ / "python-venv/venv");
+  // Another build env keys another deps layer: the kept venv is not it.
+  env_["PIP_EXTRA_INDEX_URL"] = "http://127.0.0.1:3142/simple";
+  std::filesystem::remove_all(scratch_ / "django-app");
+  recipe = Prepare(MustDetect());
+  ASSERT_TRUE(recipe.ok()) << recipe.status();
+  ASSERT_TRUE(StaticLayer(*recipe)->produce().ok());
+  EXPECT_EQ(extracted_.size(), 2u);
 }
 
 TEST_F(CollectstaticTest, AStaticRootOutsideAppIsRefused) {

@@ -95,15 +95,34 @@ absl::StatusOr<std::string> MakePureWheel(const std::string& out_dir, const std:
 
 std::vector<std::string> FlaskAndGunicornSpecs() {
   return {"python3-flask@Werkzeug>=2.2.2,Jinja2>=3.0,itsdangerous>=2.0,click>=8.0",
-          "python3-werkzeug@MarkupSafe>=2.1.1",
-          "python3-jinja2@MarkupSafe>=2.0",
-          "python3-markupsafe",
-          "python3-itsdangerous",
-          "python3-click",
-          "python3-blinker",
+          "python3-werkzeug@MarkupSafe>=2.1.1", "python3-jinja2@MarkupSafe>=2.0",
+          "python3-markupsafe", "python3-itsdangerous", "python3-click", "python3-blinker",
           // Upstream gunicorn 20.1 requires setuptools (it imports pkg_resources).
-          "python3-gunicorn@setuptools>=3.0",
-          "python3-setuptools+python3-pkg-resources"};
+          "python3-gunicorn@setuptools>=3.0", "python3-setuptools+python3-pkg-resources"};
+}
+
+std::vector<std::string> DjangoSpecs() {
+  return {"python3-django@asgiref>=3.3.2,pytz,sqlparse>=0.2.2", "python3-whitenoise",
+          "python3-asgiref", "python3-sqlparse", "python3-tz"};
+}
+
+std::vector<std::string> FastApiSpecs() {
+  return {"python3-fastapi@-starlette,starlette>=0.25.0",
+          "python3-starlette",
+          "python3-pydantic",
+          "python3-anyio",
+          "python3-sniffio",
+          "python3-idna",
+          "python3-typing-extensions",
+          "python3-jinja2@MarkupSafe>=2.0",
+          "python3-markupsafe"};
+}
+
+std::vector<std::string> SuppliedServerSpecs() {
+  return {"python3-gunicorn@setuptools>=3.0", "python3-setuptools+python3-pkg-resources",
+          // Upstream uvicorn 0.17.6's requirements (Debian's are its package dependencies).
+          "python3-uvicorn@asgiref>=3.4.0,click>=7.0,h11>=0.8", "python3-h11", "python3-click",
+          "python3-asgiref"};
 }
 
 absl::StatusOr<std::vector<std::string>> MakeDebianWheels(const std::string& out_dir,
@@ -149,8 +168,8 @@ absl::StatusOr<std::unique_ptr<PypiIndex>> PypiIndex::Start(
       int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
-      execlp("python3", "python3", "-m", "http.server", port_text.c_str(), "--bind",
-             "127.0.0.1", "--directory", root.c_str(), static_cast<char*>(nullptr));
+      execlp("python3", "python3", "-m", "http.server", port_text.c_str(), "--bind", "127.0.0.1",
+             "--directory", root.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     for (int i = 0; i < 100; ++i) {

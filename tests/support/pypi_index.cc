@@ -107,10 +107,12 @@ std::vector<std::string> DjangoSpecs() {
 }
 
 std::vector<std::string> FastApiSpecs() {
+  // Debian strips most Requires-Dist lines (its package dependencies replace them): put back
+  // upstream's, and drop FastAPI's starlette<0.26 pin, which bookworm relaxed.
   return {"python3-fastapi@-starlette,starlette>=0.25.0",
-          "python3-starlette",
-          "python3-pydantic",
-          "python3-anyio",
+          "python3-starlette@anyio>=3.4.0",
+          "python3-pydantic@typing-extensions>=4.2.0",
+          "python3-anyio@idna>=2.8,sniffio>=1.1",
           "python3-sniffio",
           "python3-idna",
           "python3-typing-extensions",

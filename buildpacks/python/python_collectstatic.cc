@@ -191,6 +191,7 @@ absl::StatusOr<VenvForStep> AcquireVenv(const CollectstaticInputs& inputs,
   if (!context.extract_layer) {
     return absl::FailedPreconditionError("the deps layer cannot be unpacked here");
   }
+  if (context.log) context.log("collectstatic: unpacking the deps layer for its venv");
   RETURN_IF_ERROR(context.extract_layer(LayerRole::kDeps, unpacked));
   // The layer holds opt/venv/...: a real directory there (never a link to follow when the
   // sandbox mounts it).

@@ -163,6 +163,21 @@ TEST_F(PythonServerE2eTest, DjangoWithoutGunicornGetsItCollectsStaticAndServesBo
   EXPECT_EQ(code["layers"][4]["digest"], cold["layers"][4]["digest"]);
   EXPECT_FALSE(absl::StrContains(code_run.err, "pip install")) << code_run.err;
   EXPECT_TRUE(absl::StrContains(code_run.err, "$ python manage.py collectstatic")) << code_run.err;
+  EXPECT_FALSE(absl::StrContains(code_run.err, "unpacking the deps layer")) << code_run.err;
+
+  // Without the venv kept from the last run, collectstatic runs against the deps layer unpacked
+  // from the worker's blob store.
+  for (const fs::directory_entry& app : fs::directory_iterator(cache + "/apps")) {
+    fs::remove_all(app.path() / "python-venv");
+  }
+  std::ofstream(src + "/pages/views.py", std::ios::app) << "\n# another code change\n";
+  CommandResult unpacked_run;
+  json unpacked = Build(src, image, cache, &unpacked_run);
+  ASSERT_EQ(unpacked["layers"].size(), 5u) << unpacked.dump();
+  EXPECT_TRUE(unpacked["layers"][1]["reused"].get<bool>());
+  EXPECT_EQ(unpacked["layers"][4]["digest"], cold["layers"][4]["digest"]);
+  EXPECT_TRUE(absl::StrContains(unpacked_run.err, "unpacking the deps layer")) << unpacked_run.err;
+  EXPECT_TRUE(absl::StrContains(unpacked_run.err, "static file")) << unpacked_run.err;
   std::printf(
       "django e2e timings: cold build %.1fs, unchanged rebuild %.1fs, code-only rebuild %.1fs\n",
       cold_seconds, same_seconds, code_seconds);

@@ -145,6 +145,14 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
   // build's index: an offline build cannot fetch it, and says how to fix that).
   auto require = [&](const std::string& what, const std::string& server) -> absl::Status {
     if (deps.names.count(server)) return absl::OkStatus();
+    // Without any manifest nothing is installed, the framework included: a supplied server
+    // would only start to fail importing the app.
+    if (deps.kind == "none") {
+      return BadInput(absl::StrCat(what,
+                                   " but the app has no requirements.txt (or other "
+                                   "manifest), so neither the framework nor ",
+                                   server, " would be installed: add a requirements.txt"));
+    }
     std::optional<SuppliedServer> supplied = SupplyableServer(server);
     if (supplied && PipNeedsNetwork(options.build_env)) {
       start.supplied_server = supplied->Spec();

@@ -135,6 +135,15 @@ TEST_F(PythonServerTest, WithoutAnIndexTheMissingServerIsRefusedWithEveryFix) {
   EXPECT_EQ(FailureOf(plan.status())->kind, FailureKind::kBadInput);
 }
 
+TEST_F(PythonServerTest, AnAppWithoutAnyManifestGetsNoServerButSaysToAddRequirements) {
+  src_.Write("main.py", "from fastapi import FastAPI\n\napp = FastAPI()\n");
+  auto plan = Detect({{"PIP_INDEX_URL", kIndex}});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()),
+              HasSubstr("FastAPI app found in main.py but the app has no requirements.txt"));
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("add a requirements.txt"));
+}
+
 TEST_F(PythonServerTest, TheServerLayerSitsBetweenDepsAndAppAndInstallsThePinnedSpec) {
   WriteDjango("Django==3.2.19\n");
   std::map<std::string, std::string> env = {{"PIP_INDEX_URL", kIndex}};

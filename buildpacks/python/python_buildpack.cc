@@ -119,16 +119,13 @@ absl::StatusOr<std::optional<BuildPlan>> PythonBuildpack::Detect(const std::stri
                   {"framework", start.framework},
                   {"module", start.module},
                   {"interpreter", interpreter->Describe()}};
-  if (!start.supplied_server.empty()) {
-    plan.details["supplied_server"] = start.supplied_server;
-    plan.reasons.push_back(start.supplied_reason);
-  }
-  if (start.framework == "django") {
-    python::CollectstaticDecision collect = python::DecideCollectstatic(
-        root, python::DjangoProject(root), options.build_env, options.collectstatic);
-    if (!collect.reason.empty()) plan.reasons.push_back(collect.reason);
-    if (collect.run) plan.details["collectstatic"] = collect.settings_file;
-  }
+  if (!start.supplied_server.empty()) plan.details["supplied_server"] = start.supplied_server;
+  if (!start.supplied_reason.empty()) plan.reasons.push_back(start.supplied_reason);
+  // A Django project's static files, whoever decided its start command.
+  python::CollectstaticDecision collect = python::DecideCollectstatic(
+      root, python::DjangoProject(root), options.build_env, options.collectstatic);
+  if (!collect.reason.empty()) plan.reasons.push_back(collect.reason);
+  if (collect.run) plan.details["collectstatic"] = collect.settings_file;
   return plan;
 }
 

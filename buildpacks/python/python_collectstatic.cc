@@ -322,7 +322,7 @@ CollectstaticDecision DecideCollectstatic(const std::string& root, const std::st
                                           const std::map<std::string, std::string>& build_env,
                                           std::optional<bool> configured) {
   CollectstaticDecision decision;
-  if (project.empty()) return decision;
+  if (project.empty() || !fs::IsRegularFile(root + "/manage.py")) return decision;
   for (const std::string& rel : SettingsFiles(root, project)) {
     absl::StatusOr<std::string> text = fs::ReadSmallFileBeneath(root, rel, kMaxSettingsBytes);
     if (text.ok() && SetsStaticRoot(*text)) {

@@ -27,7 +27,8 @@ struct CollectstaticDecision {
 // True when Python source `text` assigns STATIC_ROOT at module level, to anything but None.
 bool SetsStaticRoot(absl::string_view text);
 
-// Whether the Django project `project` ("" when the app is not Django) at `root` gets its static
+// Whether the Django project `project` ("" when the app is not Django) at `root`, which must have
+// a manage.py, gets its static
 // files collected. The settings are read as text (bounded, beneath `root`): the module manage.py
 // names in DJANGO_SETTINGS_MODULE, PROJECT/settings.py, or the .py files of a PROJECT/settings/
 // package. `configured` is tempa.toml's [build] collectstatic.

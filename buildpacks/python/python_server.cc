@@ -13,7 +13,7 @@ namespace tempa::buildpacks::python {
 namespace {
 
 // Bump when the layer's layout or the install command changes.
-constexpr char kServerLayerVersion[] = "python-server-v1";
+constexpr char kServerLayerVersion[] = "python-server-v2";
 
 // The servers Tempa supplies, pinned to the versions Debian 12 (bookworm) packages
 // (python3-gunicorn 20.1.0-6, python3-uvicorn 0.17.6-1): versions that run on its python3.11,
@@ -23,9 +23,11 @@ constexpr char kServerLayerVersion[] = "python-server-v1";
 constexpr struct {
   const char* name;
   const char* version;
+  const char* entry_module;  // its console script's entry point, as its own wheel declares it
+  const char* entry_function;
 } kSuppliedServers[] = {
-    {"gunicorn", "20.1.0"},
-    {"uvicorn", "0.17.6"},
+    {"gunicorn", "20.1.0", "gunicorn.app.wsgiapp", "run"},
+    {"uvicorn", "0.17.6", "uvicorn.main", "main"},
 };
 
 // "3.11" from "3.11.2"; the path's suffix ("/usr/bin/python3.11") when the version is not known.
@@ -84,6 +86,17 @@ absl::StatusOr<LayerOutput> InstallServer(const SuppliedServer& server,
                           "/site-packages/tempa-server.pth");
   pth.contents = absl::StrCat(kServerDir, "\n");
   output.spec.Add(std::move(pth));
+  // Its command for start commands of the app's own ("gunicorn app:app"), run by the venv's
+  // python: /opt/venv/bin is first on PATH. pip's script in /opt/tempa-server/bin would run the
+  // system interpreter, which does not see the venv.
+  oci::LayerEntry script;
+  script.path = absl::StrCat("opt/venv/bin/", server.name);
+  script.mode = 0755;
+  script.contents =
+      absl::StrCat("#!", kVenvDir, "/bin/python\n# ", server.Spec(), ", supplied by Tempa (",
+                   kServerDir, ")\nimport sys\nfrom ", server.entry_module, " import ",
+                   server.entry_function, "\nsys.exit(", server.entry_function, "())\n");
+  output.spec.Add(std::move(script));
   output.report = {{"supplied", server.Spec()},
                    {"path", kServerDir},
                    {"why", absl::StrCat(server.name, " is not in the app's requirements")}};
@@ -94,14 +107,16 @@ absl::StatusOr<LayerOutput> InstallServer(const SuppliedServer& server,
 
 std::optional<SuppliedServer> SupplyableServer(const std::string& name) {
   for (const auto& entry : kSuppliedServers) {
-    if (name == entry.name) return SuppliedServer{entry.name, entry.version};
+    if (name == entry.name) {
+      return SuppliedServer{entry.name, entry.version, entry.entry_module, entry.entry_function};
+    }
   }
   return std::nullopt;
 }
 
 std::optional<SuppliedServer> SuppliedServerForSpec(const std::string& spec) {
   for (const auto& entry : kSuppliedServers) {
-    SuppliedServer server{entry.name, entry.version};
+    SuppliedServer server{entry.name, entry.version, entry.entry_module, entry.entry_function};
     if (server.Spec() == spec) return server;
   }
   return std::nullopt;

@@ -3,7 +3,8 @@
 // `pip install --target` from the index the build uses into /opt/tempa-server, in a layer of its
 // own between the dependencies and the app. A `.pth` file in the venv's site-packages puts that
 // directory on sys.path after the venv's own packages, so the app's versions of anything both
-// need win; the image starts it as `python -m gunicorn` / `python -m uvicorn`.
+// need win; the image starts it as `python -m gunicorn` / `python -m uvicorn`, and a start command
+// of the app's own that names it finds /opt/venv/bin/gunicorn (a script run by the venv's python).
 #pragma once
 
 #include <map>
@@ -19,8 +20,10 @@ namespace tempa::buildpacks::python {
 inline constexpr char kServerDir[] = "/opt/tempa-server";  // in the sandbox and in the image
 
 struct SuppliedServer {
-  std::string name;     // "gunicorn"
-  std::string version;  // "20.1.0"
+  std::string name;            // "gunicorn"
+  std::string version;         // "20.1.0"
+  std::string entry_module;    // its command's entry point: "gunicorn.app.wsgiapp"
+  std::string entry_function;  // "run"
   std::string Spec() const { return name + "==" + version; }
 };
 
@@ -35,8 +38,8 @@ std::optional<SuppliedServer> SuppliedServerForSpec(const std::string& spec);
 std::string ServerLayerInputKey(const SuppliedServer& server, const PythonInterpreter& interpreter,
                                 const std::map<std::string, std::string>& env);
 
-// The kServer layer: opt/tempa-server (no bytecode) and
-// opt/venv/lib/pythonX.Y/site-packages/tempa-server.pth. Failures of pip are
+// The kServer layer: opt/tempa-server (no bytecode),
+// opt/venv/lib/pythonX.Y/site-packages/tempa-server.pth and opt/venv/bin/NAME. Failures of pip are
 // dependency_resolution, naming the server and the index.
 PlannedLayer ServerLayer(const SuppliedServer& server, const PythonInterpreter& interpreter,
                          const BuildContext& context);

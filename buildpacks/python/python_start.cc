@@ -69,6 +69,31 @@ std::vector<std::string> CandidateModules(const std::string& root) {
   return out;
 }
 
+// A start command of the app's own that runs gunicorn or uvicorn ("gunicorn app:app", "exec
+// uvicorn main:app ...") which its requirements lack gets the server too, when the build has an
+// index: the server layer puts its script in /opt/venv/bin, first on PATH. Offline, the plan
+// notes that the command will not find it.
+void SupplyForCommand(const DetectOptions& options, const DependencySource& deps,
+                      StartDecision& start) {
+  std::vector<absl::string_view> words =
+      absl::StrSplit(options.start, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+  size_t first = !words.empty() && words[0] == "exec" ? 1 : 0;
+  if (words.size() <= first || deps.kind == "none") return;
+  std::optional<SuppliedServer> server = SupplyableServer(std::string(words[first]));
+  if (!server || deps.names.count(server->name)) return;
+  std::string manifest = deps.kind;
+  if (!PipNeedsNetwork(options.build_env)) {
+    start.supplied_reason =
+        absl::StrCat("note: the start command runs ", server->name, ", which is not in ", manifest,
+                     " and cannot be supplied without a package index: add it to ", manifest);
+    return;
+  }
+  start.supplied_server = server->Spec();
+  start.supplied_reason =
+      absl::StrCat(server->name, " ", server->version, " supplied by Tempa: not in ", manifest,
+                   " (the start command runs it)");
+}
+
 }  // namespace
 
 std::string DjangoProject(const std::string& root) {
@@ -138,6 +163,7 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
     start.reason =
         absl::StrCat("start: `", options.start, "` (from ",
                      options.start_source.empty() ? "config" : options.start_source, ")");
+    SupplyForCommand(options, deps, start);
     return start;
   }
   std::string manifest = deps.kind == "none" ? "requirements.txt" : deps.kind;

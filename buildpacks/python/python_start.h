@@ -22,7 +22,8 @@ struct StartDecision {
   std::string module;     // the WSGI/ASGI target ("app:app", "mysite.wsgi") or the script
   std::string reason;     // for the plan's reasons
   // The server Tempa supplies ("gunicorn==20.1.0"), empty when the app lists its own; and why,
-  // for the plan's reasons ("gunicorn 20.1.0 supplied by Tempa: not in requirements.txt").
+  // for the plan's reasons ("gunicorn 20.1.0 supplied by Tempa: not in requirements.txt"), or a
+  // note when the app's own start command runs a server that cannot be supplied offline.
   std::string supplied_server;
   std::string supplied_reason;
 };

@@ -135,6 +135,16 @@ TEST_F(CollectstaticTest, StaticRootInTheSettingsPlansCollectstaticAndAStaticLay
   EXPECT_FALSE(StaticLayer(*recipe)->input_key.empty());
 }
 
+TEST_F(CollectstaticTest, AProcfileStartDoesNotSkipCollectstatic) {
+  DetectOptions options;
+  options.start = "gunicorn mysite.wsgi";
+  options.start_source = "Procfile";
+  options.build_env = env_;
+  auto plan = Buildpack().Detect(src_.path(), options);
+  ASSERT_TRUE(plan.ok() && plan->has_value()) << plan.status();
+  EXPECT_EQ((*plan)->details["collectstatic"], "mysite/settings.py");
+}
+
 TEST_F(CollectstaticTest, StaticRootInASettingsPackagesBaseModuleIsFound) {
   src_.Write("manage.py",
              "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', "

@@ -144,6 +144,32 @@ TEST_F(PythonServerTest, AnAppWithoutAnyManifestGetsNoServerButSaysToAddRequirem
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr("add a requirements.txt"));
 }
 
+TEST_F(PythonServerTest, AStartCommandOfTheAppsOwnThatRunsAMissingServerGetsItSupplied) {
+  WriteDjango("Django==3.2.19\n");
+  DetectOptions options;
+  options.start = "gunicorn mysite.wsgi --bind 0.0.0.0:$PORT --workers 4";
+  options.start_source = "Procfile";
+  options.build_env = {{"PIP_INDEX_URL", kIndex}};
+  auto plan = Buildpack().Detect(src_.path(), options);
+  ASSERT_TRUE(plan.ok() && plan->has_value()) << plan.status();
+  EXPECT_EQ((*plan)->start_command[2], options.start);  // run as written
+  EXPECT_EQ((*plan)->details["supplied_server"], "gunicorn==20.1.0");
+  EXPECT_THAT((*plan)->reasons, Contains("gunicorn 20.1.0 supplied by Tempa: not in "
+                                         "requirements.txt (the start command runs it)"));
+  // Offline: nothing supplied, and the plan says the command will not find it.
+  options.build_env.clear();
+  plan = Buildpack().Detect(src_.path(), options);
+  ASSERT_TRUE(plan.ok() && plan->has_value()) << plan.status();
+  EXPECT_EQ((*plan)->details.count("supplied_server"), 0u);
+  EXPECT_THAT((*plan)->reasons, Contains(HasSubstr("note: the start command runs gunicorn")));
+  // A command that does not start with a server gets nothing.
+  options.build_env = {{"PIP_INDEX_URL", kIndex}};
+  options.start = "python serve.py --gunicorn";
+  plan = Buildpack().Detect(src_.path(), options);
+  ASSERT_TRUE(plan.ok() && plan->has_value()) << plan.status();
+  EXPECT_EQ((*plan)->details.count("supplied_server"), 0u);
+}
+
 TEST_F(PythonServerTest, TheServerLayerSitsBetweenDepsAndAppAndInstallsThePinnedSpec) {
   WriteDjango("Django==3.2.19\n");
   std::map<std::string, std::string> env = {{"PIP_INDEX_URL", kIndex}};
@@ -180,6 +206,13 @@ TEST_F(PythonServerTest, TheServerLayerSitsBetweenDepsAndAppAndInstallsThePinned
   const oci::LayerEntry* pth = entries["opt/venv/lib/python3.11/site-packages/tempa-server.pth"];
   ASSERT_NE(pth, nullptr);
   EXPECT_EQ(pth->contents, "/opt/tempa-server\n");
+  // The command for start commands of the app's own, run by the venv's python.
+  const oci::LayerEntry* script = entries["opt/venv/bin/gunicorn"];
+  ASSERT_NE(script, nullptr);
+  EXPECT_EQ(script->mode, 0755u);
+  EXPECT_THAT(*script->contents, testing::StartsWith("#!/opt/venv/bin/python\n"));
+  EXPECT_THAT(*script->contents,
+              HasSubstr("from gunicorn.app.wsgiapp import run\nsys.exit(run())"));
   EXPECT_EQ(out->report.at("supplied"), "gunicorn==20.1.0");
   EXPECT_THAT(log_, HasSubstr("gunicorn 20.1.0 supplied by Tempa"));
 }

@@ -216,6 +216,25 @@ TEST_F(PythonServerE2eTest, FastApiWithoutUvicornGetsItAndServesItsTemplatesAndS
   EXPECT_FALSE(absl::StrContains(code_run.err, "pip install")) << code_run.err;
 }
 
+// The app's own start command names the server its requirements lack: it is supplied too, and
+// the command finds it on PATH (/opt/venv/bin/uvicorn, run by the venv's python).
+TEST_F(PythonServerE2eTest, AProcfileThatRunsUvicornFindsTheSuppliedOne) {
+  std::string src = CopyApp("fastapi-static");
+  std::ofstream(src + "/Procfile") << "web: uvicorn main:app --host 0.0.0.0 --port $PORT\n";
+  CommandResult run;
+  json built = Build(src, registry() + "/fastapi-procfile:v1", tmp_.Join("cache"), &run);
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_EQ(built["supplied"], json::array({"uvicorn==0.17.6"}));
+  if (geteuid() != 0) return;
+  int port = PickFreePort();
+  std::string id = RunImageWithRunc(built["image"], tmp_.Join("run"), port);
+  ASSERT_FALSE(id.empty());
+  absl::Cleanup stop = [&] { RunCommand({"runc", "delete", "-f", id}); };
+  std::string page = HttpGetRetrying(port, "/", 200);
+  EXPECT_TRUE(absl::StrContains(page, "<h1>hello from fastapi</h1>"))
+      << page << std::ifstream(tmp_.Join("run/runc.log")).rdbuf();
+}
+
 TEST_F(PythonServerE2eTest, WithoutAnIndexAMissingServerIsRefusedWithItsFix) {
   std::string src = CopyApp("django-whitenoise");
   CommandResult refused = Tempa({"build", src, "--image", registry() + "/offline", "--cache-dir",

@@ -10,7 +10,7 @@
 #include "common/beneath.h"
 #include "common/posix_status.h"
 #include "common/status_macros.h"
-#include "deploy/image/layer_extractor.h"
+#include "common/oci/layer_extractor.h"
 
 namespace tempa::worker {
 
@@ -30,7 +30,7 @@ absl::Status UnpackLayer(const oci::LayerRecord& layer, cas::BlobStore& blobs,
   ASSIGN_OR_RETURN(std::string blob_path, blobs.Path(digest));
   if (::mkdir(dir.c_str(), 0755) != 0) return ErrnoStatus(errno, "mkdir", dir);
   ASSIGN_OR_RETURN(UniqueFd root, OpenRootDirectory(dir));
-  deploy::LayerExtractor extractor(root.get(), dir, deploy::ExtractLimits{},
+  oci::LayerExtractor extractor(root.get(), dir, oci::ExtractLimits{},
                                    /*apply_owners=*/false);
   ASSIGN_OR_RETURN(Digest diff_id, extractor.Apply(blob_path, layer_name));
   if (diff_id != layer.diff_id) {

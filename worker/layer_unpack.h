@@ -1,9 +1,8 @@
 // Unpacks a layer a build already has (built or reused) into a directory, for a later build step
 // that needs its files (Python's collectstatic runs the app against the venv of the deps layer):
 // the blob comes from the worker's blob store, or from the registry when the fleet's cache
-// supplied the layer, and is applied with the deployer's hostile-layer extractor
-// (deploy/image/layer_extractor.h), so nothing is written outside the directory or through a
-// link.
+// supplied the layer, and is applied with the hostile-layer extractor the deployer uses too
+// (common/oci/layer_extractor.h), so nothing is written outside the directory or through a link.
 #pragma once
 
 #include <functional>

@@ -157,10 +157,15 @@ absl::Status LoadBuildTable(const toml::table& build, AppConfig& config) {
       (name == "go_main"    ? config.go_main
        : name == "rust_bin" ? config.rust_bin
                             : config.python_module) = *v;
+    } else if (name == "collectstatic") {
+      if (!node.is_boolean()) {
+        return Bad(kConfigFile, LineOf(node), "build.collectstatic must be true or false");
+      }
+      config.collectstatic = node.value<bool>();
     } else {
       return Bad(kConfigFile, LineOf(key),
                  absl::StrCat("unknown key \"build.", name,
-                              "\" (known: env, go_main, rust_bin, python_module)"));
+                              "\" (known: env, go_main, rust_bin, python_module, collectstatic)"));
     }
   }
   return absl::OkStatus();

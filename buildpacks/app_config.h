@@ -13,6 +13,7 @@
 //   go_main = "cmd/api"               # Go: which main package
 //   rust_bin = "server"               # Rust: which binary target of a workspace
 //   python_module = "app:app"         # Python: the WSGI/ASGI object for gunicorn/uvicorn
+//   collectstatic = false             # Django: skip `manage.py collectstatic` at build time
 #pragma once
 
 #include <map>
@@ -36,6 +37,7 @@ struct AppConfig {
   // Globs over the app's runtime files (buildpacks/internal/runtime_files.h).
   std::vector<std::string> include;
   std::vector<std::string> exclude;
+  std::optional<bool> collectstatic;  // unset: run it when STATIC_ROOT is set
 };
 
 // Reads `dir`/tempa.toml and `dir`/Procfile when present (neither is required). Errors name the

@@ -18,6 +18,11 @@ struct DetectOptions {
   std::optional<int> port;    // port override
   std::string rust_bin;       // Rust: which binary of a workspace
   std::string python_module;  // Python: WSGI/ASGI object, e.g. "app:app"
+  // The resolved build env (--build-env over tempa.toml's): Python supplies a missing server
+  // only when it names a package index to fetch it from.
+  std::map<std::string, std::string> build_env;
+  // tempa.toml `[build] collectstatic`; unset: Django's collectstatic runs when STATIC_ROOT is.
+  std::optional<bool> collectstatic;
 };
 
 struct BuildPlan {

@@ -81,6 +81,12 @@ struct BuildContext {
   // Limits for every sandboxed step of this build (memory, processes, time, output).
   SandboxLimits limits;
   std::function<void(absl::string_view line)> log;  // build log, one line per call
+  // Unpacks the layer of `role` that this build already produced or reused (an earlier layer of
+  // the recipe, e.g. the venv for a later step that runs the app) into `dir`, which must not
+  // exist yet; the blob is treated as hostile (no entry is written outside `dir` or through a
+  // link). NotFound when the build has no such layer (yet). Set by the pipeline; unset in tests
+  // that drive a buildpack alone.
+  std::function<absl::Status(LayerRole role, const std::string& dir)> extract_layer;
 };
 
 // A buildpack's product: the layers in image order (base first) and the runtime config.

@@ -38,6 +38,7 @@ void MergeInner(buildpacks::AppConfig& outer, const buildpacks::AppConfig& inner
   if (outer.python_module.empty()) outer.python_module = inner.python_module;
   if (outer.include.empty()) outer.include = inner.include;
   if (outer.exclude.empty()) outer.exclude = inner.exclude;
+  if (!outer.collectstatic) outer.collectstatic = inner.collectstatic;
 }
 
 // Refuses a path of the app (`rel`, from `what`) that goes through a symlink: detection would
@@ -114,6 +115,8 @@ absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
   for (const auto& [k, v] : cli_env) app.build_env[k] = v;
 
   app.detect = cli_detect;
+  app.detect.build_env = app.build_env;
+  app.detect.collectstatic = config.collectstatic;
   Prefer(app.detect.main_package, config.go_main, absl::StrCat("go_main ", config.go_main),
          app.notes);
   Prefer(app.detect.rust_bin, config.rust_bin, absl::StrCat("rust_bin ", config.rust_bin),

@@ -20,6 +20,7 @@
 #include "worker/fleet_layers.h"
 #include "worker/image_assembly.h"
 #include "worker/layer_keys.h"
+#include "worker/layer_unpack.h"
 #include "worker/run_image.h"
 #include "worker/runtime_env.h"
 #include "worker/source_info.h"
@@ -40,6 +41,30 @@ absl::StatusOr<std::string> CopySourceTree(const std::string& from, const std::s
   RETURN_IF_ERROR(Annotate(CopyTree(from, to, options),
                            absl::StrCat("copy the source ", from, " for the sandbox")));
   return to;
+}
+
+// The last layer of `role` in `layers`, unpacked into `dir`; a fleet layer's blob is fetched
+// from the repository it is mounted from.
+absl::Status ExtractBuiltLayer(const std::vector<BuiltLayer>& layers, buildpacks::LayerRole role,
+                               const std::string& dir, cas::BlobStore& blobs,
+                               const std::map<Digest, std::string>& blob_sources,
+                               registry::RegistryClient& registry) {
+  for (auto layer = layers.rbegin(); layer != layers.rend(); ++layer) {
+    if (layer->role != role) continue;
+    const Digest& digest = layer->record.blob.digest;
+    FetchBlob fetch;
+    if (auto source = blob_sources.find(digest); source != blob_sources.end()) {
+      fetch = [&registry, repo = source->second](const Digest& d, uint64_t size,
+                                                 cas::BlobWriter& writer) {
+        return registry.GetBlob(repo, d, size, writer);
+      };
+    }
+    return UnpackLayer(
+        layer->record, blobs, fetch, dir,
+        absl::StrCat(buildpacks::LayerRoleName(role), " layer ", digest.ToString().substr(0, 19)));
+  }
+  return absl::NotFoundError(
+      absl::StrCat("this build has no ", buildpacks::LayerRoleName(role), " layer to unpack"));
 }
 
 }  // namespace
@@ -263,6 +288,12 @@ absl::StatusOr<BuildOutcome> BuildPipeline::BuildWith(const BuildRequest& reques
   context.sandbox = &run.sandbox;
   context.limits = request.limits;
   context.log = session.log;
+  // A later step that needs an earlier layer's files (Python's collectstatic and the venv) gets
+  // them from the layer as this build has it: built, reused from the cache, or from the fleet.
+  context.extract_layer = [&outcome, &run](buildpacks::LayerRole role, const std::string& dir) {
+    return ExtractBuiltLayer(outcome.layers, role, dir, run.blobs, run.blob_sources,
+                             *run.session.registry);
+  };
   absl::StatusOr<buildpacks::BuildRecipe> recipe = buildpack->Prepare(plan, context);
   if (!recipe.ok()) return fail(FailureKind::kBadInput, "build", recipe.status());
   // The operator's env over the buildpack's; where the start command came from, for whoever

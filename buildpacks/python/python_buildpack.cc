@@ -5,8 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "buildpacks/internal/runtime_files.h"
+#include "buildpacks/python/python_collectstatic.h"
 #include "buildpacks/python/python_install.h"
 #include "buildpacks/python/python_manifest.h"
+#include "buildpacks/python/python_server.h"
 #include "buildpacks/python/python_start.h"
 #include "buildpacks/runbase/static_base.h"
 #include "common/build_error.h"
@@ -102,6 +104,13 @@ absl::StatusOr<std::optional<BuildPlan>> PythonBuildpack::Detect(const std::stri
                   {"framework", start.framework},
                   {"module", start.module},
                   {"interpreter", interpreter->Describe()}};
+  if (!start.supplied_server.empty()) plan.details["supplied_server"] = start.supplied_server;
+  if (!start.supplied_reason.empty()) plan.reasons.push_back(start.supplied_reason);
+  // A Django project's static files, whoever decided its start command.
+  python::CollectstaticDecision collect = python::DecideCollectstatic(
+      root, python::DjangoProject(root), options.build_env, options.collectstatic);
+  if (!collect.reason.empty()) plan.reasons.push_back(collect.reason);
+  if (collect.run) plan.details["collectstatic"] = collect.settings_file;
   return plan;
 }
 
@@ -153,7 +162,25 @@ absl::StatusOr<BuildRecipe> PythonBuildpack::Prepare(const BuildPlan& plan,
     isolated.cache_dir.clear();
     return python::RunPythonDepsInstall(params, isolated);
   };
+  const std::string deps_key = deps.input_key;
   recipe.layers.push_back(std::move(deps));
+
+  std::string server_spec;
+  if (auto supplied = plan.details.find("supplied_server"); supplied != plan.details.end()) {
+    std::optional<python::SuppliedServer> server = python::SuppliedServerForSpec(supplied->second);
+    if (!server) {
+      return WithFailure(absl::InvalidArgumentError(absl::StrCat(
+                             "the plan names \"", supplied->second,
+                             "\" as the server to supply, which Tempa does not supply")),
+                         {FailureKind::kBadInput, "build", ""});
+    }
+    server_spec = server->Spec();
+    if (context.log) {
+      context.log(absl::StrCat(server->name, " ", server->version,
+                               " supplied by Tempa: not in the app's requirements"));
+    }
+    recipe.layers.push_back(python::ServerLayer(*server, *interpreter, context));
+  }
 
   PlannedLayer app;
   app.role = LayerRole::kApp;
@@ -164,6 +191,21 @@ absl::StatusOr<BuildRecipe> PythonBuildpack::Prepare(const BuildPlan& plan,
     return out;
   };
   recipe.layers.push_back(std::move(app));
+
+  // Django's collectstatic, when the plan asks for it and the tree and build env still do.
+  if (auto planned = plan.details.find("collectstatic"); planned != plan.details.end()) {
+    python::CollectstaticDecision collect =
+        python::DecideCollectstatic(context.source_dir, python::DjangoProject(context.source_dir),
+                                    context.build_env, std::nullopt);
+    if (collect.run) {
+      python::CollectstaticInputs inputs{*interpreter, deps_key, server_spec,
+                                         collect.settings_file};
+      ASSIGN_OR_RETURN(PlannedLayer layer, python::CollectstaticLayer(inputs, context));
+      recipe.layers.push_back(std::move(layer));
+    } else if (context.log) {
+      context.log(collect.reason);
+    }
+  }
 
   ImageConfigSpec& config = recipe.config;
   config.entrypoint = plan.start_command;

@@ -38,8 +38,9 @@ class PythonBuildpack : public Buildpack {
   absl::StatusOr<std::optional<BuildPlan>> Detect(const std::string& source_dir,
                                                   const DetectOptions& options) override;
 
-  // Layers: base (python3.11 from Debian), deps (/opt/venv, input-keyed), app (/app, keyed by
-  // its content).
+  // Layers: base (python3.11 from Debian), deps (/opt/venv, input-keyed), the supplied server
+  // when the plan has one (/opt/tempa-server, input-keyed), app (/app, keyed by its content),
+  // and Django's collected static files when STATIC_ROOT is set (input-keyed).
   absl::StatusOr<BuildRecipe> Prepare(const BuildPlan& plan, const BuildContext& context) override;
 
  private:

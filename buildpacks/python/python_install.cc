@@ -77,7 +77,28 @@ absl::Status Failed(absl::string_view what, const SandboxResult& result, const s
   return buildpacks::internal::StepFailed(what, result, tail, limits, exit_kind, exit_detail);
 }
 
-// Runs `command`, streaming to the build log; the result and the output's last lines.
+// The start of every pip command: Debian's pip run by `interpreter`, never compiling, with its
+// cache at kSandboxCache and the egress the build env names (offline: --no-index).
+absl::StatusOr<SandboxCommand> PipCommand(const PythonInterpreter& interpreter,
+                                          const BuildContext& context,
+                                          const std::vector<std::string>& pip_args) {
+  SandboxCommand command;
+  command.argv = {interpreter.path, "-m", "pip"};
+  command.argv.insert(command.argv.end(), pip_args.begin(), pip_args.end());
+  command.argv.insert(command.argv.end(),
+                      {"--no-compile", "--no-warn-script-location", "--progress-bar", "off",
+                       "--cache-dir", absl::StrCat(kSandboxCache, "/pip")});
+  // Only the indexes the build env names are reachable, and only from this step.
+  ASSIGN_OR_RETURN(command.egress, buildpacks::internal::PipEgress(context.build_env));
+  if (!PipNeedsNetwork(context.build_env)) command.argv.push_back("--no-index");
+  command.env = BaseEnv(context.build_env);
+  command.cwd = "/tmp";
+  command.limits = context.limits;
+  return command;
+}
+
+}  // namespace
+
 absl::StatusOr<std::pair<SandboxResult, std::string>> RunLogged(SandboxCommand command,
                                                                 const BuildContext& context) {
   std::deque<std::string> tail;
@@ -91,7 +112,40 @@ absl::StatusOr<std::pair<SandboxResult, std::string>> RunLogged(SandboxCommand c
   return std::make_pair(result, text.empty() ? result.log_tail : text);
 }
 
-}  // namespace
+std::map<std::string, std::string> PythonStepEnv(const std::map<std::string, std::string>& user) {
+  return BaseEnv(user);
+}
+
+absl::Status PipFailed(absl::string_view what, const SandboxResult& result, const std::string& tail,
+                       const SandboxLimits& limits, bool online) {
+  std::string detail;
+  if (std::string missing = MissingPackage(tail); !missing.empty()) {
+    detail = absl::StrCat(
+        ": no distribution of ", missing, " was found",
+        online ? " in the configured index (PIP_INDEX_URL)" : absl::StrCat("; ", kIndexHint));
+  } else if (!online) {
+    detail = absl::StrCat("; note: ", kIndexHint);
+  }
+  if (online && LooksLikeUnreachableIndex(tail)) absl::StrAppend(&detail, kEgressHint);
+  return Failed(what, result, tail, limits, FailureKind::kDependencyResolution, detail);
+}
+
+absl::StatusOr<SandboxCommand> MakePipTargetCommand(const PythonInterpreter& interpreter,
+                                                    const BuildContext& context,
+                                                    const std::vector<std::string>& specs,
+                                                    const std::string& target,
+                                                    const std::string& target_host,
+                                                    const std::string& cache_host) {
+  // --target installs the specs and everything they need into one directory, whatever the
+  // interpreter has (pip ignores installed packages there), and skips Debian's
+  // EXTERNALLY-MANAGED check, which only guards the system's own site-packages.
+  ASSIGN_OR_RETURN(SandboxCommand command,
+                   PipCommand(interpreter, context, {"install", "--target", target}));
+  command.argv.push_back("--");
+  command.argv.insert(command.argv.end(), specs.begin(), specs.end());
+  command.mounts = {{target_host, target, true}, {cache_host, kSandboxCache, true}};
+  return command;
+}
 
 std::map<std::string, std::string> PipSettings(const std::map<std::string, std::string>& env) {
   std::map<std::string, std::string> out;
@@ -139,30 +193,14 @@ absl::StatusOr<SandboxCommand> MakePipCommand(const PythonDepsParams& params,
                                               const std::string& venv_host,
                                               const std::string& req_host,
                                               const std::string& cache_host) {
-  SandboxCommand command;
-  command.argv = {params.interpreter.path,
-                  "-m",
-                  "pip",
-                  "--python",
-                  absl::StrCat(kVenvDir, "/bin/python"),
-                  "install",
-                  "--no-compile",
-                  "--no-warn-script-location",
-                  "--progress-bar",
-                  "off",
-                  "--cache-dir",
-                  absl::StrCat(kSandboxCache, "/pip")};
-  // Only the indexes the build env names are reachable, and only from this step.
-  ASSIGN_OR_RETURN(command.egress, buildpacks::internal::PipEgress(context.build_env));
-  if (!PipNeedsNetwork(context.build_env)) command.argv.push_back("--no-index");
+  ASSIGN_OR_RETURN(SandboxCommand command,
+                   PipCommand(params.interpreter, context,
+                              {"--python", absl::StrCat(kVenvDir, "/bin/python"), "install"}));
   command.argv.insert(command.argv.end(),
                       {"-r", absl::StrCat(kSandboxReqDir, "/requirements.txt")});
-  command.env = BaseEnv(context.build_env);
-  command.cwd = "/tmp";
   command.mounts = {{venv_host, kVenvDir, true},
                     {req_host, kSandboxReqDir, false},
                     {cache_host, kSandboxCache, true}};
-  command.limits = context.limits;
   return command;
 }
 
@@ -218,17 +256,8 @@ absl::StatusOr<LayerOutput> RunPythonDepsInstall(const PythonDepsParams& params,
     ran = RunLogged(pip, context);
     if (!ran.ok()) return internal_error(ran.status());
     if (!ran->first.ok()) {
-      std::string detail;
-      if (std::string missing = MissingPackage(ran->second); !missing.empty()) {
-        detail = absl::StrCat(
-            ": no distribution of ", missing, " was found",
-            online ? " in the configured index (PIP_INDEX_URL)" : absl::StrCat("; ", kIndexHint));
-      } else if (!online) {
-        detail = absl::StrCat("; note: ", kIndexHint);
-      }
-      if (online && LooksLikeUnreachableIndex(ran->second)) absl::StrAppend(&detail, kEgressHint);
-      return Failed(absl::StrCat("pip install (", params.source.kind, ")"), ran->first, ran->second,
-                    pip.limits, FailureKind::kDependencyResolution, detail);
+      return PipFailed(absl::StrCat("pip install (", params.source.kind, ")"), ran->first,
+                       ran->second, pip.limits, online);
     }
   }
 

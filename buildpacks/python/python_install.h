@@ -7,6 +7,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "buildpacks/buildpack.h"
@@ -16,7 +18,7 @@
 
 namespace tempa::buildpacks::python {
 
-inline constexpr char kVenvDir[] = "/opt/venv";       // in the sandbox and in the image
+inline constexpr char kVenvDir[] = "/opt/venv";         // in the sandbox and in the image
 inline constexpr char kSandboxReqDir[] = "/tempa-req";  // the derived requirements file
 inline constexpr char kSandboxCache[] = "/cache";       // pip's cache (per app, never in the image)
 
@@ -46,10 +48,34 @@ absl::Status HashDependencyFiles(const std::string& root, PythonDepsParams& para
 // The pip command: python3.11 -m pip --python /opt/venv/bin/python install --no-compile ...
 // Its egress is the indexes the build env names; a malformed index URL is InvalidArgument.
 absl::StatusOr<SandboxCommand> MakePipCommand(const PythonDepsParams& params,
-                                             const BuildContext& context,
-                                             const std::string& venv_host,
-                                             const std::string& req_host,
-                                             const std::string& cache_host);
+                                              const BuildContext& context,
+                                              const std::string& venv_host,
+                                              const std::string& req_host,
+                                              const std::string& cache_host);
+
+// `python3.11 -m pip install --target TARGET -- SPEC...`: the specs and their dependencies into
+// `target` (in the sandbox; `target_host` is mounted there, writable), with the same index,
+// egress and cache as the dependency install.
+absl::StatusOr<SandboxCommand> MakePipTargetCommand(const PythonInterpreter& interpreter,
+                                                    const BuildContext& context,
+                                                    const std::vector<std::string>& specs,
+                                                    const std::string& target,
+                                                    const std::string& target_host,
+                                                    const std::string& cache_host);
+
+// Runs a sandboxed step, streaming each line to the build log; its result and its output's last
+// lines.
+absl::StatusOr<std::pair<SandboxResult, std::string>> RunLogged(SandboxCommand command,
+                                                                const BuildContext& context);
+
+// The environment of a Python build step: a fixed PATH/HOME/locale, no bytecode, pip's quiet
+// settings, then the user's build env.
+std::map<std::string, std::string> PythonStepEnv(const std::map<std::string, std::string>& user);
+
+// A failed pip run as a dependency_resolution failure of `what`: names the package pip could not
+// find and, offline, says to set PIP_INDEX_URL.
+absl::Status PipFailed(absl::string_view what, const SandboxResult& result, const std::string& tail,
+                       const SandboxLimits& limits, bool online);
 
 // Creates the venv and installs the dependencies; returns the layer with opt/venv (no .pyc,
 // no __pycache__). Failures carry a BuildFailure: dependency_resolution for pip (the message

@@ -11,6 +11,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "buildpacks/internal/fs_util.h"
+#include "buildpacks/python/python_install.h"
+#include "buildpacks/python/python_server.h"
 #include "common/build_error.h"
 
 namespace tempa::buildpacks::python {
@@ -67,8 +69,33 @@ std::vector<std::string> CandidateModules(const std::string& root) {
   return out;
 }
 
-// Django's project package: from manage.py's DJANGO_SETTINGS_MODULE ("mysite.settings"), else
-// the one directory holding both settings.py and wsgi.py.
+// A start command of the app's own that runs gunicorn or uvicorn ("gunicorn app:app", "exec
+// uvicorn main:app ...") which its requirements lack gets the server too, when the build has an
+// index: the server layer puts its script in /opt/venv/bin, first on PATH. Offline, the plan
+// notes that the command will not find it.
+void SupplyForCommand(const DetectOptions& options, const DependencySource& deps,
+                      StartDecision& start) {
+  std::vector<absl::string_view> words =
+      absl::StrSplit(options.start, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+  size_t first = !words.empty() && words[0] == "exec" ? 1 : 0;
+  if (words.size() <= first || deps.kind == "none") return;
+  std::optional<SuppliedServer> server = SupplyableServer(std::string(words[first]));
+  if (!server || deps.names.count(server->name)) return;
+  std::string manifest = deps.kind;
+  if (!PipNeedsNetwork(options.build_env)) {
+    start.supplied_reason =
+        absl::StrCat("note: the start command runs ", server->name, ", which is not in ", manifest,
+                     " and cannot be supplied without a package index: add it to ", manifest);
+    return;
+  }
+  start.supplied_server = server->Spec();
+  start.supplied_reason =
+      absl::StrCat(server->name, " ", server->version, " supplied by Tempa: not in ", manifest,
+                   " (the start command runs it)");
+}
+
+}  // namespace
+
 std::string DjangoProject(const std::string& root) {
   absl::StatusOr<std::string> manage = fs::ReadSmallFile(root + "/manage.py", kMaxSourceBytes);
   if (manage.ok()) {
@@ -91,8 +118,6 @@ std::string DjangoProject(const std::string& root) {
   }
   return "";
 }
-
-}  // namespace
 
 std::optional<AppObject> FindAppObject(const std::string& source) {
   bool imports_flask = false, imports_fastapi = false;
@@ -138,14 +163,40 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
     start.reason =
         absl::StrCat("start: `", options.start, "` (from ",
                      options.start_source.empty() ? "config" : options.start_source, ")");
+    SupplyForCommand(options, deps, start);
     return start;
   }
   std::string manifest = deps.kind == "none" ? "requirements.txt" : deps.kind;
+  // The app's own server when its requirements list it; else the one Tempa supplies (from the
+  // build's index: an offline build cannot fetch it, and says how to fix that).
   auto require = [&](const std::string& what, const std::string& server) -> absl::Status {
     if (deps.names.count(server)) return absl::OkStatus();
-    return BadInput(
-        absl::StrCat(what, " but ", server, " is not in ", manifest, ": add ", server,
-                     " (or set a start command in tempa.toml or a Procfile web: line)"));
+    // Without any manifest nothing is installed, the framework included: a supplied server
+    // would only start to fail importing the app.
+    if (deps.kind == "none") {
+      return BadInput(absl::StrCat(what,
+                                   " but the app has no requirements.txt (or other "
+                                   "manifest), so neither the framework nor ",
+                                   server, " would be installed: add a requirements.txt"));
+    }
+    std::optional<SuppliedServer> supplied = SupplyableServer(server);
+    if (supplied && PipNeedsNetwork(options.build_env)) {
+      start.supplied_server = supplied->Spec();
+      start.supplied_reason = absl::StrCat(supplied->name, " ", supplied->version,
+                                           " supplied by Tempa: not in ", manifest);
+      return absl::OkStatus();
+    }
+    return BadInput(absl::StrCat(
+        what, " but ", server, " is not in ", manifest,
+        " and this build has no package index to fetch it from: add ", server,
+        ", or pass --build-env PIP_INDEX_URL=..., or set a start command (tempa.toml start = "
+        "\"...\" or a Procfile web: line)"));
+  };
+  // `exec gunicorn ...`, or `exec python -m gunicorn ...` for a supplied one (its scripts are
+  // not on PATH; the venv's python imports it through the .pth file).
+  auto run = [&](const std::string& server) {
+    return start.supplied_server.empty() ? absl::StrCat("exec ", server, " ")
+                                         : absl::StrCat("exec python -m ", server, " ");
   };
 
   if (fs::IsRegularFile(root + "/manage.py")) {
@@ -159,7 +210,7 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
         return s;
       }
       start.framework = "django";
-      start.command = Shell(absl::StrCat("exec gunicorn ", start.module, " --bind 0.0.0.0:$PORT"));
+      start.command = Shell(absl::StrCat(run("gunicorn"), start.module, " --bind 0.0.0.0:$PORT"));
       start.reason = absl::StrCat("start: Django project ", project, " (manage.py, ", project,
                                   "/wsgi.py) under gunicorn");
       return start;
@@ -180,12 +231,12 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
     if (app->framework == "fastapi") {
       if (absl::Status s = require(where, "uvicorn"); !s.ok()) return s;
       start.command =
-          Shell(absl::StrCat("exec uvicorn ", start.module, " --host 0.0.0.0 --port $PORT"));
+          Shell(absl::StrCat(run("uvicorn"), start.module, " --host 0.0.0.0 --port $PORT"));
       start.reason = absl::StrCat("start: ", where, " (", start.module, ") under uvicorn");
     } else {
       if (absl::Status s = require(where, "gunicorn"); !s.ok()) return s;
       start.command =
-          Shell(absl::StrCat("exec gunicorn '", start.module, "' --bind 0.0.0.0:$PORT"));
+          Shell(absl::StrCat(run("gunicorn"), "'", start.module, "' --bind 0.0.0.0:$PORT"));
       start.reason = absl::StrCat("start: ", where, " (", start.module, ") under gunicorn");
     }
     return start;

@@ -68,6 +68,14 @@ python_module = "app:app"
   EXPECT_EQ(c.python_module, "app:app");
 }
 
+TEST_F(AppConfigTest, CollectstaticIsUnsetUnlessTheBuildTableSaysSo) {
+  EXPECT_FALSE(Load().collectstatic.has_value());
+  tree_.Write("tempa.toml", "[build]\ncollectstatic = false\n");
+  EXPECT_EQ(Load().collectstatic, false);
+  tree_.Write("tempa.toml", "[build]\ncollectstatic = \"no\"\n");
+  EXPECT_THAT(Error(), HasSubstr("tempa.toml:2: build.collectstatic must be true or false"));
+}
+
 TEST_F(AppConfigTest, BuildEnvAsItsOwnTable) {
   tree_.Write("tempa.toml", "[build.env]\nGOPROXY = \"off\"\n");
   EXPECT_THAT(Load().build_env, UnorderedElementsAre(Pair("GOPROXY", "off")));

@@ -69,14 +69,15 @@ TEST_F(PythonDetectTest, FlaskWithGunicornInRequirementsStartsUnderGunicorn) {
   EXPECT_THAT(plan.reasons, Contains(HasSubstr("requirements.txt found: 2 package(s)")));
 }
 
-TEST_F(PythonDetectTest, FastApiWithoutUvicornSaysWhatToAdd) {
+TEST_F(PythonDetectTest, FastApiWithoutUvicornOfflineSaysWhatToAdd) {
   tree_.Write("requirements.txt", "fastapi\n");
   tree_.Write("main.py", "from fastapi import FastAPI\n\napp = FastAPI()\n");
   auto plan = Detect();
   ASSERT_FALSE(plan.ok());
   EXPECT_THAT(std::string(plan.status().message()),
-              HasSubstr("FastAPI app found in main.py but uvicorn is not in requirements.txt: "
-                        "add uvicorn"));
+              HasSubstr("FastAPI app found in main.py but uvicorn is not in requirements.txt and "
+                        "this build has no package index to fetch it from: add uvicorn, or pass "
+                        "--build-env PIP_INDEX_URL=..., or set a start command"));
   EXPECT_EQ(FailureOf(plan.status())->kind, FailureKind::kBadInput);
 }
 
@@ -102,7 +103,7 @@ TEST_F(PythonDetectTest, DjangoProjectRunsItsWsgiModuleUnderGunicorn) {
               ElementsAre("/bin/sh", "-c", "exec gunicorn mysite.wsgi --bind 0.0.0.0:$PORT"));
 }
 
-TEST_F(PythonDetectTest, DjangoWithoutGunicornIsAnError) {
+TEST_F(PythonDetectTest, DjangoWithoutGunicornOfflineIsAnError) {
   tree_.Write("requirements.txt", "django\n");
   tree_.Write("manage.py", "DJANGO_SETTINGS_MODULE = 'site1.settings'\n");
   tree_.Write("site1/wsgi.py", "");

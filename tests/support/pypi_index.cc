@@ -106,6 +106,32 @@ std::vector<std::string> FlaskAndGunicornSpecs() {
           "python3-setuptools+python3-pkg-resources"};
 }
 
+std::vector<std::string> DjangoSpecs() {
+  return {"python3-django@asgiref>=3.3.2,pytz,sqlparse>=0.2.2", "python3-whitenoise",
+          "python3-asgiref", "python3-sqlparse", "python3-tz"};
+}
+
+std::vector<std::string> FastApiSpecs() {
+  // Debian strips most Requires-Dist lines (its package dependencies replace them): put back
+  // upstream's, and drop FastAPI's starlette<0.26 pin, which bookworm relaxed.
+  return {"python3-fastapi@-starlette,starlette>=0.25.0",
+          "python3-starlette@anyio>=3.4.0",
+          "python3-pydantic@typing-extensions>=4.2.0",
+          "python3-anyio@idna>=2.8,sniffio>=1.1",
+          "python3-sniffio",
+          "python3-idna",
+          "python3-typing-extensions",
+          "python3-jinja2@MarkupSafe>=2.0",
+          "python3-markupsafe"};
+}
+
+std::vector<std::string> SuppliedServerSpecs() {
+  return {"python3-gunicorn@setuptools>=3.0", "python3-setuptools+python3-pkg-resources",
+          // Upstream uvicorn 0.17.6's requirements (Debian's are its package dependencies).
+          "python3-uvicorn@asgiref>=3.4.0,click>=7.0,h11>=0.8", "python3-h11", "python3-click",
+          "python3-asgiref"};
+}
+
 absl::StatusOr<std::vector<std::string>> MakeDebianWheels(const std::string& out_dir,
                                                           const std::vector<std::string>& specs) {
   std::vector<std::string> argv = {"python3", Script(), "debian", out_dir};
@@ -149,8 +175,8 @@ absl::StatusOr<std::unique_ptr<PypiIndex>> PypiIndex::Start(
       int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
-      execlp("python3", "python3", "-m", "http.server", port_text.c_str(), "--bind",
-             "127.0.0.1", "--directory", root.c_str(), static_cast<char*>(nullptr));
+      execlp("python3", "python3", "-m", "http.server", port_text.c_str(), "--bind", "127.0.0.1",
+             "--directory", root.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     for (int i = 0; i < 100; ++i) {

@@ -25,6 +25,15 @@ absl::StatusOr<std::string> MakePureWheel(const std::string& out_dir, const std:
 // them) put back.
 std::vector<std::string> FlaskAndGunicornSpecs();
 
+// Django 3.2 + whitenoise and their dependencies (asgiref, sqlparse, pytz) from Debian 12.
+std::vector<std::string> DjangoSpecs();
+// FastAPI 0.92 + starlette, pydantic, anyio, sniffio, idna, typing-extensions, Jinja2 and
+// MarkupSafe from Debian 12 (FastAPI's upstream starlette<0.26 pin dropped, as Debian does).
+std::vector<std::string> FastApiSpecs();
+// The servers Tempa supplies (gunicorn 20.1.0, uvicorn 0.17.6) and what they need (setuptools,
+// h11, click, asgiref), from Debian 12.
+std::vector<std::string> SuppliedServerSpecs();
+
 // Builds wheels from Debian packages into `out_dir`; the .debs are kept in `out_dir`/debs, so
 // only the first run needs `apt-get download` (Debian's mirror).
 absl::StatusOr<std::vector<std::string>> MakeDebianWheels(const std::string& out_dir,

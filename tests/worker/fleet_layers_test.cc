@@ -140,6 +140,39 @@ TEST_F(FleetLayersTest, ASecondAppWithTheSameLockfileMountsTheFirstAppsDepsLayer
   EXPECT_EQ(copied, 0) << output;
 }
 
+// A later step that needs the deps layer's files (Python's collectstatic) gets them through
+// BuildContext::extract_layer: from the blob store when built or reused here, and from the
+// registry (verified against its digest and diff_id) when the fleet supplied the layer.
+TEST_F(FleetLayersTest, AStepUnpacksTheDepsLayerThisBuildHasWhereverItCameFrom) {
+  for (const char* app : {"a", "b"})
+    testing::WriteFileOrDie(tmp_.Join(app) + "/app.unpacks-deps", "");
+  std::unique_ptr<WorkerRuntime> worker_a = Worker("worker-a");
+  std::unique_ptr<WorkerRuntime> worker_b = Worker("worker-b");
+  ASSERT_TRUE(worker_a && worker_b);
+  std::vector<std::string> log_a, log_b;
+  absl::StatusOr<JobOutcome> a = BuildApp(*worker_a, "a", &log_a);  // built here
+  ASSERT_TRUE(a.ok()) << a.status();
+  absl::StatusOr<JobOutcome> b = BuildApp(*worker_b, "b", &log_b);  // from the fleet
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_FALSE(b->build.layers[0].reused_from.empty());
+  EXPECT_TRUE(*worker_b->cas().blobs().Contains(b->build.layers[0].record.blob.digest))
+      << "B fetched the deps layer to unpack it";
+  testing::WriteFileOrDie(tmp_.Join("a") + "/app.txt", "app a, again");
+  absl::StatusOr<JobOutcome> again = BuildApp(*worker_a, "a", &log_a);  // reused from the cache
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->build.layers[0].reused);
+  const std::pair<WorkerRuntime*, const JobOutcome*> builds[] = {
+      {worker_a.get(), &*a}, {worker_b.get(), &*b}, {worker_a.get(), &*again}};
+  for (const auto& [worker, outcome] : builds) {
+    absl::StatusOr<std::string> blob =
+        worker->cas().blobs().Path(outcome->build.layers[1].record.blob.digest);
+    ASSERT_TRUE(blob.ok()) << blob.status();
+    std::string copy;
+    EXPECT_EQ(Shell(absl::StrCat("tar -xzOf ", *blob, " --wildcards '*dep-copy.txt'"), &copy), 0);
+    EXPECT_EQ(copy, "dependency\n") << outcome->build.image;
+  }
+}
+
 // Regression: the fleet key wrote the build env as "env NAME=VALUE" lines, so an app whose env
 // held one value with a newline ("1\nenv B=2", which tempa.toml allows) got the key of an app
 // with two entries, A=1 and B=2, and the layer one of them made under its own env.

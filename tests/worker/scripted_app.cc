@@ -71,6 +71,13 @@ absl::StatusOr<buildpacks::BuildRecipe> ScriptedBuildpack::Prepare(
     }
     buildpacks::LayerOutput output;
     output.spec.Add({.path = "app/app.txt", .contents = ReadOrEmpty(source + "/app.txt")});
+    // An app holding `app.unpacks-deps` reads the deps layer this build has (built, reused or
+    // from the fleet) through the pipeline's hook, as a step that runs against it would.
+    if (std::filesystem::exists(source + "/app.unpacks-deps")) {
+      std::string dir = context.scratch_dir + "/deps-unpacked";
+      RETURN_IF_ERROR(context.extract_layer(buildpacks::LayerRole::kDeps, dir));
+      output.spec.Add({.path = "app/dep-copy.txt", .contents = ReadOrEmpty(dir + "/deps/dep.txt")});
+    }
     return output;
   };
   recipe.layers.push_back(std::move(app));

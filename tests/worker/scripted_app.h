@@ -3,7 +3,9 @@
 // directory with `deps.lock` (its dependency layer's input key) and `deps.sh`, a shell script
 // run in the real sandbox to make the dependency layer (its output lines reach the build log);
 // an app holding `deps.own-code` has a deps layer never shared across apps (no produce_for_fleet);
-// the app layer holds `app.txt`, after running `app.sh` in the sandbox when there is one.
+// the app layer holds `app.txt`, after running `app.sh` in the sandbox when there is one, and with
+// `app.unpacks-deps` also `dep-copy.txt`: deps/dep.txt of the deps layer, unpacked through
+// BuildContext::extract_layer.
 #pragma once
 
 #include <memory>

@@ -180,6 +180,11 @@ int RunBuild(const BuildArgs& args, std::ostream& out, std::ostream& err) {
                    {"blobs_skipped", outcome->blobs_skipped},
                    {"registry_requests", requests}};
     if (outcome->revision) result["revision"] = *outcome->revision;
+    // What Tempa added that the app did not ask for (a Python server: "gunicorn==20.1.0").
+    if (auto server = outcome->plan.details.find("supplied_server");
+        server != outcome->plan.details.end()) {
+      result["supplied"] = json::array({server->second});
+    }
     if (!outcome->run_image.empty()) result["run_image"] = outcome->run_image;
     out << result.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   } else {

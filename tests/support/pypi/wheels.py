@@ -8,7 +8,8 @@
       Wheels from Debian's packages (apt-get download + dpkg-deb -x): SPEC is
       DEB[+DEB...][@EXTRA_REQUIREMENT[,EXTRA_REQUIREMENT...]] — several .debs merge into one
       wheel (setuptools' pkg_resources lives in python3-pkg-resources); EXTRA_REQUIREMENT adds a
-      Requires-Dist Debian patched out (gunicorn's setuptools). The .debs are kept in
+      Requires-Dist Debian patched out (gunicorn's setuptools), and -NAME drops the wheel's own
+      Requires-Dist lines for NAME (an upstream pin Debian relaxed). The .debs are kept in
       OUT_DIR/debs, so reruns need no network (the wheels are rebuilt: a few seconds).
 
 Wheels are written deterministically (sorted entries, fixed timestamps and modes). Prints the
@@ -120,7 +121,12 @@ def debian(out_dir, spec):
         req_file = os.path.join(root, main, "requires.txt")
         if os.path.exists(req_file):
             requires = requires_from_egg_info(open(req_file).read())
-        requires += [r for r in extra.split(",") if r]
+        # "-NAME" drops the upstream pins of NAME that Debian relaxed (FastAPI 0.92's
+        # starlette<0.26, while bookworm pairs it with starlette 0.26.1).
+        dropped = {normalize(r[1:]) for r in extra.split(",") if r.startswith("-")}
+        requires = [r for r in requires
+                    if normalize(re.split(r"[\s<>=!~;\[(]", r, 1)[0]) not in dropped]
+        requires += [r for r in extra.split(",") if r and not r.startswith("-")]
         head, _, body = meta.partition("\n\n")
         head = "\n".join(l for l in head.splitlines() if not l.startswith("Requires-Dist: "))
         meta = head + "\n" + "".join(f"Requires-Dist: {r}\n" for r in requires) + "\n" + body

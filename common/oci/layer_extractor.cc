@@ -1,4 +1,4 @@
-#include "deploy/image/layer_extractor.h"
+#include "common/oci/layer_extractor.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -16,9 +16,9 @@
 #include "absl/strings/str_join.h"
 #include "common/posix_status.h"
 #include "common/status_macros.h"
-#include "deploy/image/beneath_tree.h"
+#include "common/oci/beneath_tree.h"
 
-namespace tempa::deploy {
+namespace tempa::oci {
 namespace {
 
 constexpr char kOpaque[] = ".wh..wh..opq";
@@ -362,4 +362,4 @@ absl::Status LayerExtractor::RemoveLowerEntries(int dir_fd, const std::string& d
   return absl::OkStatus();
 }
 
-}  // namespace tempa::deploy
+}  // namespace tempa::oci

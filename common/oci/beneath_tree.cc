@@ -1,4 +1,4 @@
-#include "deploy/image/beneath_tree.h"
+#include "common/oci/beneath_tree.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 
-namespace tempa::deploy {
+namespace tempa::oci {
 namespace {
 
 std::string Joined(const std::vector<std::string>& parts, size_t count) {
@@ -151,4 +151,4 @@ absl::StatusOr<std::vector<std::string>> ListDirectory(int dir_fd, absl::string_
   return names;
 }
 
-}  // namespace tempa::deploy
+}  // namespace tempa::oci

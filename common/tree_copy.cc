@@ -124,7 +124,7 @@ struct Copier {
 
   // Copies the entries of `src_dir` into the (new, empty) directory `dst_dir`.
   absl::Status CopyEntries(int src_dir, int dst_dir, const std::string& from, const std::string& to,
-                           int depth = 0) {
+                           const std::string& rel = "", int depth = 0) {
     if (depth > kMaxTreeDepth) {
       return absl::InvalidArgumentError(absl::StrCat(from, " is nested more than ", kMaxTreeDepth,
                                                      " directories deep; not copied"));
@@ -138,6 +138,8 @@ struct Copier {
       if (::fstatat(src_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         return ErrnoStatus(errno, "stat", child_from);
       }
+      const std::string child_rel = rel.empty() ? name : absl::StrCat(rel, "/", name);
+      if (options.skip && options.skip(child_rel, S_ISDIR(st.st_mode))) continue;
       if (S_ISREG(st.st_mode)) {
         RETURN_IF_ERROR(CopyFile(src_dir, dst_dir, name, st, child_from, child_to));
       } else if (S_ISLNK(st.st_mode)) {
@@ -153,7 +155,8 @@ struct Copier {
             ::openat(dst_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub_dst.valid()) return ErrnoStatus(errno, "open directory", child_to);
         RETURN_IF_ERROR(Own(sub_dst.get(), child_to));
-        RETURN_IF_ERROR(CopyEntries(sub_src.get(), sub_dst.get(), child_from, child_to, depth + 1));
+        RETURN_IF_ERROR(
+            CopyEntries(sub_src.get(), sub_dst.get(), child_from, child_to, child_rel, depth + 1));
         RETURN_IF_ERROR(FinishDirectory(sub_dst.get(), st, child_to));
       }
       // Sockets, fifos and devices have no place in a source tree: skipped.

@@ -4,6 +4,7 @@
 // are read through descriptors only. Nothing outside `from` is ever read.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct TreeCopyOptions {
   // Give everything copied the owner of the directory `to` is made in (a build user's scratch
   // directory), instead of the caller's: set on each new entry's descriptor (links themselves).
   bool owner_from_parent = false;
+  // Asked for each entry below `from` (its path relative to `from`, and whether it is a
+  // directory), parents before their entries: true leaves it out (a directory is not walked).
+  std::function<bool(const std::string& rel, bool is_dir)> skip;
 };
 
 // Copies the tree under the directory `from` into `to`, which must not exist yet (its parent

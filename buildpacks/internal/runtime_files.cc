@@ -188,15 +188,48 @@ std::vector<std::string> RustRuntimeDefaults() {
                           "rust-toolchain", "rust-toolchain.toml", ".cargo/"});
 }
 
-absl::StatusOr<LayerOutput> RuntimeFilesLayer(const std::string& app_dir,
-                                              const RuntimeFilesOptions& options) {
+// The rules of one selection and the Selector over them (which holds references into it).
+struct RuntimeFilesFilter::Rules {
+  Rules(RuntimeFilesOptions options, IgnoreRules defaults, Ignore ignore, IgnoreRules include,
+        IgnoreRules exclude)
+      : options(std::move(options)),
+        defaults(std::move(defaults)),
+        ignore(std::move(ignore)),
+        include(std::move(include)),
+        exclude(std::move(exclude)),
+        selector(this->options, this->defaults, this->ignore, this->include, this->exclude) {}
+  RuntimeFilesOptions options;
+  IgnoreRules defaults;
+  Ignore ignore;
+  IgnoreRules include;
+  IgnoreRules exclude;
+  Selector selector;
+};
+
+absl::StatusOr<std::unique_ptr<RuntimeFilesFilter>> RuntimeFilesFilter::Make(
+    const std::string& app_dir, const RuntimeFilesOptions& options) {
   ASSIGN_OR_RETURN(IgnoreRules defaults, IgnoreRules::FromGlobs(options.defaults, "defaults"));
   ASSIGN_OR_RETURN(IgnoreRules include,
                    IgnoreRules::FromGlobs(options.include, "tempa.toml include"));
   ASSIGN_OR_RETURN(IgnoreRules exclude,
                    IgnoreRules::FromGlobs(options.exclude, "tempa.toml exclude"));
   ASSIGN_OR_RETURN(Ignore ignore, LoadIgnoreFile(app_dir));
-  Selector selector(options, defaults, ignore, include, exclude);
+  return std::unique_ptr<RuntimeFilesFilter>(new RuntimeFilesFilter(std::make_unique<Rules>(
+      options, std::move(defaults), std::move(ignore), std::move(include), std::move(exclude))));
+}
+
+RuntimeFilesFilter::RuntimeFilesFilter(std::unique_ptr<Rules> rules) : rules_(std::move(rules)) {}
+RuntimeFilesFilter::~RuntimeFilesFilter() = default;
+
+bool RuntimeFilesFilter::Skip(const std::string& rel, bool is_dir) {
+  return rules_->selector.Skip(rel, is_dir);
+}
+
+absl::StatusOr<LayerOutput> RuntimeFilesLayer(const std::string& app_dir,
+                                              const RuntimeFilesOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RuntimeFilesFilter> filter,
+                   RuntimeFilesFilter::Make(app_dir, options));
+  Selector& selector = filter->rules_->selector;
 
   oci::LayerSpec tree;
   oci::TreeOptions tree_options;

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,28 @@ struct RuntimeFilesOptions {
   // Bounds on what goes into the layer; over them the build fails naming the limit.
   size_t max_files = 100000;
   uint64_t max_bytes = uint64_t{2} << 30;
+};
+
+// The selection RuntimeFilesLayer makes, as the predicate of a tree walk (TreeOptions::skip,
+// TreeCopyOptions::skip): for a build step that must see exactly the files the image gets
+// (Django's collectstatic runs on such a copy, so a file .tempaignore leaves out cannot reach
+// the static layer through it). Entries are asked parents first, as a walk does; one filter
+// serves one walk.
+class RuntimeFilesFilter {
+ public:
+  // Loads the app's .tempaignore/.dockerignore; errors as RuntimeFilesLayer's.
+  static absl::StatusOr<std::unique_ptr<RuntimeFilesFilter>> Make(
+      const std::string& app_dir, const RuntimeFilesOptions& options);
+  ~RuntimeFilesFilter();
+  // True to leave `rel` (relative to the app directory) out; a directory left out is not walked.
+  bool Skip(const std::string& rel, bool is_dir);
+
+ private:
+  friend absl::StatusOr<LayerOutput> RuntimeFilesLayer(const std::string& app_dir,
+                                                       const RuntimeFilesOptions& options);
+  struct Rules;
+  explicit RuntimeFilesFilter(std::unique_ptr<Rules> rules);
+  std::unique_ptr<Rules> rules_;
 };
 
 // Defaults for a compiled app: build outputs, vendor/, the language's sources and manifests and

@@ -42,9 +42,8 @@ absl::Status Internal(absl::Status status, absl::string_view step) {
 
 namespace python {
 
-absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir,
-                                           const std::vector<std::string>& include,
-                                           const std::vector<std::string>& exclude) {
+internal::RuntimeFilesOptions PythonAppFilesOptions(const std::vector<std::string>& include,
+                                                    const std::vector<std::string>& exclude) {
   internal::RuntimeFilesOptions options;
   options.layer_version = kAppLayerVersion;
   // Bytecode is the interpreter's cache, not source: it would differ between checkouts.
@@ -52,7 +51,13 @@ absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir,
   options.include = include;
   options.exclude = exclude;
   options.allow_links_out = false;
-  return internal::RuntimeFilesLayer(source_dir, options);
+  return options;
+}
+
+absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir,
+                                           const std::vector<std::string>& include,
+                                           const std::vector<std::string>& exclude) {
+  return internal::RuntimeFilesLayer(source_dir, PythonAppFilesOptions(include, exclude));
 }
 
 }  // namespace python

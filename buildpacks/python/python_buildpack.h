@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "buildpacks/buildpack.h"
+#include "buildpacks/internal/runtime_files.h"
 #include "buildpacks/python/python_toolchain.h"
 #include "buildpacks/runbase/debian_base.h"
 
@@ -54,6 +55,10 @@ namespace python {
 // The app layer: `source_dir` at /app without .git, __pycache__, *.pyc, .venv and venv, nor what
 // .tempaignore (or .dockerignore) excludes; tempa.toml's `include` / `exclude` globs override
 // (internal/runtime_files.h). content_key over every entry's path, type, mode and content digest.
+// The selection the app layer makes (the same for every step that must see the app as the image
+// has it: collectstatic's copy).
+internal::RuntimeFilesOptions PythonAppFilesOptions(const std::vector<std::string>& include,
+                                                    const std::vector<std::string>& exclude);
 absl::StatusOr<LayerOutput> PythonAppLayer(const std::string& source_dir,
                                            const std::vector<std::string>& include = {},
                                            const std::vector<std::string>& exclude = {});

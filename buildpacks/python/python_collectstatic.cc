@@ -17,7 +17,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "buildpacks/internal/fs_util.h"
+#include "buildpacks/internal/runtime_files.h"
 #include "buildpacks/internal/step_failure.h"
+#include "buildpacks/python/python_buildpack.h"
 #include "buildpacks/python/python_install.h"
 #include "common/beneath.h"
 #include "common/build_error.h"
@@ -222,11 +224,19 @@ void KeepVenv(const VenvForStep& venv, const BuildContext& context) {
 absl::StatusOr<LayerOutput> RunCollectstatic(const CollectstaticInputs& inputs,
                                              const BuildContext& context) {
   TEMPA_CHECK(context.sandbox != nullptr, "BuildContext.sandbox must be set");
-  // The app as collectstatic sees it: a copy the build user owns and may write.
+  // The app as collectstatic sees it: a copy the build user owns and may write, of exactly the
+  // files the app layer holds, so nothing .tempaignore leaves out reaches STATIC_ROOT.
   std::string app_host = context.scratch_dir + "/django-app";
+  absl::StatusOr<std::unique_ptr<internal::RuntimeFilesFilter>> filter =
+      internal::RuntimeFilesFilter::Make(
+          context.source_dir, PythonAppFilesOptions(context.include_files, context.exclude_files));
+  if (!filter.ok()) return WithFailure(filter.status(), {FailureKind::kBadInput, "build", ""});
   TreeCopyOptions copy;
   copy.exclude_names = ExcludedNames();
   copy.owner_from_parent = true;
+  copy.skip = [&filter](const std::string& rel, bool is_dir) {
+    return (*filter)->Skip(rel, is_dir);
+  };
   if (absl::Status s = CopyTree(context.source_dir, app_host, copy); !s.ok()) return Internal(s);
   absl::StatusOr<VenvForStep> venv = AcquireVenv(inputs, context);
   if (!venv.ok()) return Internal(venv.status());

@@ -87,6 +87,7 @@ class CollectstaticTest : public ::testing::Test {
     context.scratch_dir = scratch_.path();
     context.cache_dir = cache_.path();
     context.build_env = env_;
+    context.exclude_files = exclude_files_;
     context.sandbox = &sandbox_;
     context.log = [this](absl::string_view line) { log_ += std::string(line) + "\n"; };
     context.extract_layer = [this](LayerRole role, const std::string& dir) {
@@ -108,6 +109,7 @@ class CollectstaticTest : public ::testing::Test {
 
   TempTree src_, scratch_, cache_;
   std::map<std::string, std::string> env_ = {{"PIP_INDEX_URL", kIndex}};
+  std::vector<std::string> exclude_files_;  // tempa.toml's exclude
   DjangoSandbox sandbox_;
   std::vector<LayerRole> extracted_;
   std::string log_;
@@ -216,6 +218,31 @@ TEST_F(CollectstaticTest, TheCollectedTreeGoesInAtItsAppPathWithTheUnpackedVenv)
   for (const std::string& p : paths) EXPECT_TRUE(absl::StartsWith(p, "app/staticfiles")) << p;
   EXPECT_EQ(out->report.at("static_root"), "/app/staticfiles");
   EXPECT_EQ(out->report.at("files"), "1");
+}
+
+TEST_F(CollectstaticTest, CollectstaticSeesOnlyTheFilesTheAppLayerHolds) {
+  // What .tempaignore or tempa.toml's exclude leaves out of the image must not reach it through
+  // STATIC_ROOT either: collectstatic copies whatever its finders see.
+  src_.Write(".tempaignore", "static/secret.css\n");
+  src_.Write("static/secret.css", "s3cret\n");
+  src_.Write("static/drafts/draft.css", "draft\n");
+  exclude_files_ = {"static/drafts/"};
+  std::map<std::string, bool> seen;
+  sandbox_.plant = [&seen](const std::string& app_host) {
+    for (const char* rel : {"static/css/site.css", "static/secret.css", "static/drafts/draft.css",
+                            "mysite/settings.py", ".tempaignore"}) {
+      seen[rel] = std::filesystem::exists(std::filesystem::path(app_host) / rel);
+    }
+  };
+  auto recipe = Prepare(MustDetect());
+  ASSERT_TRUE(recipe.ok()) << recipe.status();
+  absl::StatusOr<LayerOutput> out = StaticLayer(*recipe)->produce();
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(seen["static/css/site.css"]);
+  EXPECT_TRUE(seen["mysite/settings.py"]);
+  EXPECT_FALSE(seen["static/secret.css"]);
+  EXPECT_FALSE(seen["static/drafts/draft.css"]);
+  EXPECT_FALSE(seen[".tempaignore"]);
 }
 
 TEST_F(CollectstaticTest, TheUnpackedVenvIsKeptForTheNextBuildOfTheSameDepsOnly) {

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/support/temp_dir.h"
@@ -60,6 +62,32 @@ TEST(TreeCopyTest, ExcludedNamesAreLeftOutAndModesNormalised) {
   EXPECT_FALSE(fs::exists(tmp.Join("dst/.git")));
   EXPECT_EQ(fs::status(tmp.Join("dst/run.sh")).permissions(), fs::perms(0755));
   EXPECT_EQ(fs::status(tmp.Join("dst/data")).permissions(), fs::perms(0644));
+}
+
+TEST(TreeCopyTest, SkipIsAskedWithRelativePathsParentsFirstAndASkippedDirectoryIsNotWalked) {
+  TempDir tmp;
+  fs::create_directories(tmp.Join("src/keep/deep"));
+  fs::create_directories(tmp.Join("src/drop/inner"));
+  WriteFileOrDie(tmp.Join("src/keep/deep/a.txt"), "a");
+  WriteFileOrDie(tmp.Join("src/keep/secret.env"), "s");
+  WriteFileOrDie(tmp.Join("src/drop/inner/b.txt"), "b");
+  std::vector<std::pair<std::string, bool>> asked;
+  TreeCopyOptions options;
+  options.skip = [&asked](const std::string& rel, bool is_dir) {
+    asked.emplace_back(rel, is_dir);
+    return rel == "drop" || rel == "keep/secret.env";
+  };
+  ASSERT_TRUE(CopyTree(tmp.Join("src"), tmp.Join("dst"), options).ok());
+  EXPECT_EQ(Read(tmp.Join("dst/keep/deep/a.txt")), "a");
+  EXPECT_FALSE(fs::exists(tmp.Join("dst/keep/secret.env")));
+  EXPECT_FALSE(fs::exists(tmp.Join("dst/drop")));
+  for (const auto& [rel, is_dir] : asked) EXPECT_NE(rel.rfind("drop/", 0), 0u) << rel;
+  std::vector<std::pair<std::string, bool>> expected = {{"drop", true},
+                                                        {"keep", true},
+                                                        {"keep/deep", true},
+                                                        {"keep/deep/a.txt", false},
+                                                        {"keep/secret.env", false}};
+  EXPECT_EQ(asked, expected);
 }
 
 TEST(TreeCopyTest, ModificationTimesAreKept) {

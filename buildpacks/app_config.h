@@ -28,8 +28,8 @@ namespace tempa::buildpacks {
 struct AppConfig {
   std::string subdirectory;  // relative to the repository root; "" = the root
   std::optional<int> port;
-  std::string start;          // shell-form start command; from tempa.toml `start` or Procfile `web:`
-  std::string start_source;   // "tempa.toml", "Procfile" or "" — for `tempa detect`'s reasons
+  std::string start;         // shell-form start command; from tempa.toml `start` or Procfile `web:`
+  std::string start_source;  // "tempa.toml", "Procfile" or "" — for `tempa detect`'s reasons
   std::map<std::string, std::string> build_env;
   std::string go_main;
   std::string rust_bin;

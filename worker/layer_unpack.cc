@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/beneath.h"
+#include "common/oci/layer_extractor.h"
 #include "common/posix_status.h"
 #include "common/status_macros.h"
-#include "common/oci/layer_extractor.h"
 
 namespace tempa::worker {
 
@@ -31,7 +31,7 @@ absl::Status UnpackLayer(const oci::LayerRecord& layer, cas::BlobStore& blobs,
   if (::mkdir(dir.c_str(), 0755) != 0) return ErrnoStatus(errno, "mkdir", dir);
   ASSIGN_OR_RETURN(UniqueFd root, OpenRootDirectory(dir));
   oci::LayerExtractor extractor(root.get(), dir, oci::ExtractLimits{},
-                                   /*apply_owners=*/false);
+                                /*apply_owners=*/false);
   ASSIGN_OR_RETURN(Digest diff_id, extractor.Apply(blob_path, layer_name));
   if (diff_id != layer.diff_id) {
     return absl::DataLossError(absl::StrCat(layer_name, " unpacked to diff_id ", diff_id.ToString(),

@@ -230,8 +230,9 @@ absl::StatusOr<BuildRecipe> GoBuildpack::Prepare(const BuildPlan& plan,
   if (!base.ok()) return WithFailure(base.status(), {FailureKind::kInternal, "build", ""});
   recipe.layers.push_back(*std::move(base));
   // The repository's runtime files (templates/, static/...), next to the binary at /app.
-  ASSIGN_OR_RETURN(std::optional<PlannedLayer> files,
-                   internal::RuntimeFilesPlannedLayer(context, internal::GoRuntimeDefaults(), params.app_name));
+  ASSIGN_OR_RETURN(
+      std::optional<PlannedLayer> files,
+      internal::RuntimeFilesPlannedLayer(context, internal::GoRuntimeDefaults(), params.app_name));
   if (files) recipe.layers.push_back(*std::move(files));
 
   PlannedLayer app;

@@ -189,8 +189,9 @@ absl::StatusOr<BuildRecipe> RustBuildpack::Prepare(const BuildPlan& plan,
   ASSIGN_OR_RETURN(PlannedLayer base, options_.run_base(*needs, context));
   recipe.layers.push_back(std::move(base));
   // The repository's runtime files (templates/, static/...), next to the binary at /app.
-  ASSIGN_OR_RETURN(std::optional<PlannedLayer> files,
-                   internal::RuntimeFilesPlannedLayer(context, internal::RustRuntimeDefaults(), params.bin));
+  ASSIGN_OR_RETURN(
+      std::optional<PlannedLayer> files,
+      internal::RuntimeFilesPlannedLayer(context, internal::RustRuntimeDefaults(), params.bin));
   if (files) recipe.layers.push_back(*std::move(files));
   PlannedLayer app;
   app.role = LayerRole::kApp;

@@ -86,9 +86,9 @@ TEST_F(PythonDetectTest, FastApiInAPackageStartsUnderUvicorn) {
   tree_.Write("app/__init__.py", "");
   tree_.Write("app/main.py", "import fastapi\napi: fastapi.FastAPI = fastapi.FastAPI(title='x')\n");
   BuildPlan plan = MustDetect();
-  EXPECT_THAT(plan.start_command,
-              ElementsAre("/bin/sh", "-c",
-                          "exec uvicorn app.main:api --host 0.0.0.0 --port $PORT"));
+  EXPECT_THAT(
+      plan.start_command,
+      ElementsAre("/bin/sh", "-c", "exec uvicorn app.main:api --host 0.0.0.0 --port $PORT"));
 }
 
 TEST_F(PythonDetectTest, DjangoProjectRunsItsWsgiModuleUnderGunicorn) {
@@ -150,7 +150,8 @@ TEST_F(PythonDetectTest, NothingToStartSaysHowToSayIt) {
 }
 
 TEST_F(PythonDetectTest, RequirementsIncludesAreInlinedAndLocalPathsSkipped) {
-  tree_.Write("requirements.txt", "-r reqs/base.txt\n-e .\nrequests==2.31 \\\n  --hash=sha256:ab\n");
+  tree_.Write("requirements.txt",
+              "-r reqs/base.txt\n-e .\nrequests==2.31 \\\n  --hash=sha256:ab\n");
   tree_.Write("reqs/base.txt", "# base\nflask>=2\n");
   tree_.Write("main.py", "");
   auto source = python::FindDependencySource(tree_.path());
@@ -246,8 +247,9 @@ source = { registry = "https://pypi.org/simple" }
 }
 
 TEST_F(PythonDetectTest, PipfileWithoutLockUsesItsPackages) {
-  tree_.Write("Pipfile", "[packages]\nflask = \"*\"\ngunicorn = {version = \">=20\", "
-                         "extras = [\"gevent\"]}\n[dev-packages]\npytest = \"*\"\n");
+  tree_.Write("Pipfile",
+              "[packages]\nflask = \"*\"\ngunicorn = {version = \">=20\", "
+              "extras = [\"gevent\"]}\n[dev-packages]\npytest = \"*\"\n");
   tree_.Write("app.py", kFlaskApp);
   BuildPlan plan = MustDetect();
   EXPECT_EQ(Requirements(), "flask\ngunicorn[gevent]>=20\n");

@@ -17,8 +17,8 @@ using nlohmann::json;
 TEST_F(TempaE2eTest, DirectoryWithNoAppNamesTheFilesLookedFor) {
   fs::create_directories(tmp_.Join("empty"));
   std::ofstream(tmp_.Join("empty/README.md")) << "nothing to build\n";
-  CommandResult r = Tempa({"build", tmp_.Join("empty"), "--image", registry() + "/x",
-                           "--cache-dir", tmp_.Join("cache"), "--json"});
+  CommandResult r = Tempa({"build", tmp_.Join("empty"), "--image", registry() + "/x", "--cache-dir",
+                           tmp_.Join("cache"), "--json"});
   EXPECT_EQ(r.exit_code, 1);
   for (const char* marker : {"go.mod", "Cargo.toml", "requirements.txt"}) {
     EXPECT_TRUE(absl::StrContains(r.err, marker)) << r.err;
@@ -48,16 +48,15 @@ TEST_F(TempaE2eTest, CompileErrorShowsTheCompilerMessage) {
   EXPECT_EQ(r.exit_code, 1);
   json error = ErrorOf(r);
   EXPECT_EQ(error["kind"], "compile") << r.out;
-  EXPECT_TRUE(absl::StrContains(error["log_tail"].get<std::string>(), "undefinedThing"))
-      << r.out;
+  EXPECT_TRUE(absl::StrContains(error["log_tail"].get<std::string>(), "undefinedThing")) << r.out;
   EXPECT_TRUE(absl::StrContains(r.err, "broken.go")) << r.err;
 }
 
 TEST_F(TempaE2eTest, UnreachableRegistryFailsFastNamingTheHost) {
   std::string src = CopyExample("go-hello", "app");
   std::string host = absl::StrCat("127.0.0.1:", PickFreePort());  // nothing listens there
-  CommandResult r = Tempa({"build", src, "--image", host + "/app", "--cache-dir",
-                           tmp_.Join("cache"), "--json"});
+  CommandResult r =
+      Tempa({"build", src, "--image", host + "/app", "--cache-dir", tmp_.Join("cache"), "--json"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(ErrorOf(r)["kind"], "push") << r.out;
   EXPECT_TRUE(absl::StrContains(r.err, host)) << r.err;
@@ -71,8 +70,8 @@ TEST_F(TempaE2eTest, RegistryAnswering500FailsAfterRetriesAndLeavesTheCacheWhole
   FakeRegistry failing(options);
   std::string src = CopyExample("go-hello", "app");
   std::string cache = tmp_.Join("cache");
-  CommandResult r = Tempa({"build", src, "--image", failing.host_port() + "/app", "--cache-dir",
-                           cache, "--json"});
+  CommandResult r = Tempa(
+      {"build", src, "--image", failing.host_port() + "/app", "--cache-dir", cache, "--json"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(ErrorOf(r)["kind"], "push") << r.out;
   EXPECT_TRUE(absl::StrContains(r.err, "500")) << r.err;

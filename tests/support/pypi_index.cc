@@ -95,15 +95,10 @@ absl::StatusOr<std::string> MakePureWheel(const std::string& out_dir, const std:
 
 std::vector<std::string> FlaskAndGunicornSpecs() {
   return {"python3-flask@Werkzeug>=2.2.2,Jinja2>=3.0,itsdangerous>=2.0,click>=8.0",
-          "python3-werkzeug@MarkupSafe>=2.1.1",
-          "python3-jinja2@MarkupSafe>=2.0",
-          "python3-markupsafe",
-          "python3-itsdangerous",
-          "python3-click",
-          "python3-blinker",
+          "python3-werkzeug@MarkupSafe>=2.1.1", "python3-jinja2@MarkupSafe>=2.0",
+          "python3-markupsafe", "python3-itsdangerous", "python3-click", "python3-blinker",
           // Upstream gunicorn 20.1 requires setuptools (it imports pkg_resources).
-          "python3-gunicorn@setuptools>=3.0",
-          "python3-setuptools+python3-pkg-resources"};
+          "python3-gunicorn@setuptools>=3.0", "python3-setuptools+python3-pkg-resources"};
 }
 
 std::vector<std::string> DjangoSpecs() {

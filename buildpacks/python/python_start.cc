@@ -190,7 +190,7 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
         what, " but ", server, " is not in ", manifest,
         " and this build has no package index to fetch it from: add ", server,
         ", or pass --build-env PIP_INDEX_URL=..., or set a start command (tempa.toml start = "
-        "\"...\" or a Procfile web: line)"));
+        "\"...\", a Procfile web: line, tempa build --start or tempa apps set --start)"));
   };
   // `exec gunicorn ...`, or `exec python -m gunicorn ...` for a supplied one (its scripts are
   // not on PATH; the venv's python imports it through the .pth file).
@@ -256,7 +256,8 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
       "Python app found (", deps.kind,
       ") but nothing says how to start it: no Django, FastAPI or "
       "Flask app object and no app.py or main.py; add a Procfile with `web: <command>` or "
-      "start = \"<command>\" in tempa.toml"));
+      "start = \"<command>\" in tempa.toml, or give one from outside (tempa build --start, "
+      "tempa apps set --start)"));
 }
 
 }  // namespace tempa::buildpacks::python

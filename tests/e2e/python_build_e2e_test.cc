@@ -23,16 +23,9 @@ using nlohmann::json;
 
 class PythonE2eTest : public TempaE2eTest {
  protected:
-  // The Debian-made wheels are cached in the build tree: only the first run downloads .debs.
   static void SetUpTestSuite() {
-    std::string cache = std::string(TEMPA_BINARY_DIR) + "/tests/e2e/python-wheels";
-    auto wheels = MakeDebianWheels(cache, FlaskAndGunicornSpecs());
-    if (!wheels.ok()) {
-      setup_error_ = new std::string(wheels.status().ToString());
-      return;
-    }
-    index_root_ = new TempDir("tempa-pypi-");
-    auto index = PypiIndex::Start(index_root_->path(), *wheels);
+    auto index = DebianWheelIndex::Start(std::string(TEMPA_BINARY_DIR) + "/tests/e2e/python-wheels",
+                                         FlaskAndGunicornSpecs());
     if (!index.ok()) {
       setup_error_ = new std::string(index.status().ToString());
       return;
@@ -41,7 +34,6 @@ class PythonE2eTest : public TempaE2eTest {
   }
   static void TearDownTestSuite() {
     delete index_;
-    delete index_root_;
     delete setup_error_;
   }
 
@@ -68,14 +60,12 @@ class PythonE2eTest : public TempaE2eTest {
   }
 
   static std::string* setup_error_;
-  static TempDir* index_root_;
-  static PypiIndex* index_;
+  static DebianWheelIndex* index_;
   double last_seconds_ = 0;
 };
 
 std::string* PythonE2eTest::setup_error_ = nullptr;
-TempDir* PythonE2eTest::index_root_ = nullptr;
-PypiIndex* PythonE2eTest::index_ = nullptr;
+DebianWheelIndex* PythonE2eTest::index_ = nullptr;
 
 TEST_F(PythonE2eTest, FlaskAppBuildsRunsUnderGunicornAndRebuildsOnlyWhatChanged) {
   std::string src = CopyExample("python-flask", "app");

@@ -31,15 +31,8 @@ class PythonServerE2eTest : public TempaE2eTest {
     for (const std::vector<std::string>& more : {FastApiSpecs(), SuppliedServerSpecs()}) {
       specs.insert(specs.end(), more.begin(), more.end());
     }
-    // The Debian-made wheels are cached in the build tree: only the first run downloads .debs.
-    auto wheels =
-        MakeDebianWheels(std::string(TEMPA_BINARY_DIR) + "/tests/e2e/python-wheels", specs);
-    if (!wheels.ok()) {
-      setup_error_ = new std::string(wheels.status().ToString());
-      return;
-    }
-    index_root_ = new TempDir("tempa-pypi-");
-    auto index = PypiIndex::Start(index_root_->path(), *wheels);
+    auto index =
+        DebianWheelIndex::Start(std::string(TEMPA_BINARY_DIR) + "/tests/e2e/python-wheels", specs);
     if (!index.ok()) {
       setup_error_ = new std::string(index.status().ToString());
       return;
@@ -48,7 +41,6 @@ class PythonServerE2eTest : public TempaE2eTest {
   }
   static void TearDownTestSuite() {
     delete index_;
-    delete index_root_;
     delete setup_error_;
   }
 
@@ -87,14 +79,12 @@ class PythonServerE2eTest : public TempaE2eTest {
   }
 
   static std::string* setup_error_;
-  static TempDir* index_root_;
-  static PypiIndex* index_;
+  static DebianWheelIndex* index_;
   double last_seconds_ = 0;
 };
 
 std::string* PythonServerE2eTest::setup_error_ = nullptr;
-TempDir* PythonServerE2eTest::index_root_ = nullptr;
-PypiIndex* PythonServerE2eTest::index_ = nullptr;
+DebianWheelIndex* PythonServerE2eTest::index_ = nullptr;
 
 TEST_F(PythonServerE2eTest, DjangoWithoutGunicornGetsItCollectsStaticAndServesBoth) {
   std::string src = CopyApp("django-whitenoise");

@@ -192,4 +192,16 @@ PypiIndex::~PypiIndex() {
 
 std::string PypiIndex::url() const { return absl::StrCat("http://127.0.0.1:", port_, "/simple"); }
 
+absl::StatusOr<std::unique_ptr<DebianWheelIndex>> DebianWheelIndex::Start(
+    const std::string& wheel_cache, const std::vector<std::string>& specs) {
+  absl::StatusOr<std::vector<std::string>> wheels = MakeDebianWheels(wheel_cache, specs);
+  if (!wheels.ok()) return wheels.status();
+  std::unique_ptr<DebianWheelIndex> index(new DebianWheelIndex());
+  absl::StatusOr<std::unique_ptr<PypiIndex>> served =
+      PypiIndex::Start(index->root_.path(), *wheels);
+  if (!served.ok()) return served.status();
+  index->index_ = *std::move(served);
+  return index;
+}
+
 }  // namespace tempa::testing

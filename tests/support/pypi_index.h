@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "tests/support/temp_dir.h"
 
 namespace tempa::testing {
 
@@ -56,6 +57,22 @@ class PypiIndex {
   PypiIndex(pid_t pid, int port) : pid_(pid), port_(port) {}
   pid_t pid_;
   int port_;
+};
+
+// A test suite's index of Debian-made wheels: MakeDebianWheels into `wheel_cache` (kept between
+// runs, so only the first downloads .debs), served by a PypiIndex from a fresh temporary
+// directory; both go when it is destroyed.
+class DebianWheelIndex {
+ public:
+  static absl::StatusOr<std::unique_ptr<DebianWheelIndex>> Start(
+      const std::string& wheel_cache, const std::vector<std::string>& specs);
+  // "http://127.0.0.1:PORT/simple" — the PIP_INDEX_URL.
+  std::string url() const { return index_->url(); }
+
+ private:
+  DebianWheelIndex() : root_("tempa-pypi-") {}
+  TempDir root_;
+  std::unique_ptr<PypiIndex> index_;
 };
 
 }  // namespace tempa::testing

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/env_file.h"
 
 namespace tempa::worker {
 namespace {
@@ -57,19 +58,10 @@ absl::Status AddRuntimeEnv(absl::string_view where, absl::string_view pair,
 
 absl::Status ParseRuntimeEnvFile(absl::string_view where, absl::string_view content,
                                  std::map<std::string, std::string>& env) {
-  int number = 0;
-  for (absl::string_view line : absl::StrSplit(content, '\n')) {
-    ++number;
-    absl::ConsumeSuffix(&line, "\r");
-    absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(line);
-    if (trimmed.empty() || trimmed[0] == '#') continue;
-    absl::ConsumePrefix(&trimmed, "export ");
-    if (absl::Status s = AddRuntimeEnv(absl::StrCat(where, " line ", number), trimmed, env);
-        !s.ok()) {
-      return s;
-    }
-  }
-  return absl::OkStatus();
+  return ForEachEnvFileLine(content, where,
+                            [&env](const std::string& line, absl::string_view pair) {
+                              return AddRuntimeEnv(line, pair, env);
+                            });
 }
 
 }  // namespace tempa::worker

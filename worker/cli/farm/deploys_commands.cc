@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/env_file.h"
 #include "worker/cli/farm/deploy_format.h"
 #include "worker/cli/farm/deploy_units.h"
 #include "worker/cli/farm/farm_format.h"
@@ -46,21 +47,11 @@ absl::Status AddEnv(absl::string_view where, absl::string_view pair,
   return absl::OkStatus();
 }
 
-// An env file: NAME=VALUE lines; blank lines and lines starting with # are skipped, a leading
-// "export " is allowed (as in a shell's .env).
+// An env file (common/env_file.h), each pair checked as --env's.
 absl::Status ParseEnvFile(absl::string_view content, std::map<std::string, std::string>* env) {
-  int number = 0;
-  for (absl::string_view line : absl::StrSplit(content, '\n')) {
-    ++number;
-    absl::ConsumeSuffix(&line, "\r");
-    absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(line);
-    if (trimmed.empty() || trimmed[0] == '#') continue;
-    absl::ConsumePrefix(&trimmed, "export ");
-    if (absl::Status s = AddEnv(absl::StrCat("--env-file line ", number), trimmed, env); !s.ok()) {
-      return s;
-    }
-  }
-  return absl::OkStatus();
+  return ForEachEnvFileLine(
+      content, "--env-file",
+      [env](const std::string& where, absl::string_view pair) { return AddEnv(where, pair, env); });
 }
 
 struct SetRequest {

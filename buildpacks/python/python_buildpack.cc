@@ -187,13 +187,18 @@ absl::StatusOr<BuildRecipe> PythonBuildpack::Prepare(const BuildPlan& plan,
     recipe.layers.push_back(python::ServerLayer(*server, *interpreter, context));
   }
 
+  // The app's files are selected and hashed once, here: the app layer is made of them and the
+  // static layer is keyed by them.
+  absl::StatusOr<LayerOutput> app_files =
+      python::PythonAppLayer(context.source_dir, context.include_files, context.exclude_files);
+  if (!app_files.ok()) {
+    return WithFailure(app_files.status(), {FailureKind::kBadInput, "build", ""});
+  }
+  const std::string app_key = app_files->content_key;
   PlannedLayer app;
   app.role = LayerRole::kApp;
-  app.produce = [dir = context.source_dir, include = context.include_files,
-                 exclude = context.exclude_files]() -> absl::StatusOr<LayerOutput> {
-    absl::StatusOr<LayerOutput> out = python::PythonAppLayer(dir, include, exclude);
-    if (!out.ok()) return WithFailure(out.status(), {FailureKind::kBadInput, "build", ""});
-    return out;
+  app.produce = [output = *std::move(app_files)]() -> absl::StatusOr<LayerOutput> {
+    return output;
   };
   recipe.layers.push_back(std::move(app));
 
@@ -203,8 +208,8 @@ absl::StatusOr<BuildRecipe> PythonBuildpack::Prepare(const BuildPlan& plan,
         python::DecideCollectstatic(context.source_dir, python::DjangoProject(context.source_dir),
                                     context.build_env, std::nullopt);
     if (collect.run) {
-      python::CollectstaticInputs inputs{*interpreter, deps_key, server_spec,
-                                         collect.settings_file};
+      python::CollectstaticInputs inputs{*interpreter, deps_key, server_spec, collect.settings_file,
+                                         app_key};
       ASSIGN_OR_RETURN(PlannedLayer layer, python::CollectstaticLayer(inputs, context));
       recipe.layers.push_back(std::move(layer));
     } else if (context.log) {

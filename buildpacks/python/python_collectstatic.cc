@@ -92,30 +92,6 @@ std::vector<std::string> SettingsFiles(const std::string& root, const std::strin
   return out;
 }
 
-// "sha256:…" over every entry of the app tree (path, type, mode, content): what collectstatic
-// reads of the app.
-absl::StatusOr<std::string> AppTreeDigest(const std::string& source_dir) {
-  oci::LayerSpec tree;
-  oci::TreeOptions options;
-  options.exclude_names = ExcludedNames();
-  options.exclude_suffixes = {".pyc"};
-  options.allow_links_out = true;  // only hashed: a link's text, never what it points at
-  RETURN_IF_ERROR(tree.AddTree(source_dir, "app", options));
-  std::string manifest;
-  for (const oci::LayerEntry& entry : tree.entries()) {
-    std::string content = entry.link_target;
-    if (entry.type == oci::LayerEntry::Type::kFile) {
-      int64_t size = 0;
-      ASSIGN_OR_RETURN(UniqueFd fd, oci::OpenEntrySource(entry, &size));
-      ASSIGN_OR_RETURN(Digest digest, Sha256OfFd(fd.get(), entry.path));
-      content = digest.ToString();
-    }
-    absl::StrAppend(&manifest, entry.path.size(), ":", entry.path, "\t",
-                    static_cast<int>(entry.type), "\t", entry.mode, "\t", content, "\n");
-  }
-  return Sha256Of(manifest).ToString();
-}
-
 absl::Status Internal(absl::Status status) {
   return WithFailure(Annotate(status, "collectstatic"), {FailureKind::kInternal, "build", ""});
 }
@@ -365,13 +341,11 @@ CollectstaticDecision DecideCollectstatic(const std::string& root, const std::st
 
 absl::StatusOr<PlannedLayer> CollectstaticLayer(const CollectstaticInputs& inputs,
                                                 const BuildContext& context) {
-  absl::StatusOr<std::string> tree = AppTreeDigest(context.source_dir);
-  if (!tree.ok()) return BadInput(Annotate(tree.status(), "read the app for collectstatic"));
   PlannedLayer layer;
   layer.role = LayerRole::kStatic;
   layer.input_key =
-      Sha256Of(absl::StrCat(kStaticLayerVersion, "\napp=", *tree, "\ndeps=", inputs.deps_input_key,
-                            "\nserver=", inputs.server_spec,
+      Sha256Of(absl::StrCat(kStaticLayerVersion, "\napp=", inputs.app_key,
+                            "\ndeps=", inputs.deps_input_key, "\nserver=", inputs.server_spec,
                             "\ninterpreter=", inputs.interpreter.Describe(), "\n"))
           .ToString();
   layer.produce = [inputs, context]() { return RunCollectstatic(inputs, context); };

@@ -41,6 +41,9 @@ struct CollectstaticInputs {
   std::string deps_input_key;  // the deps layer's input key: the venv collectstatic runs with
   std::string server_spec;     // the supplied server ("" when the app has its own)
   std::string settings_file;   // for the report
+  // The app layer's content key (PythonAppLayer): the files collectstatic sees, as the image
+  // has them.
+  std::string app_key;
 };
 
 // The kStatic layer. Computing its key reads (and hashes) every file of the app; failures there

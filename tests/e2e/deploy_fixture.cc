@@ -41,8 +41,8 @@ bool DeployFarm::Available(std::string* why) {
 }
 
 DeployFarm::DeployFarm()
-    : deployer_address_(absl::StrCat("127.0.0.1:", FreeLoopbackPort())),
-      proxy_port_(FreeLoopbackPort()),
+    : deployer_address_(absl::StrCat("127.0.0.1:", PickFreePort())),
+      proxy_port_(PickFreePort()),
       proxy_address_(absl::StrCat("127.0.0.1:", proxy_port_)),
       first_app_port_(20000 + 200 * static_cast<int>(::getpid() % 45)),
       farm_(OptionsFor(deployer_address_, dir_.Join("deployer.token"))) {

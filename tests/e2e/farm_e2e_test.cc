@@ -1,6 +1,10 @@
 // The farm end to end, with real processes: a git push (as GitHub's signed webhook) becomes a
 // build on a tempa-worker and an image in a real registry; workers and the coordinator are
 // killed with SIGKILL mid-build and the builds still end exactly once.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <thread>
 
@@ -259,6 +263,33 @@ TEST_F(FarmE2eTest, CoordinatorKilledWithBuildsQueuedAndRunningLosesNothingAfter
   ASSERT_TRUE(all.ok());
   json list = all->is_array() ? *all : (*all)["builds"];
   EXPECT_EQ(list.size(), 3u) << all->dump(2);
+}
+
+// The fixture's own guard against CI's "address already in use": another listener holding the
+// picked gRPC port before the first start makes it pick again, and the farm answers there.
+TEST(FarmFixtureTest, AFirstStartMovesToOtherPortsWhenAnotherListenerHoldsThePickedOne) {
+  std::string why;
+  if (!FarmFixture::Available(&why)) GTEST_SKIP() << why;
+  FarmFixture farm;
+  ASSERT_TRUE(farm.StartRegistry().ok());
+  const std::string taken = farm.grpc_address();
+  int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(taken.substr(taken.rfind(':') + 1))));
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(holder, 1), 0);
+
+  absl::Status started = farm.StartCoordinator();
+  ::close(holder);
+
+  ASSERT_TRUE(started.ok()) << started << "\n" << farm.coordinator()->log();
+  EXPECT_NE(farm.grpc_address(), taken);
+  EXPECT_THAT(farm.coordinator()->log(), HasSubstr("cannot listen"));
+  CommandResult apps = farm.Cli({"apps", "list"});
+  EXPECT_EQ(apps.exit_code, 0) << apps.err;
 }
 
 }  // namespace

@@ -1,8 +1,6 @@
 #include "tests/e2e/farm_fixture.h"
 
-#include <netinet/in.h>
 #include <openssl/hmac.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +8,7 @@
 #include <fstream>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -26,19 +25,6 @@ void WriteSecretFile(const std::string& path, const std::string& contents) {
 }
 
 }  // namespace
-
-int FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 std::string GithubSignature(const std::string& secret, const std::string& body) {
   unsigned char mac[32];
@@ -79,8 +65,8 @@ FarmFixture::FarmFixture(FarmOptions options) : options_(options) {
                                                     kFarmWorkerToken, " fleet\n"));
   WriteSecretFile(admin_token_file(), kFarmAdminToken);
   WriteSecretFile(worker_token_file(), kFarmWorkerToken);
-  grpc_address_ = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
-  webhook_address_ = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
+  grpc_address_ = absl::StrCat("127.0.0.1:", PickFreePort());
+  webhook_address_ = absl::StrCat("127.0.0.1:", PickFreePort());
 }
 
 FarmFixture::~FarmFixture() {
@@ -98,6 +84,22 @@ absl::Status FarmFixture::StartRegistry() {
 }
 
 absl::Status FarmFixture::StartCoordinator() {
+  absl::Status status = StartCoordinatorOnce();
+  // Another test's listener can take a picked port before the coordinator binds it. On a first
+  // start nothing has been given the addresses yet, so pick again; a restart keeps them.
+  for (int attempt = 0; attempt < 3 && !status.ok() && !started_once_ && workers_.empty() &&
+                        coordinator_ && absl::StrContains(coordinator_->log(), "cannot listen");
+       ++attempt) {
+    coordinator_->Terminate();
+    grpc_address_ = absl::StrCat("127.0.0.1:", PickFreePort());
+    webhook_address_ = absl::StrCat("127.0.0.1:", PickFreePort());
+    status = StartCoordinatorOnce();
+  }
+  if (status.ok()) started_once_ = true;
+  return status;
+}
+
+absl::Status FarmFixture::StartCoordinatorOnce() {
   ::mkdir(dir_.Join("coordinator").c_str(), 0700);
   std::vector<std::string> argv = {Binary("coordinator/tempa-coordinator"),
                                    "--listen",

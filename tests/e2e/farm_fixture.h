@@ -71,10 +71,13 @@ class FarmFixture {
   std::string worker_token_file() const { return dir_.Join("worker.token"); }
 
  private:
+  absl::Status StartCoordinatorOnce();
+
   FarmOptions options_;
   TempDir dir_{"tempa-farm-"};
   std::unique_ptr<RegistryServer> registry_;
   std::unique_ptr<DaemonProcess> coordinator_;
+  bool started_once_ = false;
   std::map<std::string, std::unique_ptr<DaemonProcess>> workers_;
   std::string grpc_address_;
   std::string webhook_address_;
@@ -85,6 +88,5 @@ std::string GithubPushPayload(const std::string& repo_url, const std::string& br
                               const std::string& after);
 // "sha256=<hex HMAC-SHA256 of body>"
 std::string GithubSignature(const std::string& secret, const std::string& body);
-int FreeLoopbackPort();
 
 }  // namespace tempa::testing

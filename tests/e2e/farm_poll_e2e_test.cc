@@ -93,7 +93,7 @@ TEST_F(FarmPollE2eTest, AnAppWithAPollIntervalBuildsANewCommitWithoutAnyWebhook)
 }
 
 TEST_F(FarmPollE2eTest, ARepositoryThatCannotBeReadIsReportedByAppsShow) {
-  std::string url = absl::StrCat("git://127.0.0.1:", FreeLoopbackPort(), "/nothing");
+  std::string url = absl::StrCat("git://127.0.0.1:", PickFreePort(), "/nothing");
   CommandResult created =
       farm_.Cli({"apps", "create", "unreachable", "--repo", url, "--poll-interval", "10"});
   ASSERT_EQ(created.exit_code, 0) << created.err;

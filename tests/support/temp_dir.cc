@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <vector>
 
 #include "common/check.h"
@@ -32,13 +35,57 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-int PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+namespace {
+
+// True when nothing holds 127.0.0.1:port, a socket in TIME_WAIT included (no SO_REUSEADDR).
+bool LoopbackPortIsFree(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   TEMPA_CHECK(fd >= 0, "socket failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return free;
+}
+
+// The lowest port of the kernel's ephemeral range, which outgoing connections draw from.
+int EphemeralRangeStart() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  in >> low;
+  return in ? low : 32768;
+}
+
+}  // namespace
+
+int PickFreePort() {
+  // A port from bind(0) lies in the ephemeral range, which every connect() on the machine also
+  // draws from: between this pick and the daemon's bind, a parallel test's outgoing connection
+  // can take it (seen in CI as "address already in use"). Below that range only listeners live,
+  // so pick there at random, never handing one port out twice in this process.
+  static std::mutex mu;
+  static std::set<int> handed_out;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  constexpr int kLowest = 10000;
+  const int below = EphemeralRangeStart();
+  std::lock_guard<std::mutex> lock(mu);
+  if (below - kLowest >= 1000) {
+    std::uniform_int_distribution<int> pick(kLowest, below - 1);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      int port = pick(rng);
+      if (handed_out.count(port) != 0 || !LoopbackPortIsFree(port)) continue;
+      handed_out.insert(port);
+      return port;
+    }
+  }
+  // An unusual ephemeral range: let the kernel choose.
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  TEMPA_CHECK(fd >= 0, "socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   TEMPA_CHECK(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0, "bind failed");
   socklen_t len = sizeof(addr);
   TEMPA_CHECK(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0, "getsockname failed");

@@ -21,8 +21,9 @@ class TempDir {
   std::string path_;
 };
 
-// Binds 127.0.0.1:0, reads the port the kernel chose and releases it. Racy by nature: callers
-// that hand the port to another process must retry on "address already in use".
+// A loopback port nothing listens on, picked below the kernel's ephemeral range so that no
+// outgoing connection can take it before the caller's daemon binds it. Still racy against other
+// listeners: callers that hand the port to another process should retry on "address in use".
 int PickFreePort();
 
 // Writes `contents` to `path` (crashes on failure: test setup only).

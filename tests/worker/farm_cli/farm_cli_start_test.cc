@@ -63,5 +63,26 @@ TEST_F(FarmCliStartTest, ABlankStartIsAUsageErrorAndNothingIsSent) {
   EXPECT_FALSE(fake().last_update().has_value());
 }
 
+TEST_F(FarmCliStartTest, AppsCreateAndUpdateTakeTheStartCommandToo) {
+  CliResult r = Run({"apps", "create", "api", "--repo", "https://git.example/api.git", "--start",
+                     "/app/api -listen-from-env"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::optional<tempa::v1::CreateAppRequest> create = fake().last_create();
+  ASSERT_TRUE(create.has_value());
+  EXPECT_EQ(create->app().start_command(), "/app/api -listen-from-env");
+  EXPECT_THAT(r.out, HasSubstr("starts with:  /app/api -listen-from-env (app settings)"));
+
+  r = Run({"apps", "update", "web", "--start", "/app/web -v"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::optional<tempa::v1::UpdateAppRequest> update = fake().last_update();
+  ASSERT_TRUE(update.has_value());
+  EXPECT_THAT(update->update_mask(), ElementsAre("start_command"));
+  EXPECT_EQ(update->app().start_command(), "/app/web -v");
+
+  r = Run({"apps", "update", "web", "--start", " "});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--start needs a command"));
+}
+
 }  // namespace
 }  // namespace tempa::testing

@@ -26,6 +26,7 @@ const std::vector<FlagSpec> kAppFlags = {
     {"--ssh-known-hosts-file", true},
     {"--poll-interval", true},
     {"--max-concurrent", true},
+    {"--start", true},
     {"--json", false},
 };
 
@@ -67,6 +68,12 @@ absl::StatusOr<AppChanges> ParseAppChanges(const ParsedFlags& flags) {
   if (auto path = flags.Last("--path")) {
     changes.app.set_path(*path);
     changes.Touch("path");
+  }
+  if (auto start = flags.Last("--start")) {
+    absl::StatusOr<std::string> command = ParseStartCommand(*start);
+    if (!command.ok()) return command.status();
+    changes.app.set_start_command(*command);
+    changes.Touch("start_command");
   }
   for (const std::string& pair : flags.All("--env")) {
     size_t eq = pair.find('=');
@@ -219,8 +226,11 @@ int AppsCreate(Session& session, const std::vector<std::string>& args) {
   }
   session.out() << "created app " << app.name() << ": builds branch " << app.branch() << " of "
                 << app.repo_url() << (app.path().empty() ? "" : absl::StrCat(" (", app.path(), ")"))
-                << "\n"
-                << "  build now:    tempa trigger " << app.name() << " --follow\n"
+                << "\n";
+  if (!app.start_command().empty()) {
+    session.out() << "  starts with:  " << app.start_command() << " (app settings)\n";
+  }
+  session.out() << "  build now:    tempa trigger " << app.name() << " --follow\n"
                 << "  on each push: a GitHub push webhook to the coordinator's "
                    "/webhooks/github (application/json)"
                 << (app.has_webhook_secret() ? ", signed with the secret you gave" : "") << "\n";

@@ -3,7 +3,6 @@
 #include <map>
 #include <ostream>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -109,12 +108,9 @@ absl::StatusOr<SetRequest> ParseSet(const ParsedFlags& flags) {
     touch("deploy.port", "port");
   }
   if (auto v = flags.Last("--start")) {
-    // "" clears it: the repository's own start command again.
-    if (!v->empty() && absl::StripAsciiWhitespace(*v).empty()) {
-      return absl::InvalidArgumentError(
-          "--start needs a command, or \"\" to go back to the repository's own");
-    }
-    out.request.mutable_app()->set_start_command(*v);
+    absl::StatusOr<std::string> start = ParseStartCommand(*v);
+    if (!start.ok()) return start.status();
+    out.request.mutable_app()->set_start_command(*start);
     touch("start_command", "start command");
   }
   bool env = flags.Has("--env") || flags.Has("--env-file");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -28,7 +29,7 @@ struct CommandUsage {
 constexpr char kAppFlags[] =
     "      [--branch B] [--path SUBDIR] [--env K=V]... [--webhook-secret-file F]\n"
     "      [--git-token-file F [--git-username U]] [--ssh-key-file F --ssh-known-hosts-file F]\n"
-    "      [--poll-interval SECONDS] [--max-concurrent N] [--json]\n";
+    "      [--poll-interval SECONDS] [--max-concurrent N] [--start CMD] [--json]\n";
 
 const CommandUsage kUsages[] = {
     {"apps create", "tempa apps create NAME --repo URL"},
@@ -194,6 +195,14 @@ absl::StatusOr<int> ParseNonNegativeInt(absl::string_view flag, absl::string_vie
         absl::StrCat(flag, " \"", text, "\" is not a whole number (0 or more)"));
   }
   return value;
+}
+
+absl::StatusOr<std::string> ParseStartCommand(absl::string_view text) {
+  if (!text.empty() && absl::StripAsciiWhitespace(text).empty()) {
+    return absl::InvalidArgumentError(
+        "--start needs a command, or \"\" to go back to the repository's own");
+  }
+  return std::string(text);
 }
 
 std::string FarmUsage(absl::string_view command, bool with_global_flags) {

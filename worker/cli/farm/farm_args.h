@@ -51,6 +51,8 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& args,
 // "30" (seconds) or an absl duration ("90s", "5m", "1h").
 absl::StatusOr<absl::Duration> ParseSeconds(absl::string_view flag, absl::string_view text);
 absl::StatusOr<int> ParseNonNegativeInt(absl::string_view flag, absl::string_view text);
+// The value of --start: a command, or "" for the repository's own again; blank is refused.
+absl::StatusOr<std::string> ParseStartCommand(absl::string_view text);
 
 // The usage of `command` ("apps create", "builds", "" for the whole farm CLI), with the global
 // flags explained when `with_global_flags` (--help) and only pointed to otherwise (usage errors).

@@ -148,15 +148,17 @@ absl::Status LoadBuildTable(const toml::table& build, AppConfig& config) {
         if (!v.ok()) return v.status();
         config.build_env[var_name] = *v;
       }
-    } else if (name == "go_main" || name == "rust_bin" || name == "python_module") {
+    } else if (name == "go_main" || name == "rust_bin" || name == "python_module" ||
+               name == "python_server") {
       absl::StatusOr<std::string> v = StringValue(node, absl::StrCat("build.", name));
       if (!v.ok()) return v.status();
       if (v->empty()) {
         return Bad(kConfigFile, LineOf(node), absl::StrCat("build.", name, " is empty"));
       }
-      (name == "go_main"    ? config.go_main
-       : name == "rust_bin" ? config.rust_bin
-                            : config.python_module) = *v;
+      (name == "go_main"         ? config.go_main
+       : name == "rust_bin"      ? config.rust_bin
+       : name == "python_module" ? config.python_module
+                                 : config.python_server) = *v;
     } else if (name == "collectstatic") {
       if (!node.is_boolean()) {
         return Bad(kConfigFile, LineOf(node), "build.collectstatic must be true or false");
@@ -165,7 +167,8 @@ absl::Status LoadBuildTable(const toml::table& build, AppConfig& config) {
     } else {
       return Bad(kConfigFile, LineOf(key),
                  absl::StrCat("unknown key \"build.", name,
-                              "\" (known: env, go_main, rust_bin, python_module, collectstatic)"));
+                              "\" (known: env, go_main, rust_bin, python_module, python_server, "
+                              "collectstatic)"));
     }
   }
   return absl::OkStatus();

@@ -14,6 +14,7 @@
 //   rust_bin = "server"               # Rust: which binary target of a workspace
 //   python_module = "app:app"         # Python: the WSGI/ASGI object for gunicorn/uvicorn
 //   collectstatic = false             # Django: skip `manage.py collectstatic` at build time
+//   python_server = "gunicorn==23.0.0" # Python: the version of a server Tempa supplies
 #pragma once
 
 #include <map>
@@ -38,6 +39,7 @@ struct AppConfig {
   std::vector<std::string> include;
   std::vector<std::string> exclude;
   std::optional<bool> collectstatic;  // unset: run it when STATIC_ROOT is set
+  std::string python_server;          // "gunicorn==23.0.0"; checked by the Python buildpack
 };
 
 // Reads `dir`/tempa.toml and `dir`/Procfile when present (neither is required). Errors name the

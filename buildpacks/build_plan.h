@@ -23,6 +23,8 @@ struct DetectOptions {
   std::map<std::string, std::string> build_env;
   // tempa.toml `[build] collectstatic`; unset: Django's collectstatic runs when STATIC_ROOT is.
   std::optional<bool> collectstatic;
+  // tempa.toml `[build] python_server` ("gunicorn==23.0.0"): the version of a supplied server.
+  std::string python_server;
 };
 
 struct BuildPlan {

@@ -39,6 +39,7 @@ void MergeInner(buildpacks::AppConfig& outer, const buildpacks::AppConfig& inner
   if (outer.include.empty()) outer.include = inner.include;
   if (outer.exclude.empty()) outer.exclude = inner.exclude;
   if (!outer.collectstatic) outer.collectstatic = inner.collectstatic;
+  if (outer.python_server.empty()) outer.python_server = inner.python_server;
 }
 
 // Refuses a path of the app (`rel`, from `what`) that goes through a symlink: detection would
@@ -117,6 +118,7 @@ absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
   app.detect = cli_detect;
   app.detect.build_env = app.build_env;
   app.detect.collectstatic = config.collectstatic;
+  app.detect.python_server = config.python_server;
   Prefer(app.detect.main_package, config.go_main, absl::StrCat("go_main ", config.go_main),
          app.notes);
   Prefer(app.detect.rust_bin, config.rust_bin, absl::StrCat("rust_bin ", config.rust_bin),

@@ -1,5 +1,9 @@
 #include "buildpacks/python/python_server.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "buildpacks/internal/fs_util.h"
@@ -114,12 +118,38 @@ std::optional<SuppliedServer> SupplyableServer(const std::string& name) {
   return std::nullopt;
 }
 
-std::optional<SuppliedServer> SuppliedServerForSpec(const std::string& spec) {
-  for (const auto& entry : kSuppliedServers) {
-    SuppliedServer server{entry.name, entry.version, entry.entry_module, entry.entry_function};
-    if (server.Spec() == spec) return server;
+std::optional<SuppliedServer> SupplyableServer(const std::string& name,
+                                               const std::string& configured) {
+  std::optional<SuppliedServer> server = SupplyableServer(name);
+  absl::StatusOr<SuppliedServer> chosen = ParseServerSpec(configured);
+  if (server && chosen.ok() && chosen->name == name) return *chosen;
+  return server;
+}
+
+absl::StatusOr<SuppliedServer> ParseServerSpec(const std::string& spec) {
+  size_t eq = spec.find("==");
+  std::string name = spec.substr(0, eq);
+  std::string version = eq == std::string::npos ? "" : spec.substr(eq + 2);
+  // A release number only: no ranges, extras, markers, URLs or options reach pip's argv.
+  bool release = !version.empty() && version.size() <= 32 && absl::ascii_isdigit(version[0]) &&
+                 absl::ascii_isdigit(version.back()) && version.find("..") == std::string::npos &&
+                 std::all_of(version.begin(), version.end(),
+                             [](char c) { return absl::ascii_isdigit(c) || c == '.'; });
+  std::optional<SuppliedServer> server = SupplyableServer(name);
+  if (!server || !release) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "python_server \"", absl::CHexEscape(spec.substr(0, 80)),
+        "\" is not a server Tempa supplies at a release: write \"gunicorn==VERSION\" or "
+        "\"uvicorn==VERSION\" (digits and dots, e.g. \"gunicorn==23.0.0\")"));
   }
-  return std::nullopt;
+  server->version = version;
+  return *server;
+}
+
+std::optional<SuppliedServer> SuppliedServerForSpec(const std::string& spec) {
+  absl::StatusOr<SuppliedServer> server = ParseServerSpec(spec);
+  if (!server.ok()) return std::nullopt;
+  return *server;
 }
 
 std::string ServerLayerInputKey(const SuppliedServer& server, const PythonInterpreter& interpreter,

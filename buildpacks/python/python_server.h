@@ -1,5 +1,6 @@
 // The app server Tempa supplies when a Django, Flask or FastAPI app's requirements lack one:
-// gunicorn (WSGI) or uvicorn (ASGI) at the versions Debian 12 ships, installed with
+// gunicorn (WSGI) or uvicorn (ASGI) at the versions Debian 12 ships (or the release tempa.toml's
+// [build] python_server names), installed with
 // `pip install --target` from the index the build uses into /opt/tempa-server, in a layer of its
 // own between the dependencies and the app. A `.pth` file in the venv's site-packages puts that
 // directory on sys.path after the venv's own packages, so the app's versions of anything both
@@ -29,8 +30,14 @@ struct SuppliedServer {
 
 // The pinned server for `name` ("gunicorn", "uvicorn"); nullopt for any other name.
 std::optional<SuppliedServer> SupplyableServer(const std::string& name);
-// The table entry whose Spec() is `spec` ("gunicorn==20.1.0"); nullopt for anything else (a
-// plan's details may have travelled: only the table's specs are ever installed).
+// The table's server for `name` at the version `configured` names when it is that server's
+// ("gunicorn==23.0.0", tempa.toml [build] python_server); `configured` must be ParseServerSpec-ok.
+std::optional<SuppliedServer> SupplyableServer(const std::string& name,
+                                               const std::string& configured);
+// "NAME==VERSION" with NAME a server of the table and VERSION a release number (digits and dots):
+// the server at that version; InvalidArgument naming the accepted form otherwise. Plans carry
+// specs in their details, which may have travelled: only specs this accepts are ever installed.
+absl::StatusOr<SuppliedServer> ParseServerSpec(const std::string& spec);
 std::optional<SuppliedServer> SuppliedServerForSpec(const std::string& spec);
 
 // "sha256:…" over a layout version, the spec, the interpreter (path, Debian version, pip, arch)

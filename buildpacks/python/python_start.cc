@@ -69,6 +69,11 @@ std::vector<std::string> CandidateModules(const std::string& root) {
   return out;
 }
 
+// " (tempa.toml python_server)" when the app's config chose `server`'s version; "" for the default.
+std::string VersionSource(const SuppliedServer& server, const DetectOptions& options) {
+  return server.Spec() == options.python_server ? " (tempa.toml python_server)" : "";
+}
+
 // A start command of the app's own that runs gunicorn or uvicorn ("gunicorn app:app", "exec
 // uvicorn main:app ...") which its requirements lack gets the server too, when the build has an
 // index: the server layer puts its script in /opt/venv/bin, first on PATH. Offline, the plan
@@ -79,7 +84,8 @@ void SupplyForCommand(const DetectOptions& options, const DependencySource& deps
       absl::StrSplit(options.start, absl::ByAnyChar(" \t"), absl::SkipEmpty());
   size_t first = !words.empty() && words[0] == "exec" ? 1 : 0;
   if (words.size() <= first || deps.kind == "none") return;
-  std::optional<SuppliedServer> server = SupplyableServer(std::string(words[first]));
+  std::optional<SuppliedServer> server =
+      SupplyableServer(std::string(words[first]), options.python_server);
   if (!server || deps.names.count(server->name)) return;
   std::string manifest = deps.kind;
   if (!PipNeedsNetwork(options.build_env)) {
@@ -90,7 +96,8 @@ void SupplyForCommand(const DetectOptions& options, const DependencySource& deps
   }
   start.supplied_server = server->Spec();
   start.supplied_reason =
-      absl::StrCat(server->name, " ", server->version, " supplied by Tempa: not in ", manifest,
+      absl::StrCat(server->name, " ", server->version, " supplied by Tempa",
+                   VersionSource(*server, options), ": not in ", manifest,
                    " (the start command runs it)");
 }
 
@@ -157,6 +164,12 @@ std::optional<AppObject> FindAppObject(const std::string& source) {
 absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectOptions& options,
                                           const DependencySource& deps) {
   StartDecision start;
+  if (!options.python_server.empty()) {
+    absl::StatusOr<SuppliedServer> configured = ParseServerSpec(options.python_server);
+    if (!configured.ok()) {
+      return BadInput(absl::StrCat("tempa.toml [build] ", configured.status().message()));
+    }
+  }
   if (!options.start.empty()) {
     start.command = Shell(options.start);
     start.framework = "custom";
@@ -179,11 +192,12 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& root, const DetectO
                                    "manifest), so neither the framework nor ",
                                    server, " would be installed: add a requirements.txt"));
     }
-    std::optional<SuppliedServer> supplied = SupplyableServer(server);
+    std::optional<SuppliedServer> supplied = SupplyableServer(server, options.python_server);
     if (supplied && PipNeedsNetwork(options.build_env)) {
       start.supplied_server = supplied->Spec();
-      start.supplied_reason = absl::StrCat(supplied->name, " ", supplied->version,
-                                           " supplied by Tempa: not in ", manifest);
+      start.supplied_reason =
+          absl::StrCat(supplied->name, " ", supplied->version, " supplied by Tempa",
+                       VersionSource(*supplied, options), ": not in ", manifest);
       return absl::OkStatus();
     }
     return BadInput(absl::StrCat(

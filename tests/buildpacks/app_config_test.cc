@@ -55,6 +55,7 @@ env = { GOFLAGS = "-tags=prod", CGO_ENABLED = "0" }
 go_main = "cmd/api"
 rust_bin = "server"
 python_module = "app:app"
+python_server = "gunicorn==23.0.0"
 )");
   AppConfig c = Load();
   EXPECT_EQ(c.subdirectory, "services/api");
@@ -66,6 +67,7 @@ python_module = "app:app"
   EXPECT_EQ(c.go_main, "cmd/api");
   EXPECT_EQ(c.rust_bin, "server");
   EXPECT_EQ(c.python_module, "app:app");
+  EXPECT_EQ(c.python_server, "gunicorn==23.0.0");
 }
 
 TEST_F(AppConfigTest, CollectstaticIsUnsetUnlessTheBuildTableSaysSo) {

@@ -50,9 +50,11 @@ class PythonServerTest : public ::testing::Test {
     };
     return PythonBuildpack(o);
   }
-  absl::StatusOr<std::optional<BuildPlan>> Detect(std::map<std::string, std::string> env) {
+  absl::StatusOr<std::optional<BuildPlan>> Detect(std::map<std::string, std::string> env,
+                                                   const std::string& python_server = "") {
     DetectOptions options;
     options.build_env = std::move(env);
+    options.python_server = python_server;
     return Buildpack().Detect(src_.path(), options);
   }
   BuildPlan MustDetect(std::map<std::string, std::string> env) {
@@ -217,6 +219,31 @@ TEST_F(PythonServerTest, TheServerLayerSitsBetweenDepsAndAppAndInstallsThePinned
   EXPECT_THAT(log_, HasSubstr("gunicorn 20.1.0 supplied by Tempa"));
 }
 
+TEST_F(PythonServerTest, TempaTomlPythonServerChoosesTheSuppliedReleaseAndItsLayerKey) {
+  WriteDjango("Django==3.2.19\n");
+  std::map<std::string, std::string> env = {{"PIP_INDEX_URL", kIndex}};
+  absl::StatusOr<std::optional<BuildPlan>> chosen = Detect(env, "gunicorn==23.0.0");
+  ASSERT_TRUE(chosen.ok() && chosen->has_value()) << chosen.status();
+  EXPECT_EQ((*chosen)->details["supplied_server"], "gunicorn==23.0.0");
+  EXPECT_THAT((*chosen)->reasons, Contains("gunicorn 23.0.0 supplied by Tempa (tempa.toml "
+                                           "python_server): not in requirements.txt"));
+  auto with_default = Prepare(MustDetect(env), env);
+  auto recipe = Prepare(**chosen, env);
+  ASSERT_TRUE(recipe.ok() && with_default.ok()) << recipe.status();
+  EXPECT_NE(recipe->layers[2].input_key, with_default->layers[2].input_key);
+  scratch_.Write("tempa-server/gunicorn/__init__.py", "version_info = (23, 0, 0)\n");
+  ASSERT_TRUE(recipe->layers[2].produce().ok());
+  ASSERT_EQ(sandbox_.commands.size(), 1u);
+  EXPECT_EQ(sandbox_.commands[0].argv.back(), "gunicorn==23.0.0");
+
+  // Another server's release leaves this one at Tempa's default; a bad value is refused.
+  EXPECT_EQ((**Detect(env, "uvicorn==0.30.0")).details["supplied_server"], "gunicorn==20.1.0");
+  absl::StatusOr<std::optional<BuildPlan>> bad = Detect(env, "gunicorn>=22");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("tempa.toml [build] python_server \"gunicorn>=22\" is not a server"));
+}
+
 TEST_F(PythonServerTest, APlanNamingAServerTempaDoesNotSupplyIsRefused) {
   WriteDjango("Django==3.2.19\n");
   std::map<std::string, std::string> env = {{"PIP_INDEX_URL", kIndex}};
@@ -264,11 +291,21 @@ TEST(ServerLayerInputKey, FollowsTheSpecTheInterpreterAndPipSettingsOnly) {
   EXPECT_EQ(key, python::ServerLayerInputKey(gunicorn, interpreter, unrelated));
 }
 
-TEST(SupplyableServer, OnlyGunicornAndUvicornAtDebian12sVersions) {
+TEST(SupplyableServer, OnlyGunicornAndUvicornAtDebian12sVersionsUnlessConfigSaysWhichRelease) {
   EXPECT_EQ(python::SupplyableServer("gunicorn")->Spec(), "gunicorn==20.1.0");
   EXPECT_EQ(python::SupplyableServer("uvicorn")->Spec(), "uvicorn==0.17.6");
   EXPECT_FALSE(python::SupplyableServer("hypercorn").has_value());
-  EXPECT_FALSE(python::SuppliedServerForSpec("gunicorn==21.0").has_value());
+  EXPECT_EQ(python::SupplyableServer("gunicorn", "gunicorn==23.0.0")->Spec(), "gunicorn==23.0.0");
+  EXPECT_EQ(python::SupplyableServer("uvicorn", "gunicorn==23.0.0")->Spec(), "uvicorn==0.17.6");
+  EXPECT_EQ(python::SuppliedServerForSpec("gunicorn==21.2")->entry_module, "gunicorn.app.wsgiapp");
+  for (const char* bad : {"gunicorn>=22", "gunicorn==22.0.0 --index-url=http://evil/",
+                          "gunicorn==22.0.0rc1", "gunicorn==", "gunicorn==1..2", "gunicorn==.1",
+                          "hypercorn==0.14.4", "gunicorn[gevent]==22.0.0", "gunicorn"}) {
+    absl::StatusOr<python::SuppliedServer> parsed = python::ParseServerSpec(bad);
+    EXPECT_FALSE(parsed.ok()) << bad;
+    EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("\"gunicorn==VERSION\""));
+    EXPECT_FALSE(python::SuppliedServerForSpec(bad).has_value()) << bad;
+  }
 }
 
 }  // namespace

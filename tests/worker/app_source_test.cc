@@ -52,6 +52,18 @@ TEST_F(AppSourceTest, FlagsBeatTheConfigFile) {
   EXPECT_EQ(app->detect.main_package, "cmd/api");
 }
 
+TEST_F(AppSourceTest, ThePythonServerReleaseOfTheRootOrTheSubdirectoryReachesDetection) {
+  Write("tempa.toml", "subdirectory = \"web\"\n");
+  Write("web/tempa.toml", "[build]\npython_server = \"uvicorn==0.30.6\"\n");
+  auto app = ResolveApp(dir_.path(), {}, {});
+  ASSERT_TRUE(app.ok()) << app.status();
+  EXPECT_EQ(app->detect.python_server, "uvicorn==0.30.6");
+  Write("tempa.toml", "subdirectory = \"web\"\n[build]\npython_server = \"gunicorn==23.0.0\"\n");
+  app = ResolveApp(dir_.path(), {}, {});
+  ASSERT_TRUE(app.ok()) << app.status();
+  EXPECT_EQ(app->detect.python_server, "gunicorn==23.0.0");
+}
+
 TEST_F(AppSourceTest, AMissingSubdirectoryIsAClearError) {
   Write("tempa.toml", "subdirectory = \"nope\"\n");
   auto app = ResolveApp(dir_.path(), {}, {});

@@ -95,10 +95,9 @@ void SupplyForCommand(const DetectOptions& options, const DependencySource& deps
     return;
   }
   start.supplied_server = server->Spec();
-  start.supplied_reason =
-      absl::StrCat(server->name, " ", server->version, " supplied by Tempa",
-                   VersionSource(*server, options), ": not in ", manifest,
-                   " (the start command runs it)");
+  start.supplied_reason = absl::StrCat(server->name, " ", server->version, " supplied by Tempa",
+                                       VersionSource(*server, options), ": not in ", manifest,
+                                       " (the start command runs it)");
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ class PythonServerTest : public ::testing::Test {
     return PythonBuildpack(o);
   }
   absl::StatusOr<std::optional<BuildPlan>> Detect(std::map<std::string, std::string> env,
-                                                   const std::string& python_server = "") {
+                                                  const std::string& python_server = "") {
     DetectOptions options;
     options.build_env = std::move(env);
     options.python_server = python_server;

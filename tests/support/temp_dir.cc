@@ -1,9 +1,9 @@
-#include <sys/stat.h>
 #include "tests/support/temp_dir.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -37,17 +37,20 @@ TempDir::~TempDir() {
 
 namespace {
 
-// True when nothing holds 127.0.0.1:port, a socket in TIME_WAIT included (no SO_REUSEADDR).
-bool LoopbackPortIsFree(int port) {
+// Binds 127.0.0.1:port (0: any), without SO_REUSEADDR so a socket in TIME_WAIT counts as taken,
+// and releases it: the port bound, or 0 when it was taken.
+int BindAndRelease(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   TEMPA_CHECK(fd >= 0, "socket failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  socklen_t len = sizeof(addr);
+  bool bound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+               getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
   close(fd);
-  return free;
+  return bound ? ntohs(addr.sin_port) : 0;
 }
 
 // The lowest port of the kernel's ephemeral range, which outgoing connections draw from.
@@ -75,22 +78,15 @@ int PickFreePort() {
     std::uniform_int_distribution<int> pick(kLowest, below - 1);
     for (int attempt = 0; attempt < 1000; ++attempt) {
       int port = pick(rng);
-      if (handed_out.count(port) != 0 || !LoopbackPortIsFree(port)) continue;
+      if (handed_out.count(port) != 0 || BindAndRelease(port) == 0) continue;
       handed_out.insert(port);
       return port;
     }
   }
   // An unusual ephemeral range: let the kernel choose.
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  TEMPA_CHECK(fd >= 0, "socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  TEMPA_CHECK(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0, "bind failed");
-  socklen_t len = sizeof(addr);
-  TEMPA_CHECK(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0, "getsockname failed");
-  close(fd);
-  return ntohs(addr.sin_port);
+  int port = BindAndRelease(0);
+  TEMPA_CHECK(port != 0, "bind failed");
+  return port;
 }
 
 void WriteFileOrDie(const std::string& path, const std::string& contents) {

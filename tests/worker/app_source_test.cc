@@ -32,7 +32,9 @@ TEST_F(AppSourceTest, NoConfigBuildsTheRootAsIs) {
 }
 
 TEST_F(AppSourceTest, MonorepoSubdirectoryBecomesTheAppRootWithItsProcfile) {
-  Write("tempa.toml", "subdirectory = \"services/api\"\nport = 3000\n[build]\nenv = { A = \"1\", B = \"toml\" }\n");
+  Write(
+      "tempa.toml",
+      "subdirectory = \"services/api\"\nport = 3000\n[build]\nenv = { A = \"1\", B = \"toml\" }\n");
   Write("services/api/Procfile", "web: ./server --port $PORT\nworker: ./jobs\n");
   auto app = ResolveApp(dir_.path(), {}, {{"B", "flag"}});
   ASSERT_TRUE(app.ok()) << app.status();
@@ -75,8 +77,8 @@ TEST_F(AppSourceTest, AMissingSubdirectoryIsAClearError) {
 TEST_F(AppSourceTest, TheRepositoryCannotOpenTheBuildsNetwork) {
   // A hostile repository naming the worker's own services (or a metadata endpoint) as its
   // "index" would otherwise be let through to them.
-  for (const std::string key : {"PIP_INDEX_URL", "GOPROXY", "TEMPA_ALLOW_HOSTS",
-                                 "CARGO_REGISTRIES_EVIL_INDEX"}) {
+  for (const std::string key :
+       {"PIP_INDEX_URL", "GOPROXY", "TEMPA_ALLOW_HOSTS", "CARGO_REGISTRIES_EVIL_INDEX"}) {
     Write("tempa.toml", "[build]\nenv = { " + key + " = \"http://169.254.169.254:80/\" }\n");
     auto app = ResolveApp(dir_.path(), {}, {});
     ASSERT_FALSE(app.ok()) << key;
@@ -84,7 +86,8 @@ TEST_F(AppSourceTest, TheRepositoryCannotOpenTheBuildsNetwork) {
     EXPECT_TRUE(absl::StrContains(app.status().message(), "--build-env " + key)) << app.status();
   }
   // The operator's own setting replaces the repository's, and other variables stay allowed.
-  Write("tempa.toml", "[build]\nenv = { PIP_INDEX_URL = \"http://x/\", PIP_NO_BINARY = \":all:\" }\n");
+  Write("tempa.toml",
+        "[build]\nenv = { PIP_INDEX_URL = \"http://x/\", PIP_NO_BINARY = \":all:\" }\n");
   auto app = ResolveApp(dir_.path(), {}, {{"PIP_INDEX_URL", "https://mirror.example/simple"}});
   ASSERT_TRUE(app.ok()) << app.status();
   EXPECT_EQ(app->build_env.at("PIP_INDEX_URL"), "https://mirror.example/simple");

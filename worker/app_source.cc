@@ -119,6 +119,9 @@ absl::StatusOr<ResolvedApp> ResolveApp(const std::string& source_dir,
   app.detect.build_env = app.build_env;
   app.detect.collectstatic = config.collectstatic;
   app.detect.python_server = config.python_server;
+  if (!config.python_server.empty()) {
+    app.notes.push_back(absl::StrCat("python_server ", config.python_server));
+  }
   Prefer(app.detect.main_package, config.go_main, absl::StrCat("go_main ", config.go_main),
          app.notes);
   Prefer(app.detect.rust_bin, config.rust_bin, absl::StrCat("rust_bin ", config.rust_bin),

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/temp_dir.h"
 
@@ -64,6 +65,7 @@ TEST_F(AppSourceTest, ThePythonServerReleaseOfTheRootOrTheSubdirectoryReachesDet
   app = ResolveApp(dir_.path(), {}, {});
   ASSERT_TRUE(app.ok()) << app.status();
   EXPECT_EQ(app->detect.python_server, "gunicorn==23.0.0");
+  EXPECT_THAT(app->notes, ::testing::Contains("python_server gunicorn==23.0.0"));
 }
 
 TEST_F(AppSourceTest, AMissingSubdirectoryIsAClearError) {

@@ -69,6 +69,8 @@ absl::StatusOr<std::string> DaemonProcess::WaitForLine(const std::string& needle
                                                        absl::Duration timeout, size_t from) {
   absl::Time until = absl::Now() + timeout;
   while (absl::Now() < until) {
+    // Liveness first: a process that prints the line and exits must still be found to have.
+    bool alive = running();
     std::string text = log();
     size_t at = text.size() > from ? text.find(needle, from) : std::string::npos;
     if (at != std::string::npos) {
@@ -77,7 +79,7 @@ absl::StatusOr<std::string> DaemonProcess::WaitForLine(const std::string& needle
       size_t end = text.find('\n', at);
       return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
     }
-    if (!running()) {
+    if (!alive) {
       return absl::FailedPreconditionError(
           absl::StrCat("the process exited before printing \"", needle, "\":\n", text));
     }
@@ -87,15 +89,25 @@ absl::StatusOr<std::string> DaemonProcess::WaitForLine(const std::string& needle
       absl::StrCat("no \"", needle, "\" within ", absl::FormatDuration(timeout), ":\n", log()));
 }
 
+bool DaemonProcess::Reaped(int status) {
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  pid_ = -1;
+  return true;
+}
+
 bool DaemonProcess::running() {
   if (pid_ <= 0) return false;
   int status = 0;
-  pid_t r = ::waitpid(pid_, &status, WNOHANG);
-  if (r == pid_) {
-    pid_ = -1;
-    return false;
+  return !(::waitpid(pid_, &status, WNOHANG) == pid_ && Reaped(status));
+}
+
+int DaemonProcess::WaitForExit(absl::Duration timeout) {
+  absl::Time until = absl::Now() + timeout;
+  while (running()) {
+    if (absl::Now() >= until) return -1;
+    absl::SleepFor(absl::Milliseconds(50));
   }
-  return true;
+  return exit_status_;
 }
 
 void DaemonProcess::Kill9() {
@@ -104,21 +116,15 @@ void DaemonProcess::Kill9() {
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);
   pid_ = -1;
+  exit_status_ = 128 + SIGKILL;
 }
 
 int DaemonProcess::Terminate() {
-  if (pid_ <= 0) return -1;
+  if (!running()) return exit_status_;
   ::kill(pid_, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 200; ++i) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  Kill9();
-  return -1;
+  int status = WaitForExit(absl::Seconds(10));
+  if (status == -1) Kill9();
+  return status;
 }
 
 }  // namespace tempa::testing

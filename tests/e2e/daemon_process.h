@@ -27,8 +27,12 @@ class DaemonProcess {
   absl::StatusOr<std::string> WaitForLine(const std::string& needle,
                                           absl::Duration timeout = absl::Seconds(30),
                                           size_t from = 0);
-  void Kill9();     // as a crash: no cleanup runs
-  int Terminate();  // SIGTERM, then waits; the exit status
+  void Kill9();  // as a crash: no cleanup runs
+  // SIGTERM, then waits; the exit status (128 + signal when killed). A process that has already
+  // exited gives its own status.
+  int Terminate();
+  // Waits up to `timeout` for the process to end on its own; its exit status, or -1 if it runs on.
+  int WaitForExit(absl::Duration timeout);
   bool running();
   std::string log() const;
   size_t log_size() const;
@@ -36,7 +40,11 @@ class DaemonProcess {
 
  private:
   DaemonProcess() = default;
+  // Records how an exited process ended; false while it runs.
+  bool Reaped(int status);
+
   pid_t pid_ = -1;
+  int exit_status_ = -1;
   std::string log_path_;
 };
 

@@ -190,7 +190,7 @@ TEST_F(DeployE2eTest,
       stack_.farm().Cli({"deploys", "rollback", "web", "--to", first["id"].get<std::string>()});
   ASSERT_EQ(rollback.exit_code, 0) << rollback.err;
   std::string answer;
-  for (int i = 0; i < 300 && answer != "v1"; ++i) {
+  for (absl::Time until = start + absl::Minutes(2); answer != "v1" && absl::Now() < until;) {
     answer = stack_.EdgeGet(Host("web")).body;
     if (answer != "v1") absl::SleepFor(absl::Milliseconds(20));
   }

@@ -122,7 +122,8 @@ TEST_F(FarmE2eTest, SignedPushOverGitDaemonIsBuiltAndLogsStreamBeforeItEnds) {
   std::string image = (*built)["image"];
   EXPECT_THAT(image, HasSubstr(farm_.registry() + "/hello@sha256:"));
   EXPECT_EQ(ManifestStatus(image), "200");
-  EXPECT_EQ((*follow)->Terminate(), 0) << (*follow)->log();
+  // The follower ends by itself once the build's end reaches it.
+  EXPECT_EQ((*follow)->WaitForExit(absl::Minutes(1)), 0) << (*follow)->log();
 }
 
 TEST_F(FarmE2eTest, SignedPushOverAFileUrlIsBuiltIntoTheRegistry) {
@@ -230,7 +231,8 @@ TEST_F(FarmE2eTest, BuildOfAKilledWorkerIsLeasedAgainAndSucceedsOnAnother) {
   ASSERT_TRUE(built.ok()) << built.status();
   EXPECT_EQ((*built)["status"], "SUCCEEDED") << built->dump(2);
   EXPECT_EQ((*built)["worker_id"], other);
-  EXPECT_EQ((*built)["attempt"], 2);
+  // 2, unless the survivor's heartbeats stalled past the lease under load and it ran once more.
+  EXPECT_GE((*built)["attempt"].get<int>(), 2);
 }
 
 TEST_F(FarmE2eTest, CoordinatorKilledWithBuildsQueuedAndRunningLosesNothingAfterRestart) {
@@ -265,31 +267,43 @@ TEST_F(FarmE2eTest, CoordinatorKilledWithBuildsQueuedAndRunningLosesNothingAfter
   EXPECT_EQ(list.size(), 3u) << all->dump(2);
 }
 
-// The fixture's own guard against CI's "address already in use": another listener holding the
-// picked gRPC port before the first start makes it pick again, and the farm answers there.
-TEST(FarmFixtureTest, AFirstStartMovesToOtherPortsWhenAnotherListenerHoldsThePickedOne) {
-  std::string why;
-  if (!FarmFixture::Available(&why)) GTEST_SKIP() << why;
-  FarmFixture farm;
-  ASSERT_TRUE(farm.StartRegistry().ok());
-  const std::string taken = farm.grpc_address();
+// Holds 127.0.0.1:PORT of `address` ("127.0.0.1:PORT") as a listener; -1 when it cannot.
+int HoldPort(const std::string& address) {
   int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(holder, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(taken.substr(taken.rfind(':') + 1))));
-  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(holder, 1), 0);
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+  if (holder < 0 || ::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(holder, 1) != 0) {
+    if (holder >= 0) ::close(holder);
+    return -1;
+  }
+  return holder;
+}
 
-  absl::Status started = farm.StartCoordinator();
-  ::close(holder);
+// The fixture's own guard against CI's "address already in use": another listener holding the
+// picked gRPC or webhook port before the first start makes it pick again, and the farm answers.
+TEST(FarmFixtureTest, AFirstStartMovesToOtherPortsWhenAnotherListenerHoldsAPickedOne) {
+  std::string why;
+  if (!FarmFixture::Available(&why)) GTEST_SKIP() << why;
+  for (bool grpc : {true, false}) {
+    SCOPED_TRACE(grpc ? "gRPC port held" : "webhook port held");
+    FarmFixture farm;
+    ASSERT_TRUE(farm.StartRegistry().ok());
+    const std::string taken = grpc ? farm.grpc_address() : farm.webhook_address();
+    int holder = HoldPort(taken);
+    ASSERT_GE(holder, 0);
 
-  ASSERT_TRUE(started.ok()) << started << "\n" << farm.coordinator()->log();
-  EXPECT_NE(farm.grpc_address(), taken);
-  EXPECT_THAT(farm.coordinator()->log(), HasSubstr("cannot listen"));
-  CommandResult apps = farm.Cli({"apps", "list"});
-  EXPECT_EQ(apps.exit_code, 0) << apps.err;
+    absl::Status started = farm.StartCoordinator();
+    ::close(holder);
+
+    ASSERT_TRUE(started.ok()) << started << "\n" << farm.coordinator()->log();
+    EXPECT_NE(grpc ? farm.grpc_address() : farm.webhook_address(), taken);
+    EXPECT_THAT(farm.coordinator()->log(), HasSubstr(taken));
+    CommandResult apps = farm.Cli({"apps", "list"});
+    EXPECT_EQ(apps.exit_code, 0) << apps.err;
+  }
 }
 
 }  // namespace

@@ -24,6 +24,12 @@ void WriteSecretFile(const std::string& path, const std::string& contents) {
   ::chmod(path.c_str(), 0600);
 }
 
+// The coordinator's words when its gRPC or its webhook address is in use.
+bool PortWasTaken(const std::string& log) {
+  return absl::StrContains(log, "cannot listen for gRPC") ||
+         absl::StrContains(log, "webhook listener: cannot bind");
+}
+
 }  // namespace
 
 std::string GithubSignature(const std::string& secret, const std::string& body) {
@@ -88,7 +94,7 @@ absl::Status FarmFixture::StartCoordinator() {
   // Another test's listener can take a picked port before the coordinator binds it. On a first
   // start nothing has been given the addresses yet, so pick again; a restart keeps them.
   for (int attempt = 0; attempt < 3 && !status.ok() && !started_once_ && workers_.empty() &&
-                        coordinator_ && absl::StrContains(coordinator_->log(), "cannot listen");
+                        coordinator_ && PortWasTaken(coordinator_->log());
        ++attempt) {
     coordinator_->Terminate();
     grpc_address_ = absl::StrCat("127.0.0.1:", PickFreePort());

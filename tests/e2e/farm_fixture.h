@@ -65,6 +65,7 @@ class FarmFixture {
   HttpAnswer Get(const std::string& path) const;  // on the webhook/metrics listener
 
   const std::string& grpc_address() const { return grpc_address_; }
+  const std::string& webhook_address() const { return webhook_address_; }
   const std::string& registry() const { return registry_->host_port(); }
   std::string path(const std::string& name) const { return dir_.Join(name); }
   std::string admin_token_file() const { return dir_.Join("admin.token"); }

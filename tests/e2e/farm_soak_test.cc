@@ -36,7 +36,7 @@ constexpr char kRepoOne[] = "https://git.example.com/team/one.git";
 constexpr char kRepoTwo[] = "https://git.example.com/team/two";
 constexpr int kWorkers = 3;
 // Bounds on the phases, so a farm that stops answering fails the test instead of hanging it.
-constexpr absl::Duration kPushTime = absl::Seconds(120);
+constexpr absl::Duration kPushTime = absl::Seconds(300);
 constexpr absl::Duration kDrainTime = absl::Seconds(90);
 
 struct AppSpec {

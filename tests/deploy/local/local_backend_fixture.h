@@ -49,7 +49,8 @@ class LocalBackendTest : public ::testing::Test {
     options_.work_dir = dir_.Join("work");
     options_.health_timeout = absl::Seconds(60);
     options_.drain = absl::Seconds(2);
-    options_.first_port = std::min(tempa::testing::PickFreePort(), 65000);
+    // Below the ephemeral range (PickFreePort's), which outgoing connections draw from.
+    options_.first_port = std::min(tempa::testing::PickFreePort(), 32000);
     options_.last_port = options_.first_port + 200;
     options_.kept_releases = 3;
   }

@@ -1,7 +1,9 @@
 #include "tests/support/temp_dir.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include <set>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/check.h"
 
 namespace tempa::testing {
@@ -61,13 +64,44 @@ int EphemeralRangeStart() {
   return in ? low : 32768;
 }
 
+// ${TMPDIR:-/tmp}/tempa-test-ports-UID, made 0700; "" when it is not this user's private directory.
+std::string ReservationDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir =
+      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/tempa-test-ports-", getuid());
+  mkdir(dir.c_str(), 0700);
+  struct stat st {};
+  if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+      (st.st_mode & 077) != 0) {
+    return "";
+  }
+  return dir;
+}
+
+// Locks `port` for the rest of this process's life, against every other test process of this
+// user: a daemon restarted on its port leaves it unbound for a while, and no other test may pick
+// it then. False when another process holds it; true when there is no usable directory.
+bool ReserveAcrossProcesses(int port) {
+  static const std::string dir = ReservationDir();
+  if (dir.empty()) return true;
+  int fd =
+      open(absl::StrCat(dir, "/", port).c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return true;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return false;
+  }
+  return true;  // the descriptor stays open: the lock ends with the process
+}
+
 }  // namespace
 
 int PickFreePort() {
   // A port from bind(0) lies in the ephemeral range, which every connect() on the machine also
   // draws from: between this pick and the daemon's bind, a parallel test's outgoing connection
   // can take it (seen in CI as "address already in use"). Below that range only listeners live,
-  // so pick there at random, never handing one port out twice in this process.
+  // so pick there at random, never handing out a port another running test process holds. The
+  // deployer's default app ports (20000-29999, which deploy tests use too) are left alone.
   static std::mutex mu;
   static std::set<int> handed_out;
   static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
@@ -78,8 +112,10 @@ int PickFreePort() {
     std::uniform_int_distribution<int> pick(kLowest, below - 1);
     for (int attempt = 0; attempt < 1000; ++attempt) {
       int port = pick(rng);
-      if (handed_out.count(port) != 0 || BindAndRelease(port) == 0) continue;
-      handed_out.insert(port);
+      if ((port >= 20000 && port < 30000) || !handed_out.insert(port).second ||
+          !ReserveAcrossProcesses(port) || BindAndRelease(port) == 0) {
+        continue;
+      }
       return port;
     }
   }
